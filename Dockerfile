@@ -1,0 +1,10 @@
+FROM python:3.13-slim
+
+WORKDIR /srv
+COPY pyproject.toml README.md ./
+COPY app ./app
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 gateway
+USER gateway
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+CMD ["profile-gateway", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,1 @@
+"""Profile Gateway: a self-hostable GraphQL service for end-user profiles."""

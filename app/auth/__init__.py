@@ -1,0 +1,1 @@
+"""Credentials: JSON Web Tokens, session tokens, principals and scopes."""

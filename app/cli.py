@@ -1,0 +1,102 @@
+"""The ``profile-gateway`` command: serve, mint tokens."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app.auth import tokens
+from app.config import Settings
+from app.local_secrets import ensure_local_secrets
+
+cli = typer.Typer(help="Profile Gateway: a GraphQL service for end-user profiles.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    overrides = {"data_dir": data_dir} if data_dir is not None else {}
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: Annotated[Path | None, typer.Option(help="Embedded store and generated secrets.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Serve the GraphQL API (embedded store unless MONGODB_URI is set)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = _settings(data_dir)
+    if settings.embedded:
+        local = ensure_local_secrets(settings)
+        settings = local.settings
+        if local.generated:
+            console.print(f"Generated an admin secret and a master key into {local.path} (keep it private).")
+        console.print(f"Embedded store: {settings.data_dir.resolve()}")
+    else:
+        console.print("Store: MONGODB_URI")
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+    console.print(f"GraphiQL: http://{shown_host}:{port}/graphql")
+    dir_option = f" --data-dir {data_dir}" if data_dir is not None else ""
+    console.print(f"Admin token: profile-gateway token admin{dir_option}   (paste as Authorization: Bearer <token>)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, lifespan="on")
+
+
+@cli.command()
+def token(
+    scope: Annotated[str, typer.Argument(help="admin, app or user.")],
+    key_id: Annotated[str | None, typer.Option(help="App key id (app and user tokens).")] = None,
+    key_secret: Annotated[str | None, typer.Option(help="App key secret (app and user tokens).", envvar="PROFILE_GATEWAY_KEY_SECRET")] = None,
+    subject: Annotated[str | None, typer.Option("--sub", help="externalUserId (user tokens).")] = None,
+    hours: Annotated[float, typer.Option(help="Lifetime in hours.")] = 12.0,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the embedded store keeps its secrets.")] = None,
+) -> None:
+    """Mint a JWT: admin (with the admin secret), app or user (with an app key)."""
+    ttl = timedelta(hours=hours)
+    if scope == "admin":
+        settings = _settings(data_dir)
+        if settings.embedded:
+            settings = ensure_local_secrets(settings).settings
+        assert settings.admin_secret is not None
+        typer.echo(tokens.mint(settings.admin_secret.get_secret_value(), {"scope": "admin"}, ttl=ttl))
+        return
+    if scope not in ("app", "user"):
+        raise typer.BadParameter("scope must be admin, app or user", param_hint="SCOPE")
+    if not key_id or not key_secret:
+        raise typer.BadParameter("app and user tokens need --key-id and --key-secret")
+    claims: dict[str, str] = {"scope": scope}
+    if scope == "user":
+        if not subject:
+            raise typer.BadParameter("user tokens need --sub <externalUserId>")
+        claims["sub"] = subject
+    typer.echo(tokens.mint(key_secret, claims, key_id=key_id, ttl=ttl))
+
+
+@cli.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path("schema.graphql"),
+) -> None:
+    """Write the GraphQL schema (SDL) to schema.graphql."""
+    from app.graphql.schema import schema
+
+    output.write_text(schema.as_str() + "\n")
+    console.print(json.dumps({"written": str(output)}))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

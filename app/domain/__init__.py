@@ -1,0 +1,1 @@
+"""The rules of the service. Imports neither Strawberry nor Starlette."""

@@ -1,0 +1,95 @@
+"""Apps (tenants) and their signing keys."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.crypto import SecretBox
+from app.domain.errors import DomainError, ErrorCode, not_found
+from app.store.client import Store
+
+MAX_APP_NAME_LENGTH = 200
+MAX_ACTIVE_KEYS_PER_APP = 10
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A key as created: the secret is shown to the caller once and never again."""
+
+    id: str
+    app_id: str
+    secret: str
+    created_at: datetime
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str, Any], IssuedKey]:
+    name = name.strip()
+    if not name:
+        raise DomainError(ErrorCode.INVALID_INPUT, "an app needs a name", ("name",))
+    if len(name) > MAX_APP_NAME_LENGTH:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED, f"an app name has at most {MAX_APP_NAME_LENGTH} characters", ("name",)
+        )
+    app = {"_id": _new_id("app"), "name": name, "createdAt": datetime.now(UTC), "settings": {}}
+    await store.apps.insert_one(app)
+    key = await _issue_key(store, box, app["_id"])
+    return app, key
+
+
+async def get_app(store: Store, app_id: str) -> dict[str, Any] | None:
+    return await store.apps.find_one({"_id": app_id})
+
+
+async def create_app_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
+    if await get_app(store, app_id) is None:
+        raise not_found("the app", ("appId",))
+    active = await store.app_keys.count_documents({"appId": app_id, "revokedAt": None})
+    if active >= MAX_ACTIVE_KEYS_PER_APP:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"an app has at most {MAX_ACTIVE_KEYS_PER_APP} active keys; revoke one first",
+            ("appId",),
+        )
+    return await _issue_key(store, box, app_id)
+
+
+async def _issue_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
+    # 48 random bytes: well above the 32 that HS256 needs.
+    key = IssuedKey(_new_id("key"), app_id, secrets.token_urlsafe(48), datetime.now(UTC))
+    await store.app_keys.insert_one(
+        {
+            "_id": key.id,
+            "appId": app_id,
+            "secret": box.encrypt(key.secret),
+            "createdAt": key.created_at,
+            "revokedAt": None,
+        }
+    )
+    return key
+
+
+async def revoke_app_key(store: Store, app_id: str, key_id: str) -> dict[str, Any]:
+    key = await store.app_keys.find_one_and_update(
+        {"_id": key_id, "appId": app_id},
+        {"$set": {"revokedAt": datetime.now(UTC)}},
+        return_document=True,
+    )
+    if key is None:
+        raise not_found("the key", ("keyId",))
+    return key
+
+
+async def active_key_secret(store: Store, box: SecretBox, key_id: str) -> tuple[str, str] | None:
+    """(app id, secret) of a key that exists and is not revoked; read on every request so a
+    revocation takes effect at once on every replica."""
+    key = await store.app_keys.find_one({"_id": key_id, "revokedAt": None})
+    if key is None:
+        return None
+    return key["appId"], box.decrypt(key["secret"])

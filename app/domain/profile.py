@@ -1,0 +1,231 @@
+"""The user profile document: validating a patch and applying it in memory.
+
+Writes load the document, apply the patch here, check the limits on the result and
+store it with a version guard, so every rule is checked against what will be stored.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import bson
+
+from app.domain import attributes, limits
+from app.domain.attributes import TypedValue
+from app.domain.errors import DomainError, ErrorCode, ErrorCollector
+from app.domain.identifiers import (
+    normalize_emails,
+    normalize_external_user_id,
+    normalize_phones,
+    normalize_tags,
+)
+from app.domain.patch import UNSET, Maybe
+
+Document = dict[str, Any]
+Field = tuple[str | int, ...]
+
+# BCP 47: a language subtag, then optional script/region/variant subtags.
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,6}$")
+
+
+class ProfileType(StrEnum):
+    LEAD = "LEAD"
+    CUSTOMER = "CUSTOMER"
+
+
+TEXT_FIELDS = ("givenName", "surname", "middleName", "gender")
+
+
+@dataclass(slots=True)
+class UserPatch:
+    """What a client asked to change. Field names follow the GraphQL input."""
+
+    external_user_id: Maybe[str] = UNSET
+    given_name: Maybe[str] = UNSET
+    surname: Maybe[str] = UNSET
+    middle_name: Maybe[str] = UNSET
+    gender: Maybe[str] = UNSET
+    birthday: Maybe[date] = UNSET
+    signed_up_at: Maybe[datetime] = UNSET
+    preferred_language: Maybe[str] = UNSET
+    timezone: Maybe[str] = UNSET
+    emails: Maybe[list[str]] = UNSET
+    phones: Maybe[list[str]] = UNSET
+    tags: Maybe[list[str]] = UNSET
+    custom_attributes: list[tuple[str, TypedValue]] | None = None
+
+
+@dataclass(slots=True)
+class ValidPatch:
+    """A validated patch: ``assign`` holds stored values, ``remove`` the fields to drop."""
+
+    assign: Document = field(default_factory=dict)
+    remove: set[str] = field(default_factory=set)
+    attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = field(default_factory=dict)
+    attributes_unset: set[str] = field(default_factory=set)
+
+    @property
+    def external_user_id(self) -> str | None:
+        value = self.assign.get("externalUserId")
+        return value if isinstance(value, str) else None
+
+
+def _text(value: str, path: Field, name: str) -> str:
+    if len(value) > limits.MAX_NAME_LENGTH:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED, f"{name} has at most {limits.MAX_NAME_LENGTH} characters", path
+        )
+    return value.strip()
+
+
+def _language(value: str, path: Field) -> str:
+    if not LANGUAGE_TAG.match(value):
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{value[:40]!r} is not a BCP 47 language tag", path)
+    return value
+
+
+def _timezone(value: str, path: Field) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{value[:60]!r} is not an IANA time zone", path) from None
+    return value
+
+
+def validate_patch(patch: UserPatch, path: Field) -> ValidPatch:
+    """Check every field, collecting all errors; raise DomainErrors if any."""
+    errors = ErrorCollector()
+    valid = ValidPatch()
+
+    def check(name: str, raw: Any, convert: Any) -> None:
+        if raw is UNSET:
+            return
+        if raw is None:
+            valid.remove.add(name)
+            return
+        try:
+            valid.assign[name] = convert(raw, (*path, name))
+        except DomainError as error:
+            errors.add(error)
+
+    if patch.external_user_id is not UNSET:
+        try:
+            external = normalize_external_user_id(patch.external_user_id, (*path, "externalUserId"))
+        except DomainError as error:
+            errors.add(error)
+        else:
+            if external is None:
+                valid.remove.add("externalUserId")
+            else:
+                valid.assign["externalUserId"] = external
+    for name in TEXT_FIELDS:
+        check(name, getattr(patch, _snake(name)), lambda v, p, n=name: _text(v, p, n))
+    check("birthday", patch.birthday, lambda v, p: attributes.date_to_bson(v))
+    check("signedUpAt", patch.signed_up_at, lambda v, p: v.astimezone(UTC))
+    check("preferredLanguage", patch.preferred_language, _language)
+    check("timezone", patch.timezone, _timezone)
+    check("emails", patch.emails, normalize_emails)
+    check("phones", patch.phones, normalize_phones)
+    check("tags", patch.tags, normalize_tags)
+    for name in ("emails", "phones", "tags"):
+        if name in valid.remove:  # null clears a list
+            valid.remove.discard(name)
+            valid.assign[name] = []
+    if "signedUpAt" in valid.remove:
+        errors.add(DomainError(ErrorCode.INVALID_INPUT, "signedUpAt cannot be removed", (*path, "signedUpAt")))
+
+    seen: set[str] = set()
+    for index, (key, typed) in enumerate(patch.custom_attributes or []):
+        item_path = (*path, "customAttributes", index)
+        try:
+            attributes.validate_key(key, (*item_path, "key"))
+            if key in seen:
+                raise DomainError(ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key"))
+            seen.add(key)
+            if typed.type is None:
+                valid.attributes_unset.add(key)
+            else:
+                valid.attributes_set[key] = (typed.type, attributes.to_bson(typed, (*item_path, "value")))
+        except DomainError as error:
+            errors.add(error)
+    errors.raise_if_any()
+    return valid
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def new_user_document(app_id: str, user_id: str, now: datetime) -> Document:
+    return {
+        "_id": user_id,
+        "appId": app_id,
+        "type": ProfileType.LEAD.value,
+        "signedUpAt": now,
+        "emails": [],
+        "phones": [],
+        "tags": [],
+        "attrs": {},
+        "attrMeta": {},
+        "channels": [],
+        "createdAt": now,
+        "updatedAt": now,
+        "version": 0,
+    }
+
+
+def apply_patch(document: Document, patch: ValidPatch, path: Field, now: datetime) -> Document:
+    """A new document with the patch applied and the limits checked."""
+    result = {**document, "attrs": dict(document.get("attrs", {})), "attrMeta": dict(document.get("attrMeta", {}))}
+    current_external = document.get("externalUserId")
+    new_external = patch.external_user_id
+    if new_external is not None and current_external not in (None, new_external):
+        raise DomainError(
+            ErrorCode.CONFLICTING_IDENTITIES,
+            "externalUserId never changes once set: a different one is a different person",
+            (*path, "externalUserId"),
+        )
+    if "externalUserId" in patch.remove and current_external is not None:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "externalUserId cannot be removed once set", (*path, "externalUserId")
+        )
+    result.update(patch.assign)
+    for name in patch.remove:
+        result.pop(name, None)
+    for key, (kind, value) in patch.attributes_set.items():
+        result["attrs"][key] = value
+        result["attrMeta"][key] = {"type": kind.value, "updatedAt": now}
+    for key in patch.attributes_unset:
+        result["attrs"].pop(key, None)
+        result["attrMeta"].pop(key, None)
+    check_document_limits(result, path)
+    return result
+
+
+def check_document_limits(document: Document, path: Field) -> None:
+    if len(document.get("attrs", {})) > limits.MAX_CUSTOM_ATTRIBUTES_PER_USER:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"a user has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} custom attributes",
+            (*path, "customAttributes"),
+        )
+    if len(bson.encode(document)) > limits.MAX_DOCUMENT_BYTES:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"a user's profile is at most {limits.MAX_DOCUMENT_BYTES // 1024} KiB",
+            path,
+        )
+
+
+def identifiers_of(document: Document) -> dict[str, list[str]]:
+    external = document.get("externalUserId")
+    return {
+        "externalUserId": [external] if external else [],
+        "emails": list(document.get("emails", [])),
+        "phones": list(document.get("phones", [])),
+    }

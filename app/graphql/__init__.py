@@ -1,0 +1,1 @@
+"""The GraphQL API: types, inputs, resolvers. Resolvers parse, call the domain, shape payloads."""

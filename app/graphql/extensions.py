@@ -1,0 +1,50 @@
+"""Schema extensions: error masking with request ids."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from app.auth.scopes import Forbidden
+from app.graphql.errors import ClientError
+
+log = logging.getLogger("app.graphql")
+
+MASKED_MESSAGE = "Unexpected error. Quote the request id when reporting it."
+
+
+class MaskUnexpectedErrors(SchemaExtension):
+    """Clients see their own mistakes (validation, FORBIDDEN, limits) and nothing else:
+    unexpected errors are logged with the request id and replaced by a generic message."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        result.errors = [self._present(error, request_id) for error in result.errors]
+
+    def _present(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, ClientError):
+            return error  # a parse/validation error or one raised for the client
+        if isinstance(original, Forbidden):
+            return GraphQLError(
+                original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"}
+            )
+        log.error(
+            "unexpected error in %s",
+            ".".join(map(str, error.path or [])) or "operation",
+            exc_info=original,
+            extra={"request_id": request_id},
+        )
+        return GraphQLError(
+            MASKED_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )

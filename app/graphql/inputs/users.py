@@ -1,0 +1,64 @@
+"""UserPatch and UpsertUserInput: omitted fields are left alone, explicit nulls remove."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+
+from app.domain.patch import UNSET
+from app.domain.profile import UserPatch as DomainUserPatch
+from app.graphql.inputs.attributes import CustomAttributeInput
+
+
+def _maybe(value: Any) -> Any:
+    """strawberry.Maybe (None = omitted, Some(x) = given, x may be null) to the domain's UNSET/None."""
+    return UNSET if value is None else value.value
+
+
+@strawberry.input(description="Changes to a user. Omitted fields are left alone; an explicit null removes.")
+class UserPatch:
+    external_user_id: strawberry.Maybe[str | None] = strawberry.field(
+        description='Set once; "null"/"Null"/"NULL" count as null.'
+    )
+    given_name: strawberry.Maybe[str | None]
+    first_name: strawberry.Maybe[str | None] = strawberry.field(description="Alias of givenName.")
+    surname: strawberry.Maybe[str | None]
+    last_name: strawberry.Maybe[str | None] = strawberry.field(description="Alias of surname.")
+    middle_name: strawberry.Maybe[str | None]
+    gender: strawberry.Maybe[str | None]
+    birthday: strawberry.Maybe[date | None]
+    signed_up_at: strawberry.Maybe[datetime | None]
+    preferred_language: strawberry.Maybe[str | None] = strawberry.field(description="BCP 47 tag.")
+    timezone: strawberry.Maybe[str | None] = strawberry.field(description="IANA time zone.")
+    emails: strawberry.Maybe[list[str] | None] = strawberry.field(description="Replaces the list.")
+    phones: strawberry.Maybe[list[str] | None] = strawberry.field(description="E.164; replaces the list.")
+    tags: strawberry.Maybe[list[str] | None] = strawberry.field(description="Replaces the set.")
+    custom_attributes: list[CustomAttributeInput] | None = strawberry.field(
+        default=None, description="Sets (or, with null values, removes) these keys; other keys are left alone."
+    )
+
+    def to_domain(self) -> DomainUserPatch:
+        return DomainUserPatch(
+            external_user_id=_maybe(self.external_user_id),
+            given_name=_maybe(self.given_name if self.given_name is not None else self.first_name),
+            surname=_maybe(self.surname if self.surname is not None else self.last_name),
+            middle_name=_maybe(self.middle_name),
+            gender=_maybe(self.gender),
+            birthday=_maybe(self.birthday),
+            signed_up_at=_maybe(self.signed_up_at),
+            preferred_language=_maybe(self.preferred_language),
+            timezone=_maybe(self.timezone),
+            emails=_maybe(self.emails),
+            phones=_maybe(self.phones),
+            tags=_maybe(self.tags),
+            custom_attributes=[(item.key, item.value.to_domain()) for item in self.custom_attributes or []],
+        )
+
+
+@strawberry.input(
+    description="A user named by externalUserId, or else by its first email or phone, with the fields of UserPatch."
+)
+class UpsertUserInput(UserPatch):
+    pass

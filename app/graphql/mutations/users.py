@@ -1,0 +1,98 @@
+"""Mutations on user profiles: upsert, update, tags, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from app.auth import scopes
+from app.domain import users
+from app.graphql.access import Info, owned_user
+from app.graphql.errors import UserError, collect_user_errors
+from app.graphql.ids import encode_id
+from app.graphql.inputs.refs import UserRef
+from app.graphql.inputs.users import UpsertUserInput, UserPatch
+from app.graphql.types.payloads import DeleteUserPayload, UserPayload
+from app.graphql.types.user import User
+
+
+def _payload(document: dict[str, Any] | None, errors: list[UserError]) -> UserPayload:
+    return UserPayload(user=User.of(document) if document else None, user_errors=errors)
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(description="Create or update a user by externalUserId, or else by email or phone.")
+    async def upsert_user(self, info: Info, input: UpsertUserInput) -> UserPayload:
+        context = info.context
+        app_id = scopes.require_app(context.principal)
+
+        async def work() -> dict[str, Any]:
+            document, _created = await users.upsert_user(
+                context.store, app_id, context.principal.actor, input.to_domain()
+            )
+            return document
+
+        document, errors = await collect_user_errors(work)
+        return _payload(document, errors)
+
+    @strawberry.mutation(
+        description="Change a user. Omitted fields are left alone, explicit nulls remove; "
+        "with expectedVersion the change applies only at that version (else VERSION_CONFLICT)."
+    )
+    async def update_user(
+        self, info: Info, by: UserRef, patch: UserPatch, expected_version: int | None = None
+    ) -> UserPayload:
+        context = info.context
+
+        async def work() -> dict[str, Any]:
+            ref = by.to_domain()
+            owner = await owned_user(info, ref)
+            return await users.update_user(
+                context.store, owner["appId"], context.principal.actor, users.UserRef("id", owner["_id"]),
+                patch.to_domain(), expected_version,
+            )
+
+        document, errors = await collect_user_errors(work)
+        return _payload(document, errors)
+
+    @strawberry.mutation(description="Add tags (a set: existing ones are kept once).")
+    async def add_tags(self, info: Info, by: UserRef, tags: list[str]) -> UserPayload:
+        context = info.context
+
+        async def work() -> dict[str, Any]:
+            owner = await owned_user(info, by.to_domain())
+            return await users.add_tags(
+                context.store, owner["appId"], context.principal.actor, users.UserRef("id", owner["_id"]), tags
+            )
+
+        document, errors = await collect_user_errors(work)
+        return _payload(document, errors)
+
+    @strawberry.mutation(description="Remove tags; tags the user does not have are ignored.")
+    async def remove_tags(self, info: Info, by: UserRef, tags: list[str]) -> UserPayload:
+        context = info.context
+
+        async def work() -> dict[str, Any]:
+            owner = await owned_user(info, by.to_domain())
+            return await users.remove_tags(
+                context.store, owner["appId"], context.principal.actor, users.UserRef("id", owner["_id"]), tags
+            )
+
+        document, errors = await collect_user_errors(work)
+        return _payload(document, errors)
+
+    @strawberry.mutation(description="Erase a user and everything personal about it, history included.")
+    async def delete_user(self, info: Info, by: UserRef) -> DeleteUserPayload:
+        context = info.context
+        app_id = scopes.require_app(context.principal)
+
+        async def work() -> str:
+            return await users.delete_user(context.store, app_id, by.to_domain())
+
+        deleted, errors = await collect_user_errors(work)
+        return DeleteUserPayload(
+            deleted_user_id=strawberry.ID(encode_id("User", deleted)) if deleted else None,
+            user_errors=errors,
+        )

@@ -1,0 +1,1 @@
+"""GraphQL object types, named as in the schema."""

@@ -1,0 +1,45 @@
+"""Custom attributes as clients see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.domain import attributes
+from app.domain.attributes import AttributeType as DomainAttributeType
+
+AttributeType = strawberry.enum(DomainAttributeType, name="AttributeType", description="The type of a custom attribute.")
+
+
+@strawberry.type(description="A typed custom attribute. NUMBER values are decimal text (e.g. \"149.99\").")
+class CustomAttribute:
+    key: str
+    type: AttributeType
+    value: JSON | None = strawberry.field(
+        description="NUMBER: decimal text; DATE: YYYY-MM-DD; DATETIME: RFC 3339; LIST_OF_OBJECTS: a list of objects."
+    )
+
+
+def custom_attributes_of(document: dict[str, Any]) -> list[CustomAttribute]:
+    values: dict[str, Any] = document.get("attrs", {})
+    meta: dict[str, Any] = document.get("attrMeta", {})
+    return [
+        custom_attribute(key, meta[key]["type"], values[key])
+        for key in sorted(values)
+        if key in meta
+    ]
+
+
+def custom_attribute(key: str, type_name: str, value: Any) -> CustomAttribute:
+    kind = DomainAttributeType(type_name)
+    return CustomAttribute(key=key, type=kind, value=attributes.from_bson(kind, value))
+
+
+def one_custom_attribute(document: dict[str, Any], key: str) -> CustomAttribute | None:
+    values: dict[str, Any] = document.get("attrs", {})
+    meta: dict[str, Any] = document.get("attrMeta", {})
+    if key not in values or key not in meta:
+        return None
+    return custom_attribute(key, meta[key]["type"], values[key])

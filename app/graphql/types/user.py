@@ -1,0 +1,109 @@
+"""The User type: a profile document shaped for clients."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+
+from app.domain.profile import ProfileType as DomainProfileType
+from app.graphql.ids import encode_id
+from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
+from app.graphql.types.node import Node
+
+ProfileType = strawberry.enum(
+    DomainProfileType,
+    name="ProfileType",
+    description="LEAD: unverified, anonymous or contact data only. CUSTOMER: personalized with an identity.",
+)
+
+
+@strawberry.type(description="One person's profile in an app.")
+class User(Node):
+    document: strawberry.Private[dict[str, Any]]
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> User:
+        return cls(id=strawberry.ID(encode_id("User", document["_id"])), document=document)
+
+    @strawberry.field(description="The business's own id for this person; never changes once set.")
+    def external_user_id(self) -> str | None:
+        return self.document.get("externalUserId")
+
+    @strawberry.field(description="LEAD or CUSTOMER.")
+    def type(self) -> ProfileType:
+        return DomainProfileType(self.document["type"])
+
+    @strawberry.field(description="True when the user has an externalUserId.")
+    def identified(self) -> bool:
+        return bool(self.document.get("externalUserId"))
+
+    @strawberry.field(description="Given name (alias: first name).")
+    def given_name(self) -> str | None:
+        return self.document.get("givenName")
+
+    @strawberry.field(description="Surname (alias: last name).")
+    def surname(self) -> str | None:
+        return self.document.get("surname")
+
+    @strawberry.field
+    def middle_name(self) -> str | None:
+        return self.document.get("middleName")
+
+    @strawberry.field
+    def gender(self) -> str | None:
+        return self.document.get("gender")
+
+    @strawberry.field
+    def birthday(self) -> date | None:
+        value = self.document.get("birthday")
+        return value.date() if value is not None else None
+
+    @strawberry.field(description="When the person signed up; defaults to the profile's creation time.")
+    def signed_up_at(self) -> datetime:
+        value: datetime = self.document["signedUpAt"]
+        return value
+
+    @strawberry.field(description="BCP 47 language tag.")
+    def preferred_language(self) -> str | None:
+        return self.document.get("preferredLanguage")
+
+    @strawberry.field(description="IANA time zone.")
+    def timezone(self) -> str | None:
+        return self.document.get("timezone")
+
+    @strawberry.field(description="Email addresses (lower case).")
+    def emails(self) -> list[str]:
+        return list(self.document.get("emails", []))
+
+    @strawberry.field(description="Phone numbers in E.164.")
+    def phones(self) -> list[str]:
+        return list(self.document.get("phones", []))
+
+    @strawberry.field
+    def tags(self) -> list[str]:
+        return list(self.document.get("tags", []))
+
+    @strawberry.field(description="Custom attributes, sorted by key.")
+    def custom_attributes(self) -> list[CustomAttribute]:
+        return custom_attributes_of(self.document)
+
+    @strawberry.field(description="One custom attribute, or null when it is not set.")
+    def custom_attribute(self, key: str) -> CustomAttribute | None:
+        return one_custom_attribute(self.document, key)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        value: datetime = self.document["createdAt"]
+        return value
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        value: datetime = self.document["updatedAt"]
+        return value
+
+    @strawberry.field(description="Grows by one on every change; pass it as expectedVersion for optimistic locking.")
+    def version(self) -> int:
+        value: int = self.document["version"]
+        return value

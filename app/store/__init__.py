@@ -1,0 +1,1 @@
+"""Data access: the MongoDB client, collections, indexes, transactions and the embedded server."""

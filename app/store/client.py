@@ -1,0 +1,87 @@
+"""One AsyncMongoClient per process, opened in the app's lifespan, and the collections it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import CommandListener
+
+from app.config import Settings
+from app.store.embedded import EmbeddedServer
+
+Document = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Store:
+    """The database handle and the gateway's collections."""
+
+    client: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    embedded: EmbeddedServer | None = None
+    apps: AsyncCollection[Document] = field(init=False)
+    app_keys: AsyncCollection[Document] = field(init=False)
+    users: AsyncCollection[Document] = field(init=False)
+    installations: AsyncCollection[Document] = field(init=False)
+    history: AsyncCollection[Document] = field(init=False)
+    sessions: AsyncCollection[Document] = field(init=False)
+    attribute_definitions: AsyncCollection[Document] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.apps = self.db["apps"]
+        self.app_keys = self.db["app_keys"]
+        self.users = self.db["users"]
+        self.installations = self.db["installations"]
+        self.history = self.db["history"]
+        self.sessions = self.db["sessions"]
+        self.attribute_definitions = self.db["attribute_definitions"]
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def connect(
+    uri: str,
+    database_name: str,
+    *,
+    timeout_ms: int,
+    listeners: list[CommandListener] | None = None,
+    embedded: EmbeddedServer | None = None,
+) -> Store:
+    # Bounded timeouts: a missing store must surface as an error, never as a hung request.
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms * 2, 10_000),
+        event_listeners=listeners or [],
+        appname="profile-gateway",
+    )
+    return Store(client=client, db=client[database_name], embedded=embedded)
+
+
+def open_store(settings: Settings, listeners: list[CommandListener] | None = None) -> Store:
+    """Connect to MONGODB_URI, or start the embedded server and connect to it."""
+    embedded: EmbeddedServer | None = None
+    if settings.mongodb_uri is not None:
+        uri = settings.mongodb_uri
+    else:
+        embedded = EmbeddedServer(settings.data_dir, engine=settings.embedded_engine)
+        uri = embedded.start()
+    return connect(
+        uri,
+        settings.database_name,
+        timeout_ms=settings.store_timeout_ms,
+        listeners=listeners,
+        embedded=embedded,
+    )

@@ -1,0 +1,94 @@
+"""The embedded Mongo-compatible server (mongoeco) used when no MONGODB_URI is configured.
+
+It runs on its own thread and event loop so that its storage work never stalls the
+loop that serves HTTP requests; the gateway talks to it over TCP with the real driver,
+exactly as it talks to MongoDB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from pathlib import Path
+from typing import Literal
+
+from mongoeco.engines.memory import MemoryEngine
+from mongoeco.engines.sqlite import SQLiteEngine
+from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_SECONDS = 15
+
+
+class EmbeddedServer:
+    """Start with :meth:`start` (returns the connection URI), stop with :meth:`stop`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        engine: Literal["sqlite", "memory"] = "sqlite",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._data_dir = data_dir
+        self._engine = engine
+        self._host = host
+        self._port = port
+        self._ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def database_file(self) -> Path:
+        return self._data_dir / "profile-gateway.sqlite"
+
+    def start(self) -> str:
+        if self._thread is not None:
+            raise RuntimeError("embedded server already started")
+        self._ready = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, name="embedded-store", daemon=True)
+        self._thread.start()
+        uri = self._ready.result(timeout=START_TIMEOUT_SECONDS)
+        log.info("embedded store listening", extra={"uri": uri, "engine": self._engine})
+        return uri
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        if self._loop is not None and self._stop_event is not None:
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+        thread.join(timeout=START_TIMEOUT_SECONDS)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:
+            if not self._ready.done():
+                self._ready.set_exception(error)
+            else:
+                log.exception("embedded store stopped with an error")
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        if self._engine == "sqlite":
+            self._data_dir.mkdir(parents=True, exist_ok=True)
+            engine: SQLiteEngine | MemoryEngine = SQLiteEngine(str(self.database_file))
+        else:
+            engine = MemoryEngine()
+        proxy = AsyncMongoEcoProxyServer(
+            engine=engine, host=self._host, port=self._port, mongodb_dialect="8.0"
+        )
+        await proxy.start()
+        try:
+            # The port is fixed after the first start so a restarted server is found again.
+            self._port = proxy.address.port
+            self._ready.set_result(proxy.address.uri)
+            await self._stop_event.wait()
+        finally:
+            await proxy.close()

@@ -1,0 +1,69 @@
+"""Indexes, created idempotently at start-up (create_indexes is a no-op for existing ones)."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from app.store.client import Store
+
+# A partial filter on $type keeps users without the identifier (and empty lists) out of the
+# unique index; MongoDB would otherwise index them all under one "missing" key.
+_HAS_STRING = {"$type": "string"}
+
+USER_INDEXES = [
+    IndexModel(
+        [("appId", ASCENDING), ("externalUserId", ASCENDING)],
+        name="unique_external_user_id",
+        unique=True,
+        partialFilterExpression={"externalUserId": _HAS_STRING},
+    ),
+    IndexModel(
+        [("appId", ASCENDING), ("emails", ASCENDING)],
+        name="unique_email",
+        unique=True,
+        partialFilterExpression={"emails": _HAS_STRING},
+    ),
+    IndexModel(
+        [("appId", ASCENDING), ("phones", ASCENDING)],
+        name="unique_phone",
+        unique=True,
+        partialFilterExpression={"phones": _HAS_STRING},
+    ),
+    IndexModel([("appId", ASCENDING), ("tags", ASCENDING)], name="tags"),
+    IndexModel([("appId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)], name="created"),
+    IndexModel([("appId", ASCENDING), ("type", ASCENDING), ("_id", ASCENDING)], name="type"),
+    IndexModel([("appId", ASCENDING), ("mergedInto", ASCENDING)], name="merged_into", sparse=True),
+]
+
+INSTALLATION_INDEXES = [
+    IndexModel(
+        [("appId", ASCENDING), ("pushRegistrationId", ASCENDING)],
+        name="unique_push_registration_id",
+        unique=True,
+    ),
+    IndexModel([("appId", ASCENDING), ("userId", ASCENDING)], name="user"),
+    # At most one primary installation per user, enforced by the store itself. The flag is
+    # part of the key so the pattern differs from "user" above (mongoeco refuses two indexes
+    # with one key pattern even when their partial filters differ; MongoDB allows it).
+    IndexModel(
+        [("appId", ASCENDING), ("userId", ASCENDING), ("isPrimaryDevice", ASCENDING)],
+        name="unique_primary_per_user",
+        unique=True,
+        partialFilterExpression={"isPrimaryDevice": True},
+    ),
+]
+
+
+async def ensure_indexes(store: Store) -> None:
+    await store.users.create_indexes(USER_INDEXES)
+    await store.installations.create_indexes(INSTALLATION_INDEXES)
+    await store.app_keys.create_indexes([IndexModel([("appId", ASCENDING)], name="app")])
+    await store.history.create_indexes(
+        [IndexModel([("appId", ASCENDING), ("userId", ASCENDING), ("_id", DESCENDING)], name="user")]
+    )
+    await store.sessions.create_indexes(
+        [IndexModel([("appId", ASCENDING), ("userId", ASCENDING)], name="user")]
+    )
+    await store.attribute_definitions.create_indexes(
+        [IndexModel([("appId", ASCENDING), ("name", ASCENDING)], name="unique_name", unique=True)]
+    )

@@ -1,0 +1,82 @@
+"""Test helpers: a GraphQL client over the in-process ASGI app, and per-role credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.auth import tokens
+
+
+@dataclass
+class Tenant:
+    """A fresh app, with its first key and tokens of each role."""
+
+    app_id: str
+    key_id: str
+    key_secret: str
+
+    @property
+    def app_token(self) -> str:
+        return tokens.mint(self.key_secret, {"scope": "app"}, key_id=self.key_id)
+
+    def user_token(self, external_user_id: str) -> str:
+        return tokens.mint(self.key_secret, {"scope": "user", "sub": external_user_id}, key_id=self.key_id)
+
+
+class Gateway:
+    """Sends GraphQL operations the way clients do: POST /graphql with JSON."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        sent = dict(headers or {})
+        if token is not None:
+            sent["authorization"] = f"Bearer {token}"
+        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=sent)
+
+    async def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The response body; the HTTP status must be 200."""
+        response = await self.post(query, variables, token=token, headers=headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """``data`` of a response that must have no top-level errors."""
+        body = await self.execute(query, variables, token=token, headers=headers)
+        assert_no_errors(body)
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+def assert_no_errors(body: dict[str, Any]) -> None:
+    assert not body.get("errors"), f"unexpected GraphQL errors: {body['errors']}"
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
