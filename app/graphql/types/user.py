@@ -9,7 +9,10 @@ import strawberry
 
 from app.domain.profile import ProfileType as DomainProfileType
 from app.graphql.ids import encode_id
+from app.domain.channel_documents import channels_of
+from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
+from app.graphql.types.channels import Channel, ChannelType
 from app.graphql.types.node import Node
 
 ProfileType = strawberry.enum(
@@ -92,6 +95,11 @@ class User(Node):
     @strawberry.field(description="One custom attribute, or null when it is not set.")
     def custom_attribute(self, key: str) -> CustomAttribute | None:
         return one_custom_attribute(self.document, key)
+
+    @strawberry.field(description="Delivery endpoints, in the order they were added; only one type when given.")
+    def channels(self, type: ChannelType | None = None) -> list[Channel]:
+        kind = DomainChannelType(type) if type is not None else None
+        return [Channel.of(channel) for channel in channels_of(self.document, kind)]
 
     @strawberry.field
     def created_at(self) -> datetime:

@@ -1,0 +1,76 @@
+"""Channels: how a user is reached. Secrets are write-only and never leave the gateway."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from app.domain.channel_specs import ChannelType as DomainChannelType
+from app.graphql.ids import encode_id
+
+ChannelType = strawberry.enum(
+    DomainChannelType, name="ChannelType", description="The kinds of delivery endpoint."
+)
+
+
+@strawberry.type(description="A delivery endpoint of a user, with its opt-in flag.")
+class Channel:
+    document: strawberry.Private[dict[str, Any]]
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> Channel:
+        return cls(document=document)
+
+    @strawberry.field(description="Opaque id; pass it to removeChannel.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Channel", self.document["id"]))
+
+    @strawberry.field(description="The kind of channel.")
+    def type(self) -> ChannelType:
+        return DomainChannelType(self.document["type"])
+
+    @strawberry.field(
+        description="Email, E.164 phone, push token, web push endpoint, or Slack/Teams target id; "
+        "null for incoming webhooks (their url is a secret)."
+    )
+    def address(self) -> str | None:
+        return self.document.get("address")
+
+    @strawberry.field(
+        description="Push provider: FCM, XIAOMI, OPPO or HUAWEI (Android); APNS or FCM (iOS)."
+    )
+    def provider(self) -> str | None:
+        return self.document.get("provider")
+
+    @strawberry.field(description="The installation a push channel belongs to, when given.")
+    def push_registration_id(self) -> str | None:
+        return self.document.get("pushRegistrationId")
+
+    @strawberry.field(
+        description="Slack/Teams: how the channel is addressed (email, userId, channelId, conversationId, "
+        "incomingWebhook)."
+    )
+    def target(self) -> str | None:
+        return self.document.get("target")
+
+    @strawberry.field(description="Whether the user agreed to be reached on this channel.")
+    def opted_in(self) -> bool:
+        return bool(self.document.get("optedIn"))
+
+    @strawberry.field(
+        description="An access token, webhook url or web push key is stored (encrypted; never returned)."
+    )
+    def has_secret(self) -> bool:
+        return "secret" in self.document
+
+    @strawberry.field(description="When the channel was first added.")
+    def created_at(self) -> datetime:
+        value: datetime = self.document["createdAt"]
+        return value
+
+    @strawberry.field(description="When the channel last changed.")
+    def updated_at(self) -> datetime:
+        value: datetime = self.document["updatedAt"]
+        return value
