@@ -102,6 +102,11 @@ def _timezone(value: str, path: Field) -> str:
     return value
 
 
+# Shared with the preferences, which set the same two fields.
+validate_language = _language
+validate_timezone = _timezone
+
+
 def validate_patch(patch: UserPatch, path: Field, box: SecretBox | None = None) -> ValidPatch:
     """Check every field, collecting all errors; raise DomainErrors if any.
 

@@ -11,12 +11,14 @@ from app.graphql.extensions import MaskUnexpectedErrors
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
 from app.graphql.mutations.channels import ChannelMutations
+from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
+from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.types.user import User
 
-Query = merge_types("Query", (UserQueries,))
-Mutation = merge_types("Mutation", (UserMutations, AttributeMutations, AppMutations, ChannelMutations))
+Query = merge_types("Query", (UserQueries, PreferenceQueries))
+Mutation = merge_types("Mutation", (UserMutations, AttributeMutations, AppMutations, ChannelMutations, PreferenceMutations))
 
 DEFAULT_MAX_DEPTH = 8
 

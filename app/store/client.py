@@ -30,6 +30,7 @@ class Store:
     history: AsyncCollection[Document] = field(init=False)
     sessions: AsyncCollection[Document] = field(init=False)
     attribute_definitions: AsyncCollection[Document] = field(init=False)
+    preference_categories: AsyncCollection[Document] = field(init=False)
 
     def __post_init__(self) -> None:
         self.apps = self.db["apps"]
@@ -39,6 +40,7 @@ class Store:
         self.history = self.db["history"]
         self.sessions = self.db["sessions"]
         self.attribute_definitions = self.db["attribute_definitions"]
+        self.preference_categories = self.db["preference_categories"]
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")

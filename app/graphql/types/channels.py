@@ -7,12 +7,14 @@ from typing import Any
 
 import strawberry
 
-from app.domain.channel_specs import ChannelType as DomainChannelType
+from app.domain.channel_specs import ChannelType
 from app.graphql.ids import encode_id
 
-ChannelType = strawberry.enum(
-    DomainChannelType, name="ChannelType", description="The kinds of delivery endpoint."
-)
+# Registers the domain enum itself (strawberry.enum returns the class it decorates), so
+# annotations name a real type and values need no conversion.
+strawberry.enum(ChannelType, name="ChannelType", description="The kinds of delivery endpoint.")
+
+__all__ = ["Channel", "ChannelType"]
 
 
 @strawberry.type(description="A delivery endpoint of a user, with its opt-in flag.")
@@ -29,7 +31,7 @@ class Channel:
 
     @strawberry.field(description="The kind of channel.")
     def type(self) -> ChannelType:
-        return DomainChannelType(self.document["type"])
+        return ChannelType(self.document["type"])
 
     @strawberry.field(
         description="Email, E.164 phone, push token, web push endpoint, or Slack/Teams target id; "

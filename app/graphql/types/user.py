@@ -9,11 +9,13 @@ import strawberry
 
 from app.domain.profile import ProfileType as DomainProfileType
 from app.graphql.ids import encode_id
+from app.domain import preferences
 from app.domain.channel_documents import channels_of
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
 from app.graphql.types.channels import Channel, ChannelType
 from app.graphql.types.node import Node
+from app.graphql.types.preferences import Preferences, preferences_of
 
 ProfileType = strawberry.enum(
     DomainProfileType,
@@ -100,6 +102,21 @@ class User(Node):
     def channels(self, type: ChannelType | None = None) -> list[Channel]:
         kind = DomainChannelType(type) if type is not None else None
         return [Channel.of(channel) for channel in channels_of(self.document, kind)]
+
+    @strawberry.field(description="Language, time zone, and opt-outs per channel type and per category.")
+    async def preferences(self, info: strawberry.Info) -> Preferences:
+        found = await info.context.loaders.categories_by_app.load(self.document["appId"])
+        return preferences_of(self.document, found)
+
+    @strawberry.field(
+        description="Whether a message of this category may go to this user on this channel type: "
+        "mandatory category, else the user's category and channel-type choices; then an opted-in "
+        "channel of that type must exist. Undefined categories are never deliverable."
+    )
+    async def can_receive(self, info: strawberry.Info, category: str, channel: ChannelType) -> bool:
+        found = await info.context.loaders.categories_by_app.load(self.document["appId"])
+        defined = {item["name"]: item for item in found}
+        return preferences.can_receive(self.document, defined, category, DomainChannelType(channel))
 
     @strawberry.field
     def created_at(self) -> datetime:
