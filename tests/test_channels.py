@@ -232,3 +232,21 @@ async def test_remove_and_unset_channels(gateway: Gateway, tenant: Tenant, store
     )
     assert raw is not None and raw["details"]["types"] == ["SLACK", "SMS", "WHATSAPP"]
     assert len(raw["details"]["channelIds"]) == 2
+
+
+async def test_update_user_adds_channels_and_keeps_the_others(gateway: Gateway, tenant: Tenant) -> None:
+    await upsert(gateway, tenant, channels=[{"email": {"address": "a@example.com"}}])
+    query = f"""
+    mutation($patch: UserPatch!) {{
+      updateUser(by: {{externalUserId: "u-1"}}, patch: $patch) {{
+        user {{ {CHANNEL_FIELDS} }} userErrors {{ code field }}
+      }}
+    }}
+    """
+    patch = {"channels": [{"iosPush": {"token": "b" * 64}}, {"email": {"address": "A@example.com"}}]}
+    data = await gateway.data(query, {"patch": patch}, token=tenant.app_token)
+    assert [c["type"] for c in data["updateUser"]["user"]["channels"]] == ["EMAIL", "IOS_PUSH"]
+    bad = await gateway.data(query, {"patch": {"channels": [{"sms": {"phone": "x"}}]}}, token=tenant.app_token)
+    assert bad["updateUser"]["userErrors"] == [
+        {"code": "INVALID_PHONE", "field": ["patch", "channels", "0", "sms", "phone"]}
+    ]
