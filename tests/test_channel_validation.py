@@ -19,7 +19,11 @@ CASES: list[tuple[dict[str, Any], str, list[str]]] = [
     ({"email": {"address": "not-an-email"}}, "INVALID_EMAIL", ["email", "address"]),
     ({"sms": {"phone": "12345"}}, "INVALID_PHONE", ["sms", "phone"]),
     ({"whatsapp": {"phone": "+4912"}}, "INVALID_PHONE", ["whatsapp", "phone"]),
-    ({"androidPush": {"token": "t", "provider": "APNS"}}, "INVALID_INPUT", ["androidPush", "provider"]),
+    (
+        {"androidPush": {"token": "t", "provider": "APNS"}},
+        "INVALID_INPUT",
+        ["androidPush", "provider"],
+    ),
     ({"iosPush": {"token": "t", "provider": "XIAOMI"}}, "INVALID_INPUT", ["iosPush", "provider"]),
     ({"androidPush": {"token": "  "}}, "INVALID_INPUT", ["androidPush", "token"]),
     ({"androidPush": {"token": "two words"}}, "INVALID_INPUT", ["androidPush", "token"]),
@@ -29,7 +33,11 @@ CASES: list[tuple[dict[str, Any], str, list[str]]] = [
         "LIMIT_EXCEEDED",
         ["iosPush", "pushRegistrationId"],
     ),
-    ({"webPush": {**WEB_PUSH, "endpoint": "http://push.example.com/x"}}, "INVALID_INPUT", ["webPush", "endpoint"]),
+    (
+        {"webPush": {**WEB_PUSH, "endpoint": "http://push.example.com/x"}},
+        "INVALID_INPUT",
+        ["webPush", "endpoint"],
+    ),
     ({"webPush": {**WEB_PUSH, "endpoint": "https:///x"}}, "INVALID_INPUT", ["webPush", "endpoint"]),
     (
         {"webPush": {**WEB_PUSH, "endpoint": "https://a.example/" + "x" * 2048}},
@@ -39,7 +47,11 @@ CASES: list[tuple[dict[str, Any], str, list[str]]] = [
     ({"webPush": {**WEB_PUSH, "p256dh": AUTH}}, "INVALID_INPUT", ["webPush", "p256dh"]),
     ({"webPush": {**WEB_PUSH, "auth": "not base64!"}}, "INVALID_INPUT", ["webPush", "auth"]),
     ({"slack": {"accessToken": "xoxb-1"}}, "INVALID_INPUT", ["slack"]),
-    ({"slack": {"userId": "U1", "channelId": "C1", "accessToken": "xoxb-1"}}, "INVALID_INPUT", ["slack"]),
+    (
+        {"slack": {"userId": "U1", "channelId": "C1", "accessToken": "xoxb-1"}},
+        "INVALID_INPUT",
+        ["slack"],
+    ),
     ({"slack": {"userId": "U1"}}, "INVALID_INPUT", ["slack", "accessToken"]),
     (
         {"slack": {"incomingWebhookUrl": "https://hooks.slack.com/x", "accessToken": "xoxb-1"}},
@@ -52,8 +64,16 @@ CASES: list[tuple[dict[str, Any], str, list[str]]] = [
         ["slack", "incomingWebhookUrl"],
     ),
     ({"slack": {"email": "nope", "accessToken": "xoxb-1"}}, "INVALID_EMAIL", ["slack", "email"]),
-    ({"slack": {"channelId": "C 1", "accessToken": "xoxb-1"}}, "INVALID_INPUT", ["slack", "channelId"]),
-    ({"slack": {"userId": "U1", "accessToken": "x" * 4097}}, "LIMIT_EXCEEDED", ["slack", "accessToken"]),
+    (
+        {"slack": {"channelId": "C 1", "accessToken": "xoxb-1"}},
+        "INVALID_INPUT",
+        ["slack", "channelId"],
+    ),
+    (
+        {"slack": {"userId": "U1", "accessToken": "x" * 4097}},
+        "LIMIT_EXCEEDED",
+        ["slack", "accessToken"],
+    ),
     ({"msTeams": {}}, "INVALID_INPUT", ["msTeams", "tenantId"]),
     ({"msTeams": {**TEAMS_BOT, "tenantId": "contoso"}}, "INVALID_INPUT", ["msTeams", "tenantId"]),
     (
@@ -61,18 +81,33 @@ CASES: list[tuple[dict[str, Any], str, list[str]]] = [
         "INVALID_INPUT",
         ["msTeams", "serviceUrl"],
     ),
-    ({"msTeams": {"tenantId": TENANT_ID, "userId": "29:1"}}, "INVALID_INPUT", ["msTeams", "serviceUrl"]),
-    ({"msTeams": TEAMS_BOT}, "INVALID_INPUT", ["msTeams"]),
-    ({"msTeams": {**TEAMS_BOT, "userId": "29:1", "conversationId": "19:a"}}, "INVALID_INPUT", ["msTeams"]),
     (
-        {"msTeams": {"incomingWebhookUrl": "https://x.webhook.office.com/a", "tenantId": TENANT_ID}},
+        {"msTeams": {"tenantId": TENANT_ID, "userId": "29:1"}},
+        "INVALID_INPUT",
+        ["msTeams", "serviceUrl"],
+    ),
+    ({"msTeams": TEAMS_BOT}, "INVALID_INPUT", ["msTeams"]),
+    (
+        {"msTeams": {**TEAMS_BOT, "userId": "29:1", "conversationId": "19:a"}},
+        "INVALID_INPUT",
+        ["msTeams"],
+    ),
+    (
+        {
+            "msTeams": {
+                "incomingWebhookUrl": "https://x.webhook.office.com/a",
+                "tenantId": TENANT_ID,
+            }
+        },
         "INVALID_INPUT",
         ["msTeams", "tenantId"],
     ),
 ]
 
 
-@pytest.mark.parametrize(("channel", "code", "field"), CASES, ids=[f"{c[2][0]}-{c[1]}-{c[2][-1]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("channel", "code", "field"), CASES, ids=[f"{c[2][0]}-{c[1]}-{c[2][-1]}" for c in CASES]
+)
 async def test_bad_channel_is_refused_and_nothing_stored(
     gateway: Gateway, tenant: Tenant, channel: dict[str, Any], code: str, field: list[str]
 ) -> None:
@@ -81,8 +116,10 @@ async def test_bad_channel_is_refused_and_nothing_stored(
     errors = data["addChannel"]["userErrors"]
     assert [(error["code"], error["field"]) for error in errors] == [(code, ["channel", *field])]
     assert data["addChannel"]["user"] is None
-    read = await gateway.data('query { user(by: {externalUserId: "u-1"}) { version channels { id } } }',
-                              token=tenant.app_token)
+    read = await gateway.data(
+        'query { user(by: {externalUserId: "u-1"}) { version channels { id } } }',
+        token=tenant.app_token,
+    )
     assert read["user"] == {"version": 0, "channels": []}
 
 
@@ -94,13 +131,19 @@ async def test_channel_input_takes_exactly_one_member(gateway: Gateway, tenant: 
 
 async def test_upsert_with_a_bad_channel_creates_nothing(gateway: Gateway, tenant: Tenant) -> None:
     channels = [{"email": {"address": "a@example.com"}}, {"sms": {"phone": "0151"}}]
-    data = await gateway.data(UPSERT, {"input": {"externalUserId": "u-1", "channels": channels}},
-                              token=tenant.app_token)
+    data = await gateway.data(
+        UPSERT, {"input": {"externalUserId": "u-1", "channels": channels}}, token=tenant.app_token
+    )
     assert data["upsertUser"]["userErrors"] == [
-        {"code": "INVALID_PHONE", "message": data["upsertUser"]["userErrors"][0]["message"],
-         "field": ["input", "channels", "1", "sms", "phone"]}
+        {
+            "code": "INVALID_PHONE",
+            "message": data["upsertUser"]["userErrors"][0]["message"],
+            "field": ["input", "channels", "1", "sms", "phone"],
+        }
     ]
-    read = await gateway.data('query { user(by: {externalUserId: "u-1"}) { id } }', token=tenant.app_token)
+    read = await gateway.data(
+        'query { user(by: {externalUserId: "u-1"}) { id } }', token=tenant.app_token
+    )
     assert read["user"] is None
 
 
@@ -110,40 +153,63 @@ def _emails(count: int) -> list[dict[str, Any]]:
 
 async def test_channel_count_limit(gateway: Gateway, tenant: Tenant) -> None:
     over = await gateway.data(
-        UPSERT, {"input": {"externalUserId": "u-1", "channels": _emails(limits.MAX_CHANNELS_PER_USER + 1)}},
+        UPSERT,
+        {"input": {"externalUserId": "u-1", "channels": _emails(limits.MAX_CHANNELS_PER_USER + 1)}},
         token=tenant.app_token,
     )
     assert [(e["code"], e["field"]) for e in over["upsertUser"]["userErrors"]] == [
         ("LIMIT_EXCEEDED", ["input", "channels"])
     ]
     full = await gateway.data(
-        UPSERT, {"input": {"externalUserId": "u-1", "channels": _emails(limits.MAX_CHANNELS_PER_USER)}},
+        UPSERT,
+        {"input": {"externalUserId": "u-1", "channels": _emails(limits.MAX_CHANNELS_PER_USER)}},
         token=tenant.app_token,
     )
     assert full["upsertUser"]["userErrors"] == []
-    more = await gateway.data(ADD, {"by": BY, "channel": {"email": {"address": "z@example.com"}}},
-                              token=tenant.app_token)
-    assert [(e["code"], e["field"]) for e in more["addChannel"]["userErrors"]] == [("LIMIT_EXCEEDED", ["channel"])]
+    more = await gateway.data(
+        ADD, {"by": BY, "channel": {"email": {"address": "z@example.com"}}}, token=tenant.app_token
+    )
+    assert [(e["code"], e["field"]) for e in more["addChannel"]["userErrors"]] == [
+        ("LIMIT_EXCEEDED", ["channel"])
+    ]
     # A known endpoint is an update, not a new channel: allowed at the limit.
-    known = await gateway.data(ADD, {"by": BY, "channel": {"email": {"address": "a0@example.com", "optedIn": False}}},
-                               token=tenant.app_token)
+    known = await gateway.data(
+        ADD,
+        {"by": BY, "channel": {"email": {"address": "a0@example.com", "optedIn": False}}},
+        token=tenant.app_token,
+    )
     assert known["addChannel"]["userErrors"] == []
 
 
-async def test_document_size_limit_counts_encrypted_secrets(gateway: Gateway, tenant: Tenant) -> None:
-    channels = [{"slack": {"userId": f"U{index}", "accessToken": "x" * 4000}} for index in range(50)]
-    data = await gateway.data(UPSERT, {"input": {"externalUserId": "u-1", "channels": channels}},
-                              token=tenant.app_token)
-    assert [(e["code"], e["field"]) for e in data["upsertUser"]["userErrors"]] == [("LIMIT_EXCEEDED", ["input"])]
+async def test_document_size_limit_counts_encrypted_secrets(
+    gateway: Gateway, tenant: Tenant
+) -> None:
+    channels = [
+        {"slack": {"userId": f"U{index}", "accessToken": "x" * 4000}} for index in range(50)
+    ]
+    data = await gateway.data(
+        UPSERT, {"input": {"externalUserId": "u-1", "channels": channels}}, token=tenant.app_token
+    )
+    assert [(e["code"], e["field"]) for e in data["upsertUser"]["userErrors"]] == [
+        ("LIMIT_EXCEEDED", ["input"])
+    ]
 
 
-async def test_user_token_reaches_only_its_own_channels(gateway: Gateway, tenant: Tenant, admin_token: str) -> None:
+async def test_user_token_reaches_only_its_own_channels(
+    gateway: Gateway, tenant: Tenant, admin_token: str
+) -> None:
     for external in ("u-1", "u-2"):
-        await gateway.data(UPSERT, {"input": {"externalUserId": external, "emails": [f"{external}@example.com"]}},
-                           token=tenant.app_token)
+        await gateway.data(
+            UPSERT,
+            {"input": {"externalUserId": external, "emails": [f"{external}@example.com"]}},
+            token=tenant.app_token,
+        )
     own = tenant.user_token("u-1")
-    added = await gateway.data(ADD, {"by": {"email": "u-1@example.com"}, "channel": {"email": {"address": "u-1@x.io"}}},
-                               token=own)
+    added = await gateway.data(
+        ADD,
+        {"by": {"email": "u-1@example.com"}, "channel": {"email": {"address": "u-1@x.io"}}},
+        token=own,
+    )
     assert added["addChannel"]["userErrors"] == []
     me = await gateway.data("query { me { channels { address } } }", token=own)
     assert me["me"]["channels"] == [{"address": "u-1@x.io"}]
@@ -155,11 +221,16 @@ async def test_user_token_reaches_only_its_own_channels(gateway: Gateway, tenant
         (UNSET, {"by": other, "types": ["EMAIL"]}),
     ):
         assert error_codes(await gateway.execute(query, variables, token=own)) == ["FORBIDDEN"]
-    read = await gateway.data('query { user(by: {externalUserId: "u-2"}) { version channels { id } } }',
-                              token=tenant.app_token)
+    read = await gateway.data(
+        'query { user(by: {externalUserId: "u-2"}) { version channels { id } } }',
+        token=tenant.app_token,
+    )
     assert read["user"] == {"version": 0, "channels": []}
     # Another app's users do not exist for this app.
     stranger = await new_tenant(gateway, admin_token, "stranger")
-    data = await gateway.data(ADD, {"by": other, "channel": {"email": {"address": "x@x.io"}}},
-                              token=stranger.app_token)
-    assert [(e["code"], e["field"]) for e in data["addChannel"]["userErrors"]] == [("NOT_FOUND", ["by"])]
+    data = await gateway.data(
+        ADD, {"by": other, "channel": {"email": {"address": "x@x.io"}}}, token=stranger.app_token
+    )
+    assert [(e["code"], e["field"]) for e in data["addChannel"]["userErrors"]] == [
+        ("NOT_FOUND", ["by"])
+    ]

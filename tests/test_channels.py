@@ -10,27 +10,35 @@ from cryptography.fernet import Fernet
 from app.config import Settings
 from app.crypto import SecretBox
 from app.store.client import Store
-from tests.helpers import Gateway, Tenant, error_codes
+from tests.helpers import Gateway, Tenant
 
 CHANNEL_FIELDS = "channels { id type address provider pushRegistrationId target optedIn hasSecret }"
 UPSERT = f"""
 mutation($input: UpsertUserInput!) {{
-  upsertUser(input: $input) {{ user {{ id version {CHANNEL_FIELDS} }} userErrors {{ code message field }} }}
+  upsertUser(input: $input) {{
+    user {{ id version {CHANNEL_FIELDS} }} userErrors {{ code message field }}
+  }}
 }}
 """
 ADD = f"""
 mutation($by: UserRef!, $channel: ChannelInput!) {{
-  addChannel(by: $by, channel: $channel) {{ user {{ version {CHANNEL_FIELDS} }} userErrors {{ code message field }} }}
+  addChannel(by: $by, channel: $channel) {{
+    user {{ version {CHANNEL_FIELDS} }} userErrors {{ code message field }}
+  }}
 }}
 """
 REMOVE = f"""
 mutation($by: UserRef!, $id: ID!) {{
-  removeChannel(by: $by, channelId: $id) {{ user {{ version {CHANNEL_FIELDS} }} userErrors {{ code field }} }}
+  removeChannel(by: $by, channelId: $id) {{
+    user {{ version {CHANNEL_FIELDS} }} userErrors {{ code field }}
+  }}
 }}
 """
 UNSET = f"""
 mutation($by: UserRef!, $types: [ChannelType!]!) {{
-  unsetChannels(by: $by, types: $types) {{ user {{ version {CHANNEL_FIELDS} }} userErrors {{ code field }} }}
+  unsetChannels(by: $by, types: $types) {{
+    user {{ version {CHANNEL_FIELDS} }} userErrors {{ code field }}
+  }}
 }}
 """
 BY = {"externalUserId": "u-1"}
@@ -234,7 +242,9 @@ async def test_remove_and_unset_channels(gateway: Gateway, tenant: Tenant, store
     assert len(raw["details"]["channelIds"]) == 2
 
 
-async def test_update_user_adds_channels_and_keeps_the_others(gateway: Gateway, tenant: Tenant) -> None:
+async def test_update_user_adds_channels_and_keeps_the_others(
+    gateway: Gateway, tenant: Tenant
+) -> None:
     await upsert(gateway, tenant, channels=[{"email": {"address": "a@example.com"}}])
     query = f"""
     mutation($patch: UserPatch!) {{
@@ -243,10 +253,14 @@ async def test_update_user_adds_channels_and_keeps_the_others(gateway: Gateway, 
       }}
     }}
     """
-    patch = {"channels": [{"iosPush": {"token": "b" * 64}}, {"email": {"address": "A@example.com"}}]}
+    patch = {
+        "channels": [{"iosPush": {"token": "b" * 64}}, {"email": {"address": "A@example.com"}}]
+    }
     data = await gateway.data(query, {"patch": patch}, token=tenant.app_token)
     assert [c["type"] for c in data["updateUser"]["user"]["channels"]] == ["EMAIL", "IOS_PUSH"]
-    bad = await gateway.data(query, {"patch": {"channels": [{"sms": {"phone": "x"}}]}}, token=tenant.app_token)
+    bad = await gateway.data(
+        query, {"patch": {"channels": [{"sms": {"phone": "x"}}]}}, token=tenant.app_token
+    )
     assert bad["updateUser"]["userErrors"] == [
         {"code": "INVALID_PHONE", "field": ["patch", "channels", "0", "sms", "phone"]}
     ]

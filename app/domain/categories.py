@@ -63,7 +63,9 @@ async def define_category(
         count = await store.preference_categories.count_documents({"appId": app_id})
         if count >= MAX_CATEGORIES_PER_APP:
             raise DomainError(
-                ErrorCode.LIMIT_EXCEEDED, f"an app has at most {MAX_CATEGORIES_PER_APP} categories", path
+                ErrorCode.LIMIT_EXCEEDED,
+                f"an app has at most {MAX_CATEGORIES_PER_APP} categories",
+                path,
             )
     now = datetime.now(UTC)
     document: Document = {

@@ -14,7 +14,8 @@ from bson import ObjectId
 
 from app.crypto import SecretBox
 from app.domain import limits
-from app.domain.channel_specs import ChannelType, ValidChannel, fingerprint
+from app.domain.channel_fields import fingerprint
+from app.domain.channel_specs import ChannelType, ValidChannel
 from app.domain.errors import DomainError, ErrorCode
 
 Document = dict[str, Any]

@@ -1,32 +1,32 @@
 """Channel inputs: one shape per channel type, validated into what the profile stores.
 
 Nothing here touches the store or the master key: secrets stay plain text in memory until
-``channels.seal`` encrypts them into the document.
+``channel_documents.seal`` encrypts them into the document.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
+from app.domain.channel_fields import (
+    MAX_ID_LENGTH,
+    b64url,
+    fingerprint,
+    https_url,
+    required,
+    target_id,
+    text_field,
+    token_field,
+)
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.identifiers import normalize_email, normalize_phone
 
 Field = tuple[str | int, ...]
 
-MAX_TOKEN_LENGTH = 4_096  # push tokens, access tokens
-MAX_ID_LENGTH = 256  # Slack/Teams ids, pushRegistrationId
-MAX_URL_LENGTH = 2_048
-# Ids of Slack and Teams targets: printable, no whitespace (Teams ids hold ':', '@', '.').
-TARGET_ID = re.compile(r"^[\x21-\x7e]+$")
 PROVIDERS = {
     "ANDROID_PUSH": frozenset({"FCM", "XIAOMI", "OPPO", "HUAWEI"}),
     "IOS_PUSH": frozenset({"APNS", "FCM"}),
@@ -71,81 +71,19 @@ class ValidChannel:
     secrets: dict[str, str] = field(default_factory=dict)
 
 
-def fingerprint(secret: str) -> str:
-    """A one-way digest, so a secret endpoint can be recognised without being stored in plain text."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _text(value: Any, path: Field, maximum: int, what: str) -> str:
-    text = str(value).strip()
-    if not text:
-        raise DomainError(ErrorCode.INVALID_INPUT, f"{what} must not be empty", path)
-    if len(text) > maximum:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED, f"{what} has at most {maximum} characters", path
-        )
-    return text
-
-
-def _required(values: Mapping[str, Any], name: str, path: Field) -> Any:
-    value = values.get(name)
-    if value is None:
-        raise DomainError(ErrorCode.INVALID_INPUT, f"{name} is required", (*path, name))
-    return value
-
-
-def _token(value: Any, path: Field, what: str, maximum: int = MAX_TOKEN_LENGTH) -> str:
-    text = _text(value, path, maximum, what)
-    if not TARGET_ID.match(text):
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, f"{what} must be printable text without spaces", path
-        )
-    return text
-
-
-def _target_id(value: Any, path: Field, what: str) -> str:
-    return _token(value, path, what, MAX_ID_LENGTH)
-
-
-def https_url(value: Any, path: Field, what: str) -> str:
-    text = _text(value, path, MAX_URL_LENGTH, what)
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:
-        host = None
-        parts = None
-    if parts is None or parts.scheme != "https" or not host or any(ch.isspace() for ch in text):
-        raise DomainError(ErrorCode.INVALID_INPUT, f"{what} must be an https URL with a host", path)
-    return text
-
-
-def _b64url(value: Any, path: Field, length: int, what: str) -> str:
-    text = _text(value, path, 256, what)
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != length or (what == "p256dh" and raw[0] != 4):
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, f"{what} must be {length} bytes in URL-safe base64", path
-        )
-    return text
-
-
 def _email(spec: ChannelSpec, path: Field) -> ValidChannel:
-    address = normalize_email(str(_required(spec.values, "address", path)), (*path, "address"))
+    address = normalize_email(str(required(spec.values, "address", path)), (*path, "address"))
     return ValidChannel(spec.type, f"email:{address}", spec.opted_in, address=address)
 
 
 def _phone(spec: ChannelSpec, path: Field) -> ValidChannel:
-    phone = normalize_phone(str(_required(spec.values, "phone", path)).strip(), (*path, "phone"))
+    phone = normalize_phone(str(required(spec.values, "phone", path)).strip(), (*path, "phone"))
     return ValidChannel(spec.type, f"phone:{phone}", spec.opted_in, address=phone)
 
 
 def _push(spec: ChannelSpec, path: Field) -> ValidChannel:
     values = spec.values
-    token = _token(_required(values, "token", path), (*path, "token"), "token")
+    token = token_field(required(values, "token", path), (*path, "token"), "token")
     provider = str(values.get("provider") or DEFAULT_PROVIDER[spec.type]).strip().upper()
     allowed = PROVIDERS[spec.type]
     if provider not in allowed:
@@ -156,7 +94,7 @@ def _push(spec: ChannelSpec, path: Field) -> ValidChannel:
         )
     registration = values.get("pushRegistrationId")
     if registration is not None:
-        registration = _text(
+        registration = text_field(
             registration, (*path, "pushRegistrationId"), MAX_ID_LENGTH, "pushRegistrationId"
         )
     return ValidChannel(
@@ -171,9 +109,9 @@ def _push(spec: ChannelSpec, path: Field) -> ValidChannel:
 
 def _web_push(spec: ChannelSpec, path: Field) -> ValidChannel:
     values = spec.values
-    endpoint = https_url(_required(values, "endpoint", path), (*path, "endpoint"), "endpoint")
-    p256dh = _b64url(_required(values, "p256dh", path), (*path, "p256dh"), 65, "p256dh")
-    auth = _b64url(_required(values, "auth", path), (*path, "auth"), 16, "auth")
+    endpoint = https_url(required(values, "endpoint", path), (*path, "endpoint"), "endpoint")
+    p256dh = b64url(required(values, "p256dh", path), (*path, "p256dh"), 65, "p256dh")
+    auth = b64url(required(values, "auth", path), (*path, "auth"), 16, "auth")
     return ValidChannel(
         spec.type,
         f"endpoint:{endpoint}",
@@ -211,11 +149,11 @@ def _slack(spec: ChannelSpec, path: Field) -> ValidChannel:
         raise DomainError(
             ErrorCode.INVALID_INPUT, f"a Slack {target} needs an accessToken", token_path
         )
-    token = _token(values["accessToken"], token_path, "accessToken")
+    token = token_field(values["accessToken"], token_path, "accessToken")
     if target == "email":
         address = normalize_email(str(values[target]), (*path, target))
     else:
-        address = _target_id(values[target], (*path, target), target)
+        address = target_id(values[target], (*path, target), target)
     return ValidChannel(
         spec.type,
         f"{target}:{address}",
@@ -250,7 +188,7 @@ def _ms_teams(spec: ChannelSpec, path: Field) -> ValidChannel:
     try:
         tenant = str(
             uuid.UUID(
-                _text(_required(values, "tenantId", path), (*path, "tenantId"), 64, "tenantId")
+                text_field(required(values, "tenantId", path), (*path, "tenantId"), 64, "tenantId")
             )
         )
     except ValueError:
@@ -258,10 +196,10 @@ def _ms_teams(spec: ChannelSpec, path: Field) -> ValidChannel:
             ErrorCode.INVALID_INPUT, "tenantId must be a GUID", (*path, "tenantId")
         ) from None
     service_url = https_url(
-        _required(values, "serviceUrl", path), (*path, "serviceUrl"), "serviceUrl"
+        required(values, "serviceUrl", path), (*path, "serviceUrl"), "serviceUrl"
     )
     target = _exactly_one(values, ("conversationId", "userId"), path)
-    address = _target_id(values[target], (*path, target), target)
+    address = target_id(values[target], (*path, target), target)
     return ValidChannel(
         spec.type,
         f"{target}:{tenant}:{address}",

@@ -59,7 +59,9 @@ def _check_choice(
     if isinstance(choice.channels, Sequence):
         types = [kind for kind, _ in choice.channels]
         if len(set(types)) != len(types):
-            raise DomainError(ErrorCode.INVALID_INPUT, "a channel type is given twice", (*item, "channels"))
+            raise DomainError(
+                ErrorCode.INVALID_INPUT, "a channel type is given twice", (*item, "channels")
+            )
     if definition["mandatory"]:
         opts_out = choice.opted_in is False or (
             isinstance(choice.channels, Sequence) and not all(on for _, on in choice.channels)
@@ -89,7 +91,9 @@ def validate(patch: PreferencesPatch, defined: Mapping[str, Document], path: Fie
         try:
             if choice.category in seen:
                 raise DomainError(
-                    ErrorCode.INVALID_INPUT, f"{choice.category!r} is given twice", (*path, "categories", index)
+                    ErrorCode.INVALID_INPUT,
+                    f"{choice.category!r} is given twice",
+                    (*path, "categories", index),
                 )
             seen.add(choice.category)
             _check_choice(index, choice, defined, path)
@@ -108,7 +112,9 @@ def apply(document: Document, patch: PreferencesPatch) -> Document:
     preferences = dict(stored_preferences(document))
     if patch.opted_out_channel_types is not UNSET:
         chosen = {kind.value for kind in patch.opted_out_channel_types or ()}
-        preferences["optedOutChannelTypes"] = [kind.value for kind in ChannelType if kind.value in chosen]
+        preferences["optedOutChannelTypes"] = [
+            kind.value for kind in ChannelType if kind.value in chosen
+        ]
     entries = category_choices(document)
     for choice in patch.categories:
         entry = dict(entries.get(choice.category, {"name": choice.category}))
@@ -119,7 +125,9 @@ def apply(document: Document, patch: PreferencesPatch) -> Document:
         if choice.channels is None:
             entry.pop("channels", None)
         elif choice.channels is not UNSET:
-            entry["channels"] = [{"type": kind.value, "optedIn": on} for kind, on in choice.channels]
+            entry["channels"] = [
+                {"type": kind.value, "optedIn": on} for kind, on in choice.channels
+            ]
         if set(entry) == {"name"}:
             entries.pop(choice.category, None)  # nothing chosen: the app's default applies
         else:
@@ -132,22 +140,41 @@ def apply(document: Document, patch: PreferencesPatch) -> Document:
 
 
 async def update_preferences(
-    store: Store, app_id: str, actor: Actor, ref: UserRef, patch: PreferencesPatch, path: Field = ("input",)
+    store: Store,
+    app_id: str,
+    actor: Actor,
+    ref: UserRef,
+    patch: PreferencesPatch,
+    path: Field = ("input",),
 ) -> Document:
-    defined = {category["name"]: category for category in await app_categories.list_categories(store, app_id)}
+    defined = {
+        category["name"]: category
+        for category in await app_categories.list_categories(store, app_id)
+    }
     validate(patch, defined, path)
 
     def change(document: Document, now: datetime) -> Document:
         return apply(document, patch)
 
-    changed = [name for name, value in (("language", patch.language), ("timezone", patch.timezone),
-                                        ("optedOutChannelTypes", patch.opted_out_channel_types))
-               if value is not UNSET]
-    details: dict[str, Any] = {"preferences": changed, "categories": sorted({c.category for c in patch.categories})}
+    changed = [
+        name
+        for name, value in (
+            ("language", patch.language),
+            ("timezone", patch.timezone),
+            ("optedOutChannelTypes", patch.opted_out_channel_types),
+        )
+        if value is not UNSET
+    ]
+    details: dict[str, Any] = {
+        "preferences": changed,
+        "categories": sorted({c.category for c in patch.categories}),
+    }
     return await modify_user(store, app_id, actor, ref, change, path=path, details=details)
 
 
-def category_opted_in(document: Document, definition: Document, channel: ChannelType | None = None) -> bool:
+def category_opted_in(
+    document: Document, definition: Document, channel: ChannelType | None = None
+) -> bool:
     """The user's effective choice for a category (and, given a channel type, its override)."""
     if definition["mandatory"]:
         return True

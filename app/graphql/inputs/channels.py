@@ -11,7 +11,9 @@ from app.domain.channel_specs import ChannelSpec
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.graphql.inputs import given
 
-OPTED_IN = "Whether the user agreed to be reached here. Omitted: true for a new channel, unchanged otherwise."
+OPTED_IN = (
+    "Whether the user agreed to be reached here. Omitted: true for a new channel, else unchanged."
+)
 
 
 @strawberry.input(description="An email address.")
@@ -55,7 +57,8 @@ class WebPushChannelInput:
 
 
 @strawberry.input(
-    description="Slack: exactly one of email, userId, channelId (each with accessToken) or incomingWebhookUrl."
+    description="Slack: exactly one of email, userId, channelId (each with accessToken) "
+    "or incomingWebhookUrl."
 )
 class SlackChannelInput:
     email: str | None = strawberry.field(default=None, description="The Slack user's email.")

@@ -25,7 +25,8 @@ def _payload(document: dict[str, Any] | None, errors: list[Any]) -> UserPayload:
 @strawberry.type
 class ChannelMutations:
     @strawberry.mutation(
-        description="Add a channel to a user. Adding an endpoint the user already has updates that channel "
+        description="Add a channel to a user. Adding an endpoint the user already has updates "
+        "that channel "
         "(same id) instead of adding a second one."
     )
     async def add_channel(self, info: Info, by: UserRef, channel: ChannelInput) -> UserPayload:

@@ -26,20 +26,27 @@ class PreferenceMutations:
     @strawberry.mutation(
         description="Change a user's preferences. Opting out of a mandatory category is refused."
     )
-    async def update_preferences(self, info: Info, by: UserRef, input: PreferencesInput) -> UserPayload:
+    async def update_preferences(
+        self, info: Info, by: UserRef, input: PreferencesInput
+    ) -> UserPayload:
         context = info.context
 
         async def work() -> dict[str, Any]:
             owner = await owned_user(info, by.to_domain())
             return await preferences.update_preferences(
-                context.store, owner["appId"], context.principal.actor,
-                users.UserRef("id", owner["_id"]), input.to_domain(),
+                context.store,
+                owner["appId"],
+                context.principal.actor,
+                users.UserRef("id", owner["_id"]),
+                input.to_domain(),
             )
 
         document, errors = await collect_user_errors(work)
         return UserPayload(user=User.of(document) if document else None, user_errors=errors)
 
-    @strawberry.mutation(description="Create a preference category, or change the one with this name (app scope).")
+    @strawberry.mutation(
+        description="Create a preference category, or change the one with this name (app scope)."
+    )
     async def define_preference_category(
         self, info: Info, input: PreferenceCategoryInput
     ) -> PreferenceCategoryPayload:
@@ -52,8 +59,12 @@ class PreferenceMutations:
             category=PreferenceCategory(document=document) if document else None, user_errors=errors
         )
 
-    @strawberry.mutation(description="Remove a preference category (app scope); users' choices for it stay unused.")
-    async def remove_preference_category(self, info: Info, name: str) -> RemovePreferenceCategoryPayload:
+    @strawberry.mutation(
+        description="Remove a preference category (app scope); users' choices for it stay unused."
+    )
+    async def remove_preference_category(
+        self, info: Info, name: str
+    ) -> RemovePreferenceCategoryPayload:
         context = info.context
         app_id = scopes.require_app(context.principal)
         removed, errors = await collect_user_errors(

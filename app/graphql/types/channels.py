@@ -51,7 +51,8 @@ class Channel:
         return self.document.get("pushRegistrationId")
 
     @strawberry.field(
-        description="Slack/Teams: how the channel is addressed (email, userId, channelId, conversationId, "
+        description="Slack/Teams: how the channel is addressed (email, userId, channelId, "
+        "conversationId, "
         "incomingWebhook)."
     )
     def target(self) -> str | None:
@@ -62,7 +63,8 @@ class Channel:
         return bool(self.document.get("optedIn"))
 
     @strawberry.field(
-        description="An access token, webhook url or web push key is stored (encrypted; never returned)."
+        description="An access token, webhook url or web push key is stored "
+        "(encrypted; never returned)."
     )
     def has_secret(self) -> bool:
         return "secret" in self.document
