@@ -57,7 +57,10 @@ def serve(
 def token(
     scope: Annotated[str, typer.Argument(help="admin, app or user.")],
     key_id: Annotated[str | None, typer.Option(help="App key id (app and user tokens).")] = None,
-    key_secret: Annotated[str | None, typer.Option(help="App key secret (app and user tokens).", envvar="PROFILE_GATEWAY_KEY_SECRET")] = None,
+    key_secret: Annotated[
+        str | None,
+        typer.Option(help="App key secret (app and user tokens).", envvar="PROFILE_GATEWAY_KEY_SECRET"),
+    ] = None,
     subject: Annotated[str | None, typer.Option("--sub", help="externalUserId (user tokens).")] = None,
     hours: Annotated[float, typer.Option(help="Lifetime in hours.")] = 12.0,
     data_dir: Annotated[Path | None, typer.Option(help="Where the embedded store keeps its secrets.")] = None,

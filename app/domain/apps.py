@@ -37,7 +37,7 @@ async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str,
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED, f"an app name has at most {MAX_APP_NAME_LENGTH} characters", ("name",)
         )
-    app = {"_id": _new_id("app"), "name": name, "createdAt": datetime.now(UTC), "settings": {}}
+    app: dict[str, Any] = {"_id": _new_id("app"), "name": name, "createdAt": datetime.now(UTC), "settings": {}}
     await store.apps.insert_one(app)
     key = await _issue_key(store, box, app["_id"])
     return app, key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -247,7 +247,7 @@ async def modify_user(
     app_id: str,
     actor: Actor,
     ref: UserRef,
-    change: Any,
+    change: Callable[[Document, datetime], Document],
     *,
     expected_version: int | None = None,
     path: Field = (),

@@ -23,10 +23,11 @@ class MaskUnexpectedErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not getattr(result, "errors", None):
+        errors = getattr(result, "errors", None)
+        if result is None or not errors:
             return
         request_id = getattr(self.execution_context.context, "request_id", None)
-        result.errors = [self._present(error, request_id) for error in result.errors]
+        result.errors = [self._present(error, request_id) for error in errors]
 
     def _present(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error

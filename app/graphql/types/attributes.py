@@ -10,10 +10,11 @@ from strawberry.scalars import JSON
 from app.domain import attributes
 from app.domain.attributes import AttributeType as DomainAttributeType
 
-AttributeType = strawberry.enum(DomainAttributeType, name="AttributeType", description="The type of a custom attribute.")
+strawberry.enum(DomainAttributeType, name="AttributeType", description="The type of a custom attribute.")
+AttributeType = DomainAttributeType  # registered above; an alias stays usable as a type
 
 
-@strawberry.type(description="A typed custom attribute. NUMBER values are decimal text (e.g. \"149.99\").")
+@strawberry.type(description='A typed custom attribute. NUMBER values are decimal text (e.g. "149.99").')
 class CustomAttribute:
     key: str
     type: AttributeType

@@ -12,11 +12,12 @@ from app.graphql.ids import encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
 from app.graphql.types.node import Node
 
-ProfileType = strawberry.enum(
+strawberry.enum(
     DomainProfileType,
     name="ProfileType",
     description="LEAD: unverified, anonymous or contact data only. CUSTOMER: personalized with an identity.",
 )
+ProfileType = DomainProfileType  # registered above; an alias stays usable as a type
 
 
 @strawberry.type(description="One person's profile in an app.")
