@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 import bson
 
-from app.domain import attributes, limits
+from app.domain import attributes, clock, limits
 from app.domain.attributes import TypedValue
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.identifiers import (
@@ -97,6 +97,13 @@ def _timezone(value: str, path: Field) -> str:
     return value
 
 
+def _moment(value: datetime, path: Field) -> datetime:
+    # Without an offset the instant depends on the server's zone: refuse rather than guess.
+    if value.tzinfo is None:
+        raise DomainError(ErrorCode.INVALID_INPUT, "a date-time needs a time zone offset (e.g. Z)", path)
+    return clock.stored_precision(value)
+
+
 def validate_patch(patch: UserPatch, path: Field) -> ValidPatch:
     """Check every field, collecting all errors; raise DomainErrors if any."""
     errors = ErrorCollector()
@@ -126,7 +133,7 @@ def validate_patch(patch: UserPatch, path: Field) -> ValidPatch:
     for name in TEXT_FIELDS:
         check(name, getattr(patch, _snake(name)), lambda v, p, n=name: _text(v, p, n))
     check("birthday", patch.birthday, lambda v, p: attributes.date_to_bson(v))
-    check("signedUpAt", patch.signed_up_at, lambda v, p: v.astimezone(UTC))
+    check("signedUpAt", patch.signed_up_at, _moment)
     check("preferredLanguage", patch.preferred_language, _language)
     check("timezone", patch.timezone, _timezone)
     check("emails", patch.emails, normalize_emails)
@@ -198,6 +205,8 @@ def apply_patch(document: Document, patch: ValidPatch, path: Field, now: datetim
     for name in patch.remove:
         result.pop(name, None)
     for key, (kind, value) in patch.attributes_set.items():
+        if result["attrMeta"].get(key, {}).get("type") == kind.value and result["attrs"].get(key) == value:
+            continue  # the same value again is no change: updatedAt and the version stay
         result["attrs"][key] = value
         result["attrMeta"][key] = {"type": kind.value, "updatedAt": now}
     for key in patch.attributes_unset:

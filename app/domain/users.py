@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from app.domain import history
+from app.domain import clock, history
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
 from app.domain.history import EventKind
@@ -188,7 +188,7 @@ async def upsert_user(
         )
     for _ in range(MAX_WRITE_ATTEMPTS):
         existing = await find_user(store, app_id, ref, path)
-        now = datetime.now(UTC)
+        now = clock.now()
         if existing is not None:
             updated = apply_patch(existing, valid, path, now)
             if updated == existing:
@@ -264,7 +264,7 @@ async def modify_user(
                 f"the user is at version {existing['version']}, not {expected_version}",
                 ("expectedVersion",),
             )
-        now = datetime.now(UTC)
+        now = clock.now()
         updated = change(existing, now)
         if updated == existing:
             return existing

@@ -28,9 +28,8 @@ CREATE_APP = 'mutation { createApp(name: "sneaky") { app { id } key { id secret 
 
 
 async def _user(gateway: Gateway, tenant: Tenant, external_id: str, email: str) -> dict[str, Any]:
-    data = await gateway.data(
-        UPSERT, {"input": {"externalUserId": external_id, "emails": [email], "givenName": "Ada"}}, token=tenant.app_token
-    )
+    record = {"externalUserId": external_id, "emails": [email], "givenName": "Ada"}
+    data = await gateway.data(UPSERT, {"input": record}, token=tenant.app_token)
     user: dict[str, Any] = data["upsertUser"]["user"]
     return user
 
