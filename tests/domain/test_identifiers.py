@@ -50,7 +50,10 @@ async def test_invalid_email_and_phone(gateway: Gateway, tenant: Tenant, store: 
     payload = await _upsert(gateway, tenant, record)
     assert payload["user"] is None
     # Each list reports its first bad item.
-    assert _errors(payload) == [("INVALID_EMAIL", ["input", "emails", "1"]), ("INVALID_PHONE", ["input", "phones", "0"])]
+    assert _errors(payload) == [
+        ("INVALID_EMAIL", ["input", "emails", "1"]),
+        ("INVALID_PHONE", ["input", "phones", "0"]),
+    ]
     assert await store.users.count_documents({"appId": tenant.app_id}) == 0
     bad_phone = await _upsert(gateway, tenant, {"externalUserId": "u-2", "phones": ["+4915112345678", "+49151"]})
     assert _errors(bad_phone) == [("INVALID_PHONE", ["input", "phones", "1"])]

@@ -91,8 +91,9 @@ async def test_limits_are_inclusive(gateway: Gateway, tenant: Tenant) -> None:
         "givenName": "n" * limits.MAX_NAME_LENGTH,
         "emails": [f"e{index}@example.com" for index in range(limits.MAX_EMAILS_PER_USER)],
         "phones": _phones(limits.MAX_PHONES_PER_USER),
-        "tags": [f"t{index}" for index in range(limits.MAX_TAGS_PER_USER - 1)] + ["t" * limits.MAX_TAG_LENGTH],
-        "customAttributes": _attributes(limits.MAX_CUSTOM_ATTRIBUTES_PER_USER - 2) + [
+        "tags": [*(f"t{index}" for index in range(limits.MAX_TAGS_PER_USER - 1)), "t" * limits.MAX_TAG_LENGTH],
+        "customAttributes": [
+            *_attributes(limits.MAX_CUSTOM_ATTRIBUTES_PER_USER - 2),
             {"key": "n", "value": {"number": "9" * limits.MAX_NUMBER_DIGITS}},
             {"key": "l", "value": {"objects": [{f"f{i}": i for i in range(limits.MAX_OBJECT_FIELDS)}]
                                    * limits.MAX_LIST_LENGTH}},
