@@ -19,6 +19,7 @@ from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
+from app.graphql.extensions import MASKED_MESSAGE
 from app.store.client import Store
 
 log = logging.getLogger("app.graphql")
@@ -84,6 +85,12 @@ class GraphQLEndpoint:
         except PyMongoError:
             log.warning("store unavailable while authenticating", extra={"request_id": request_id})
             response = error_response(503, "the store is unavailable; retry later", "UNAVAILABLE", request_id)
+            await response(scope, receive, send)
+            return
+        except Exception:
+            # Outside Strawberry, so the masking extension does not see it: mask and log here.
+            log.exception("unexpected error while authenticating", extra={"request_id": request_id})
+            response = error_response(500, MASKED_MESSAGE, "INTERNAL_SERVER_ERROR", request_id)
             await response(scope, receive, send)
             return
         await self.view(scope, receive, send)
