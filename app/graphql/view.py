@@ -15,6 +15,8 @@ from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
 from app.auth.authenticate import authenticate
+from app.auth.principal import Principal
+from app.auth.principal import Scope as PrincipalScope
 from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
@@ -70,7 +72,10 @@ class GraphQLEndpoint:
         request_id = request_id_of(request)
         request.state.request_id = request_id
         if request.method == "GET" and "query" not in request.query_params:
-            await self.view(scope, receive, send)  # the GraphiQL page needs no credential
+            # The GraphiQL page needs no credential. Strawberry builds the context even for
+            # it, so it gets a principal that can reach nothing (no app).
+            request.state.principal = Principal(PrincipalScope.ANONYMOUS)
+            await self.view(scope, receive, send)
             return
         try:
             request.state.principal = await authenticate(
