@@ -16,7 +16,7 @@ from app.config import Settings
 from app.local_secrets import ensure_local_secrets
 
 cli = typer.Typer(help="Profile Gateway: a GraphQL service for end-user profiles.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and commands stay on one line, ready to copy
 
 
 def _settings(data_dir: Path | None) -> Settings:
