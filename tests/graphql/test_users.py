@@ -289,3 +289,27 @@ async def test_history_records_changes_without_values(gateway: Gateway, tenant: 
     assert [event["kind"] for event in events] == ["CREATED", "UPDATED"]
     assert events[1]["actor"]["scope"] == "app" and events[1]["actor"]["keyId"] == tenant.key_id
     assert "Secret" not in str(events) and "Other" not in str(events)
+
+
+async def test_empty_external_user_id_is_invalid(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    payload = await upsert(gateway, tenant, {"externalUserId": "   ", "emails": ["e@example.com"]})
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_INPUT", ["input", "externalUserId"])]
+    assert await store.users.count_documents({"appId": tenant.app_id}) == 0
+
+
+async def test_operator_lookalikes_are_plain_values(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    """Values that look like query operators or paths are stored and matched literally."""
+    await upsert(gateway, tenant, {"externalUserId": "plain"})
+    sneaky = {
+        "externalUserId": "$ne",
+        "givenName": "$where",
+        "tags": ["$set", "a.b"],
+        "customAttributes": [{"key": "note", "value": {"string": '{"$gt": ""}'}}],
+    }
+    user = (await upsert(gateway, tenant, sneaky))["user"]
+    assert user["externalUserId"] == "$ne" and user["tags"] == ["$set", "a.b"]
+    assert (await read(gateway, tenant, {"externalUserId": "$ne"}) or {})["id"] == user["id"]
+    assert await read(gateway, tenant, {"externalUserId": "$exists"}) is None
+    stored = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "$ne"})
+    assert stored is not None and stored["attrs"] == {"note": '{"$gt": ""}'}
+    assert await store.users.count_documents({"appId": tenant.app_id}) == 2
