@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from app.auth import tokens
@@ -21,7 +22,13 @@ console = Console(stderr=True, soft_wrap=True)  # paths and commands stay on one
 
 def _settings(data_dir: Path | None) -> Settings:
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
-    return Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        # One line per problem, no traceback: enough to fix the configuration.
+        for problem in error.errors():
+            console.print(f"Configuration error: {problem['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(code=2) from None
 
 
 @cli.command()

@@ -133,3 +133,20 @@ async def test_serve_starts_on_the_embedded_store(served: Served) -> None:
     # It says where the generated secrets are, on one line that can be copied.
     assert f"Generated an admin secret and a master key into {secrets_file}" in stderr
     assert f"profile-gateway token admin --data-dir {served.data_dir}" in stderr
+
+
+def test_serve_reports_a_configuration_error_without_secrets(tmp_path: Path) -> None:
+    environment = {
+        **_environment(),
+        "MONGODB_URI": "mongodb://gateway:db-password@127.0.0.1:9/",
+        "PROFILE_GATEWAY_ADMIN_SECRET": "top-secret-" + "y" * 40,
+    }
+    result = subprocess.run(
+        _cli("serve", "--data-dir", str(tmp_path)), cwd=ROOT, env=environment, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "PROFILE_GATEWAY_MASTER_KEY must be set" in result.stderr
+    assert "Traceback" not in result.stderr
+    output = result.stdout + result.stderr
+    assert "y" * 10 not in output and "db-password" not in output

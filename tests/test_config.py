@@ -38,3 +38,14 @@ def test_short_admin_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROFILE_GATEWAY_ADMIN_SECRET", "short")
     with pytest.raises(ValidationError, match="at least 32 characters"):
         Settings()
+
+
+def test_errors_do_not_echo_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "s3cret-" + "x" * 40
+    monkeypatch.setenv("MONGODB_URI", "mongodb://gateway:db-password@db:27017/")
+    monkeypatch.setenv("PROFILE_GATEWAY_ADMIN_SECRET", secret)
+    monkeypatch.delenv("PROFILE_GATEWAY_MASTER_KEY", raising=False)
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert "MASTER_KEY" in str(raised.value)
+    assert "x" * 10 not in str(raised.value) and "db-password" not in str(raised.value)
