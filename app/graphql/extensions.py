@@ -33,6 +33,9 @@ class MaskUnexpectedErrors(SchemaExtension):
         original = error.original_error
         if original is None or isinstance(original, ClientError):
             return error  # a parse/validation error or one raised for the client
+        if isinstance(original, GraphQLError) and not error.path:
+            # A variable that does not coerce (e.g. a Date "2024-13-45"): the client's mistake.
+            return error
         if isinstance(original, Forbidden):
             return GraphQLError(
                 original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"}

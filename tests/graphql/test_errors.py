@@ -77,3 +77,22 @@ async def test_client_mistakes_are_not_masked(gateway: Gateway, tenant: Tenant) 
     two = 'query { user(by: {externalUserId: "a", email: "b@example.com"}) { id } }'
     body = await gateway.execute(two, token=tenant.app_token)
     assert body["errors"] and body["errors"][0]["message"] != MASKED_MESSAGE
+
+
+async def test_bad_variable_values_are_the_clients_mistake(
+    gateway: Gateway, tenant: Tenant, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    upsert = "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { user { id } } }"
+    for record, expected in (
+        ({"birthday": "2024-13-45"}, "month must be in 1..12"),
+        ({"signedUpAt": "yesterday"}, "DateTime"),
+        ({"customAttributes": [{"key": "d", "value": {"date": "nope"}}]}, "Date"),
+    ):
+        body = await gateway.execute(upsert, {"input": {"externalUserId": "v", **record}}, token=tenant.app_token)
+        assert body["data"] is None
+        message = body["errors"][0]["message"]
+        assert message != MASKED_MESSAGE and "$input" in message and expected in message, message
+    # Nothing for the operators: the gateway logs no unexpected error.
+    ours = [record for record in caplog.records if record.name.startswith("app")]
+    assert not [record for record in ours if record.levelno >= logging.ERROR]
+    assert await store.users.count_documents({"appId": tenant.app_id}) == 0
