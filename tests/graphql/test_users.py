@@ -313,3 +313,23 @@ async def test_operator_lookalikes_are_plain_values(gateway: Gateway, tenant: Te
     stored = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "$ne"})
     assert stored is not None and stored["attrs"] == {"note": '{"$gt": ""}'}
     assert await store.users.count_documents({"appId": tenant.app_id}) == 2
+
+
+async def test_out_of_range_and_odd_values_are_user_errors(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    """Inputs at the edges of what Python and BSON can hold are userErrors, never internal errors."""
+    cases = [
+        ({"signedUpAt": "0001-01-01T00:00:00+01:00"}, ("INVALID_INPUT", ["input", "signedUpAt"])),
+        ({"signedUpAt": "9999-12-31T23:59:59-01:00"}, ("INVALID_INPUT", ["input", "signedUpAt"])),
+        ({"customAttributes": [{"key": "d", "value": {"datetime": "0001-01-01T00:30:00+01:00"}}]},
+         ("INVALID_INPUT", ["input", "customAttributes", "0", "value"])),
+        ({"timezone": "x" * 300}, ("INVALID_INPUT", ["input", "timezone"])),
+        ({"timezone": "../../etc/passwd"}, ("INVALID_INPUT", ["input", "timezone"])),
+        ({"phones": ["+" + "1" * 300]}, ("INVALID_PHONE", ["input", "phones", "0"])),
+        ({"emails": ["a\u0000@example.com"]}, ("INVALID_EMAIL", ["input", "emails", "0"])),
+    ]
+    for extra, expected in cases:
+        payload = await upsert(gateway, tenant, {"externalUserId": "edge", **extra})
+        assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [expected], extra
+    assert await store.users.count_documents({"appId": tenant.app_id}) == 0
+    edges = {"birthday": "0001-01-01", "signedUpAt": "9999-12-31T23:59:59Z"}
+    assert (await upsert(gateway, tenant, {"externalUserId": "edge", **edges}))["userErrors"] == []
