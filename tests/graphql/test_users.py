@@ -317,7 +317,7 @@ async def test_operator_lookalikes_are_plain_values(gateway: Gateway, tenant: Te
 
 async def test_out_of_range_and_odd_values_are_user_errors(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     """Inputs at the edges of what Python and BSON can hold are userErrors, never internal errors."""
-    cases = [
+    cases: list[tuple[dict[str, Any], tuple[str, list[str]]]] = [
         ({"signedUpAt": "0001-01-01T00:00:00+01:00"}, ("INVALID_INPUT", ["input", "signedUpAt"])),
         ({"signedUpAt": "9999-12-31T23:59:59-01:00"}, ("INVALID_INPUT", ["input", "signedUpAt"])),
         ({"customAttributes": [{"key": "d", "value": {"datetime": "0001-01-01T00:30:00+01:00"}}]},
