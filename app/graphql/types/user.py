@@ -48,15 +48,15 @@ class User(Node):
     def surname(self) -> str | None:
         return self.document.get("surname")
 
-    @strawberry.field
+    @strawberry.field(description="Middle name.")
     def middle_name(self) -> str | None:
         return self.document.get("middleName")
 
-    @strawberry.field
+    @strawberry.field(description="Gender, as the business records it (free text).")
     def gender(self) -> str | None:
         return self.document.get("gender")
 
-    @strawberry.field
+    @strawberry.field(description="Date of birth.")
     def birthday(self) -> date | None:
         value = self.document.get("birthday")
         return value.date() if value is not None else None
@@ -82,7 +82,7 @@ class User(Node):
     def phones(self) -> list[str]:
         return list(self.document.get("phones", []))
 
-    @strawberry.field
+    @strawberry.field(description="Tags for segmentation (a set).")
     def tags(self) -> list[str]:
         return list(self.document.get("tags", []))
 
@@ -94,12 +94,12 @@ class User(Node):
     def custom_attribute(self, key: str) -> CustomAttribute | None:
         return one_custom_attribute(self.document, key)
 
-    @strawberry.field
+    @strawberry.field(description="When the profile was created.")
     def created_at(self) -> datetime:
         value: datetime = self.document["createdAt"]
         return value
 
-    @strawberry.field
+    @strawberry.field(description="When the profile last changed.")
     def updated_at(self) -> datetime:
         value: datetime = self.document["updatedAt"]
         return value
