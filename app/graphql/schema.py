@@ -17,8 +17,23 @@ from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.types.user import User
 
-Query = merge_types("Query", (UserQueries, PreferenceQueries))
-Mutation = merge_types("Mutation", (UserMutations, AttributeMutations, AppMutations, ChannelMutations, PreferenceMutations))
+Query = merge_types(
+    "Query",
+    (
+        UserQueries,
+        PreferenceQueries,
+    ),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        UserMutations,
+        AttributeMutations,
+        AppMutations,
+        ChannelMutations,
+        PreferenceMutations,
+    ),
+)
 
 DEFAULT_MAX_DEPTH = 8
 

@@ -7,21 +7,22 @@ from typing import Any
 
 import strawberry
 
-from app.domain.profile import ProfileType as DomainProfileType
-from app.graphql.ids import encode_id
 from app.domain import preferences
 from app.domain.channel_documents import channels_of
 from app.domain.channel_specs import ChannelType as DomainChannelType
+from app.domain.profile import ProfileType as DomainProfileType
+from app.graphql.ids import encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
 from app.graphql.types.channels import Channel, ChannelType
 from app.graphql.types.node import Node
 from app.graphql.types.preferences import Preferences, preferences_of
 
-ProfileType = strawberry.enum(
+strawberry.enum(
     DomainProfileType,
     name="ProfileType",
     description="LEAD: unverified, anonymous or contact data only. CUSTOMER: personalized with an identity.",
 )
+ProfileType = DomainProfileType  # registered above; an alias stays usable as a type
 
 
 @strawberry.type(description="One person's profile in an app.")
@@ -52,15 +53,15 @@ class User(Node):
     def surname(self) -> str | None:
         return self.document.get("surname")
 
-    @strawberry.field
+    @strawberry.field(description="Middle name.")
     def middle_name(self) -> str | None:
         return self.document.get("middleName")
 
-    @strawberry.field
+    @strawberry.field(description="Gender, as the business records it (free text).")
     def gender(self) -> str | None:
         return self.document.get("gender")
 
-    @strawberry.field
+    @strawberry.field(description="Date of birth.")
     def birthday(self) -> date | None:
         value = self.document.get("birthday")
         return value.date() if value is not None else None
@@ -86,7 +87,7 @@ class User(Node):
     def phones(self) -> list[str]:
         return list(self.document.get("phones", []))
 
-    @strawberry.field
+    @strawberry.field(description="Tags for segmentation (a set).")
     def tags(self) -> list[str]:
         return list(self.document.get("tags", []))
 
@@ -118,12 +119,12 @@ class User(Node):
         defined = {item["name"]: item for item in found}
         return preferences.can_receive(self.document, defined, category, DomainChannelType(channel))
 
-    @strawberry.field
+    @strawberry.field(description="When the profile was created.")
     def created_at(self) -> datetime:
         value: datetime = self.document["createdAt"]
         return value
 
-    @strawberry.field
+    @strawberry.field(description="When the profile last changed.")
     def updated_at(self) -> datetime:
         value: datetime = self.document["updatedAt"]
         return value
