@@ -19,6 +19,9 @@ from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
+from app.http.graphiql import local_graphiql_html
+from app.http.idempotency import Idempotency
+from app.http.rate_limit import RateLimiter
 from app.store.client import Store
 
 log = logging.getLogger("app.graphql")
@@ -44,6 +47,10 @@ class GraphQLView(GraphQL[Context, None]):
         self.store = store
         self.box = box
 
+    @property
+    def graphql_ide_html(self) -> str:
+        return local_graphiql_html(super().graphql_ide_html)
+
     async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
         principal = request.state.principal
         return Context(
@@ -61,12 +68,20 @@ class GraphQLView(GraphQL[Context, None]):
 class GraphQLEndpoint:
     """ASGI endpoint: a request that carries an operation must authenticate first (else 401)."""
 
-    def __init__(self, view: GraphQLView) -> None:
+    def __init__(
+        self,
+        view: GraphQLView,
+        limiter: RateLimiter | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> None:
         self.view = view
+        self.limiter = limiter
+        self.idempotency = idempotency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = request_id_of(request)
+        # The edge (app.http.observe) usually assigned one already.
+        request_id = getattr(request.state, "request_id", None) or request_id_of(request)
         request.state.request_id = request_id
         if request.method == "GET" and "query" not in request.query_params:
             await self.view(scope, receive, send)  # the GraphiQL page needs no credential
@@ -85,5 +100,19 @@ class GraphQLEndpoint:
             log.warning("store unavailable while authenticating", extra={"request_id": request_id})
             response = error_response(503, "the store is unavailable; retry later", "UNAVAILABLE", request_id)
             await response(scope, receive, send)
+            return
+        app_id = request.state.principal.app_id
+        if self.limiter is not None and app_id is not None:
+            wait = self.limiter.acquire(app_id)
+            if wait is not None:
+                retry_after = self.limiter.retry_after_header(wait)
+                response = error_response(
+                    429, "rate limit exceeded for this app; retry later", "RATE_LIMITED", request_id,
+                    **{"retry-after": retry_after},
+                )
+                await response(scope, receive, send)
+                return
+        if self.idempotency is not None and app_id is not None:
+            await self.idempotency(scope, receive, send, app_id, self.view)
             return
         await self.view(scope, receive, send)

@@ -24,7 +24,7 @@ mutation($id: String!) {
   upsertUser(input: {externalUserId: $id, tags: ["acked"]}) { user { externalUserId } userErrors { code } }
 }
 """
-READ = 'query($id: String!) { user(by: {externalUserId: $id}) { externalUserId tags } }'
+READ = "query($id: String!) { user(by: {externalUserId: $id}) { externalUserId tags } }"
 # Short enough to keep the test quick, long enough for a loaded CI machine.
 STORE_TIMEOUT_MS = 400
 RECOVERY_SECONDS = 20
@@ -61,10 +61,14 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
         assert runtime.store.embedded is not None
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield Outage(http, tokens.mint(admin_secret, {"scope": "admin"}), runtime.store.embedded)
+            yield Outage(
+                http, tokens.mint(admin_secret, {"scope": "admin"}), runtime.store.embedded
+            )
 
 
-async def test_outage_is_unavailable_then_heals_without_losing_acknowledged_writes(outage: Outage) -> None:
+async def test_outage_is_unavailable_then_heals_without_losing_acknowledged_writes(
+    outage: Outage,
+) -> None:
     tenant = await new_tenant(outage.gateway, outage.admin_token)
     acked = await outage.gateway.data(UPSERT, {"id": "before"}, token=tenant.app_token)
     assert acked["upsertUser"]["userErrors"] == []
@@ -91,4 +95,6 @@ async def test_outage_is_unavailable_then_heals_without_losing_acknowledged_writ
     assert read["user"] == {"externalUserId": "before", "tags": ["acked"]}
     after = await outage.gateway.data(UPSERT, {"id": "after"}, token=tenant.app_token)
     assert after["upsertUser"]["userErrors"] == []
-    assert (await outage.gateway.data(READ, {"id": "during"}, token=tenant.app_token))["user"] is None
+    assert (await outage.gateway.data(READ, {"id": "during"}, token=tenant.app_token))[
+        "user"
+    ] is None
