@@ -15,6 +15,8 @@ from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
 from app.auth.authenticate import authenticate
+from app.auth.principal import Principal
+from app.auth.principal import Scope as Role
 from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
@@ -52,7 +54,8 @@ class GraphQLView(GraphQL[Context, None]):
         return local_graphiql_html(super().graphql_ide_html)
 
     async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
-        principal = request.state.principal
+        # Strawberry builds a context before it renders GraphiQL too; that page runs nothing.
+        principal = getattr(request.state, "principal", None) or Principal(Role.ANONYMOUS)
         return Context(
             request=request,
             response=response,
@@ -84,6 +87,9 @@ class GraphQLEndpoint:
         request_id = getattr(request.state, "request_id", None) or request_id_of(request)
         request.state.request_id = request_id
         if request.method == "GET" and "query" not in request.query_params:
+            if self.view.graphql_ide is None:  # switched off (production)
+                await error_response(404, "Not Found", "NOT_FOUND", request_id)(scope, receive, send)
+                return
             await self.view(scope, receive, send)  # the GraphiQL page needs no credential
             return
         try:

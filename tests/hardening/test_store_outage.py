@@ -49,6 +49,7 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
     # gateway is never disturbed.
     admin_secret = secrets.token_urlsafe(48)
     settings = Settings(
+        mongodb_uri=None,  # even when the suite runs against MONGODB_URI
         data_dir=tmp_path,
         embedded_engine="sqlite",
         store_timeout_ms=STORE_TIMEOUT_MS,
