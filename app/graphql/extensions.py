@@ -35,6 +35,11 @@ class MaskUnexpectedErrors(SchemaExtension):
         original = error.original_error
         if original is None or isinstance(original, ClientError):
             return error  # a parse/validation error or one raised for the client
+        if error.path is None and error.message.startswith("Variable '$"):
+            # Raised before execution (variable values that do not coerce): the client's input.
+            return GraphQLError(
+                error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"}
+            )
         if isinstance(original, Forbidden):
             return GraphQLError(
                 original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"}

@@ -23,6 +23,7 @@ from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
 from app.http.graphiql import local_graphiql_html
 from app.http.idempotency import Idempotency
+from app.http.json_body import decode_request_json
 from app.http.rate_limit import RateLimiter
 from app.store.client import Store
 
@@ -52,6 +53,9 @@ class GraphQLView(GraphQL[Context, None]):
     @property
     def graphql_ide_html(self) -> str:
         return local_graphiql_html(super().graphql_ide_html)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data)
 
     async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
         # Strawberry builds a context before it renders GraphiQL too; that page runs nothing.

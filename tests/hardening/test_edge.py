@@ -9,7 +9,7 @@ import httpx
 from tests.hardening.conftest import ALLOWED_ORIGIN, STRICT_BURST
 from tests.helpers import Gateway, Tenant, error_codes
 
-ME = "query { user(by: {externalUserId: \"nobody\"}) { id } }"
+ME = 'query { user(by: {externalUserId: "nobody"}) { id } }'
 
 
 def assert_json_error(response: httpx.Response, status: int, code: str) -> None:
@@ -51,11 +51,16 @@ async def test_rate_limit_per_app_answers_429_with_retry_after(
 
 
 async def test_cors_allows_only_the_configured_origins(strict_http: httpx.AsyncClient) -> None:
-    preflight = {"access-control-request-method": "POST", "access-control-request-headers": "authorization"}
+    preflight = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization",
+    }
     allowed = await strict_http.options("/graphql", headers={"origin": ALLOWED_ORIGIN, **preflight})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
-    other = await strict_http.options("/graphql", headers={"origin": "https://evil.example", **preflight})
+    other = await strict_http.options(
+        "/graphql", headers={"origin": "https://evil.example", **preflight}
+    )
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
 
@@ -78,8 +83,12 @@ async def test_production_turns_graphiql_and_introspection_off(
     page = await strict_http.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("application/json")
-    assert (await strict_http.get("/static/vendor/graphiql@3.8.3/graphiql.min.js")).status_code == 404
-    body = await Gateway(strict_http).execute("{ __schema { types { name } } }", token=strict_tenant.app_token)
+    assert (
+        await strict_http.get("/static/vendor/graphiql@3.8.3/graphiql.min.js")
+    ).status_code == 404
+    body = await Gateway(strict_http).execute(
+        "{ __schema { types { name } } }", token=strict_tenant.app_token
+    )
     assert body.get("data") is None
     assert "introspection" in body["errors"][0]["message"].lower()
 

@@ -22,24 +22,36 @@ READ = '{ user(by: {externalUserId: "idem-1"}) { givenName version } }'
 
 
 async def _update(gateway: Gateway, tenant: Tenant, key: str, name: str = "Ada") -> Any:
-    return await gateway.post(UPDATE, {"name": name}, token=tenant.app_token, headers={"idempotency-key": key})
+    return await gateway.post(
+        UPDATE, {"name": name}, token=tenant.app_token, headers={"idempotency-key": key}
+    )
 
 
-async def test_a_retried_mutation_is_applied_once_and_replayed(gateway: Gateway, tenant: Tenant) -> None:
+async def test_a_retried_mutation_is_applied_once_and_replayed(
+    gateway: Gateway, tenant: Tenant
+) -> None:
     await gateway.data(UPSERT, token=tenant.app_token)
     first = await _update(gateway, tenant, "retry-1")
-    assert first.json()["data"]["updateUser"] == {"user": {"givenName": "Ada", "version": 1}, "userErrors": []}
+    assert first.json()["data"]["updateUser"] == {
+        "user": {"givenName": "Ada", "version": 1},
+        "userErrors": [],
+    }
     retry = await _update(gateway, tenant, "retry-1")
     assert retry.status_code == 200
     assert retry.content == first.content
     assert retry.headers["idempotent-replayed"] == "true"
-    assert (await gateway.data(READ, token=tenant.app_token))["user"] == {"givenName": "Ada", "version": 1}
+    assert (await gateway.data(READ, token=tenant.app_token))["user"] == {
+        "givenName": "Ada",
+        "version": 1,
+    }
     # Without the key the same request really runs again, and the version guard refuses it.
     again = await gateway.data(UPDATE, {"name": "Ada"}, token=tenant.app_token)
     assert again["updateUser"]["userErrors"] == [{"code": "VERSION_CONFLICT"}]
 
 
-async def test_a_key_reused_for_another_request_is_refused(gateway: Gateway, tenant: Tenant) -> None:
+async def test_a_key_reused_for_another_request_is_refused(
+    gateway: Gateway, tenant: Tenant
+) -> None:
     await gateway.data(UPSERT, token=tenant.app_token)
     assert (await _update(gateway, tenant, "reuse-1", "Ada")).status_code == 200
     other = await _update(gateway, tenant, "reuse-1", "Grace")
@@ -48,7 +60,9 @@ async def test_a_key_reused_for_another_request_is_refused(gateway: Gateway, ten
     assert (await gateway.data(READ, token=tenant.app_token))["user"]["givenName"] == "Ada"
 
 
-async def test_keys_belong_to_one_app(gateway: Gateway, tenant: Tenant, other_tenant: Tenant) -> None:
+async def test_keys_belong_to_one_app(
+    gateway: Gateway, tenant: Tenant, other_tenant: Tenant
+) -> None:
     for each in (tenant, other_tenant):
         await gateway.data(UPSERT, token=each.app_token)
         response = await _update(gateway, each, "shared-key")
@@ -60,7 +74,9 @@ async def test_queries_and_malformed_keys(gateway: Gateway, tenant: Tenant) -> N
     await gateway.data(UPSERT, token=tenant.app_token)
     read = await gateway.post(READ, token=tenant.app_token, headers={"idempotency-key": "q-1"})
     assert "idempotent-replayed" not in read.headers
-    read_again = await gateway.post(READ, token=tenant.app_token, headers={"idempotency-key": "q-1"})
+    read_again = await gateway.post(
+        READ, token=tenant.app_token, headers={"idempotency-key": "q-1"}
+    )
     assert "idempotent-replayed" not in read_again.headers  # queries are simply run again
     bad = await _update(gateway, tenant, "has space")
     assert bad.status_code == 400

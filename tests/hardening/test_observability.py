@@ -23,7 +23,9 @@ async def test_metrics_count_requests_latency_store_commands_and_errors(
     http: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
 ) -> None:
     await gateway.data(UPSERT, {"input": {"externalUserId": "m-1"}}, token=tenant.app_token)
-    await http.post("/graphql", json={"query": "{ user }"}, headers={"authorization": "Bearer nope"})
+    await http.post(
+        "/graphql", json={"query": "{ user }"}, headers={"authorization": "Bearer nope"}
+    )
     text = (await http.get("/metrics")).text
     assert 'profile_gateway_requests_total{operation="mutation upsertUser",status="200"}' in text
     assert 'profile_gateway_request_seconds_count{operation="mutation upsertUser"}' in text
@@ -37,8 +39,10 @@ async def test_request_log_is_one_json_line_without_credentials_or_personal_data
     email = "secret.person@example.com"
     caplog.set_level(logging.INFO, logger="app.http")
     response = await gateway.post(
-        UPSERT, {"input": {"externalUserId": "log-1", "emails": [email]}},
-        token=tenant.app_token, headers={"x-request-id": "req-log-test-1"},
+        UPSERT,
+        {"input": {"externalUserId": "log-1", "emails": [email]}},
+        token=tenant.app_token,
+        headers={"x-request-id": "req-log-test-1"},
     )
     assert response.status_code == 200
     records = [record for record in caplog.records if record.name == "app.http"]
