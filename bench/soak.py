@@ -32,7 +32,8 @@ USERS = 50
 READ = "query($id: String!) { user(by: {externalUserId: $id}) { id givenName tags version } }"
 # Add `users(...)` lists, `increment` and personalize here once those operations exist.
 UPSERT = """mutation($id: String!, $name: String!) {
-  upsertUser(input: {externalUserId: $id, givenName: $name}) { user { version } userErrors { code } } }"""
+  upsertUser(input: {externalUserId: $id, givenName: $name}) {
+    user { version } userErrors { code } } }"""
 TAGS = """mutation($id: String!, $tag: String!) {
   addTags(by: {externalUserId: $id}, tags: [$tag]) { user { version } userErrors { code } } }"""
 PROPERTIES = """mutation($id: String!, $n: String!) {
@@ -188,7 +189,8 @@ def report(tally: Tally, elapsed: float, clients: int, rss: list[float]) -> None
     print(f"requests        {len(latencies)}  ({len(latencies) / elapsed:.1f} req/s)")
     print(f"errors          {sum(tally.errors.values())}  {tally.errors or ''}")
     print(
-        f"latency ms      p50 {cuts[49] * 1000:.1f}  p95 {cuts[94] * 1000:.1f}  p99 {cuts[98] * 1000:.1f}"
+        f"latency ms      p50 {cuts[49] * 1000:.1f}  p95 {cuts[94] * 1000:.1f}"
+        f"  p99 {cuts[98] * 1000:.1f}"
         f"  max {latencies[-1] * 1000:.1f}"
     )
     print(f"server RSS MiB  start {rss[0]:.0f}  end {rss[-1]:.0f}  max {max(rss):.0f}")

@@ -1,5 +1,5 @@
-"""Look-alike text: an identifier part that mixes scripts (a Cyrillic "а" among Latin letters)
-or carries invisible formatting characters can pass for another user's identifier."""
+"""Look-alike text: an identifier part that mixes scripts (a Cyrillic "a", U+0430, among Latin
+letters) or carries invisible formatting characters can pass for another user's identifier."""
 
 from __future__ import annotations
 

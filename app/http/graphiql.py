@@ -1,4 +1,4 @@
-"""GraphiQL from the gateway itself: Strawberry's page, its CDN URLs pointed at app/static/vendor."""
+"""GraphiQL from the gateway itself: Strawberry's page, its CDN URLs pointed at app/static."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON log lines: one object per line, with the request's ids, never credentials or personal data."""
+"""JSON log lines: one object per line with the request's ids; no credentials, no personal data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which driver errors mean "the store cannot be reached right now" (retryable) rather than a bug."""
+"""Which driver errors mean "the store cannot be reached now" (retryable) rather than a bug."""
 
 from __future__ import annotations
 

@@ -14,13 +14,17 @@ import pytest
 from app.store.client import Store
 from tests.helpers import Gateway, Tenant
 
-UPSERT = "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { user { id } userErrors { code field } } }"
+UPSERT = """mutation($input: UpsertUserInput!) {
+  upsertUser(input: $input) { user { id } userErrors { code field } } }"""
 UPDATE = """mutation($by: UserRef!, $patch: UserPatch!, $v: Int) {
-  updateUser(by: $by, patch: $patch, expectedVersion: $v) { user { id } userErrors { code field } } }"""
+  updateUser(by: $by, patch: $patch, expectedVersion: $v) {
+    user { id } userErrors { code field } } }"""
 OPS = """mutation($by: UserRef!, $ops: [AttributeOp!]!) {
   updateCustomAttributes(by: $by, ops: $ops) { user { id } userErrors { code field } } }"""
-ADD_TAGS = "mutation($by: UserRef!, $tags: [String!]!) { addTags(by: $by, tags: $tags) { user { id } userErrors { code } } }"
-REMOVE_TAGS = "mutation($by: UserRef!, $tags: [String!]!) { removeTags(by: $by, tags: $tags) { user { id } userErrors { code } } }"
+ADD_TAGS = """mutation($by: UserRef!, $tags: [String!]!) {
+  addTags(by: $by, tags: $tags) { user { id } userErrors { code } } }"""
+REMOVE_TAGS = """mutation($by: UserRef!, $tags: [String!]!) {
+  removeTags(by: $by, tags: $tags) { user { id } userErrors { code } } }"""
 DELETE = "mutation($by: UserRef!) { deleteUser(by: $by) { deletedUserId userErrors { code } } }"
 DEFINE = """mutation($input: AttributeDefinitionInput!) {
   defineAttribute(input: $input) { definition { name } userErrors { code field } } }"""
@@ -129,7 +133,8 @@ CASES: dict[str, Case] = {
     "two members of a oneOf": Case(UPSERT, attr("x", {"string": "a", "number": "1"})),
     # Bodies and content types.
     "invalid UTF-8 body": Case(
-        raw=b'{"query": "mutation { deleteUser(by: {externalUserId: \\"\xff\xfe\\"}) { deletedUserId } }"}'
+        raw=b'{"query": "mutation { deleteUser(by: {externalUserId: \\"\xff\xfe\\"}) '
+        b'{ deletedUserId } }"}'
     ),
     "malformed JSON body": Case(
         raw=b'{"query": "mutation { deleteUser(by: {externalUserId: \\"victim\\"})'

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.helpers import Gateway, Tenant, error_codes
 
-UPSERT = 'mutation { upsertUser(input: {externalUserId: "idem-1"}) { user { version } userErrors { code } } }'
+UPSERT = 'mutation { upsertUser(input: {externalUserId: "idem-1"}) { user { version } } }'
 UPDATE = """
 mutation($name: String!) {
   updateUser(by: {externalUserId: "idem-1"}, patch: {givenName: $name}, expectedVersion: 0) {

@@ -1,4 +1,4 @@
-"""A store outage: readiness fails, GraphQL says UNAVAILABLE quickly, and the gateway heals itself."""
+"""A store outage: readiness fails, GraphQL says UNAVAILABLE quickly, and the gateway heals."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from tests.helpers import Gateway, error_codes
 
 UPSERT = """
 mutation($id: String!) {
-  upsertUser(input: {externalUserId: $id, tags: ["acked"]}) { user { externalUserId } userErrors { code } }
+  upsertUser(input: {externalUserId: $id, tags: ["acked"]}) {
+    user { externalUserId } userErrors { code }
+  }
 }
 """
 READ = "query($id: String!) { user(by: {externalUserId: $id}) { externalUserId tags } }"
@@ -39,7 +41,7 @@ class Outage:
 
     async def wait_ready(self) -> None:
         async with asyncio.timeout(RECOVERY_SECONDS):
-            while (await self.http.get("/readyz")).status_code != 200:
+            while (await self.http.get("/readyz")).status_code != 200:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
 
 
