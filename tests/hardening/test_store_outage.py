@@ -91,6 +91,9 @@ async def test_outage_is_unavailable_then_heals_without_losing_acknowledged_writ
     assert error_codes(body) == ["UNAVAILABLE"]
     assert body["errors"][0]["message"] == "The store is unavailable; retry later."
     assert "Traceback" not in str(body) and "pymongo" not in str(body).lower()
+    # readiness, the refused app request and the GraphQL error: all counted as UNAVAILABLE
+    metrics = (await outage.http.get("/metrics")).text
+    assert 'profile_gateway_errors_total{code="UNAVAILABLE"} 3.0' in metrics
 
     outage.server.start()
     await outage.wait_ready()
