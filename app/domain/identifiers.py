@@ -20,7 +20,9 @@ def normalize_email(value: str, field: Sequence[str | int] = ()) -> str:
     if len(value) > 320:
         raise DomainError(ErrorCode.INVALID_EMAIL, "an email address has at most 320 characters", field)
     if (reason := confusable_reason(value)) is not None:
-        raise DomainError(ErrorCode.INVALID_EMAIL, f"not accepted as an email address: {reason}", field)
+        raise DomainError(
+            ErrorCode.INVALID_EMAIL, f"not accepted as an email address: {reason}", field
+        )
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as error:

@@ -46,7 +46,10 @@ class MaskUnexpectedErrors(SchemaExtension):
             )
         if isinstance(original, PyMongoError) and is_unavailable(original):
             # An outage is not a bug: say so (retryable) instead of masking it as one.
-            log.warning("store unavailable", extra={"request_id": request_id, "error": type(original).__name__})
+            log.warning(
+                "store unavailable",
+                extra={"request_id": request_id, "error": type(original).__name__},
+            )
             return GraphQLError(
                 UNAVAILABLE_MESSAGE,
                 nodes=error.nodes,

@@ -21,7 +21,9 @@ Mutation = merge_types("Mutation", (UserMutations, AttributeMutations, AppMutati
 DEFAULT_MAX_DEPTH = 8
 
 
-def build_schema(max_depth: int = DEFAULT_MAX_DEPTH, *, introspection: bool = True) -> strawberry.Schema:
+def build_schema(
+    max_depth: int = DEFAULT_MAX_DEPTH, *, introspection: bool = True
+) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | object] = [
         RecordOperation, MaskUnexpectedErrors, lambda: QueryDepthLimiter(max_depth=max_depth)
     ]

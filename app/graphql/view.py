@@ -92,7 +92,8 @@ class GraphQLEndpoint:
         request.state.request_id = request_id
         if request.method == "GET" and "query" not in request.query_params:
             if self.view.graphql_ide is None:  # switched off (production)
-                await error_response(404, "Not Found", "NOT_FOUND", request_id)(scope, receive, send)
+                refusal = error_response(404, "Not Found", "NOT_FOUND", request_id)
+                await refusal(scope, receive, send)
                 return
             await self.view(scope, receive, send)  # the GraphiQL page needs no credential
             return
@@ -117,7 +118,10 @@ class GraphQLEndpoint:
             if wait is not None:
                 retry_after = self.limiter.retry_after_header(wait)
                 response = error_response(
-                    429, "rate limit exceeded for this app; retry later", "RATE_LIMITED", request_id,
+                    429,
+                    "rate limit exceeded for this app; retry later",
+                    "RATE_LIMITED",
+                    request_id,
                     **{"retry-after": retry_after},
                 )
                 await response(scope, receive, send)
