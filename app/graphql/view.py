@@ -127,6 +127,8 @@ class GraphQLEndpoint:
                 await response(scope, receive, send)
                 return
         if self.idempotency is not None and app_id is not None:
-            await self.idempotency(scope, receive, send, app_id, self.view)
+            principal = request.state.principal
+            caller = f"{principal.scope}:{principal.external_user_id or principal.user_id or ''}"
+            await self.idempotency(scope, receive, send, app_id, caller, self.view)
             return
         await self.view(scope, receive, send)

@@ -54,8 +54,10 @@ class Idempotency:
         self.ttl = ttl
 
     async def __call__(
-        self, scope: Scope, receive: Receive, send: Send, app_id: str, app: ASGIApp
+        self, scope: Scope, receive: Receive, send: Send, app_id: str, caller: str, app: ASGIApp
     ) -> None:
+        """``caller`` names who sent it within the app: the same key from another caller is a
+        different request (422), so a guessed key never replays someone else's response."""
         key = dict(scope["headers"]).get(b"idempotency-key")
         if key is None or scope["method"] != "POST":
             await app(scope, receive, send)
@@ -76,7 +78,7 @@ class Idempotency:
         if not is_mutation(body):
             await app(scope, replay, send)  # queries are safe to repeat
             return
-        fingerprint = hashlib.sha256(body).hexdigest()
+        fingerprint = hashlib.sha256(caller.encode() + b"\0" + body).hexdigest()
         recorded = await idempotency.claim(self.store, app_id, text, fingerprint, self.ttl)
         if recorded is not None:
             await self._answer(send, recorded, fingerprint, request_id)

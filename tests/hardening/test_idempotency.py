@@ -60,6 +60,18 @@ async def test_a_key_reused_for_another_request_is_refused(
     assert (await gateway.data(READ, token=tenant.app_token))["user"]["givenName"] == "Ada"
 
 
+async def test_a_key_from_another_caller_never_replays_their_response(
+    gateway: Gateway, tenant: Tenant
+) -> None:
+    await gateway.data(UPSERT, token=tenant.app_token)
+    assert (await _update(gateway, tenant, "mine-1")).status_code == 200
+    other = await gateway.post(
+        UPDATE, {"name": "Ada"}, token=tenant.user_token("idem-1"), headers={"idempotency-key": "mine-1"}
+    )
+    assert other.status_code == 422
+    assert "Ada" not in other.text
+
+
 async def test_keys_belong_to_one_app(
     gateway: Gateway, tenant: Tenant, other_tenant: Tenant
 ) -> None:
