@@ -66,7 +66,10 @@ async def test_a_key_from_another_caller_never_replays_their_response(
     await gateway.data(UPSERT, token=tenant.app_token)
     assert (await _update(gateway, tenant, "mine-1")).status_code == 200
     other = await gateway.post(
-        UPDATE, {"name": "Ada"}, token=tenant.user_token("idem-1"), headers={"idempotency-key": "mine-1"}
+        UPDATE,
+        {"name": "Ada"},
+        token=tenant.user_token("idem-1"),
+        headers={"idempotency-key": "mine-1"},
     )
     assert other.status_code == 422
     assert "Ada" not in other.text
