@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ from rich.console import Console
 from app.auth import tokens
 from app.config import Settings
 from app.local_secrets import ensure_local_secrets
+from app.observability.logs import configure_logging
 
 cli = typer.Typer(help="Profile Gateway: a GraphQL service for end-user profiles.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)  # paths and commands stay on one line, ready to copy
@@ -43,8 +43,8 @@ def serve(
 
     from app.main import create_app
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = _settings(data_dir)
+    configure_logging(log_level, settings.log_format)
     if settings.embedded:
         local = ensure_local_secrets(settings)
         settings = local.settings
@@ -57,7 +57,16 @@ def serve(
     console.print(f"GraphiQL: http://{shown_host}:{port}/graphql")
     dir_option = f" --data-dir {data_dir}" if data_dir is not None else ""
     console.print(f"Admin token: profile-gateway token admin{dir_option}   (paste as Authorization: Bearer <token>)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, lifespan="on")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,  # keep the JSON handler configured above
+        lifespan="on",
+        # On SIGTERM stop accepting, let in-flight requests finish (bounded), then close the store.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
 
 
 @cli.command()

@@ -37,10 +37,30 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=8, ge=1)
     graphiql: bool = True
 
+    # Production operations (README, "Running in production"). In production GraphiQL and
+    # introspection are off unless set explicitly.
+    introspection: bool = True
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1_024)
+    rate_limit_per_second: float = Field(default=50.0, ge=0)  # per app; 0 turns the limit off
+    rate_limit_burst: int = Field(default=100, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+    metrics: bool = True
+    log_format: Literal["json", "text"] = "json"
+    shutdown_grace_seconds: int = Field(default=10, ge=0)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+
     @property
     def embedded(self) -> bool:
         """True when no external MongoDB is configured and the embedded server is used."""
         return self.mongodb_uri is None
+
+    @model_validator(mode="after")
+    def _explorers_off_in_production(self) -> Settings:
+        if self.environment == "production":
+            for name in ("graphiql", "introspection"):
+                if name not in self.model_fields_set:
+                    setattr(self, name, False)
+        return self
 
     @model_validator(mode="after")
     def _secrets_required_outside_embedded(self) -> Settings:

@@ -6,19 +6,32 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLEndpoint, GraphQLView
+from app.http.body_limit import BodySizeLimit
+from app.http.graphiql import STATIC_DIR
+from app.http.headers import SecurityHeaders
+from app.http.idempotency import Idempotency
+from app.http.json_errors import JsonErrorBodies
+from app.http.observe import Observe
+from app.http.rate_limit import RateLimiter
 from app.local_secrets import ensure_local_secrets
+from app.observability.metrics import CONTENT_TYPE_LATEST, Metrics
+from app.store import idempotency
 from app.store.client import Store, open_store
 from app.store.indexes import ensure_indexes
 
@@ -50,16 +63,27 @@ def create_app(settings: Settings) -> Starlette:
         settings = ensure_local_secrets(settings).settings
     assert settings.master_key is not None  # Settings fails fast outside the embedded mode
     box = SecretBox(settings.master_key.get_secret_value())
-    schema = build_schema(max_depth=settings.max_query_depth)
+    schema = build_schema(max_depth=settings.max_query_depth, introspection=settings.introspection)
     graphql = _LateEndpoint()
+    metrics = Metrics() if settings.metrics else None
+    limiter = (
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        if settings.rate_limit_per_second > 0
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_store(settings)
+        store = open_store(settings, listeners=[metrics.store_listener] if metrics else None)
         try:
             await ensure_indexes(store)
+            await idempotency.ensure_indexes(store)
             app.state.runtime = Runtime(settings, store, box)
-            graphql.endpoint = GraphQLEndpoint(GraphQLView(schema, settings, store, box))
+            graphql.endpoint = GraphQLEndpoint(
+                GraphQLView(schema, settings, store, box),
+                limiter=limiter,
+                idempotency=Idempotency(store, timedelta(hours=settings.idempotency_ttl_hours)),
+            )
             yield
         finally:
             graphql.endpoint = None
@@ -76,11 +100,38 @@ def create_app(settings: Settings) -> Starlette:
             return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    if settings.graphiql:
+        routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
+    if metrics is not None:
+
+        async def metrics_endpoint(request: Request) -> Response:
+            return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    return Starlette(routes=routes, middleware=_edge(settings, metrics), lifespan=lifespan)
+
+
+def _edge(settings: Settings, metrics: Metrics | None) -> list[Middleware]:
+    """Outermost first: ids/logs/metrics see every answer, including the edge's refusals."""
+    return [
+        Middleware(Observe, metrics=metrics),
+        Middleware(SecurityHeaders, hsts=settings.environment == "production"),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=[
+                "authorization", "content-type", "x-session-token", "x-app-id",
+                "x-request-id", "idempotency-key",
+            ],
+            expose_headers=["x-request-id", "retry-after", "idempotent-replayed"],
+            max_age=600,
+        ),
+        Middleware(JsonErrorBodies),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    ]

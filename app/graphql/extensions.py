@@ -6,14 +6,17 @@ import logging
 from collections.abc import Iterator
 
 from graphql import GraphQLError
+from pymongo.errors import PyMongoError
 from strawberry.extensions import SchemaExtension
 
 from app.auth.scopes import Forbidden
 from app.graphql.errors import ClientError
+from app.store.errors import is_unavailable
 
 log = logging.getLogger("app.graphql")
 
 MASKED_MESSAGE = "Unexpected error. Quote the request id when reporting it."
+UNAVAILABLE_MESSAGE = "The store is unavailable; retry later."
 
 
 class MaskUnexpectedErrors(SchemaExtension):
@@ -33,12 +36,25 @@ class MaskUnexpectedErrors(SchemaExtension):
         original = error.original_error
         if original is None or isinstance(original, ClientError):
             return error  # a parse/validation error or one raised for the client
-        if isinstance(original, GraphQLError) and not error.path:
-            # A variable that does not coerce (e.g. a Date "2024-13-45"): the client's mistake.
-            return error
+        if not error.path and isinstance(original, GraphQLError | ValueError | TypeError):
+            # Raised before execution (variable values that do not coerce, e.g. a Date
+            # "2024-13-45"): the client's input, not a fault of ours.
+            return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
         if isinstance(original, Forbidden):
             return GraphQLError(
                 original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"}
+            )
+        if isinstance(original, PyMongoError) and is_unavailable(original):
+            # An outage is not a bug: say so (retryable) instead of masking it as one.
+            log.warning(
+                "store unavailable",
+                extra={"request_id": request_id, "error": type(original).__name__},
+            )
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "UNAVAILABLE", "requestId": request_id},
             )
         log.error(
             "unexpected error in %s",

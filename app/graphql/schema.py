@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import QueryDepthLimiter
+from strawberry.extensions import DisableIntrospection, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -15,6 +15,7 @@ from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
 from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
+from app.graphql.record import RecordOperation
 from app.graphql.types.user import User
 
 Query = merge_types(
@@ -38,12 +39,19 @@ Mutation = merge_types(
 DEFAULT_MAX_DEPTH = 8
 
 
-def build_schema(max_depth: int = DEFAULT_MAX_DEPTH) -> strawberry.Schema:
+def build_schema(
+    max_depth: int = DEFAULT_MAX_DEPTH, *, introspection: bool = True
+) -> strawberry.Schema:
+    extensions: list[type[SchemaExtension] | object] = [
+        RecordOperation, MaskUnexpectedErrors, lambda: QueryDepthLimiter(max_depth=max_depth)
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[User],
-        extensions=[MaskUnexpectedErrors, lambda: QueryDepthLimiter(max_depth=max_depth)],
+        extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True),
     )
 

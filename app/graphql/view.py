@@ -16,12 +16,16 @@ from strawberry.schema import BaseSchema
 
 from app.auth.authenticate import authenticate
 from app.auth.principal import Principal
-from app.auth.principal import Scope as PrincipalScope
+from app.auth.principal import Scope as Role
 from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
 from app.graphql.extensions import MASKED_MESSAGE
+from app.http.graphiql import local_graphiql_html
+from app.http.idempotency import Idempotency
+from app.http.json_body import decode_request_json
+from app.http.rate_limit import RateLimiter
 from app.store.client import Store
 
 log = logging.getLogger("app.graphql")
@@ -47,8 +51,16 @@ class GraphQLView(GraphQL[Context, None]):
         self.store = store
         self.box = box
 
+    @property
+    def graphql_ide_html(self) -> str:
+        return local_graphiql_html(super().graphql_ide_html)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data)
+
     async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
-        principal = request.state.principal
+        # Strawberry builds a context before it renders GraphiQL too; that page runs nothing.
+        principal = getattr(request.state, "principal", None) or Principal(Role.ANONYMOUS)
         return Context(
             request=request,
             response=response,
@@ -64,17 +76,29 @@ class GraphQLView(GraphQL[Context, None]):
 class GraphQLEndpoint:
     """ASGI endpoint: a request that carries an operation must authenticate first (else 401)."""
 
-    def __init__(self, view: GraphQLView) -> None:
+    def __init__(
+        self,
+        view: GraphQLView,
+        limiter: RateLimiter | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> None:
         self.view = view
+        self.limiter = limiter
+        self.idempotency = idempotency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = request_id_of(request)
+        # The edge (app.http.observe) usually assigned one already.
+        request_id = getattr(request.state, "request_id", None) or request_id_of(request)
         request.state.request_id = request_id
         if request.method == "GET" and "query" not in request.query_params:
+            if self.view.graphql_ide is None:  # switched off (production)
+                refusal = error_response(404, "Not Found", "NOT_FOUND", request_id)
+                await refusal(scope, receive, send)
+                return
             # The GraphiQL page needs no credential. Strawberry builds the context even for
             # it, so it gets a principal that can reach nothing (no app).
-            request.state.principal = Principal(PrincipalScope.ANONYMOUS)
+            request.state.principal = Principal(Role.ANONYMOUS)
             await self.view(scope, receive, send)
             return
         try:
@@ -97,5 +121,24 @@ class GraphQLEndpoint:
             log.exception("unexpected error while authenticating", extra={"request_id": request_id})
             response = error_response(500, MASKED_MESSAGE, "INTERNAL_SERVER_ERROR", request_id)
             await response(scope, receive, send)
+            return
+        app_id = request.state.principal.app_id
+        if self.limiter is not None and app_id is not None:
+            wait = self.limiter.acquire(app_id)
+            if wait is not None:
+                retry_after = self.limiter.retry_after_header(wait)
+                response = error_response(
+                    429,
+                    "rate limit exceeded for this app; retry later",
+                    "RATE_LIMITED",
+                    request_id,
+                    **{"retry-after": retry_after},
+                )
+                await response(scope, receive, send)
+                return
+        if self.idempotency is not None and app_id is not None:
+            principal = request.state.principal
+            caller = f"{principal.scope}:{principal.external_user_id or principal.user_id or ''}"
+            await self.idempotency(scope, receive, send, app_id, caller, self.view)
             return
         await self.view(scope, receive, send)

@@ -1,0 +1,1 @@
+"""HTTP edge: request ids, limits, headers, idempotent retries, GraphiQL assets."""

@@ -1,0 +1,163 @@
+"""Idempotent retries: a mutation request with an ``Idempotency-Key`` header runs once per app and
+key; a repeat gets the first response again (header ``Idempotent-Replayed: true``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from datetime import timedelta
+
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from pymongo.errors import PyMongoError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.http.errors import send_error
+from app.store import idempotency
+from app.store.client import Store
+
+log = logging.getLogger("app.http")
+
+KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as the IETF draft suggests
+RETRYABLE_CODES = (b'"UNAVAILABLE"', b'"INTERNAL_SERVER_ERROR"')
+
+
+def is_mutation(body: bytes) -> bool:
+    try:
+        payload = json.loads(body)
+        document = parse(payload["query"])
+    except (ValueError, KeyError, TypeError, GraphQLError):
+        return False  # the view below refuses it; nothing would be applied
+    operations = [
+        node for node in document.definitions if isinstance(node, OperationDefinitionNode)
+    ]
+    wanted = payload.get("operationName")
+    chosen = [
+        node for node in operations if wanted is None or (node.name and node.name.value == wanted)
+    ]
+    return any(node.operation == OperationType.MUTATION for node in chosen)
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class Idempotency:
+    def __init__(self, store: Store, ttl: timedelta) -> None:
+        self.store = store
+        self.ttl = ttl
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, app_id: str, caller: str, app: ASGIApp
+    ) -> None:
+        """``caller`` names who sent it within the app: the same key from another caller is a
+        different request (422), so a guessed key never replays someone else's response."""
+        key = dict(scope["headers"]).get(b"idempotency-key")
+        if key is None or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        request_id = scope.get("state", {}).get("request_id")
+        text = key.decode("latin-1")
+        if not KEY.match(text):
+            await send_error(
+                send,
+                400,
+                "Idempotency-Key must be 1-255 printable ASCII characters",
+                code="INVALID_IDEMPOTENCY_KEY",
+                request_id=request_id,
+            )
+            return
+        body = await read_body(receive)
+        replay = _replaying(body)
+        if not is_mutation(body):
+            await app(scope, replay, send)  # queries are safe to repeat
+            return
+        fingerprint = hashlib.sha256(caller.encode() + b"\0" + body).hexdigest()
+        recorded = await idempotency.claim(self.store, app_id, text, fingerprint, self.ttl)
+        if recorded is not None:
+            await self._answer(send, recorded, fingerprint, request_id)
+            return
+        await self._run_once(scope, replay, send, app, app_id, text)
+
+    async def _answer(
+        self, send: Send, recorded: idempotency.Recorded, fingerprint: str, request_id: str | None
+    ) -> None:
+        if recorded.fingerprint != fingerprint:
+            await send_error(
+                send,
+                422,
+                "this Idempotency-Key was used with a different request",
+                code="IDEMPOTENCY_KEY_REUSED",
+                request_id=request_id,
+            )
+        elif recorded.status is None or recorded.body is None:
+            await send_error(
+                send,
+                409,
+                "a request with this Idempotency-Key is still running",
+                code="IDEMPOTENCY_KEY_IN_USE",
+                request_id=request_id,
+                headers={"retry-after": "1"},
+            )
+        else:
+            headers = [
+                (b"content-type", (recorded.content_type or "application/json").encode()),
+                (b"content-length", str(len(recorded.body)).encode()),
+                (b"idempotent-replayed", b"true"),
+            ]
+            await send(
+                {"type": "http.response.start", "status": recorded.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": recorded.body})
+
+    async def _run_once(
+        self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, app_id: str, key: str
+    ) -> None:
+        status = 500
+        content_type = "application/json"
+        chunks: list[bytes] = []
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status, content_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"").decode()
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        completed = False
+        try:
+            await app(scope, receive, recording_send)
+            body = b"".join(chunks)
+            # A retryable failure is not recorded: the client's retry must run again.
+            if status < 500 and not any(code in body for code in RETRYABLE_CODES):
+                await idempotency.complete(self.store, app_id, key, status, content_type, body)
+                completed = True
+        except PyMongoError:
+            log.warning("could not record an idempotent response", exc_info=True)
+        finally:
+            if not completed:
+                try:
+                    await idempotency.release(self.store, app_id, key)
+                except PyMongoError:
+                    log.warning("could not release an idempotency key", exc_info=True)
+
+
+def _replaying(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

@@ -1,0 +1,103 @@
+"""The outermost layer: a request id for every request, one JSON log line, metrics, and a JSON
+500 (never a stack trace) for anything that escaped the layers below."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.http.errors import STATUS_CODES, send_error
+from app.observability.metrics import Metrics
+
+log = logging.getLogger("app.http")
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+MAX_OPERATION_NAME = 100
+
+
+def request_id_from(scope: Scope) -> str:
+    """The caller's X-Request-Id when it is well-formed, else a new one."""
+    given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+    return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+class Observe:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        request_id = state["request_id"] = request_id_from(scope)
+        started_at = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": request_id})
+            if response_started:
+                raise
+            await send_error(
+                observed_send,
+                500,
+                "Unexpected error. Quote the request id when reporting it.",
+                request_id=request_id,
+            )
+        finally:
+            self._record(scope, state, status, time.perf_counter() - started_at)
+
+    def _record(self, scope: Scope, state: dict[str, object], status: int, seconds: float) -> None:
+        # The label is the operation type and root fields (bounded by the schema), never the
+        # client-chosen operation name, so the metric's cardinality stays small.
+        operation = str(state.get("operation") or _route_label(scope))
+        codes = [str(code) for code in state.get("error_codes", ()) or ()]  # type: ignore[attr-defined]
+        if status >= 400 and not codes:
+            codes = [STATUS_CODES.get(status, "ERROR")]
+        principal = state.get("principal")
+        log.info(
+            "request",
+            extra={
+                "request_id": state.get("request_id"),
+                "method": scope["method"],
+                "path": scope["path"],  # never the query string: GET variables can be personal data
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "app_id": getattr(principal, "app_id", None),
+                "scope": str(getattr(principal, "scope", "")) or None,
+                "operation": operation,
+                "operation_name": _short(state.get("operation_name")),
+                "error_codes": codes or None,
+            },
+        )
+        if self.metrics is not None:
+            self.metrics.requests.labels(operation, str(status)).inc()
+            self.metrics.request_seconds.labels(operation).observe(seconds)
+            for code in codes:
+                self.metrics.errors.labels(code).inc()
+
+
+def _route_label(scope: Scope) -> str:
+    path: str = scope["path"]
+    return path if path in ("/graphql", "/healthz", "/readyz", "/metrics") else "other"
+
+
+def _short(name: object) -> str | None:
+    return str(name)[:MAX_OPERATION_NAME] if name else None

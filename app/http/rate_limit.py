@@ -1,0 +1,59 @@
+"""Per-app rate limit: a token bucket per app id, in this process.
+
+Each replica keeps its own buckets, so with N replicas behind a balancer an app gets up to
+N times the configured rate; set the rate per replica accordingly (README, "Running in
+production"), or enforce a global limit at the balancer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MAX_BUCKETS = 100_000  # bounded memory: idle (full) buckets are dropped beyond this
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    def __init__(
+        self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate_per_second
+        self.burst = burst
+        self.clock = clock
+        self.buckets: dict[str, _Bucket] = {}
+
+    def acquire(self, key: str) -> float | None:
+        """Take one token: None when allowed, else the seconds until the next token."""
+        now = self.clock()
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            if len(self.buckets) >= MAX_BUCKETS:
+                self._drop_full(now)
+            bucket = self.buckets[key] = _Bucket(float(self.burst), now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return None
+        return (1 - bucket.tokens) / self.rate
+
+    @staticmethod
+    def retry_after_header(seconds: float) -> str:
+        return str(max(1, math.ceil(seconds)))
+
+    def _drop_full(self, now: float) -> None:
+        full = [
+            key
+            for key, bucket in self.buckets.items()
+            if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst
+        ]
+        for key in full:
+            del self.buckets[key]

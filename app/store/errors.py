@@ -1,0 +1,17 @@
+"""Which driver errors mean "the store cannot be reached now" (retryable) rather than a bug."""
+
+from __future__ import annotations
+
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WaitQueueTimeoutError
+
+_TRANSIENT_LABELS = ("TransientTransactionError", "RetryableWriteError", "NoWritesPerformed")
+
+
+def is_unavailable(error: PyMongoError) -> bool:
+    """True for network failures, server selection and operation timeouts and transient labels.
+
+    Server-side refusals (duplicate keys, bad queries) stay bugs: they are masked, not retried.
+    """
+    if isinstance(error, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError):
+        return True
+    return any(error.has_error_label(label) for label in _TRANSIENT_LABELS)

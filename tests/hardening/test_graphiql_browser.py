@@ -1,0 +1,77 @@
+"""GraphiQL in a real browser (Debian's Chromium, headless): the page loads only from the gateway,
+runs a query with an app token, and shows the result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from urllib.parse import quote, urlsplit
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from tests.helpers import Gateway, Tenant
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium (apt-get install -y chromium)"
+)
+
+
+@pytest.fixture
+async def served(app: Starlette) -> AsyncIterator[str]:
+    """The session's gateway on a real loopback port (the browser cannot use the ASGI client)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+    sock.close()
+
+
+async def test_graphiql_runs_a_query_offline(served: str, gateway: Gateway, tenant: Tenant) -> None:
+    from playwright.async_api import Route, async_playwright
+
+    seed = """mutation {
+  upsertUser(input: {externalUserId: "browser-1", givenName: "Ada"}) { __typename } }"""
+    await gateway.data(seed, token=tenant.app_token)
+    query = '{ user(by: {externalUserId: "browser-1"}) { givenName } }'
+    headers = json.dumps({"Authorization": f"Bearer {tenant.app_token}"})
+    url = f"{served}/graphql?q={quote(query)}&headers={quote(headers)}"
+    elsewhere: list[str] = []
+
+    async def only_the_gateway(route: Route) -> None:
+        if urlsplit(route.request.url).netloc == urlsplit(served).netloc:
+            await route.continue_()
+        else:  # the explorer must work without internet access
+            elsewhere.append(route.request.url)
+            await route.abort()
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = await browser.new_page()
+            await page.route("**/*", only_the_gateway)
+            page_errors: list[str] = []
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            await page.goto(url)
+            await page.locator(".graphiql-execute-button").click(timeout=15_000)
+            result = page.locator(".result-window")
+            await result.get_by_text('"givenName": "Ada"').wait_for(timeout=15_000)
+            shown = await result.inner_text()
+        finally:
+            await browser.close()
+    assert '"givenName": "Ada"' in shown
+    assert elsewhere == []
+    assert page_errors == []

@@ -1,0 +1,73 @@
+"""Metrics and request logs: what an operator relies on, and what must never show up."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import httpx
+import pytest
+
+from app.observability.logs import JsonFormatter
+from tests.helpers import Gateway, Tenant
+
+UPSERT = """
+mutation Signup($input: UpsertUserInput!) {
+  upsertUser(input: $input) { user { id } userErrors { code } }
+}
+"""
+
+
+async def test_metrics_count_requests_latency_store_commands_and_errors(
+    http: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
+) -> None:
+    await gateway.data(UPSERT, {"input": {"externalUserId": "m-1"}}, token=tenant.app_token)
+    await http.post(
+        "/graphql", json={"query": "{ user }"}, headers={"authorization": "Bearer nope"}
+    )
+    text = (await http.get("/metrics")).text
+    assert 'profile_gateway_requests_total{operation="mutation upsertUser",status="200"}' in text
+    assert 'profile_gateway_request_seconds_count{operation="mutation upsertUser"}' in text
+    assert 'profile_gateway_store_command_seconds_count{command="insert",outcome="ok"}' in text
+    assert 'profile_gateway_errors_total{code="UNAUTHENTICATED"}' in text
+
+
+async def test_request_log_is_one_json_line_without_credentials_or_personal_data(
+    gateway: Gateway, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    email = "secret.person@example.com"
+    caplog.set_level(logging.INFO, logger="app.http")
+    response = await gateway.post(
+        UPSERT,
+        {"input": {"externalUserId": "log-1", "emails": [email]}},
+        token=tenant.app_token,
+        headers={"x-request-id": "req-log-test-1"},
+    )
+    assert response.status_code == 200
+    records = [record for record in caplog.records if record.name == "app.http"]
+    line = JsonFormatter().format(records[-1])
+    entry = json.loads(line)
+    assert entry["msg"] == "request"
+    assert entry["request_id"] == "req-log-test-1"
+    assert entry["app_id"] == tenant.app_id
+    assert entry["operation"] == "mutation upsertUser"
+    assert entry["operation_name"] == "Signup"
+    assert entry["status"] == 200
+    assert entry["duration_ms"] > 0
+    for secret in (tenant.app_token, tenant.key_secret, email, "log-1"):
+        assert secret not in line
+
+
+def test_logged_exceptions_keep_their_type_and_stack_but_not_their_message() -> None:
+    email = "ada" + "@example.com"
+    try:
+        raise ValueError(f"duplicate key: {email}")
+    except ValueError:
+        record = logging.getLogger("app").makeRecord(
+            "app", logging.ERROR, __file__, 1, "failed", (), exc_info=sys.exc_info()
+        )
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["error"] == "ValueError"
+    assert "test_observability.py" in entry["stack"]
+    assert email not in json.dumps(entry)
