@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from app.auth.principal import Principal
 from app.config import Settings
 from app.crypto import SecretBox
-from app.domain import users
+from app.domain import installations, users
 from app.store.client import Store
 
 Document = dict[str, Any]
@@ -23,6 +23,7 @@ class Loaders:
     """Batch look-ups that a list could repeat; created fresh for every request."""
 
     user_by_id: DataLoader[str, Document | None]
+    installations_by_user_id: DataLoader[str, list[Document]]
 
 
 def build_loaders(store: Store, app_id: str | None) -> Loaders:
@@ -31,7 +32,15 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
             return [None] * len(ids)
         return await users.find_users_by_ids(store, app_id, ids)
 
-    return Loaders(user_by_id=DataLoader(load_fn=load_users))
+    async def load_installations(user_ids: list[str]) -> list[list[Document]]:
+        if app_id is None:
+            return [[] for _ in user_ids]
+        return await installations.find_by_user_ids(store, app_id, user_ids)
+
+    return Loaders(
+        user_by_id=DataLoader(load_fn=load_users),
+        installations_by_user_id=DataLoader(load_fn=load_installations),
+    )
 
 
 @dataclass(slots=True)

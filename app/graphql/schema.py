@@ -10,12 +10,19 @@ from strawberry.tools import merge_types
 from app.graphql.extensions import MaskUnexpectedErrors
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
+from app.graphql.mutations.identity import IdentityMutations
+from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.users import UserMutations
+from app.graphql.queries.installations import InstallationQueries
 from app.graphql.queries.users import UserQueries
+from app.graphql.types.installation import Installation
 from app.graphql.types.user import User
 
-Query = merge_types("Query", (UserQueries,))
-Mutation = merge_types("Mutation", (UserMutations, AttributeMutations, AppMutations))
+Query = merge_types("Query", (UserQueries, InstallationQueries))
+Mutation = merge_types(
+    "Mutation",
+    (UserMutations, AttributeMutations, AppMutations, InstallationMutations, IdentityMutations),
+)
 
 DEFAULT_MAX_DEPTH = 8
 
@@ -24,7 +31,7 @@ def build_schema(max_depth: int = DEFAULT_MAX_DEPTH) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[User],
+        types=[User, Installation],
         extensions=[MaskUnexpectedErrors, lambda: QueryDepthLimiter(max_depth=max_depth)],
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -1,21 +1,59 @@
-"""Multi-document transactions (MongoDB needs a replica set; the compose file runs one)."""
+"""Multi-document transactions (MongoDB needs a replica set; the compose file runs one).
+
+MongoDB runs transactions concurrently and labels write conflicts
+``TransientTransactionError``; the driver's ``with_transaction`` retries those.
+
+The embedded server (mongoeco 4.11) behaves differently, so it gets two extra measures:
+- its SQLite engine allows one open transaction at a time (a second one fails with
+  "already has an active transaction") and its memory engine fails a commit with
+  "Write conflict" whenever anything else ran on the server since the transaction
+  started. Neither error carries the transient label. Transactions therefore take a
+  per-process lock (the embedded server belongs to this process) ...
+- ... and a commit that still conflicts with a concurrent non-transactional request is
+  retried here, with a short randomised back-off.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import OperationFailure
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from app.store.client import Store
 
+EMBEDDED_ATTEMPTS = 12
+_EMBEDDED_CONFLICTS = ("Write conflict", "active transaction bound to another session")
 
-async def in_transaction[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one transaction; the driver retries it on transient errors."""
+
+def _embedded_conflict(error: OperationFailure) -> bool:
+    return any(text in str(error) for text in _EMBEDDED_CONFLICTS)
+
+
+async def _run[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
     async with store.client.start_session() as session:
         return await session.with_transaction(
             work,
             read_concern=ReadConcern("snapshot"),
             write_concern=WriteConcern("majority"),
         )
+
+
+async def in_transaction[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction; it may run more than once, so it must only
+    touch the store through the session it is given (and raise to abort)."""
+    if store.embedded is None:
+        return await _run(store, work)
+    for attempt in range(EMBEDDED_ATTEMPTS):
+        try:
+            async with store.transaction_lock:
+                return await _run(store, work)
+        except OperationFailure as error:
+            if not _embedded_conflict(error) or attempt == EMBEDDED_ATTEMPTS - 1:
+                raise
+        await asyncio.sleep(random.uniform(0.001, 0.004) * (attempt + 1))  # noqa: S311
+    raise AssertionError("unreachable")

@@ -1,0 +1,63 @@
+"""User.history: a cursor connection over the profile's events, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.graphql.ids import encode_id
+
+
+@strawberry.type(description="Who caused a profile event.")
+class ProfileEventActor:
+    scope: str = strawberry.field(description="admin, app, user, session or system.")
+    key_id: str | None = strawberry.field(description="The app key that signed the caller's token.")
+    subject: str | None = strawberry.field(
+        description="The externalUserId of a user token, or the user id of a session."
+    )
+
+
+@strawberry.type(description="One entry of a profile's append-only history.")
+class ProfileEvent:
+    id: strawberry.ID
+    kind: str = strawberry.field(
+        description="CREATED, UPDATED, PERSONALIZED, DEPERSONALIZED, INSTALLATION_MOVED, MERGED, "
+        "CHANNEL_ADDED, CHANNEL_REMOVED or DELETED."
+    )
+    at: datetime
+    actor: ProfileEventActor
+    details: JSON = strawberry.field(description="What changed (names and ids, never personal values).")
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> ProfileEvent:
+        actor = document.get("actor") or {}
+        return cls(
+            id=strawberry.ID(encode_id("ProfileEvent", str(document["_id"]))),
+            kind=document["kind"],
+            at=document["at"],
+            actor=ProfileEventActor(
+                scope=actor.get("scope", "system"), key_id=actor.get("keyId"), subject=actor.get("subject")
+            ),
+            details=document.get("details") or {},
+        )
+
+
+@strawberry.type(description="Paging state of a connection.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ProfileEventEdge:
+    cursor: str
+    node: ProfileEvent
+
+
+@strawberry.type(description="Profile events, newest first.")
+class ProfileEventConnection:
+    edges: list[ProfileEventEdge]
+    page_info: PageInfo
