@@ -3,24 +3,28 @@
 MongoDB runs transactions concurrently and labels write conflicts
 ``TransientTransactionError``; the driver's ``with_transaction`` retries those.
 
-The embedded server (mongoeco 4.11) behaves differently, so it gets two extra measures:
-- its SQLite engine allows one open transaction at a time (a second one fails with
-  "already has an active transaction") and its memory engine fails a commit with
-  "Write conflict" whenever anything else ran on the server since the transaction
-  started. Neither error carries the transient label. Transactions therefore take a
-  per-process lock (the embedded server belongs to this process) ...
-- ... and a commit that still conflicts with a concurrent non-transactional request is
-  retried here, with a short randomised back-off.
+The embedded server (mongoeco 4.11) needs three extra measures, found by experiment:
+- Its SQLite engine allows one open transaction at a time (a second fails with "already
+  has an active transaction"), so transactions take a per-process lock (the embedded
+  server belongs to this process).
+- Its memory engine fails a commit with "Write conflict" whenever any other write (or
+  admin command) ran on the server since the transaction started. Neither error carries
+  the transient label, so such a transaction is run again here, with a short back-off.
+- After such a failed commit the server keeps the transaction open on that session id.
+  The driver pools session ids, so later operations, even ones outside any transaction,
+  would run inside the stale transaction and their writes would never be committed. The
+  failed transaction is therefore aborted explicitly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -34,24 +38,30 @@ def _embedded_conflict(error: OperationFailure) -> bool:
     return any(text in str(error) for text in _EMBEDDED_CONFLICTS)
 
 
-async def _run[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+async def _run_embedded[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
     async with store.client.start_session() as session:
-        return await session.with_transaction(
-            work,
-            read_concern=ReadConcern("snapshot"),
-            write_concern=WriteConcern("majority"),
-        )
+        try:
+            return await session.with_transaction(
+                work, read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
+            )
+        except OperationFailure:
+            with contextlib.suppress(PyMongoError):
+                await store.client.admin.command("abortTransaction", session=session)
+            raise
 
 
 async def in_transaction[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
     """Run ``work`` in one transaction; it may run more than once, so it must only
     touch the store through the session it is given (and raise to abort)."""
     if store.embedded is None:
-        return await _run(store, work)
+        async with store.client.start_session() as session:
+            return await session.with_transaction(
+                work, read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
+            )
     for attempt in range(EMBEDDED_ATTEMPTS):
         try:
             async with store.transaction_lock:
-                return await _run(store, work)
+                return await _run_embedded(store, work)
         except OperationFailure as error:
             if not _embedded_conflict(error) or attempt == EMBEDDED_ATTEMPTS - 1:
                 raise
