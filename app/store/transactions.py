@@ -3,13 +3,14 @@
 MongoDB runs transactions concurrently and labels write conflicts
 ``TransientTransactionError``; the driver's ``with_transaction`` retries those.
 
-The embedded server (mongoeco 4.11) needs three extra measures, found by experiment:
+The embedded server (mongoeco 4.11) needs more, found by experiment:
 - Its SQLite engine allows one open transaction at a time (a second fails with "already
   has an active transaction"), so transactions take a per-process lock (the embedded
-  server belongs to this process).
-- Its memory engine fails a commit with "Write conflict" whenever any other write (or
-  admin command) ran on the server since the transaction started. Neither error carries
-  the transient label, so such a transaction is run again here, with a short back-off.
+  server belongs to this process). Commands of other sessions are held back by the
+  server while a transaction is open (app/store/embedded_gate.py).
+- Its memory engine fails a commit with "Write conflict" when any other write ran on the
+  server since the transaction started (possible when the gate's wait ran out). Neither
+  error carries the transient label, so such a transaction is run again here.
 - After such a failed commit the server keeps the transaction open on that session id.
   The driver pools session ids, so later operations, even ones outside any transaction,
   would run inside the stale transaction and their writes would never be committed. The
