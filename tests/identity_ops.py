@@ -31,7 +31,8 @@ mutation($prid: String!, $identity: UserIdentityInput!, $attributes: UserPatch,
   personalize(pushRegistrationId: $prid, identity: $identity, attributes: $attributes,
               forceDepersonalize: $force, keepAsLead: $keepAsLead) {
     user { id externalUserId type emails phones tags version
-           customAttributes { key type value } installations { pushRegistrationId isPrimaryDevice } }
+           customAttributes { key type value }
+           installations { pushRegistrationId isPrimaryDevice } }
     installation { pushRegistrationId user { id } }
     userErrors { code message field }
   }
@@ -52,7 +53,8 @@ MERGE = """
 mutation($target: UserRef!, $source: UserRef!, $strategy: MergeStrategy = PREFER_TARGET) {
   mergeUsers(target: $target, source: $source, strategy: $strategy) {
     user { id externalUserId type emails phones tags givenName
-           customAttributes { key type value } installations { pushRegistrationId isPrimaryDevice } }
+           customAttributes { key type value }
+           installations { pushRegistrationId isPrimaryDevice } }
     userErrors { code message field }
   }
 }
@@ -79,10 +81,13 @@ def session_headers(token: str) -> dict[str, str]:
     return {"x-session-token": token}
 
 
-async def register_anonymous(gateway: Gateway, tenant: Tenant, prid: str, **fields: Any) -> tuple[dict[str, Any], str]:
-    """saveInstallation with only X-App-Id, as an SDK does: the installation and its session token."""
+async def register_anonymous(
+    gateway: Gateway, tenant: Tenant, prid: str, **fields: Any
+) -> tuple[dict[str, Any], str]:
+    """saveInstallation with only X-App-Id, as an SDK does: the installation and session token."""
     data = await gateway.data(
-        SAVE, {"input": {"pushRegistrationId": prid, "platform": "IOS", **fields}},
+        SAVE,
+        {"input": {"pushRegistrationId": prid, "platform": "IOS", **fields}},
         headers={"x-app-id": tenant.app_id},
     )
     payload = data["saveInstallation"]
@@ -94,7 +99,9 @@ async def register_anonymous(gateway: Gateway, tenant: Tenant, prid: str, **fiel
 async def register(gateway: Gateway, tenant: Tenant, prid: str, **fields: Any) -> dict[str, Any]:
     """saveInstallation with the app token."""
     data = await gateway.data(
-        SAVE, {"input": {"pushRegistrationId": prid, "platform": "ANDROID", **fields}}, token=tenant.app_token
+        SAVE,
+        {"input": {"pushRegistrationId": prid, "platform": "ANDROID", **fields}},
+        token=tenant.app_token,
     )
     payload = data["saveInstallation"]
     assert payload["userErrors"] == [], payload["userErrors"]
@@ -103,7 +110,12 @@ async def register(gateway: Gateway, tenant: Tenant, prid: str, **fields: Any) -
 
 
 async def personalize(
-    gateway: Gateway, tenant: Tenant, prid: str, identity: dict[str, Any], token: str | None = None, **extra: Any
+    gateway: Gateway,
+    tenant: Tenant,
+    prid: str,
+    identity: dict[str, Any],
+    token: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     data = await gateway.data(
         PERSONALIZE, {"prid": prid, "identity": identity, **extra}, token=token or tenant.app_token
@@ -126,7 +138,9 @@ class CommandCounter(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         collection = event.command.get(event.command_name)
-        self.commands.append((event.command_name, collection if isinstance(collection, str) else ""))
+        self.commands.append(
+            (event.command_name, collection if isinstance(collection, str) else "")
+        )
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -146,6 +160,8 @@ monitoring.register(COMMANDS)
 
 def assert_forbidden(body: dict[str, Any]) -> None:
     """A FORBIDDEN error and no data at all (a nullable root field is null)."""
-    assert [error.get("extensions", {}).get("code") for error in body.get("errors", [])] == ["FORBIDDEN"], body
+    assert [error.get("extensions", {}).get("code") for error in body.get("errors", [])] == [
+        "FORBIDDEN"
+    ], body
     data = body.get("data")
     assert data is None or all(value is None for value in data.values()), data

@@ -17,22 +17,33 @@ from tests.identity_ops import (
 )
 
 
-async def test_new_identity_is_written_onto_the_installations_user(gateway: Gateway, tenant: Tenant) -> None:
+async def test_new_identity_is_written_onto_the_installations_user(
+    gateway: Gateway, tenant: Tenant
+) -> None:
     installation = await register(gateway, tenant, "dev-1")
     payload = await personalize(
-        gateway, tenant, "dev-1", {"externalUserId": "cust-1", "emails": ["Ada@Example.com"]},
+        gateway,
+        tenant,
+        "dev-1",
+        {"externalUserId": "cust-1", "emails": ["Ada@Example.com"]},
         attributes={"givenName": "Ada"},
     )
     assert payload["userErrors"] == []
     user = payload["user"]
     assert user["id"] == installation["user"]["id"]
-    assert (user["externalUserId"], user["type"], user["emails"]) == ("cust-1", "CUSTOMER", ["ada@example.com"])
+    assert (user["externalUserId"], user["type"], user["emails"]) == (
+        "cust-1",
+        "CUSTOMER",
+        ["ada@example.com"],
+    )
     assert payload["installation"]["user"]["id"] == user["id"]
 
 
 async def test_keep_as_lead(gateway: Gateway, tenant: Tenant) -> None:
     await register(gateway, tenant, "dev-1")
-    payload = await personalize(gateway, tenant, "dev-1", {"emails": ["lead@example.com"]}, keepAsLead=True)
+    payload = await personalize(
+        gateway, tenant, "dev-1", {"emails": ["lead@example.com"]}, keepAsLead=True
+    )
     assert payload["user"]["type"] == "LEAD"
     assert payload["user"]["emails"] == ["lead@example.com"]
 
@@ -42,8 +53,13 @@ async def test_known_person_receives_the_installation_and_the_leads_data(
 ) -> None:
     known = await gateway.data(
         UPSERT,
-        {"input": {"externalUserId": "cust-1", "tags": ["vip"],
-                   "customAttributes": [{"key": "plan", "value": {"string": "gold"}}]}},
+        {
+            "input": {
+                "externalUserId": "cust-1",
+                "tags": ["vip"],
+                "customAttributes": [{"key": "plan", "value": {"string": "gold"}}],
+            }
+        },
         token=tenant.app_token,
     )
     known_id = known["upsertUser"]["user"]["id"]
@@ -54,12 +70,18 @@ async def test_known_person_receives_the_installation_and_the_leads_data(
         """mutation($by: UserRef!) {
              addTags(by: $by, tags: ["browsed", "vip"]) { userErrors { code } }
              updateCustomAttributes(by: $by, ops: [{set: {key: "plan", value: {string: "free"}}},
-                                                   {set: {key: "cart", value: {number: "12.50"}}}]) {
+                 {set: {key: "cart", value: {number: "12.50"}}}]) {
                userErrors { code } } }""",
-        {"by": {"id": lead_id}}, headers=session_headers(token),
+        {"by": {"id": lead_id}},
+        headers=session_headers(token),
     )
-    payload = await personalize(gateway, tenant, "phone-1", {"externalUserId": "cust-1"},
-                                attributes={"customAttributes": [{"key": "seen", "value": {"boolean": True}}]})
+    payload = await personalize(
+        gateway,
+        tenant,
+        "phone-1",
+        {"externalUserId": "cust-1"},
+        attributes={"customAttributes": [{"key": "seen", "value": {"boolean": True}}]},
+    )
     assert payload["userErrors"] == []
     user = payload["user"]
     assert user["id"] == known_id
@@ -80,37 +102,66 @@ async def test_known_person_receives_the_installation_and_the_leads_data(
 
 
 async def test_attributes_replace_existing_values(gateway: Gateway, tenant: Tenant) -> None:
-    await gateway.data(UPSERT, {"input": {"externalUserId": "cust-1", "givenName": "Old",
-                                          "customAttributes": [{"key": "plan", "value": {"string": "free"}}]}},
-                       token=tenant.app_token)
+    await gateway.data(
+        UPSERT,
+        {
+            "input": {
+                "externalUserId": "cust-1",
+                "givenName": "Old",
+                "customAttributes": [{"key": "plan", "value": {"string": "free"}}],
+            }
+        },
+        token=tenant.app_token,
+    )
     await register(gateway, tenant, "dev-1")
     payload = await personalize(
-        gateway, tenant, "dev-1", {"externalUserId": "cust-1"},
-        attributes={"givenName": "New", "customAttributes": [{"key": "plan", "value": {"string": "gold"}}]},
+        gateway,
+        tenant,
+        "dev-1",
+        {"externalUserId": "cust-1"},
+        attributes={
+            "givenName": "New",
+            "customAttributes": [{"key": "plan", "value": {"string": "gold"}}],
+        },
     )
-    assert payload["user"]["customAttributes"] == [{"key": "plan", "type": "STRING", "value": "gold"}]
-    user = await gateway.data('query { user(by: {externalUserId: "cust-1"}) { givenName } }', token=tenant.app_token)
+    assert payload["user"]["customAttributes"] == [
+        {"key": "plan", "type": "STRING", "value": "gold"}
+    ]
+    user = await gateway.data(
+        'query { user(by: {externalUserId: "cust-1"}) { givenName } }', token=tenant.app_token
+    )
     assert user["user"]["givenName"] == "New"
 
 
-async def test_personalizing_again_with_the_same_identity_is_harmless(gateway: Gateway, tenant: Tenant) -> None:
+async def test_personalizing_again_with_the_same_identity_is_harmless(
+    gateway: Gateway, tenant: Tenant
+) -> None:
     await register(gateway, tenant, "dev-1")
     first = await personalize(gateway, tenant, "dev-1", {"externalUserId": "cust-1"})
-    again = await personalize(gateway, tenant, "dev-1", {"externalUserId": "cust-1", "phones": ["+4915112345678"]})
+    again = await personalize(
+        gateway, tenant, "dev-1", {"externalUserId": "cust-1", "phones": ["+4915112345678"]}
+    )
     assert again["userErrors"] == []
     assert again["user"]["id"] == first["user"]["id"]
     assert again["user"]["phones"] == ["+4915112345678"]
 
 
-async def test_another_identity_is_refused_unless_force_depersonalize(gateway: Gateway, tenant: Tenant) -> None:
+async def test_another_identity_is_refused_unless_force_depersonalize(
+    gateway: Gateway, tenant: Tenant
+) -> None:
     await register(gateway, tenant, "dev-1")
     await register(gateway, tenant, "dev-2")
     first = (await personalize(gateway, tenant, "dev-1", {"externalUserId": "alice"}))["user"]
     await personalize(gateway, tenant, "dev-2", {"externalUserId": "alice"})
     refused = await personalize(gateway, tenant, "dev-1", {"externalUserId": "bob"})
     assert refused["user"] is None
-    assert refused["userErrors"] == [{"code": "ALREADY_PERSONALIZED", "message": refused["userErrors"][0]["message"],
-                                      "field": ["pushRegistrationId"]}]
+    assert refused["userErrors"] == [
+        {
+            "code": "ALREADY_PERSONALIZED",
+            "message": refused["userErrors"][0]["message"],
+            "field": ["pushRegistrationId"],
+        }
+    ]
     assert await user_by(gateway, tenant, externalUserId="bob") is None
     forced = await personalize(gateway, tenant, "dev-1", {"externalUserId": "bob"}, force=True)
     assert forced["userErrors"] == []
@@ -123,24 +174,49 @@ async def test_another_identity_is_refused_unless_force_depersonalize(gateway: G
 
 
 async def test_identity_matching_two_users_is_conflicting(gateway: Gateway, tenant: Tenant) -> None:
-    await gateway.data(UPSERT, {"input": {"externalUserId": "alice", "emails": ["alice@example.com"]}},
-                       token=tenant.app_token)
+    await gateway.data(
+        UPSERT,
+        {"input": {"externalUserId": "alice", "emails": ["alice@example.com"]}},
+        token=tenant.app_token,
+    )
     await gateway.data(UPSERT, {"input": {"emails": ["bob@example.com"]}}, token=tenant.app_token)
     installation = await register(gateway, tenant, "dev-1")
-    both = await personalize(gateway, tenant, "dev-1", {"emails": ["alice@example.com", "bob@example.com"]})
+    both = await personalize(
+        gateway, tenant, "dev-1", {"emails": ["alice@example.com", "bob@example.com"]}
+    )
     assert [e["code"] for e in both["userErrors"]] == ["CONFLICTING_IDENTITIES"]
     # An email of alice's with another externalUserId is a different person too.
-    other = await personalize(gateway, tenant, "dev-1", {"externalUserId": "carol", "emails": ["alice@example.com"]})
+    other = await personalize(
+        gateway, tenant, "dev-1", {"externalUserId": "carol", "emails": ["alice@example.com"]}
+    )
     assert [e["code"] for e in other["userErrors"]] == ["CONFLICTING_IDENTITIES"]
     lead = await user_by(gateway, tenant, id=installation["user"]["id"])
-    assert lead is not None and (lead["type"], lead["externalUserId"], lead["emails"]) == ("LEAD", None, [])
+    assert lead is not None and (lead["type"], lead["externalUserId"], lead["emails"]) == (
+        "LEAD",
+        None,
+        [],
+    )
 
 
 @pytest.mark.parametrize(
-    "placeholder", ["null", "NULL", "undefined", "anonymous", "0", "-1", "n/a", "N/A", "", "  ",
-                    "00000000-0000-0000-0000-000000000000"],
+    "placeholder",
+    [
+        "null",
+        "NULL",
+        "undefined",
+        "anonymous",
+        "0",
+        "-1",
+        "n/a",
+        "N/A",
+        "",
+        "  ",
+        "00000000-0000-0000-0000-000000000000",
+    ],
 )
-async def test_placeholder_identities_are_refused(gateway: Gateway, tenant: Tenant, placeholder: str) -> None:
+async def test_placeholder_identities_are_refused(
+    gateway: Gateway, tenant: Tenant, placeholder: str
+) -> None:
     await register(gateway, tenant, "dev-1")
     payload = await personalize(gateway, tenant, "dev-1", {"externalUserId": placeholder})
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
@@ -151,30 +227,45 @@ async def test_placeholder_identities_are_refused(gateway: Gateway, tenant: Tena
 async def test_empty_identity_and_unknown_installation(gateway: Gateway, tenant: Tenant) -> None:
     await register(gateway, tenant, "dev-1")
     empty = await personalize(gateway, tenant, "dev-1", {"emails": []})
-    assert [(e["code"], e["field"]) for e in empty["userErrors"]] == [("INVALID_INPUT", ["identity"])]
+    assert [(e["code"], e["field"]) for e in empty["userErrors"]] == [
+        ("INVALID_INPUT", ["identity"])
+    ]
     unknown = await personalize(gateway, tenant, "dev-404", {"externalUserId": "x"})
-    assert [(e["code"], e["field"]) for e in unknown["userErrors"]] == [("NOT_FOUND", ["pushRegistrationId"])]
+    assert [(e["code"], e["field"]) for e in unknown["userErrors"]] == [
+        ("NOT_FOUND", ["pushRegistrationId"])
+    ]
 
 
 async def test_personalize_by_scope(gateway: Gateway, tenant: Tenant) -> None:
     _, token = await register_anonymous(gateway, tenant, "phone-1")
     # A session cannot claim an identity: it could take over someone's profile.
-    assert_forbidden(await gateway.execute(
-        "mutation { personalize(pushRegistrationId: \"phone-1\", identity: {externalUserId: \"x\"}) { user { id } } }",
-        headers=session_headers(token),
-    ))
+    assert_forbidden(
+        await gateway.execute(
+            'mutation { personalize(pushRegistrationId: "phone-1", identity: {externalUserId: '
+            '"x"}) { user { id } } }',
+            headers=session_headers(token),
+        )
+    )
     # A user token personalizes only with its own externalUserId.
-    assert_forbidden(await gateway.execute(
-        "mutation { personalize(pushRegistrationId: \"phone-1\", identity: {externalUserId: \"x\"}) { user { id } } }",
-        token=tenant.user_token("alice"),
-    ))
-    own = await personalize(gateway, tenant, "phone-1", {"externalUserId": "alice"}, token=tenant.user_token("alice"))
+    assert_forbidden(
+        await gateway.execute(
+            'mutation { personalize(pushRegistrationId: "phone-1", identity: {externalUserId: '
+            '"x"}) { user { id } } }',
+            token=tenant.user_token("alice"),
+        )
+    )
+    own = await personalize(
+        gateway, tenant, "phone-1", {"externalUserId": "alice"}, token=tenant.user_token("alice")
+    )
     assert own["userErrors"] == [] and own["user"]["externalUserId"] == "alice"
     # ...and never an installation that another identified user holds.
     await register(gateway, tenant, "dev-bob")
     await personalize(gateway, tenant, "dev-bob", {"externalUserId": "bob"})
-    assert_forbidden(await gateway.execute(
-        "mutation { personalize(pushRegistrationId: \"dev-bob\", identity: {externalUserId: \"alice\"},"
-        " forceDepersonalize: true) { user { id } } }",
-        token=tenant.user_token("alice"),
-    ))
+    assert_forbidden(
+        await gateway.execute(
+            'mutation { personalize(pushRegistrationId: "dev-bob", identity: {externalUserId: '
+            '"alice"},'
+            " forceDepersonalize: true) { user { id } } }",
+            token=tenant.user_token("alice"),
+        )
+    )

@@ -19,7 +19,10 @@ query($by: UserRef!) {
   user(by: $by) { id tags customAttributes { key value } installations { pushRegistrationId } }
 }
 """
-ADD_TAGS = 'mutation($by: UserRef!) { addTags(by: $by, tags: ["t"]) { user { tags } userErrors { code } } }'
+ADD_TAGS = (
+    'mutation($by: UserRef!) { addTags(by: $by, tags: ["t"]) { user { tags } userErrors '
+    "{ code } } }"
+)
 
 
 async def test_session_reaches_only_its_anonymous_user(gateway: Gateway, tenant: Tenant) -> None:
@@ -41,14 +44,20 @@ async def test_session_reaches_only_its_anonymous_user(gateway: Gateway, tenant:
     untouched = await user_by(gateway, tenant, id=other["user"]["id"])
     assert untouched is not None and untouched["tags"] == []
     # An app's-only operation.
-    assert_forbidden(await gateway.execute(
-        'mutation { upsertUser(input: {externalUserId: "x"}) { user { id } } }', headers=headers
-    ))
+    assert_forbidden(
+        await gateway.execute(
+            'mutation { upsertUser(input: {externalUserId: "x"}) { user { id } } }', headers=headers
+        )
+    )
 
 
-async def test_session_token_stops_working_once_identified(gateway: Gateway, tenant: Tenant) -> None:
+async def test_session_token_stops_working_once_identified(
+    gateway: Gateway, tenant: Tenant
+) -> None:
     _, token = await register_anonymous(gateway, tenant, "phone-1")
-    assert (await gateway.post("query { me { id } }", headers=session_headers(token))).status_code == 200
+    assert (
+        await gateway.post("query { me { id } }", headers=session_headers(token))
+    ).status_code == 200
     await personalize(gateway, tenant, "phone-1", {"externalUserId": "alice"})
     response = await gateway.post("query { me { id } }", headers=session_headers(token))
     assert response.status_code == 401
@@ -72,24 +81,34 @@ async def test_user_token_reaches_only_its_own_user(gateway: Gateway, tenant: Te
     for ref in ({"externalUserId": "bob"}, {"id": bob["id"]}, {"pushRegistrationId": "dev-b"}):
         assert_forbidden(await gateway.execute(OWN_DATA, {"by": ref}, token=token))
         assert_forbidden(await gateway.execute(ADD_TAGS, {"by": ref}, token=token))
-    assert_forbidden(await gateway.execute(
-        'query { installation(pushRegistrationId: "dev-b") { pushRegistrationId } }', token=token
-    ))
+    assert_forbidden(
+        await gateway.execute(
+            'query { installation(pushRegistrationId: "dev-b") { pushRegistrationId } }',
+            token=token,
+        )
+    )
     assert_forbidden(await gateway.execute(DEPERSONALIZE, {"prid": "dev-b"}, token=token))
-    assert_forbidden(await gateway.execute(
-        'mutation { deleteUser(by: {externalUserId: "bob"}) { deletedUserId } }', token=token
-    ))
+    assert_forbidden(
+        await gateway.execute(
+            'mutation { deleteUser(by: {externalUserId: "bob"}) { deletedUserId } }', token=token
+        )
+    )
     still_bob = await user_by(gateway, tenant, pushRegistrationId="dev-b")
     assert still_bob is not None and still_bob["id"] == bob["id"]
 
 
-async def test_admin_and_anonymous_callers_reach_no_profiles(gateway: Gateway, tenant: Tenant, admin_token: str) -> None:
+async def test_admin_and_anonymous_callers_reach_no_profiles(
+    gateway: Gateway, tenant: Tenant, admin_token: str
+) -> None:
     await register(gateway, tenant, "dev-a")
     for kwargs in ({"token": admin_token}, {"headers": {"x-app-id": tenant.app_id}}):
-        assert_forbidden(await gateway.execute(
-            'query { installation(pushRegistrationId: "dev-a") { pushRegistrationId } }', **kwargs  # type: ignore[arg-type]
-        ))
-        assert_forbidden(await gateway.execute(DEPERSONALIZE, {"prid": "dev-a"}, **kwargs))  # type: ignore[arg-type]
+        assert_forbidden(
+            await gateway.execute(
+                'query { installation(pushRegistrationId: "dev-a") { pushRegistrationId } }',
+                **kwargs,
+            )
+        )
+        assert_forbidden(await gateway.execute(DEPERSONALIZE, {"prid": "dev-a"}, **kwargs))
 
 
 async def test_remote_logout(gateway: Gateway, tenant: Tenant, store: Store) -> None:
@@ -106,15 +125,28 @@ async def test_remote_logout(gateway: Gateway, tenant: Tenant, store: Store) -> 
     assert (fresh["type"], fresh["externalUserId"]) == ("LEAD", None)
     assert payload["sessionToken"]
     # The fresh anonymous user is reachable with the new session token, and holds nothing of alice.
-    me = await gateway.data("query { me { id emails tags installations { pushRegistrationId } } }",
-                            headers=session_headers(payload["sessionToken"]))
-    assert me["me"] == {"id": fresh["id"], "emails": [], "tags": [], "installations": [{"pushRegistrationId": "tablet"}]}
+    me = await gateway.data(
+        "query { me { id emails tags installations { pushRegistrationId } } }",
+        headers=session_headers(payload["sessionToken"]),
+    )
+    assert me["me"] == {
+        "id": fresh["id"],
+        "emails": [],
+        "tags": [],
+        "installations": [{"pushRegistrationId": "tablet"}],
+    }
     kept = await user_by(gateway, tenant, externalUserId="alice")
-    assert kept is not None and kept["installations"] == [{"pushRegistrationId": "phone", "isPrimaryDevice": False}]
+    assert kept is not None and kept["installations"] == [
+        {"pushRegistrationId": "phone", "isPrimaryDevice": False}
+    ]
     # The tablet's session cannot reach alice any more.
-    assert_forbidden(await gateway.execute(
-        OWN_DATA, {"by": {"externalUserId": "alice"}}, headers=session_headers(payload["sessionToken"])
-    ))
+    assert_forbidden(
+        await gateway.execute(
+            OWN_DATA,
+            {"by": {"externalUserId": "alice"}},
+            headers=session_headers(payload["sessionToken"]),
+        )
+    )
 
 
 async def test_depersonalize_unknown_installation(gateway: Gateway, tenant: Tenant) -> None:

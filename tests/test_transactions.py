@@ -49,7 +49,9 @@ async def test_other_sessions_carry_on_while_a_transaction_is_open(embedded_stor
 
 
 @pytest.mark.parametrize("embedded_store", ["memory"], indirect=True)
-async def test_a_conflicting_commit_is_retried_and_leaves_the_session_clean(embedded_store: Store) -> None:
+async def test_a_conflicting_commit_is_retried_and_leaves_the_session_clean(
+    embedded_store: Store,
+) -> None:
     store = embedded_store
     attempts = 0
 

@@ -51,7 +51,9 @@ async def save_installation(
                     ("input", "pushRegistrationId"),
                 )
             updated = installations.apply(existing, valid, now)
-            await store.installations.replace_one({"_id": existing["_id"], "appId": app_id}, updated)
+            await store.installations.replace_one(
+                {"_id": existing["_id"], "appId": app_id}, updated
+            )
             return Saved(updated, created=False)
 
         async def create(session: AsyncClientSession, now: datetime = now) -> Saved:
@@ -59,32 +61,51 @@ async def save_installation(
             installation = installations.new_document(app_id, user["_id"], valid, now)
             await store.users.insert_one(user, session=session)
             await store.installations.insert_one(installation, session=session)
-            await history.record(store, app_id, user["_id"], EventKind.CREATED, actor,
-                                 {"installationId": installation["_id"]}, session)
-            token = await sessions.issue(store, app_id, user["_id"], session) if issue_session else None
+            await history.record(
+                store,
+                app_id,
+                user["_id"],
+                EventKind.CREATED,
+                actor,
+                {"installationId": installation["_id"]},
+                session,
+            )
+            token = (
+                await sessions.issue(store, app_id, user["_id"], session) if issue_session else None
+            )
             return Saved(installation, created=True, session_token=token)
 
         try:
             return await in_transaction(store, create)
         except DuplicateKeyError:
             continue  # registered concurrently: update it instead
-    raise DomainError(ErrorCode.VERSION_CONFLICT, "the installation changed too often concurrently; retry")
+    raise DomainError(
+        ErrorCode.VERSION_CONFLICT, "the installation changed too often concurrently; retry"
+    )
 
 
-async def set_primary(store: Store, app_id: str, push_registration_id: str, primary: bool) -> Document:
+async def set_primary(
+    store: Store, app_id: str, push_registration_id: str, primary: bool
+) -> Document:
     """At most one primary installation per user (a unique partial index backs this up)."""
 
     async def work(session: AsyncClientSession) -> Document:
         installation = await installations.get(store, app_id, push_registration_id, session=session)
         if primary:
             await store.installations.update_many(
-                {"appId": app_id, "userId": installation["userId"], "isPrimaryDevice": True,
-                 "_id": {"$ne": installation["_id"]}},
+                {
+                    "appId": app_id,
+                    "userId": installation["userId"],
+                    "isPrimaryDevice": True,
+                    "_id": {"$ne": installation["_id"]},
+                },
                 {"$set": {"isPrimaryDevice": False}},
                 session=session,
             )
         updated = {**installation, "isPrimaryDevice": primary, "updatedAt": datetime.now(UTC)}
-        await store.installations.replace_one({"_id": installation["_id"], "appId": app_id}, updated, session=session)
+        await store.installations.replace_one(
+            {"_id": installation["_id"], "appId": app_id}, updated, session=session
+        )
         return updated
 
     for _ in range(MAX_ATTEMPTS):

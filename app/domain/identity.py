@@ -33,10 +33,20 @@ from app.store.client import Store
 from app.store.transactions import in_transaction
 
 # What SDKs send when they have no real id; storing one would merge strangers.
-PLACEHOLDER_IDS = frozenset({
-    "", "null", "undefined", "anonymous", "0", "-1", "n/a", "none", "nil",
-    "00000000-0000-0000-0000-000000000000",
-})
+PLACEHOLDER_IDS = frozenset(
+    {
+        "",
+        "null",
+        "undefined",
+        "anonymous",
+        "0",
+        "-1",
+        "n/a",
+        "none",
+        "nil",
+        "00000000-0000-0000-0000-000000000000",
+    }
+)
 MAX_ATTEMPTS = 8
 
 
@@ -52,11 +62,13 @@ def validate_identity(identity: Identity, path: tuple[str, ...] = ("identity",))
     result = Identity()
     if identity.external_user_id is not None:
         if identity.external_user_id.strip().lower() in PLACEHOLDER_IDS:
-            errors.add(DomainError(
-                ErrorCode.INVALID_INPUT,
-                f"{identity.external_user_id[:40]!r} is a placeholder, not an identity",
-                (*path, "externalUserId"),
-            ))
+            errors.add(
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    f"{identity.external_user_id[:40]!r} is a placeholder, not an identity",
+                    (*path, "externalUserId"),
+                )
+            )
         else:
             try:
                 result.external_user_id = normalize_external_user_id(
@@ -72,7 +84,9 @@ def validate_identity(identity: Identity, path: tuple[str, ...] = ("identity",))
     errors.raise_if_any()
     if not (result.external_user_id or result.emails or result.phones):
         raise DomainError(
-            ErrorCode.INVALID_INPUT, "an identity needs an externalUserId, an email or a phone", path
+            ErrorCode.INVALID_INPUT,
+            "an identity needs an externalUserId, an email or a phone",
+            path,
         )
     return result
 
@@ -94,8 +108,9 @@ def _is_personalized(user: Document) -> bool:
     return bool(user.get("externalUserId")) or user.get("type") == ProfileType.CUSTOMER.value
 
 
-def _with_identity(user: Document, identity: Identity, patch: ValidPatch | None,
-                   keep_as_lead: bool, now: datetime) -> Document:
+def _with_identity(
+    user: Document, identity: Identity, patch: ValidPatch | None, keep_as_lead: bool, now: datetime
+) -> Document:
     result = dict(user)
     if identity.external_user_id and not user.get("externalUserId"):
         result["externalUserId"] = identity.external_user_id
@@ -134,19 +149,28 @@ async def personalize(
     async def work(session: AsyncClientSession) -> Personalized:
         now = datetime.now(UTC)
         installation = await installations.get(store, app_id, push_registration_id, session=session)
-        current = await store.users.find_one({"appId": app_id, "_id": installation["userId"]}, session=session)
+        current = await store.users.find_one(
+            {"appId": app_id, "_id": installation["userId"]}, session=session
+        )
         assert current is not None  # an installation always belongs to a user
         holders = await _holders(store, app_id, wanted, session)
         if len({holder["_id"] for holder in holders}) > 1:
-            raise DomainError(ErrorCode.CONFLICTING_IDENTITIES,
-                              "the identity's identifiers belong to different users", ("identity",))
+            raise DomainError(
+                ErrorCode.CONFLICTING_IDENTITIES,
+                "the identity's identifiers belong to different users",
+                ("identity",),
+            )
         match = holders[0] if holders else None
-        if match is not None and wanted.external_user_id and match.get("externalUserId") not in (
-            None, wanted.external_user_id
+        if (
+            match is not None
+            and wanted.external_user_id
+            and match.get("externalUserId") not in (None, wanted.external_user_id)
         ):
-            raise DomainError(ErrorCode.CONFLICTING_IDENTITIES,
-                              "an identifier of the identity belongs to a user with another externalUserId",
-                              ("identity",))
+            raise DomainError(
+                ErrorCode.CONFLICTING_IDENTITIES,
+                "an identifier of the identity belongs to a user with another externalUserId",
+                ("identity",),
+            )
         same_person = match is not None and match["_id"] == current["_id"]
         moved_from: str | None = None
         if same_person or (match is None and not _is_personalized(current)):
@@ -154,49 +178,88 @@ async def personalize(
         elif not _is_personalized(current):
             # A known person on a device used anonymously: the lead's data comes along.
             assert match is not None
-            target = await absorb(store, actor, match, current, MergeStrategy.PREFER_TARGET, now, session,
-                                  ("pushRegistrationId",))
+            target = await absorb(
+                store,
+                actor,
+                match,
+                current,
+                MergeStrategy.PREFER_TARGET,
+                now,
+                session,
+                ("pushRegistrationId",),
+            )
             moved_from = current["_id"]
         elif not force_depersonalize:
-            raise DomainError(ErrorCode.ALREADY_PERSONALIZED,
-                              "the installation is personalized with another identity; "
-                              "pass forceDepersonalize to move it", ("pushRegistrationId",))
+            raise DomainError(
+                ErrorCode.ALREADY_PERSONALIZED,
+                "the installation is personalized with another identity; "
+                "pass forceDepersonalize to move it",
+                ("pushRegistrationId",),
+            )
         else:
             # Only this installation leaves; the previous user keeps its data and other devices.
             if match is None:
                 match = new_user_document(app_id, new_user_id(), now)
                 await store.users.insert_one(match, session=session)
-                await history.record(store, app_id, match["_id"], EventKind.CREATED, actor, None, session)
+                await history.record(
+                    store, app_id, match["_id"], EventKind.CREATED, actor, None, session
+                )
             target = match
             await _move_one(store, installation, target["_id"], now, session)
-            await history.record(store, app_id, current["_id"], EventKind.DEPERSONALIZED, actor,
-                                 {"installationId": installation["_id"]}, session)
+            await history.record(
+                store,
+                app_id,
+                current["_id"],
+                EventKind.DEPERSONALIZED,
+                actor,
+                {"installationId": installation["_id"]},
+                session,
+            )
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now)
-        await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session)
+        await check_identifier_conflicts(
+            store, app_id, target["_id"], updated, ("identity",), session
+        )
         updated["version"] = target["version"] + 1
         # A unique-index violation here means a concurrent call stored the identity first:
         # it propagates (DuplicateKeyError) so that the whole transaction runs again.
         stored = await store.users.replace_one(
-            {"_id": target["_id"], "appId": app_id, "version": target["version"]}, updated, session=session
+            {"_id": target["_id"], "appId": app_id, "version": target["version"]},
+            updated,
+            session=session,
         )
         if stored.matched_count != 1:
             raise StaleUser(target["_id"])
         if updated.get("externalUserId"):
             await sessions.revoke_for_user(store, app_id, target["_id"], session)
         if moved_from is not None:
-            await history.record(store, app_id, target["_id"], EventKind.INSTALLATION_MOVED, actor,
-                                 {"installationId": installation["_id"], "fromUserId": moved_from}, session)
-        await history.record(store, app_id, target["_id"], EventKind.PERSONALIZED, actor,
-                             {"installationId": installation["_id"], "keepAsLead": keep_as_lead}, session)
+            await history.record(
+                store,
+                app_id,
+                target["_id"],
+                EventKind.INSTALLATION_MOVED,
+                actor,
+                {"installationId": installation["_id"], "fromUserId": moved_from},
+                session,
+            )
+        await history.record(
+            store,
+            app_id,
+            target["_id"],
+            EventKind.PERSONALIZED,
+            actor,
+            {"installationId": installation["_id"], "keepAsLead": keep_as_lead},
+            session,
+        )
         moved = await installations.get(store, app_id, push_registration_id, session=session)
         return Personalized(updated, moved)
 
     return await _retrying(store, work)
 
 
-async def _move_one(store: Store, installation: Document, user_id: str, now: datetime,
-                    session: AsyncClientSession) -> None:
+async def _move_one(
+    store: Store, installation: Document, user_id: str, now: datetime, session: AsyncClientSession
+) -> None:
     # A moved installation is never primary for its new user: that is the user's own choice.
     await store.installations.update_one(
         {"_id": installation["_id"], "appId": installation["appId"]},
@@ -212,7 +275,9 @@ class Depersonalized:
     session_token: str
 
 
-async def depersonalize(store: Store, app_id: str, actor: Actor, push_registration_id: str) -> Depersonalized:
+async def depersonalize(
+    store: Store, app_id: str, actor: Actor, push_registration_id: str
+) -> Depersonalized:
     """The installation gets a fresh anonymous LEAD user (and a session token for it)."""
 
     async def work(session: AsyncClientSession) -> Depersonalized:
@@ -221,10 +286,24 @@ async def depersonalize(store: Store, app_id: str, actor: Actor, push_registrati
         fresh = new_user_document(app_id, new_user_id(), now)
         await store.users.insert_one(fresh, session=session)
         await _move_one(store, installation, fresh["_id"], now, session)
-        await history.record(store, app_id, installation["userId"], EventKind.DEPERSONALIZED, actor,
-                             {"installationId": installation["_id"]}, session)
-        await history.record(store, app_id, fresh["_id"], EventKind.CREATED, actor,
-                             {"installationId": installation["_id"]}, session)
+        await history.record(
+            store,
+            app_id,
+            installation["userId"],
+            EventKind.DEPERSONALIZED,
+            actor,
+            {"installationId": installation["_id"]},
+            session,
+        )
+        await history.record(
+            store,
+            app_id,
+            fresh["_id"],
+            EventKind.CREATED,
+            actor,
+            {"installationId": installation["_id"]},
+            session,
+        )
         token = await sessions.issue(store, app_id, fresh["_id"], session)
         moved = {**installation, "userId": fresh["_id"], "isPrimaryDevice": False, "updatedAt": now}
         return Depersonalized(moved, installation["userId"], token)

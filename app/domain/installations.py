@@ -80,7 +80,9 @@ def validate_push_registration_id(value: str, path: Field) -> str:
 def _text(value: str, path: Field) -> str:
     if len(value) > limits.MAX_INSTALLATION_FIELD_LENGTH:
         raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED, f"at most {limits.MAX_INSTALLATION_FIELD_LENGTH} characters", path
+            ErrorCode.LIMIT_EXCEEDED,
+            f"at most {limits.MAX_INSTALLATION_FIELD_LENGTH} characters",
+            path,
         )
     return value.strip()
 
@@ -97,8 +99,12 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
     except DomainError as error:
         errors.add(error)
     given = {
-        "pushToken": data.push_token, "appVersion": data.app_version, "sdkVersion": data.sdk_version,
-        "os": data.os, "osVersion": data.os_version, "deviceModel": data.device_model,
+        "pushToken": data.push_token,
+        "appVersion": data.app_version,
+        "sdkVersion": data.sdk_version,
+        "os": data.os,
+        "osVersion": data.os_version,
+        "deviceModel": data.device_model,
     }
     for name, value in given.items():
         if value is not None:
@@ -109,11 +115,13 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
     if data.push_provider is not None:
         provider = data.push_provider.strip().upper()
         if provider not in PUSH_PROVIDERS:
-            errors.add(DomainError(
-                ErrorCode.INVALID_INPUT,
-                f"pushProvider is one of {', '.join(sorted(PUSH_PROVIDERS))}",
-                (*path, "pushProvider"),
-            ))
+            errors.add(
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    f"pushProvider is one of {', '.join(sorted(PUSH_PROVIDERS))}",
+                    (*path, "pushProvider"),
+                )
+            )
         assign["pushProvider"] = provider
     if data.is_push_registration_enabled is not None:
         assign["isPushRegistrationEnabled"] = data.is_push_registration_enabled
@@ -121,13 +129,19 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
         if LANGUAGE_TAG.match(data.language):
             assign["language"] = data.language
         else:
-            errors.add(DomainError(ErrorCode.INVALID_INPUT, "not a BCP 47 language tag", (*path, "language")))
+            errors.add(
+                DomainError(
+                    ErrorCode.INVALID_INPUT, "not a BCP 47 language tag", (*path, "language")
+                )
+            )
     if data.timezone is not None:
         try:
             zoneinfo.ZoneInfo(data.timezone)
             assign["timezone"] = data.timezone
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors.add(DomainError(ErrorCode.INVALID_INPUT, "not an IANA time zone", (*path, "timezone")))
+            errors.add(
+                DomainError(ErrorCode.INVALID_INPUT, "not an IANA time zone", (*path, "timezone"))
+            )
     attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = {}
     attributes_unset: set[str] = set()
     for index, (key, typed) in enumerate(data.custom_attributes):
@@ -135,7 +149,9 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
         try:
             attributes.validate_key(key, (*item_path, "key"))
             if key in attributes_set or key in attributes_unset:
-                raise DomainError(ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key"))
+                raise DomainError(
+                    ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key")
+                )
             if typed.type is None:
                 attributes_unset.add(key)
             else:
@@ -146,10 +162,14 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
     return ValidInstallation(push_registration_id, assign, attributes_set, attributes_unset)
 
 
-def apply(document: Document, valid: ValidInstallation, now: datetime, path: Field = ("input",)) -> Document:
+def apply(
+    document: Document, valid: ValidInstallation, now: datetime, path: Field = ("input",)
+) -> Document:
     result = {
-        **document, **valid.assign,
-        "attrs": dict(document.get("attrs", {})), "attrMeta": dict(document.get("attrMeta", {})),
+        **document,
+        **valid.assign,
+        "attrs": dict(document.get("attrs", {})),
+        "attrMeta": dict(document.get("attrMeta", {})),
     }
     for key, (kind, value) in valid.attributes_set.items():
         result["attrs"][key] = value
@@ -160,7 +180,8 @@ def apply(document: Document, valid: ValidInstallation, now: datetime, path: Fie
     if len(result["attrs"]) > limits.MAX_CUSTOM_ATTRIBUTES_PER_USER:
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED,
-            f"an installation has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} custom attributes",
+            f"an installation has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} "
+            "custom attributes",
             (*path, "customAttributes"),
         )
     result["lastSeenAt"] = now
@@ -208,17 +229,26 @@ async def get(
     return document
 
 
-async def find_by_user_ids(store: Store, app_id: str, user_ids: Sequence[str]) -> list[list[Document]]:
+async def find_by_user_ids(
+    store: Store, app_id: str, user_ids: Sequence[str]
+) -> list[list[Document]]:
     """Each user's installations, in the order of ``user_ids``: one round trip, for DataLoaders."""
     grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}
-    cursor = store.installations.find({"appId": app_id, "userId": {"$in": list(grouped)}}).sort("createdAt", 1)
+    cursor = store.installations.find({"appId": app_id, "userId": {"$in": list(grouped)}}).sort(
+        "createdAt", 1
+    )
     async for document in cursor:
         grouped[document["userId"]].append(document)
     return [grouped[user_id] for user_id in user_ids]
 
 
 async def move_all(
-    store: Store, app_id: str, from_user: str, to_user: str, now: datetime, session: AsyncClientSession
+    store: Store,
+    app_id: str,
+    from_user: str,
+    to_user: str,
+    now: datetime,
+    session: AsyncClientSession,
 ) -> None:
     """Hand every installation of ``from_user`` to ``to_user``. A moved installation stops
     being primary when the receiving user already has a primary one (at most one each)."""

@@ -26,12 +26,30 @@ STEP_HOOKS: list[Callable[[str], Awaitable[None]]] = []
 
 STANDARD_FIELDS = (*TEXT_FIELDS, "birthday", "preferredLanguage", "timezone")
 # Fields merged by their own rule, or never taken from the source.
-_HANDLED = frozenset({
-    "_id", "appId", "version", "createdAt", "updatedAt", "signedUpAt", "type", "externalUserId",
-    "emails", "phones", "tags", "channels", "attrs", "attrMeta", *STANDARD_FIELDS,
-})
-_UNIONS = {"emails": limits.MAX_EMAILS_PER_USER, "phones": limits.MAX_PHONES_PER_USER,
-           "tags": limits.MAX_TAGS_PER_USER}
+_HANDLED = frozenset(
+    {
+        "_id",
+        "appId",
+        "version",
+        "createdAt",
+        "updatedAt",
+        "signedUpAt",
+        "type",
+        "externalUserId",
+        "emails",
+        "phones",
+        "tags",
+        "channels",
+        "attrs",
+        "attrMeta",
+        *STANDARD_FIELDS,
+    }
+)
+_UNIONS = {
+    "emails": limits.MAX_EMAILS_PER_USER,
+    "phones": limits.MAX_PHONES_PER_USER,
+    "tags": limits.MAX_TAGS_PER_USER,
+}
 
 
 class MergeStrategy(StrEnum):
@@ -49,7 +67,9 @@ async def step(name: str) -> None:
         await hook(name)
 
 
-def check_mergeable(target: Document, source: Document, path: tuple[str, ...] = ("source",)) -> None:
+def check_mergeable(
+    target: Document, source: Document, path: tuple[str, ...] = ("source",)
+) -> None:
     if target["_id"] == source["_id"]:
         raise DomainError(ErrorCode.INVALID_INPUT, "a user cannot be merged into itself", path)
     ours, theirs = target.get("externalUserId"), source.get("externalUserId")
@@ -69,8 +89,9 @@ def _channel_key(channel: Any) -> Any:
     return ("value", repr(channel))
 
 
-def _source_wins(target: Document, source: Document, strategy: MergeStrategy,
-                 target_time: Any, source_time: Any) -> bool:
+def _source_wins(
+    target: Document, source: Document, strategy: MergeStrategy, target_time: Any, source_time: Any
+) -> bool:
     if strategy is MergeStrategy.PREFER_SOURCE:
         return True
     if strategy is MergeStrategy.PREFER_NEWEST:
@@ -78,31 +99,46 @@ def _source_wins(target: Document, source: Document, strategy: MergeStrategy,
     return False
 
 
-def merged_document(target: Document, source: Document, strategy: MergeStrategy, path: tuple[str, ...]) -> Document:
+def merged_document(
+    target: Document, source: Document, strategy: MergeStrategy, path: tuple[str, ...]
+) -> Document:
     """The target as it is after absorbing the source (limits checked)."""
-    result: Document = {**target, "attrs": dict(target.get("attrs", {})),
-                        "attrMeta": dict(target.get("attrMeta", {}))}
+    result: Document = {
+        **target,
+        "attrs": dict(target.get("attrs", {})),
+        "attrMeta": dict(target.get("attrMeta", {})),
+    }
     if not result.get("externalUserId") and source.get("externalUserId"):
         result["externalUserId"] = source["externalUserId"]
     for name, maximum in _UNIONS.items():
         values = list(target.get(name, []))
         values.extend(value for value in source.get(name, []) if value not in values)
         if len(values) > maximum:
-            raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"together the users have more than {maximum} {name}", path)
+            raise DomainError(
+                ErrorCode.LIMIT_EXCEEDED,
+                f"together the users have more than {maximum} {name}",
+                path,
+            )
         result[name] = values
     keys = {_channel_key(channel) for channel in target.get("channels", [])}
-    result["channels"] = [*target.get("channels", []),
-                          *(c for c in source.get("channels", []) if _channel_key(c) not in keys)]
+    result["channels"] = [
+        *target.get("channels", []),
+        *(c for c in source.get("channels", []) if _channel_key(c) not in keys),
+    ]
     for name in STANDARD_FIELDS:
         if name not in source:
             continue
-        if name not in target or _source_wins(target, source, strategy, target.get("updatedAt"), source.get("updatedAt")):
+        if name not in target or _source_wins(
+            target, source, strategy, target.get("updatedAt"), source.get("updatedAt")
+        ):
             result[name] = source[name]
     source_meta: dict[str, Any] = source.get("attrMeta", {})
     for key, value in source.get("attrs", {}).items():
         theirs = source_meta.get(key, {})
         ours = result["attrMeta"].get(key)
-        if ours is None or _source_wins(target, source, strategy, ours.get("updatedAt"), theirs.get("updatedAt")):
+        if ours is None or _source_wins(
+            target, source, strategy, ours.get("updatedAt"), theirs.get("updatedAt")
+        ):
             result["attrs"][key] = value
             result["attrMeta"][key] = theirs
     for name, value in source.items():  # fields of other features (e.g. preferences)
@@ -135,10 +171,17 @@ async def absorb(
     merged = merged_document(target, source, strategy, path)
     merged["updatedAt"] = now
     # The tombstone goes first: it frees the source's identifiers for the target's unique indexes.
-    tombstone = {"_id": source["_id"], "appId": app_id, "mergedInto": target["_id"],
-                 "mergedAt": now, "version": source["version"] + 1}
+    tombstone = {
+        "_id": source["_id"],
+        "appId": app_id,
+        "mergedInto": target["_id"],
+        "mergedAt": now,
+        "version": source["version"] + 1,
+    }
     result = await store.users.replace_one(
-        {"_id": source["_id"], "appId": app_id, "version": source["version"]}, tombstone, session=session
+        {"_id": source["_id"], "appId": app_id, "version": source["version"]},
+        tombstone,
+        session=session,
     )
     if result.matched_count != 1:
         raise StaleUser(source["_id"])
@@ -150,14 +193,25 @@ async def absorb(
     await step("installations_moved")
     # Redirect chains stay one hop long; the history follows the person (and is erased with it).
     await store.users.update_many(
-        {"appId": app_id, "mergedInto": source["_id"]}, {"$set": {"mergedInto": target["_id"]}}, session=session
+        {"appId": app_id, "mergedInto": source["_id"]},
+        {"$set": {"mergedInto": target["_id"]}},
+        session=session,
     )
     await store.history.update_many(
-        {"appId": app_id, "userId": source["_id"]}, {"$set": {"userId": target["_id"]}}, session=session
+        {"appId": app_id, "userId": source["_id"]},
+        {"$set": {"userId": target["_id"]}},
+        session=session,
     )
     await sessions.revoke_for_user(store, app_id, source["_id"], session)
-    await history.record(store, app_id, target["_id"], EventKind.MERGED, actor,
-                         {"sourceUserId": source["_id"], "strategy": strategy.value}, session)
+    await history.record(
+        store,
+        app_id,
+        target["_id"],
+        EventKind.MERGED,
+        actor,
+        {"sourceUserId": source["_id"], "strategy": strategy.value},
+        session,
+    )
     return merged
 
 
@@ -165,7 +219,11 @@ MAX_ATTEMPTS = 5
 
 
 async def merge_users(
-    store: Store, app_id: str, actor: Actor, target_ref: UserRef, source_ref: UserRef,
+    store: Store,
+    app_id: str,
+    actor: Actor,
+    target_ref: UserRef,
+    source_ref: UserRef,
     strategy: MergeStrategy,
 ) -> Document:
     async def work(session: AsyncClientSession) -> Document:

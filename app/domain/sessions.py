@@ -28,7 +28,12 @@ async def issue(
 ) -> str:
     token = secrets.token_urlsafe(TOKEN_BYTES)
     await store.sessions.insert_one(
-        {"_id": hash_token(token), "appId": app_id, "userId": user_id, "createdAt": datetime.now(UTC)},
+        {
+            "_id": hash_token(token),
+            "appId": app_id,
+            "userId": user_id,
+            "createdAt": datetime.now(UTC),
+        },
         session=session,
     )
     return token

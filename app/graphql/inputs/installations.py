@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
+import app.graphql.types.installation  # noqa: F401  (registers the Platform enum)
 from app.domain.identity import Identity
 from app.domain.installations import InstallationData
 from app.domain.installations import Platform as DomainPlatform
 from app.domain.merge import MergeStrategy as DomainMergeStrategy
 from app.graphql.inputs.attributes import CustomAttributeInput
-from app.graphql.types.installation import Platform
 
-MergeStrategy = strawberry.enum(
+# Registers the domain enum itself as the GraphQL enum, so annotations use the domain class.
+strawberry.enum(
     DomainMergeStrategy,
     name="MergeStrategy",
     description="Which value wins when both users have one: the target's, the source's, "
@@ -19,12 +20,20 @@ MergeStrategy = strawberry.enum(
 )
 
 
-@strawberry.input(description="An installation to register or update. Omitted (or null) fields are left alone.")
+@strawberry.input(
+    description="An installation to register or update. Omitted (or null) fields are left alone."
+)
 class InstallationInput:
-    push_registration_id: str = strawberry.field(description="Permanent id of the installation, unique in the app.")
-    platform: Platform
-    push_token: str | None = strawberry.field(default=None, description="Write-only: queries show hasPushToken.")
-    push_provider: str | None = strawberry.field(default=None, description="FCM, APNS, XIAOMI, OPPO or HUAWEI.")
+    push_registration_id: str = strawberry.field(
+        description="Permanent id of the installation, unique in the app."
+    )
+    platform: DomainPlatform
+    push_token: str | None = strawberry.field(
+        default=None, description="Write-only: queries show hasPushToken."
+    )
+    push_provider: str | None = strawberry.field(
+        default=None, description="FCM, APNS, XIAOMI, OPPO or HUAWEI."
+    )
     is_push_registration_enabled: bool | None = None
     app_version: str | None = None
     sdk_version: str | None = None
@@ -51,11 +60,16 @@ class InstallationInput:
             device_model=self.device_model,
             language=self.language,
             timezone=self.timezone,
-            custom_attributes=[(item.key, item.value.to_domain()) for item in self.custom_attributes or []],
+            custom_attributes=[
+                (item.key, item.value.to_domain()) for item in self.custom_attributes or []
+            ],
         )
 
 
-@strawberry.input(description="Who the person on an installation is. Placeholders (\"null\", \"anonymous\", \"0\", ...) are refused.")
+@strawberry.input(
+    description="Who the person on an installation is. "
+    'Placeholders ("null", "anonymous", "0", ...) are refused.'
+)
 class UserIdentityInput:
     external_user_id: str | None = None
     emails: list[str] | None = None

@@ -19,8 +19,9 @@ from app.graphql.types.installation_payloads import InstallationPayload
 @strawberry.type
 class InstallationMutations:
     @strawberry.mutation(
-        description="Register an installation or update it (lastSeenAt too). A new installation gets an "
-        "empty anonymous LEAD user; without credentials (only X-App-Id) the payload carries a sessionToken "
+        description="Register an installation or update it (lastSeenAt too). A new installation "
+        "gets an empty anonymous LEAD user; without credentials (only X-App-Id) the payload "
+        "carries a sessionToken "
         "for that user. Session and user tokens may update their own installations only."
     )
     async def save_installation(self, info: Info, input: InstallationInput) -> InstallationPayload:
@@ -31,35 +32,53 @@ class InstallationMutations:
         app_id = principal.app_id
         anonymous = principal.scope is Scope.ANONYMOUS
         if principal.scope in (Scope.USER, Scope.SESSION):
-            existing = await installations.find(context.store, app_id, input.push_registration_id.strip())
+            existing = await installations.find(
+                context.store, app_id, input.push_registration_id.strip()
+            )
             if existing is None:
-                raise scopes.Forbidden("register new installations with the app key or with X-App-Id only")
+                raise scopes.Forbidden(
+                    "register new installations with the app key or with X-App-Id only"
+                )
             await require_owner_of(info, existing)
 
         async def work() -> Saved:
             return await devices.save_installation(
-                context.store, app_id, principal.actor, input.to_domain(),
-                may_update=not anonymous, issue_session=anonymous,
+                context.store,
+                app_id,
+                principal.actor,
+                input.to_domain(),
+                may_update=not anonymous,
+                issue_session=anonymous,
             )
 
         saved, errors = await collect_user_errors(work)
         if saved is None:
             return InstallationPayload(installation=None, session_token=None, user_errors=errors)
         return InstallationPayload(
-            installation=Installation.of(saved.installation), session_token=saved.session_token, user_errors=[]
+            installation=Installation.of(saved.installation),
+            session_token=saved.session_token,
+            user_errors=[],
         )
 
-    @strawberry.mutation(description="Make an installation its user's primary device (at most one per user), or not.")
+    @strawberry.mutation(
+        description="Make an installation its user's primary device (at most one per user), or not."
+    )
     async def set_primary_installation(
         self, info: Info, push_registration_id: str, primary: bool
     ) -> InstallationPayload:
         context = info.context
 
         async def work() -> dict[str, object]:
-            installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
-            return await devices.set_primary(context.store, installation["appId"], push_registration_id, primary)
+            installation = await owned_installation(
+                info, push_registration_id, ("pushRegistrationId",)
+            )
+            return await devices.set_primary(
+                context.store, installation["appId"], push_registration_id, primary
+            )
 
         document, errors = await collect_user_errors(work)
         return InstallationPayload(
-            installation=Installation.of(document) if document else None, session_token=None, user_errors=errors
+            installation=Installation.of(document) if document else None,
+            session_token=None,
+            user_errors=errors,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -29,7 +29,9 @@ class ProfileEvent:
     )
     at: datetime
     actor: ProfileEventActor
-    details: JSON = strawberry.field(description="What changed (names and ids, never personal values).")
+    details: JSON = strawberry.field(
+        description="What changed (names and ids, never personal values)."
+    )
 
     @classmethod
     def of(cls, document: dict[str, Any]) -> ProfileEvent:
@@ -39,9 +41,11 @@ class ProfileEvent:
             kind=document["kind"],
             at=document["at"],
             actor=ProfileEventActor(
-                scope=actor.get("scope", "system"), key_id=actor.get("keyId"), subject=actor.get("subject")
+                scope=actor.get("scope", "system"),
+                key_id=actor.get("keyId"),
+                subject=actor.get("subject"),
             ),
-            details=document.get("details") or {},
+            details=cast(JSON, document.get("details") or {}),
         )
 
 

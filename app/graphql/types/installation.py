@@ -17,10 +17,13 @@ from app.graphql.types.node import Node
 if TYPE_CHECKING:
     from app.graphql.types.user import User
 
-Platform = strawberry.enum(DomainPlatform, name="Platform", description="The device platform.")
+# Registers the domain enum itself as the GraphQL enum, so annotations use the domain class.
+strawberry.enum(DomainPlatform, name="Platform", description="The device platform.")
 
 
-@strawberry.type(description="One install of the business's app on a device; belongs to one user at a time.")
+@strawberry.type(
+    description="One install of the business's app on a device; belongs to one user at a time."
+)
 class Installation(Node):
     document: strawberry.Private[dict[str, Any]]
 
@@ -34,7 +37,7 @@ class Installation(Node):
         return value
 
     @strawberry.field
-    def platform(self) -> Platform:
+    def platform(self) -> DomainPlatform:
         return DomainPlatform(self.document["platform"])
 
     @strawberry.field(description="Whether the device accepts push messages.")
@@ -50,7 +53,8 @@ class Installation(Node):
         return bool(self.document.get("pushToken"))
 
     @strawberry.field(
-        description="The push token, for server-side (app scope) callers only; null for user and session tokens."
+        description="The push token, for server-side (app scope) callers only; "
+        "null for user and session tokens."
     )
     def push_token(self, info: Info) -> str | None:
         if info.context.principal.scope is not Scope.APP:

@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-
 from bson import ObjectId
 
 from app.domain import history
@@ -16,7 +15,12 @@ from app.graphql.access import Info
 from app.graphql.errors import ClientError
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
-from app.graphql.types.history import PageInfo, ProfileEvent, ProfileEventConnection, ProfileEventEdge
+from app.graphql.types.history import (
+    PageInfo,
+    ProfileEvent,
+    ProfileEventConnection,
+    ProfileEventEdge,
+)
 from app.graphql.types.node import Node
 
 if TYPE_CHECKING:
@@ -115,7 +119,9 @@ class User(Node):
         return [Installation.of(document) for document in documents]
 
     @strawberry.field(description="Profile events with time and actor, newest first.")
-    async def history(self, info: Info, first: int = 20, after: str | None = None) -> ProfileEventConnection:
+    async def history(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> ProfileEventConnection:
         if not 0 <= first <= MAX_PAGE_SIZE:
             raise ClientError(f"first must be between 0 and {MAX_PAGE_SIZE}", "BAD_USER_INPUT")
         after_id = None
@@ -130,9 +136,11 @@ class User(Node):
         events, more = await history.page(
             context.store, self.document["appId"], self.document["_id"], first, after_id
         )
-        edges = [ProfileEventEdge(cursor=str(event.id), node=event) for event in map(ProfileEvent.of, events)]
+        nodes = [ProfileEvent.of(event) for event in events]
+        edges = [ProfileEventEdge(cursor=str(node.id), node=node) for node in nodes]
         return ProfileEventConnection(
-            edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None)
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
         )
 
     @strawberry.field
