@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from app.domain import history, installations, sessions
+from app.domain import history, installation_data, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
-from app.domain.installations import InstallationData
+from app.domain.installation_data import InstallationData
 from app.domain.profile import Document, new_user_document
 from app.domain.users import new_user_id
 from app.store.client import Store
@@ -39,7 +39,7 @@ async def save_installation(
 ) -> Saved:
     """Create the installation (with an empty anonymous LEAD user, and a session token when
     asked) or update it. ``may_update`` False: an existing installation is refused."""
-    valid = installations.validate(data)
+    valid = installation_data.validate(data)
     for _ in range(MAX_ATTEMPTS):
         now = datetime.now(UTC)
         existing = await installations.find(store, app_id, valid.push_registration_id)
@@ -50,7 +50,7 @@ async def save_installation(
                     "this installation is already registered; update it with a credential",
                     ("input", "pushRegistrationId"),
                 )
-            updated = installations.apply(existing, valid, now)
+            updated = installation_data.apply(existing, valid, now)
             await store.installations.replace_one(
                 {"_id": existing["_id"], "appId": app_id}, updated
             )
@@ -58,7 +58,7 @@ async def save_installation(
 
         async def create(session: AsyncClientSession, now: datetime = now) -> Saved:
             user = new_user_document(app_id, new_user_id(), now)
-            installation = installations.new_document(app_id, user["_id"], valid, now)
+            installation = installation_data.new_document(app_id, user["_id"], valid, now)
             await store.users.insert_one(user, session=session)
             await store.installations.insert_one(installation, session=session)
             await history.record(

@@ -6,8 +6,8 @@ import strawberry
 
 import app.graphql.types.installation  # noqa: F401  (registers the Platform enum)
 from app.domain.identity import Identity
-from app.domain.installations import InstallationData
-from app.domain.installations import Platform as DomainPlatform
+from app.domain.installation_data import InstallationData
+from app.domain.installation_data import Platform as DomainPlatform
 from app.domain.merge import MergeStrategy as DomainMergeStrategy
 from app.graphql.inputs.attributes import CustomAttributeInput
 

@@ -8,7 +8,9 @@ from app.auth import scopes
 from app.auth.principal import Scope
 from app.domain import identity as identity_ops
 from app.domain import installations, merge
-from app.domain.identity import Depersonalized, Personalized
+from app.domain import personalize as personalize_ops
+from app.domain.identity import Depersonalized
+from app.domain.personalize import Personalized
 from app.domain.users import UserRef as DomainUserRef
 from app.domain.users import find_user
 from app.graphql.access import Info
@@ -56,7 +58,7 @@ class IdentityMutations:
                         "a user token may personalize only with its own externalUserId"
                     )
                 await _anonymous_or_own(info, push_registration_id)
-            return await identity_ops.personalize(
+            return await personalize_ops.personalize(
                 context.store,
                 app_id,
                 principal.actor,

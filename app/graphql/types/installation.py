@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.auth.principal import Scope
-from app.domain.installations import Platform as DomainPlatform
+from app.domain.installation_data import Platform as DomainPlatform
 from app.graphql.access import Info
 from app.graphql.ids import encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of
