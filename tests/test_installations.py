@@ -250,3 +250,34 @@ async def test_the_store_itself_refuses_a_second_primary(
         await store.installations.update_one(
             {"appId": tenant.app_id, "pushRegistrationId": "b"}, {"$set": {"isPrimaryDevice": True}}
         )
+
+
+async def test_installation_as_a_node(gateway: Gateway, tenant: Tenant) -> None:
+    installation, token = await register_anonymous(gateway, tenant, "phone-1")
+    other = await register(gateway, tenant, "phone-2")
+    query = "query($id: ID!) { node(id: $id) { id ... on Installation { pushRegistrationId } } }"
+    found = await gateway.data(query, {"id": installation["id"]}, token=tenant.app_token)
+    assert found["node"] == {"id": installation["id"], "pushRegistrationId": "phone-1"}
+    own = await gateway.data(query, {"id": installation["id"]}, headers=session_headers(token))
+    assert own["node"]["pushRegistrationId"] == "phone-1"
+    assert_forbidden(
+        await gateway.execute(query, {"id": other["id"]}, headers=session_headers(token))
+    )
+
+
+async def test_primary_installation_by_scope(gateway: Gateway, tenant: Tenant) -> None:
+    _, token = await register_anonymous(gateway, tenant, "phone-1")
+    await register(gateway, tenant, "phone-2")
+    own = await gateway.data(
+        SET_PRIMARY, {"prid": "phone-1", "primary": True}, headers=session_headers(token)
+    )
+    assert own["setPrimaryInstallation"]["installation"]["isPrimaryDevice"] is True
+    for kwargs in ({"headers": session_headers(token)}, {"token": tenant.user_token("x")}):
+        assert_forbidden(
+            await gateway.execute(SET_PRIMARY, {"prid": "phone-2", "primary": True}, **kwargs)
+        )
+    untouched = await gateway.data(INSTALLATION_PRIMARY, token=tenant.app_token)
+    assert untouched["installation"]["isPrimaryDevice"] is False
+
+
+INSTALLATION_PRIMARY = 'query { installation(pushRegistrationId: "phone-2") { isPrimaryDevice } }'

@@ -199,3 +199,30 @@ async def test_concurrent_merges_of_one_source_leave_one_owner(
     assert installation is not None
     owner = await user_by(gateway, tenant, pushRegistrationId="dev-1")
     assert owner is not None and owner["id"] == winners[0]
+
+
+async def test_channels_the_target_lacks_are_carried_over(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    await upsert(gateway, tenant, externalUserId="t")
+    await upsert(gateway, tenant, emails=["s@example.com"])
+    # Channels as stored by addChannel: an id, a type and an address.
+    await store.users.update_one(
+        {"appId": tenant.app_id, "externalUserId": "t"},
+        {"$set": {"channels": [{"id": "c1", "type": "EMAIL", "address": "s@example.com"}]}},
+    )
+    await store.users.update_one(
+        {"appId": tenant.app_id, "emails": "s@example.com"},
+        {
+            "$set": {
+                "channels": [
+                    {"id": "c2", "type": "EMAIL", "address": "s@example.com"},
+                    {"id": "c3", "type": "SMS", "address": "+4915112345678"},
+                ]
+            }
+        },
+    )
+    await merge(gateway, tenant, {"externalUserId": "t"}, {"email": "s@example.com"})
+    merged = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "t"})
+    assert merged is not None
+    assert [channel["id"] for channel in merged["channels"]] == ["c1", "c3"]
