@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -19,6 +20,9 @@ from app.store.client import Store
 from app.store.transactions import in_transaction
 
 MAX_ATTEMPTS = 3
+_OWNERSHIP = frozenset(
+    {"_id", "appId", "userId", "pushRegistrationId", "isPrimaryDevice", "createdAt"}
+)
 
 
 @dataclass(slots=True)
@@ -51,10 +55,17 @@ async def save_installation(
                     ("input", "pushRegistrationId"),
                 )
             updated = installation_data.apply(existing, valid, now)
-            await store.installations.replace_one(
-                {"_id": existing["_id"], "appId": app_id}, updated
+            # Only the device's own fields: who owns the installation (and whether it is the
+            # primary one) may change concurrently through personalize and friends.
+            changes = {key: value for key, value in updated.items() if key not in _OWNERSHIP}
+            stored = await store.installations.find_one_and_update(
+                {"_id": existing["_id"], "appId": app_id},
+                {"$set": changes},
+                return_document=ReturnDocument.AFTER,
             )
-            return Saved(updated, created=False)
+            if stored is None:
+                continue  # deleted meanwhile (with its user): register it anew
+            return Saved(stored, created=False)
 
         async def create(session: AsyncClientSession, now: datetime = now) -> Saved:
             user = new_user_document(app_id, new_user_id(), now)
@@ -103,8 +114,10 @@ async def set_primary(
                 session=session,
             )
         updated = {**installation, "isPrimaryDevice": primary, "updatedAt": datetime.now(UTC)}
-        await store.installations.replace_one(
-            {"_id": installation["_id"], "appId": app_id}, updated, session=session
+        await store.installations.update_one(
+            {"_id": installation["_id"], "appId": app_id},
+            {"$set": {"isPrimaryDevice": primary, "updatedAt": updated["updatedAt"]}},
+            session=session,
         )
         return updated
 
