@@ -147,18 +147,3 @@ async def test_concurrent_depersonalize_and_personalize_keep_every_installation_
     alice = await user_by(gateway, tenant, externalUserId="alice")
     assert alice is not None
     assert len([u for u in users.values() if u.get("externalUserId") == "alice"]) == 1
-
-
-async def test_device_updates_racing_a_personalize_never_undo_the_move(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
-    await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
-    await register_anonymous(gateway, tenant, "phone")
-    updates = [register(gateway, tenant, "phone", appVersion=f"1.{index}") for index in range(4)]
-    await asyncio.gather(
-        personalize(gateway, tenant, "phone", {"externalUserId": "alice"}), *updates
-    )
-    installation = await store.installations.find_one({"appId": tenant.app_id})
-    assert installation is not None
-    owner = await store.users.find_one({"appId": tenant.app_id, "_id": installation["userId"]})
-    assert owner is not None and owner.get("externalUserId") == "alice"
