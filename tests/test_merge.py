@@ -201,28 +201,32 @@ async def test_concurrent_merges_of_one_source_leave_one_owner(
     assert owner is not None and owner["id"] == winners[0]
 
 
-async def test_channels_the_target_lacks_are_carried_over(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+ADD_CHANNEL = """
+mutation($by: UserRef!, $channel: ChannelInput!) {
+  addChannel(by: $by, channel: $channel) { userErrors { code message field } }
+}
+"""
+
+
+async def test_channels_the_target_lacks_are_carried_over(gateway: Gateway, tenant: Tenant) -> None:
     await upsert(gateway, tenant, externalUserId="t")
     await upsert(gateway, tenant, emails=["s@example.com"])
-    # Channels as stored by addChannel: an id, a type and an address.
-    await store.users.update_one(
-        {"appId": tenant.app_id, "externalUserId": "t"},
-        {"$set": {"channels": [{"id": "c1", "type": "EMAIL", "address": "s@example.com"}]}},
+    target, source = {"externalUserId": "t"}, {"email": "s@example.com"}
+    for by, channel in (
+        (target, {"email": {"address": "s@example.com"}}),
+        (source, {"email": {"address": "s@example.com", "optedIn": False}}),
+        (source, {"sms": {"phone": "+4915112345678"}}),
+    ):
+        data = await gateway.data(
+            ADD_CHANNEL, {"by": by, "channel": channel}, token=tenant.app_token
+        )
+        assert data["addChannel"]["userErrors"] == []
+    await merge(gateway, tenant, target, source)
+    data = await gateway.data(
+        'query { user(by: {externalUserId: "t"}) { channels { type address optedIn } } }',
+        token=tenant.app_token,
     )
-    await store.users.update_one(
-        {"appId": tenant.app_id, "emails": "s@example.com"},
-        {
-            "$set": {
-                "channels": [
-                    {"id": "c2", "type": "EMAIL", "address": "s@example.com"},
-                    {"id": "c3", "type": "SMS", "address": "+4915112345678"},
-                ]
-            }
-        },
-    )
-    await merge(gateway, tenant, {"externalUserId": "t"}, {"email": "s@example.com"})
-    merged = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "t"})
-    assert merged is not None
-    assert [channel["id"] for channel in merged["channels"]] == ["c1", "c3"]
+    assert data["user"]["channels"] == [
+        {"type": "EMAIL", "address": "s@example.com", "optedIn": True},
+        {"type": "SMS", "address": "+4915112345678", "optedIn": True},
+    ]

@@ -269,3 +269,37 @@ async def test_personalize_by_scope(gateway: Gateway, tenant: Tenant) -> None:
             token=tenant.user_token("alice"),
         )
     )
+
+
+async def test_the_leads_push_channel_follows_the_installation(
+    gateway: Gateway, tenant: Tenant
+) -> None:
+    await gateway.data(UPSERT, {"input": {"externalUserId": "cust-1"}}, token=tenant.app_token)
+    installation, token = await register_anonymous(gateway, tenant, "phone-1")
+    added = await gateway.data(
+        """mutation($by: UserRef!) {
+             addChannel(by: $by, channel: {iosPush: {token: "apns-1", pushRegistrationId: "phone-1"}}) {
+               userErrors { code } } }""",
+        {"by": {"id": installation["user"]["id"]}},
+        headers=session_headers(token),
+    )
+    assert added["addChannel"]["userErrors"] == []
+    await personalize(gateway, tenant, "phone-1", {"externalUserId": "cust-1"})
+    data = await gateway.data(
+        """query { user(by: {externalUserId: "cust-1"}) {
+             channels { type address installation { pushRegistrationId } } } }""",
+        token=tenant.app_token,
+    )
+    assert data["user"]["channels"] == [
+        {"type": "IOS_PUSH", "address": "apns-1", "installation": {"pushRegistrationId": "phone-1"}}
+    ]
+    # After a logout the channel stays with the person, but the device is no longer theirs.
+    await gateway.data(
+        'mutation { depersonalize(pushRegistrationId: "phone-1") { userErrors { code } } }',
+        token=tenant.app_token,
+    )
+    data = await gateway.data(
+        'query { user(by: {externalUserId: "cust-1"}) { channels { installation { id } } } }',
+        token=tenant.app_token,
+    )
+    assert data["user"]["channels"] == [{"installation": None}]

@@ -15,6 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from app.domain import history, installations, limits, sessions
 from app.domain.actor import Actor
+from app.domain.channel_documents import check_channel_limit
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.profile import TEXT_FIELDS, Document, ProfileType, check_document_limits
@@ -81,12 +82,18 @@ def check_mergeable(
         )
 
 
-def _channel_key(channel: Any) -> Any:
-    if isinstance(channel, dict) and channel.get("type") and channel.get("address"):
-        return ("address", channel["type"], channel["address"])
-    if isinstance(channel, dict) and channel.get("id"):
-        return ("id", channel["id"])
-    return ("value", repr(channel))
+def _channel_keys(channel: Any) -> set[Any]:
+    """What makes two stored channels one endpoint (as in app/domain/channel_documents)."""
+    if not isinstance(channel, dict):
+        return {("value", repr(channel))}
+    keys: set[Any] = {("id", channel.get("id"))}
+    if channel.get("key") is not None:
+        keys.add(("key", channel.get("type"), channel["key"]))
+    if channel.get("pushRegistrationId") is not None:
+        keys.add(("push", channel.get("type"), channel["pushRegistrationId"]))
+    if channel.get("address") is not None:
+        keys.add(("address", channel.get("type"), channel["address"]))
+    return keys
 
 
 def _source_wins(
@@ -120,11 +127,12 @@ def merged_document(
                 path,
             )
         result[name] = values
-    keys = {_channel_key(channel) for channel in target.get("channels", [])}
+    known = set().union(*(_channel_keys(channel) for channel in target.get("channels", [])))
     result["channels"] = [
         *target.get("channels", []),
-        *(c for c in source.get("channels", []) if _channel_key(c) not in keys),
+        *(c for c in source.get("channels", []) if not _channel_keys(c) & known),
     ]
+    check_channel_limit(result["channels"], path)
     for name in STANDARD_FIELDS:
         if name not in source:
             continue

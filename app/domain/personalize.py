@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from app.crypto import SecretBox
 from app.domain import history, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
@@ -82,9 +83,10 @@ async def personalize(
     *,
     force_depersonalize: bool = False,
     keep_as_lead: bool = False,
+    box: SecretBox | None = None,
 ) -> Personalized:
     wanted = validate_identity(identity)
-    patch = validate_patch(attributes, ("attributes",)) if attributes is not None else None
+    patch = validate_patch(attributes, ("attributes",), box) if attributes is not None else None
 
     async def work(session: AsyncClientSession) -> Personalized:
         now = datetime.now(UTC)

@@ -15,8 +15,11 @@ from typing import Any
 
 import bson
 
+from app.crypto import SecretBox
 from app.domain import attributes, limits
 from app.domain.attributes import TypedValue
+from app.domain.channel_documents import Sealed, merge_channels, seal
+from app.domain.channel_specs import ChannelSpec, ValidChannel, validate_channel
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.identifiers import (
     normalize_emails,
@@ -58,6 +61,7 @@ class UserPatch:
     phones: Maybe[list[str]] = UNSET
     tags: Maybe[list[str]] = UNSET
     custom_attributes: list[tuple[str, TypedValue]] | None = None
+    channels: list[ChannelSpec] | None = None  # added, or updated when the endpoint is known
 
 
 @dataclass(slots=True)
@@ -68,6 +72,7 @@ class ValidPatch:
     remove: set[str] = field(default_factory=set)
     attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = field(default_factory=dict)
     attributes_unset: set[str] = field(default_factory=set)
+    channels: list[tuple[ValidChannel, Sealed]] = field(default_factory=list)
 
     @property
     def external_user_id(self) -> str | None:
@@ -97,8 +102,16 @@ def _timezone(value: str, path: Field) -> str:
     return value
 
 
-def validate_patch(patch: UserPatch, path: Field) -> ValidPatch:
-    """Check every field, collecting all errors; raise DomainErrors if any."""
+# Shared with the preferences, which set the same two fields.
+validate_language = _language
+validate_timezone = _timezone
+
+
+def validate_patch(patch: UserPatch, path: Field, box: SecretBox | None = None) -> ValidPatch:
+    """Check every field, collecting all errors; raise DomainErrors if any.
+
+    ``box`` encrypts channel secrets; a patch with channels needs it.
+    """
     errors = ErrorCollector()
     valid = ValidPatch()
 
@@ -153,6 +166,15 @@ def validate_patch(patch: UserPatch, path: Field) -> ValidPatch:
                 valid.attributes_set[key] = (typed.type, attributes.to_bson(typed, (*item_path, "value")))
         except DomainError as error:
             errors.add(error)
+    for index, spec in enumerate(patch.channels or []):
+        try:
+            channel = validate_channel(spec, (*path, "channels", index))
+        except DomainError as error:
+            errors.add(error)
+            continue
+        if channel.secrets and box is None:
+            raise ValueError("channel secrets can only be stored with the master key (pass box=)")
+        valid.channels.append((channel, seal(channel, box) if box is not None else {}))
     errors.raise_if_any()
     return valid
 
@@ -203,6 +225,10 @@ def apply_patch(document: Document, patch: ValidPatch, path: Field, now: datetim
     for key in patch.attributes_unset:
         result["attrs"].pop(key, None)
         result["attrMeta"].pop(key, None)
+    if patch.channels:
+        result["channels"] = merge_channels(
+            document.get("channels", []), patch.channels, (*path, "channels"), now
+        )
     check_document_limits(result, path)
     return result
 

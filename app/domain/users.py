@@ -11,6 +11,7 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from app.crypto import SecretBox
 from app.domain import history
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
@@ -192,10 +193,17 @@ def _lookup_ref(patch: ValidPatch) -> UserRef | None:
 
 
 async def upsert_user(
-    store: Store, app_id: str, actor: Actor, patch: UserPatch, path: Field = ("input",)
+    store: Store,
+    app_id: str,
+    actor: Actor,
+    patch: UserPatch,
+    path: Field = ("input",),
+    box: SecretBox | None = None,
 ) -> tuple[Document, bool]:
-    """Create or update the user the input's identifier names. Returns (user, created)."""
-    valid = validate_patch(patch, path)
+    """Create or update the user the input's identifier names. Returns (user, created).
+
+    ``box`` encrypts channel secrets; inputs with channels need it."""
+    valid = validate_patch(patch, path, box)
     ref = _lookup_ref(valid)
     if ref is None:
         raise DomainError(
@@ -239,7 +247,10 @@ def _changed(valid: ValidPatch) -> dict[str, Any]:
     """Names of what changed (never the values: history must not copy personal data)."""
     fields = sorted({*valid.assign, *valid.remove})
     attrs = sorted({*valid.attributes_set, *valid.attributes_unset})
-    return {"fields": fields, "customAttributes": attrs}
+    changed: dict[str, Any] = {"fields": fields, "customAttributes": attrs}
+    if valid.channels:
+        changed["channels"] = sorted({channel.type.value for channel, _ in valid.channels})
+    return changed
 
 
 async def update_user(
@@ -251,8 +262,9 @@ async def update_user(
     expected_version: int | None = None,
     path: Field = ("patch",),
     ref_path: Field = ("by",),
+    box: SecretBox | None = None,
 ) -> Document:
-    valid = validate_patch(patch, path)
+    valid = validate_patch(patch, path, box)
     return await modify_user(
         store, app_id, actor, ref, lambda doc, now: apply_patch(doc, valid, path, now),
         expected_version=expected_version, path=path, ref_path=ref_path, details=_changed(valid),

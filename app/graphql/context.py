@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from app.auth.principal import Principal
 from app.config import Settings
 from app.crypto import SecretBox
-from app.domain import installations, users
+from app.domain import categories, installations, users
 from app.store.client import Store
 
 Document = dict[str, Any]
@@ -24,6 +24,7 @@ class Loaders:
 
     user_by_id: DataLoader[str, Document | None]
     installations_by_user_id: DataLoader[str, list[Document]]
+    categories_by_app: DataLoader[str, list[Document]]  # preference categories, by app id
 
 
 def build_loaders(store: Store, app_id: str | None) -> Loaders:
@@ -37,9 +38,13 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
             return [[] for _ in user_ids]
         return await installations.find_by_user_ids(store, app_id, user_ids)
 
+    async def load_categories(app_ids: list[str]) -> list[list[Document]]:
+        return await categories.categories_of_apps(store, app_ids)
+
     return Loaders(
         user_by_id=DataLoader(load_fn=load_users),
         installations_by_user_id=DataLoader(load_fn=load_installations),
+        categories_by_app=DataLoader(load_fn=load_categories),
     )
 
 

@@ -10,18 +10,29 @@ from strawberry.tools import merge_types
 from app.graphql.extensions import MaskUnexpectedErrors
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
+from app.graphql.mutations.channels import ChannelMutations
 from app.graphql.mutations.identity import IdentityMutations
 from app.graphql.mutations.installations import InstallationMutations
+from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
 from app.graphql.queries.installations import InstallationQueries
+from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.types.installation import Installation
 from app.graphql.types.user import User
 
-Query = merge_types("Query", (UserQueries, InstallationQueries))
+Query = merge_types("Query", (UserQueries, PreferenceQueries, InstallationQueries))
 Mutation = merge_types(
     "Mutation",
-    (UserMutations, AttributeMutations, AppMutations, InstallationMutations, IdentityMutations),
+    (
+        UserMutations,
+        AttributeMutations,
+        AppMutations,
+        ChannelMutations,
+        PreferenceMutations,
+        InstallationMutations,
+        IdentityMutations,
+    ),
 )
 
 DEFAULT_MAX_DEPTH = 8

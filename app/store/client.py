@@ -31,6 +31,7 @@ class Store:
     history: AsyncCollection[Document] = field(init=False)
     sessions: AsyncCollection[Document] = field(init=False)
     attribute_definitions: AsyncCollection[Document] = field(init=False)
+    preference_categories: AsyncCollection[Document] = field(init=False)
     # The embedded server runs one transaction at a time (see app/store/transactions.py).
     transaction_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
@@ -42,6 +43,7 @@ class Store:
         self.history = self.db["history"]
         self.sessions = self.db["sessions"]
         self.attribute_definitions = self.db["attribute_definitions"]
+        self.preference_categories = self.db["preference_categories"]
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")

@@ -67,3 +67,5 @@ async def ensure_indexes(store: Store) -> None:
     await store.attribute_definitions.create_indexes(
         [IndexModel([("appId", ASCENDING), ("name", ASCENDING)], name="unique_name", unique=True)]
     )
+    # _id is "<appId>:<name>", so a category is unique per app without a second unique index.
+    await store.preference_categories.create_indexes([IndexModel([("appId", ASCENDING)], name="app")])

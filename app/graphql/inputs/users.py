@@ -10,6 +10,7 @@ import strawberry
 from app.domain.patch import UNSET
 from app.domain.profile import UserPatch as DomainUserPatch
 from app.graphql.inputs.attributes import CustomAttributeInput
+from app.graphql.inputs.channels import ChannelInput
 
 
 def _maybe(value: Any) -> Any:
@@ -38,6 +39,9 @@ class UserPatch:
     custom_attributes: list[CustomAttributeInput] | None = strawberry.field(
         default=None, description="Sets (or, with null values, removes) these keys; other keys are left alone."
     )
+    channels: list[ChannelInput] | None = strawberry.field(
+        default=None, description="Adds these channels (a known endpoint is updated); other channels are left alone."
+    )
 
     def to_domain(self) -> DomainUserPatch:
         return DomainUserPatch(
@@ -54,6 +58,7 @@ class UserPatch:
             phones=_maybe(self.phones),
             tags=_maybe(self.tags),
             custom_attributes=[(item.key, item.value.to_domain()) for item in self.custom_attributes or []],
+            channels=[item.to_domain() for item in self.channels] if self.channels else None,
         )
 
 

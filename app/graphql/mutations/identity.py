@@ -67,6 +67,7 @@ class IdentityMutations:
                 attributes.to_domain() if attributes is not None else None,
                 force_depersonalize=force_depersonalize,
                 keep_as_lead=keep_as_lead,
+                box=context.box,
             )
 
         result, errors = await collect_user_errors(work)

@@ -30,7 +30,7 @@ class UserMutations:
 
         async def work() -> dict[str, Any]:
             document, _created = await users.upsert_user(
-                context.store, app_id, context.principal.actor, input.to_domain()
+                context.store, app_id, context.principal.actor, input.to_domain(), box=context.box
             )
             return document
 
@@ -51,7 +51,7 @@ class UserMutations:
             owner = await owned_user(info, ref)
             return await users.update_user(
                 context.store, owner["appId"], context.principal.actor, users.UserRef("id", owner["_id"]),
-                patch.to_domain(), expected_version,
+                patch.to_domain(), expected_version, box=context.box,
             )
 
         document, errors = await collect_user_errors(work)

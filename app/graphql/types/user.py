@@ -8,13 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from bson import ObjectId
 
-from app.domain import history
+from app.domain import history, preferences
+from app.domain.channel_documents import channels_of
+from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.domain.errors import DomainError
 from app.domain.profile import ProfileType as DomainProfileType
 from app.graphql.access import Info
 from app.graphql.errors import ClientError
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
+from app.graphql.types.channels import Channel, ChannelType
 from app.graphql.types.history import (
     PageInfo,
     ProfileEvent,
@@ -22,6 +25,7 @@ from app.graphql.types.history import (
     ProfileEventEdge,
 )
 from app.graphql.types.node import Node
+from app.graphql.types.preferences import Preferences, preferences_of
 
 if TYPE_CHECKING:
     from app.graphql.types.installation import Installation
@@ -108,6 +112,30 @@ class User(Node):
     @strawberry.field(description="One custom attribute, or null when it is not set.")
     def custom_attribute(self, key: str) -> CustomAttribute | None:
         return one_custom_attribute(self.document, key)
+
+    @strawberry.field(
+        description="Delivery endpoints, in the order they were added; only one type when given."
+    )
+    def channels(self, type: ChannelType | None = None) -> list[Channel]:
+        kind = DomainChannelType(type) if type is not None else None
+        return [
+            Channel.of(channel, self.document["_id"]) for channel in channels_of(self.document, kind)
+        ]
+
+    @strawberry.field(description="Language, time zone, and opt-outs per channel type and per category.")
+    async def preferences(self, info: strawberry.Info) -> Preferences:
+        found = await info.context.loaders.categories_by_app.load(self.document["appId"])
+        return preferences_of(self.document, found)
+
+    @strawberry.field(
+        description="Whether a message of this category may go to this user on this channel type: "
+        "mandatory category, else the user's category and channel-type choices; then an opted-in "
+        "channel of that type must exist. Undefined categories are never deliverable."
+    )
+    async def can_receive(self, info: strawberry.Info, category: str, channel: ChannelType) -> bool:
+        found = await info.context.loaders.categories_by_app.load(self.document["appId"])
+        defined = {item["name"]: item for item in found}
+        return preferences.can_receive(self.document, defined, category, DomainChannelType(channel))
 
     @strawberry.field(description="The user's installations (devices), oldest first.")
     async def installations(
