@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
 from mongoeco.wire._session_identity import wire_session_key
 from mongoeco.wire.protocol import OP_MSG, decode_op_msg
 from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WAIT_SECONDS = 5.0
 _ENDS = ("commitTransaction", "abortTransaction", "endSessions")
@@ -74,7 +77,10 @@ class TransactionGatedProxyServer(AsyncMongoEcoProxyServer):
         while self._owner is not None and self._owner != session:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return  # the command runs (and may fail) rather than wait forever
+                # The command runs (and may fail) rather than wait forever. Also the sign of
+                # a store call inside a transaction that forgot to pass its session.
+                log.warning("a command waited %.1f s for an open transaction", self._wait_seconds)
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._released.wait(), remaining)
 
