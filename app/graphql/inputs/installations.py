@@ -27,19 +27,21 @@ class InstallationInput:
     push_registration_id: str = strawberry.field(
         description="Permanent id of the installation, unique in the app."
     )
-    platform: DomainPlatform
+    platform: DomainPlatform = strawberry.field(description="ANDROID, IOS, WEB or OTHER.")
     push_token: str | None = strawberry.field(
         default=None, description="Write-only: queries show hasPushToken."
     )
     push_provider: str | None = strawberry.field(
         default=None, description="FCM, APNS, XIAOMI, OPPO or HUAWEI."
     )
-    is_push_registration_enabled: bool | None = None
-    app_version: str | None = None
-    sdk_version: str | None = None
-    os: str | None = None
-    os_version: str | None = None
-    device_model: str | None = None
+    is_push_registration_enabled: bool | None = strawberry.field(
+        default=None, description="Whether the device accepts push messages (new: true)."
+    )
+    app_version: str | None = strawberry.field(default=None, description="App version.")
+    sdk_version: str | None = strawberry.field(default=None, description="SDK version.")
+    os: str | None = strawberry.field(default=None, description="Operating system.")
+    os_version: str | None = strawberry.field(default=None, description="OS version.")
+    device_model: str | None = strawberry.field(default=None, description="Device model.")
     language: str | None = strawberry.field(default=None, description="BCP 47 tag.")
     timezone: str | None = strawberry.field(default=None, description="IANA time zone.")
     custom_attributes: list[CustomAttributeInput] | None = strawberry.field(
@@ -71,8 +73,10 @@ class InstallationInput:
     'Placeholders ("null", "anonymous", "0", ...) are refused.'
 )
 class UserIdentityInput:
-    external_user_id: str | None = None
-    emails: list[str] | None = None
+    external_user_id: str | None = strawberry.field(
+        default=None, description="The business's own id for the person."
+    )
+    emails: list[str] | None = strawberry.field(default=None, description="Email addresses.")
     phones: list[str] | None = strawberry.field(default=None, description="E.164.")
 
     def to_domain(self) -> Identity:

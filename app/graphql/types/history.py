@@ -22,13 +22,13 @@ class ProfileEventActor:
 
 @strawberry.type(description="One entry of a profile's append-only history.")
 class ProfileEvent:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Opaque id of the event.")
     kind: str = strawberry.field(
         description="CREATED, UPDATED, PERSONALIZED, DEPERSONALIZED, INSTALLATION_MOVED, MERGED, "
         "CHANNEL_ADDED, CHANNEL_REMOVED or DELETED."
     )
-    at: datetime
-    actor: ProfileEventActor
+    at: datetime = strawberry.field(description="When it happened.")
+    actor: ProfileEventActor = strawberry.field(description="Who did it.")
     details: JSON = strawberry.field(
         description="What changed (names and ids, never personal values)."
     )
@@ -51,17 +51,19 @@ class ProfileEvent:
 
 @strawberry.type(description="Paging state of a connection.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether more items follow.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` to get the next page; null on an empty page."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One event and its cursor.")
 class ProfileEventEdge:
-    cursor: str
-    node: ProfileEvent
+    cursor: str = strawberry.field(description="Position of this event, for `after`.")
+    node: ProfileEvent = strawberry.field(description="The event.")
 
 
 @strawberry.type(description="Profile events, newest first.")
 class ProfileEventConnection:
-    edges: list[ProfileEventEdge]
-    page_info: PageInfo
+    edges: list[ProfileEventEdge] = strawberry.field(description="The events of this page.")
+    page_info: PageInfo = strawberry.field(description="Paging state.")

@@ -36,7 +36,7 @@ class Installation(Node):
         value: str = self.document["pushRegistrationId"]
         return value
 
-    @strawberry.field
+    @strawberry.field(description="ANDROID, IOS, WEB or OTHER.")
     def platform(self) -> DomainPlatform:
         return DomainPlatform(self.document["platform"])
 
@@ -65,23 +65,23 @@ class Installation(Node):
     def push_provider(self) -> str | None:
         return self.document.get("pushProvider")
 
-    @strawberry.field
+    @strawberry.field(description="Version of the business's app on the device.")
     def app_version(self) -> str | None:
         return self.document.get("appVersion")
 
-    @strawberry.field
+    @strawberry.field(description="Version of the SDK that registered the installation.")
     def sdk_version(self) -> str | None:
         return self.document.get("sdkVersion")
 
-    @strawberry.field
+    @strawberry.field(description="Operating system, e.g. iOS or Android.")
     def os(self) -> str | None:
         return self.document.get("os")
 
-    @strawberry.field
+    @strawberry.field(description="Operating system version.")
     def os_version(self) -> str | None:
         return self.document.get("osVersion")
 
-    @strawberry.field
+    @strawberry.field(description="Device model, e.g. iPhone15,2.")
     def device_model(self) -> str | None:
         return self.document.get("deviceModel")
 
@@ -105,7 +105,7 @@ class Installation(Node):
         assert document is not None  # an installation always belongs to a live user
         return User.of(document)
 
-    @strawberry.field
+    @strawberry.field(description="When the installation was first registered.")
     def created_at(self) -> datetime:
         value: datetime = self.document["createdAt"]
         return value
