@@ -29,8 +29,8 @@ async def test_parallel_personalize_of_one_new_identity_ends_with_one_user(
 ) -> None:
     for index in range(PARALLEL):
         await register_anonymous(gateway, tenant, f"dev-{index}")
-    # Unrelated traffic runs alongside, as it would in production (on the embedded server a
-    # write elsewhere makes a running transaction's commit fail; it is then run again).
+    # Unrelated writes run alongside, as they would in production (the embedded server
+    # holds them back while a transaction is open; see app/store/embedded_gate.py).
     others = [
         gateway.data(
             UPSERT, {"input": {"externalUserId": f"other-{index}"}}, token=tenant.app_token
