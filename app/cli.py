@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from app.auth import tokens
@@ -16,12 +17,18 @@ from app.config import Settings
 from app.local_secrets import ensure_local_secrets
 
 cli = typer.Typer(help="Profile Gateway: a GraphQL service for end-user profiles.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and commands stay on one line, ready to copy
 
 
 def _settings(data_dir: Path | None) -> Settings:
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
-    return Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        # One line per problem, no traceback: enough to fix the configuration.
+        for problem in error.errors():
+            console.print(f"Configuration error: {problem['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(code=2) from None
 
 
 @cli.command()
@@ -57,7 +64,10 @@ def serve(
 def token(
     scope: Annotated[str, typer.Argument(help="admin, app or user.")],
     key_id: Annotated[str | None, typer.Option(help="App key id (app and user tokens).")] = None,
-    key_secret: Annotated[str | None, typer.Option(help="App key secret (app and user tokens).", envvar="PROFILE_GATEWAY_KEY_SECRET")] = None,
+    key_secret: Annotated[
+        str | None,
+        typer.Option(help="App key secret (app and user tokens).", envvar="PROFILE_GATEWAY_KEY_SECRET"),
+    ] = None,
     subject: Annotated[str | None, typer.Option("--sub", help="externalUserId (user tokens).")] = None,
     hours: Annotated[float, typer.Option(help="Lifetime in hours.")] = 12.0,
     data_dir: Annotated[Path | None, typer.Option(help="Where the embedded store keeps its secrets.")] = None,

@@ -12,7 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Everything the gateway can be configured with. See the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_prefix="PROFILE_GATEWAY_", extra="ignore")
+    # An empty variable counts as unset (compose passes unset ones through as empty strings).
+    # Validation errors never echo the input: it holds the secrets and the MongoDB URI.
+    model_config = SettingsConfigDict(
+        env_prefix="PROFILE_GATEWAY_", extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production"] = "development"
     mongodb_uri: str | None = Field(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from app.crypto import SecretBox
+from app.domain import clock
 from app.domain.errors import DomainError, ErrorCode, not_found
 from app.store.client import Store
 
@@ -37,7 +38,7 @@ async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str,
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED, f"an app name has at most {MAX_APP_NAME_LENGTH} characters", ("name",)
         )
-    app = {"_id": _new_id("app"), "name": name, "createdAt": datetime.now(UTC), "settings": {}}
+    app: dict[str, Any] = {"_id": _new_id("app"), "name": name, "createdAt": clock.now(), "settings": {}}
     await store.apps.insert_one(app)
     key = await _issue_key(store, box, app["_id"])
     return app, key
@@ -62,7 +63,7 @@ async def create_app_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey
 
 async def _issue_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
     # 48 random bytes: well above the 32 that HS256 needs.
-    key = IssuedKey(_new_id("key"), app_id, secrets.token_urlsafe(48), datetime.now(UTC))
+    key = IssuedKey(_new_id("key"), app_id, secrets.token_urlsafe(48), clock.now())
     await store.app_keys.insert_one(
         {
             "_id": key.id,
@@ -77,10 +78,12 @@ async def _issue_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
 
 async def revoke_app_key(store: Store, app_id: str, key_id: str) -> dict[str, Any]:
     key = await store.app_keys.find_one_and_update(
-        {"_id": key_id, "appId": app_id},
-        {"$set": {"revokedAt": datetime.now(UTC)}},
+        {"_id": key_id, "appId": app_id, "revokedAt": None},
+        {"$set": {"revokedAt": clock.now()}},
         return_document=True,
     )
+    if key is None:  # already revoked (it keeps the time it was first revoked), or not found
+        key = await store.app_keys.find_one({"_id": key_id, "appId": app_id})
     if key is None:
         raise not_found("the key", ("keyId",))
     return key

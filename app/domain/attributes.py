@@ -21,7 +21,7 @@ from typing import Any
 
 from bson.decimal128 import Decimal128, create_decimal128_context
 
-from app.domain import limits
+from app.domain import clock, limits
 from app.domain.errors import DomainError, ErrorCode
 
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -160,7 +160,11 @@ def scalar_to_bson(typed: TypedValue, field: Field) -> Any:
             moment: datetime = typed.value
             if moment.tzinfo is None:
                 raise DomainError(ErrorCode.TYPE_MISMATCH, "a datetime needs a time zone offset", field)
-            return moment.astimezone(UTC)
+            try:
+                return clock.stored_precision(moment)
+            except OverflowError:  # before year 1 or after 9999 once in UTC
+                message = "a datetime must fall in the years 1 to 9999 (UTC)"
+                raise DomainError(ErrorCode.INVALID_INPUT, message, field) from None
     raise DomainError(ErrorCode.TYPE_MISMATCH, "not a scalar value", field)
 
 

@@ -15,4 +15,4 @@ class _Unset(Enum):
 
 UNSET: Final = _Unset.UNSET
 type Unset = Literal[_Unset.UNSET]
-type Maybe[T] = T | None | Unset
+type Maybe[T] = T | Unset | None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from bson import ObjectId
@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from app.crypto import SecretBox
-from app.domain import history
+from app.domain import clock, history
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
 from app.domain.history import EventKind
@@ -213,7 +213,7 @@ async def upsert_user(
         )
     for _ in range(MAX_WRITE_ATTEMPTS):
         existing = await find_user(store, app_id, ref, path)
-        now = datetime.now(UTC)
+        now = clock.now()
         if existing is not None:
             updated = apply_patch(existing, valid, path, now)
             if updated == existing:
@@ -225,22 +225,30 @@ async def upsert_user(
                 return updated, False
             continue
         document = apply_patch(new_user_document(app_id, new_user_id(), now), valid, path, now)
-        await check_identifier_conflicts(store, app_id, None, document, path)
         try:
+            await check_identifier_conflicts(store, app_id, None, document, path)
             await store.users.insert_one(document)
         except DuplicateKeyError as error:
             conflict = duplicate_key_error(error, document, path)
-            if _names_lookup(conflict, ref):
+            if _names_lookup(conflict, ref, path):
                 continue  # a concurrent upsert created this user first: update it instead
             raise conflict from None
+        except DomainErrors as errors:
+            # The pre-check can see the racer's user too (it was created after our look-up).
+            if any(_names_lookup(error, ref, path) for error in errors.errors):
+                continue
+            raise
         await history.record(store, app_id, document["_id"], EventKind.CREATED, actor, _changed(valid))
         return document, True
     raise DomainError(ErrorCode.VERSION_CONFLICT, "the user changed too often concurrently; retry", path)
 
 
-def _names_lookup(conflict: DomainError, ref: UserRef) -> bool:
-    field_of = {"externalUserId": "externalUserId", "email": "emails", "phone": "phones"}
-    return len(conflict.field) >= 2 and conflict.field[1] == field_of.get(ref.kind)
+def _names_lookup(conflict: DomainError, ref: UserRef, path: Field) -> bool:
+    """Whether ``conflict`` is about the identifier the upsert looked its user up by (an
+    email or phone look-up uses the first of the list)."""
+    lookup = {"externalUserId": ("externalUserId",), "email": ("emails", "0"), "phone": ("phones", "0")}
+    expected = (*map(str, path), *lookup.get(ref.kind, ("-",)))
+    return conflict.code is ErrorCode.USER_MERGE_INTERRUPTED and conflict.field == expected
 
 
 def _changed(valid: ValidPatch) -> dict[str, Any]:
@@ -276,7 +284,7 @@ async def modify_user(
     app_id: str,
     actor: Actor,
     ref: UserRef,
-    change: Any,
+    change: Callable[[Document, datetime], Document],
     *,
     expected_version: int | None = None,
     path: Field = (),
@@ -293,7 +301,7 @@ async def modify_user(
                 f"the user is at version {existing['version']}, not {expected_version}",
                 ("expectedVersion",),
             )
-        now = datetime.now(UTC)
+        now = clock.now()
         updated = change(existing, now)
         if updated == existing:
             return existing

@@ -7,8 +7,9 @@ from typing import Any
 import strawberry
 
 from app.auth import scopes
-from app.auth.principal import Scope
-from app.domain.users import UserRef, get_user
+from app.auth.principal import Principal, Scope
+from app.domain.errors import not_found
+from app.domain.users import UserRef, find_user, get_user
 from app.graphql.context import Context
 
 Info = strawberry.Info[Context, None]
@@ -18,14 +19,29 @@ def context_of(info: Info) -> Context:
     return info.context
 
 
+def names_caller(principal: Principal, ref: UserRef) -> bool:
+    """Whether ``ref`` names the caller itself (user token: its sub; session: its user id)."""
+    if principal.scope is Scope.USER:
+        return ref.kind == "externalUserId" and ref.value == principal.external_user_id
+    if principal.scope is Scope.SESSION:
+        return ref.kind == "id" and ref.value == principal.user_id
+    return False
+
+
 async def owned_user(info: Info, ref: UserRef, field: tuple[str, ...] = ("by",)) -> dict[str, Any]:
     """The user ``ref`` names, if the caller may act on it. Outside the caller's scope it
     is FORBIDDEN; another app's users simply do not exist (NOT_FOUND)."""
     context = info.context
-    app_id = scopes.require_tenant(context.principal)
-    if context.principal.scope is not Scope.APP:
-        # Look the user up only after the cheap check that the ref can name the caller.
-        document = await get_user(context.store, app_id, ref, field)
-        scopes.require_owner(context.principal, document)
-        return document
-    return await get_user(context.store, app_id, ref, field)
+    principal = context.principal
+    app_id = scopes.require_tenant(principal)
+    if principal.scope is Scope.APP:
+        return await get_user(context.store, app_id, ref, field)
+    document = await find_user(context.store, app_id, ref, field)
+    if document is None:
+        # FORBIDDEN whether or not someone else holds the identifier: answering NOT_FOUND
+        # for free ones would let a user token probe which emails and ids are registered.
+        if names_caller(principal, ref):
+            raise not_found("the user", field)
+        raise scopes.Forbidden()
+    scopes.require_owner(principal, document)
+    return document

@@ -10,7 +10,9 @@ from graphql import GraphQLError
 
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 
-UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode", description="Why an input was refused.")
+strawberry.enum(ErrorCode, name="UserErrorCode", description="Why an input was refused.")
+# strawberry.enum registers the class itself; an alias (not the call's result) keeps it usable as a type.
+UserErrorCode = ErrorCode
 
 
 @strawberry.type(description="An expected failure: what was wrong with the input, and where.")

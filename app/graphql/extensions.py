@@ -23,15 +23,19 @@ class MaskUnexpectedErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not getattr(result, "errors", None):
+        errors = getattr(result, "errors", None)
+        if result is None or not errors:
             return
         request_id = getattr(self.execution_context.context, "request_id", None)
-        result.errors = [self._present(error, request_id) for error in result.errors]
+        result.errors = [self._present(error, request_id) for error in errors]
 
     def _present(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error
         if original is None or isinstance(original, ClientError):
             return error  # a parse/validation error or one raised for the client
+        if isinstance(original, GraphQLError) and not error.path:
+            # A variable that does not coerce (e.g. a Date "2024-13-45"): the client's mistake.
+            return error
         if isinstance(original, Forbidden):
             return GraphQLError(
                 original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"}

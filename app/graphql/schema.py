@@ -21,7 +21,14 @@ from app.graphql.queries.users import UserQueries
 from app.graphql.types.installation import Installation
 from app.graphql.types.user import User
 
-Query = merge_types("Query", (UserQueries, PreferenceQueries, InstallationQueries))
+Query = merge_types(
+    "Query",
+    (
+        UserQueries,
+        PreferenceQueries,
+        InstallationQueries,
+    ),
+)
 Mutation = merge_types(
     "Mutation",
     (

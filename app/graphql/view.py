@@ -15,10 +15,13 @@ from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
 from app.auth.authenticate import authenticate
+from app.auth.principal import Principal
+from app.auth.principal import Scope as PrincipalScope
 from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
+from app.graphql.extensions import MASKED_MESSAGE
 from app.store.client import Store
 
 log = logging.getLogger("app.graphql")
@@ -69,7 +72,10 @@ class GraphQLEndpoint:
         request_id = request_id_of(request)
         request.state.request_id = request_id
         if request.method == "GET" and "query" not in request.query_params:
-            await self.view(scope, receive, send)  # the GraphiQL page needs no credential
+            # The GraphiQL page needs no credential. Strawberry builds the context even for
+            # it, so it gets a principal that can reach nothing (no app).
+            request.state.principal = Principal(PrincipalScope.ANONYMOUS)
+            await self.view(scope, receive, send)
             return
         try:
             request.state.principal = await authenticate(
@@ -84,6 +90,12 @@ class GraphQLEndpoint:
         except PyMongoError:
             log.warning("store unavailable while authenticating", extra={"request_id": request_id})
             response = error_response(503, "the store is unavailable; retry later", "UNAVAILABLE", request_id)
+            await response(scope, receive, send)
+            return
+        except Exception:
+            # Outside Strawberry, so the masking extension does not see it: mask and log here.
+            log.exception("unexpected error while authenticating", extra={"request_id": request_id})
+            response = error_response(500, MASKED_MESSAGE, "INTERNAL_SERVER_ERROR", request_id)
             await response(scope, receive, send)
             return
         await self.view(scope, receive, send)

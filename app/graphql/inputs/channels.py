@@ -97,14 +97,20 @@ class MsTeamsChannelInput:
 
 @strawberry.input(one_of=True, description="A channel: exactly one member, named after its type.")
 class ChannelInput:
-    email: EmailChannelInput | None = strawberry.UNSET
-    sms: PhoneChannelInput | None = strawberry.UNSET
-    whatsapp: PhoneChannelInput | None = strawberry.UNSET
-    android_push: PushChannelInput | None = strawberry.UNSET
-    ios_push: PushChannelInput | None = strawberry.UNSET
-    web_push: WebPushChannelInput | None = strawberry.UNSET
-    slack: SlackChannelInput | None = strawberry.UNSET
-    ms_teams: MsTeamsChannelInput | None = strawberry.UNSET
+    email: EmailChannelInput | None = strawberry.field(default=strawberry.UNSET, description="An EMAIL channel.")
+    sms: PhoneChannelInput | None = strawberry.field(default=strawberry.UNSET, description="An SMS channel.")
+    whatsapp: PhoneChannelInput | None = strawberry.field(default=strawberry.UNSET, description="A WHATSAPP channel.")
+    android_push: PushChannelInput | None = strawberry.field(
+        default=strawberry.UNSET, description="An ANDROID_PUSH channel (provider FCM, XIAOMI, OPPO or HUAWEI)."
+    )
+    ios_push: PushChannelInput | None = strawberry.field(default=strawberry.UNSET, description="An IOS_PUSH channel.")
+    web_push: WebPushChannelInput | None = strawberry.field(
+        default=strawberry.UNSET, description="A WEB_PUSH subscription."
+    )
+    slack: SlackChannelInput | None = strawberry.field(default=strawberry.UNSET, description="A SLACK channel.")
+    ms_teams: MsTeamsChannelInput | None = strawberry.field(
+        default=strawberry.UNSET, description="An MS_TEAMS channel."
+    )
 
     def to_domain(self) -> ChannelSpec:
         for name, member, kind in _MEMBERS:

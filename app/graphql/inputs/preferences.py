@@ -13,8 +13,8 @@ from app.graphql.types.channels import ChannelType
 
 @strawberry.input(description="Opt in or out of one channel type within a category.")
 class ChannelPreferenceInput:
-    type: ChannelType
-    opted_in: bool
+    type: ChannelType = strawberry.field(description="The channel type this choice is for.")
+    opted_in: bool = strawberry.field(description="Whether the user wants this category on this channel type.")
 
 
 @strawberry.input(description="A user's choice for one category.")
@@ -68,7 +68,7 @@ class PreferencesInput:
 @strawberry.input(description="A preference category of the app.")
 class PreferenceCategoryInput:
     name: str = strawberry.field(description="A letter, then up to 63 letters, digits, '_' or '-'.")
-    description: str | None = None
+    description: str | None = strawberry.field(default=None, description="What the category is for, shown to users.")
     default_opted_in: bool = strawberry.field(
         default=True, description="The choice of users who never chose."
     )

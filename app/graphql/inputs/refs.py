@@ -12,9 +12,9 @@ from app.graphql.inputs import given
 @strawberry.input(one_of=True, description="Exactly one way of naming a user.")
 class UserRef:
     id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="The user's global id.")
-    external_user_id: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
+    external_user_id: str | None = strawberry.field(default=strawberry.UNSET, description="The business's own id.")
+    email: str | None = strawberry.field(default=strawberry.UNSET, description="One of the user's emails (any case).")
+    phone: str | None = strawberry.field(default=strawberry.UNSET, description="One of the user's phones (E.164).")
     push_registration_id: str | None = strawberry.field(
         default=strawberry.UNSET, description="The user an installation belongs to."
     )

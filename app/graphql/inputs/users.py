@@ -23,14 +23,16 @@ class UserPatch:
     external_user_id: strawberry.Maybe[str | None] = strawberry.field(
         description='Set once; "null"/"Null"/"NULL" count as null.'
     )
-    given_name: strawberry.Maybe[str | None]
+    given_name: strawberry.Maybe[str | None] = strawberry.field(description="Given name.")
     first_name: strawberry.Maybe[str | None] = strawberry.field(description="Alias of givenName.")
-    surname: strawberry.Maybe[str | None]
+    surname: strawberry.Maybe[str | None] = strawberry.field(description="Surname.")
     last_name: strawberry.Maybe[str | None] = strawberry.field(description="Alias of surname.")
-    middle_name: strawberry.Maybe[str | None]
-    gender: strawberry.Maybe[str | None]
-    birthday: strawberry.Maybe[date | None]
-    signed_up_at: strawberry.Maybe[datetime | None]
+    middle_name: strawberry.Maybe[str | None] = strawberry.field(description="Middle name.")
+    gender: strawberry.Maybe[str | None] = strawberry.field(description="Gender (free text).")
+    birthday: strawberry.Maybe[date | None] = strawberry.field(description="Date of birth.")
+    signed_up_at: strawberry.Maybe[datetime | None] = strawberry.field(
+        description="When the person signed up (with an offset); defaults to the creation time."
+    )
     preferred_language: strawberry.Maybe[str | None] = strawberry.field(description="BCP 47 tag.")
     timezone: strawberry.Maybe[str | None] = strawberry.field(description="IANA time zone.")
     emails: strawberry.Maybe[list[str] | None] = strawberry.field(description="Replaces the list.")

@@ -10,13 +10,14 @@ from strawberry.scalars import JSON
 from app.domain import attributes
 from app.domain.attributes import AttributeType as DomainAttributeType
 
-AttributeType = strawberry.enum(DomainAttributeType, name="AttributeType", description="The type of a custom attribute.")
+strawberry.enum(DomainAttributeType, name="AttributeType", description="The type of a custom attribute.")
+AttributeType = DomainAttributeType  # registered above; an alias stays usable as a type
 
 
-@strawberry.type(description="A typed custom attribute. NUMBER values are decimal text (e.g. \"149.99\").")
+@strawberry.type(description='A typed custom attribute. NUMBER values are decimal text (e.g. "149.99").')
 class CustomAttribute:
-    key: str
-    type: AttributeType
+    key: str = strawberry.field(description="The attribute's key.")
+    type: AttributeType = strawberry.field(description="The type of the value.")
     value: JSON | None = strawberry.field(
         description="NUMBER: decimal text; DATE: YYYY-MM-DD; DATETIME: RFC 3339; LIST_OF_OBJECTS: a list of objects."
     )

@@ -10,11 +10,11 @@ from app.graphql.types.user import User
 
 @strawberry.type(description="The affected user, or userErrors saying why nothing changed.")
 class UserPayload:
-    user: User | None
-    user_errors: list[UserError]
+    user: User | None = strawberry.field(description="The user after the change; null when nothing changed.")
+    user_errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The id of the erased user, or userErrors saying why nothing was erased.")
 class DeleteUserPayload:
-    deleted_user_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_user_id: strawberry.ID | None = strawberry.field(description="Global id of the erased user.")
+    user_errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")

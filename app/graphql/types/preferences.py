@@ -33,7 +33,7 @@ class PreferenceCategory:
     def mandatory(self) -> bool:
         return bool(self.document["mandatory"])
 
-    @strawberry.field
+    @strawberry.field(description="When the category was last defined or changed.")
     def updated_at(self) -> datetime:
         value: datetime = self.document["updatedAt"]
         return value
@@ -41,8 +41,8 @@ class PreferenceCategory:
 
 @strawberry.type(description="A user's choice for one channel type within a category.")
 class ChannelPreference:
-    type: ChannelType
-    opted_in: bool
+    type: ChannelType = strawberry.field(description="The channel type this choice is for.")
+    opted_in: bool = strawberry.field(description="Whether the user wants this category on this channel type.")
 
 
 @strawberry.type(description="A user's effective choice for one of the app's categories.")
@@ -99,13 +99,13 @@ def preferences_of(document: dict[str, Any], categories: list[dict[str, Any]]) -
     )
 
 
-@strawberry.type
+@strawberry.type(description="The defined category, or userErrors saying why nothing changed.")
 class PreferenceCategoryPayload:
-    category: PreferenceCategory | None
-    user_errors: list[UserError]
+    category: PreferenceCategory | None = strawberry.field(description="The category as stored.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed, if anything was wrong.")
 
 
-@strawberry.type
+@strawberry.type(description="The removed category's name, or userErrors.")
 class RemovePreferenceCategoryPayload:
-    removed_name: str | None
-    user_errors: list[UserError]
+    removed_name: str | None = strawberry.field(description="The name of the category that was removed.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed, if anything was wrong.")

@@ -32,11 +32,12 @@ if TYPE_CHECKING:
 
 MAX_PAGE_SIZE = 100
 
-ProfileType = strawberry.enum(
+strawberry.enum(
     DomainProfileType,
     name="ProfileType",
     description="LEAD: unverified, anonymous or contact data only. CUSTOMER: personalized with an identity.",
 )
+ProfileType = DomainProfileType  # registered above; an alias stays usable as a type
 
 
 @strawberry.type(description="One person's profile in an app.")
@@ -67,15 +68,15 @@ class User(Node):
     def surname(self) -> str | None:
         return self.document.get("surname")
 
-    @strawberry.field
+    @strawberry.field(description="Middle name.")
     def middle_name(self) -> str | None:
         return self.document.get("middleName")
 
-    @strawberry.field
+    @strawberry.field(description="Gender, as the business records it (free text).")
     def gender(self) -> str | None:
         return self.document.get("gender")
 
-    @strawberry.field
+    @strawberry.field(description="Date of birth.")
     def birthday(self) -> date | None:
         value = self.document.get("birthday")
         return value.date() if value is not None else None
@@ -101,7 +102,7 @@ class User(Node):
     def phones(self) -> list[str]:
         return list(self.document.get("phones", []))
 
-    @strawberry.field
+    @strawberry.field(description="Tags for segmentation (a set).")
     def tags(self) -> list[str]:
         return list(self.document.get("tags", []))
 
@@ -171,12 +172,12 @@ class User(Node):
             page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
         )
 
-    @strawberry.field
+    @strawberry.field(description="When the profile was created.")
     def created_at(self) -> datetime:
         value: datetime = self.document["createdAt"]
         return value
 
-    @strawberry.field
+    @strawberry.field(description="When the profile last changed.")
     def updated_at(self) -> datetime:
         value: datetime = self.document["updatedAt"]
         return value
