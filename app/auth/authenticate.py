@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 from app.auth.principal import Principal, Scope
 from app.auth.tokens import InvalidToken, unverified_header, verify
 from app.config import Settings
 from app.crypto import SecretBox
-from app.domain import apps
+from app.domain import apps, sessions
 from app.store.client import Store
 
 MAX_HEADER_LENGTH = 8_192
@@ -17,7 +16,7 @@ MAX_HEADER_LENGTH = 8_192
 
 def hash_session_token(token: str) -> str:
     """Session tokens are stored only as this hash (they are high-entropy, so no salt is needed)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return sessions.hash_token(token)
 
 
 async def authenticate(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from app.crypto import SecretBox
@@ -56,25 +57,31 @@ def _ref_query(app_id: str, ref: UserRef, path: Field) -> dict[str, Any]:
     raise ValueError(ref.kind)
 
 
-async def find_user(store: Store, app_id: str, ref: UserRef, path: Field = ()) -> Document | None:
+async def find_user(
+    store: Store, app_id: str, ref: UserRef, path: Field = (), session: AsyncClientSession | None = None
+) -> Document | None:
     """The live user a reference names (following merge redirects), or None."""
     if ref.kind == "pushRegistrationId":
         installation = await store.installations.find_one(
-            {"appId": app_id, "pushRegistrationId": ref.value}, {"userId": 1}
+            {"appId": app_id, "pushRegistrationId": ref.value}, {"userId": 1}, session=session
         )
         if installation is None:
             return None
         ref = UserRef("id", installation["userId"])
-    document = await store.users.find_one(_ref_query(app_id, ref, path))
+    document = await store.users.find_one(_ref_query(app_id, ref, path), session=session)
     for _ in range(MAX_REDIRECTS):
         if document is None or "mergedInto" not in document:
             return document
-        document = await store.users.find_one({"appId": app_id, "_id": document["mergedInto"]})
+        document = await store.users.find_one(
+            {"appId": app_id, "_id": document["mergedInto"]}, session=session
+        )
     return None
 
 
-async def get_user(store: Store, app_id: str, ref: UserRef, path: Field = ()) -> Document:
-    document = await find_user(store, app_id, ref, path)
+async def get_user(
+    store: Store, app_id: str, ref: UserRef, path: Field = (), session: AsyncClientSession | None = None
+) -> Document:
+    document = await find_user(store, app_id, ref, path, session)
     if document is None:
         raise not_found("the user", path)
     return document
@@ -90,7 +97,12 @@ async def find_users_by_ids(store: Store, app_id: str, ids: Sequence[str]) -> li
 
 
 async def check_identifier_conflicts(
-    store: Store, app_id: str, user_id: str | None, document: Document, path: Field
+    store: Store,
+    app_id: str,
+    user_id: str | None,
+    document: Document,
+    path: Field,
+    session: AsyncClientSession | None = None,
 ) -> None:
     """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user."""
     clauses: list[dict[str, Any]] = []
@@ -106,7 +118,7 @@ async def check_identifier_conflicts(
     if user_id is not None:
         query["_id"] = {"$ne": user_id}
     projection = {"externalUserId": 1, "emails": 1, "phones": 1}
-    holders = await store.users.find(query, projection).limit(10).to_list()
+    holders = await store.users.find(query, projection, session=session).limit(10).to_list()
     errors = [
         error
         for holder in holders
@@ -150,7 +162,11 @@ def duplicate_key_error(error: DuplicateKeyError, document: Document, path: Fiel
 
 
 async def replace_with_version(
-    store: Store, previous: Document, updated: Document, path: Field
+    store: Store,
+    previous: Document,
+    updated: Document,
+    path: Field,
+    session: AsyncClientSession | None = None,
 ) -> bool:
     """Store ``updated`` if nobody changed the user since ``previous`` was read."""
     updated["version"] = previous["version"] + 1
@@ -158,6 +174,7 @@ async def replace_with_version(
         result = await store.users.replace_one(
             {"_id": previous["_id"], "appId": previous["appId"], "version": previous["version"]},
             updated,
+            session=session,
         )
     except DuplicateKeyError as error:
         raise duplicate_key_error(error, updated, path) from None

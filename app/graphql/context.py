@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from app.auth.principal import Principal
 from app.config import Settings
 from app.crypto import SecretBox
-from app.domain import categories, users
+from app.domain import categories, installations, users
 from app.store.client import Store
 
 Document = dict[str, Any]
@@ -23,6 +23,7 @@ class Loaders:
     """Batch look-ups that a list could repeat; created fresh for every request."""
 
     user_by_id: DataLoader[str, Document | None]
+    installations_by_user_id: DataLoader[str, list[Document]]
     categories_by_app: DataLoader[str, list[Document]]  # preference categories, by app id
 
 
@@ -32,11 +33,17 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
             return [None] * len(ids)
         return await users.find_users_by_ids(store, app_id, ids)
 
+    async def load_installations(user_ids: list[str]) -> list[list[Document]]:
+        if app_id is None:
+            return [[] for _ in user_ids]
+        return await installations.find_by_user_ids(store, app_id, user_ids)
+
     async def load_categories(app_ids: list[str]) -> list[list[Document]]:
         return await categories.categories_of_apps(store, app_ids)
 
     return Loaders(
         user_by_id=DataLoader(load_fn=load_users),
+        installations_by_user_id=DataLoader(load_fn=load_installations),
         categories_by_app=DataLoader(load_fn=load_categories),
     )
 

@@ -11,11 +11,15 @@ from app.graphql.extensions import MaskUnexpectedErrors
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
 from app.graphql.mutations.channels import ChannelMutations
+from app.graphql.mutations.identity import IdentityMutations
+from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
+from app.graphql.queries.installations import InstallationQueries
 from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.record import RecordOperation
+from app.graphql.types.installation import Installation
 from app.graphql.types.user import User
 
 Query = merge_types(
@@ -23,6 +27,7 @@ Query = merge_types(
     (
         UserQueries,
         PreferenceQueries,
+        InstallationQueries,
     ),
 )
 Mutation = merge_types(
@@ -33,6 +38,8 @@ Mutation = merge_types(
         AppMutations,
         ChannelMutations,
         PreferenceMutations,
+        InstallationMutations,
+        IdentityMutations,
     ),
 )
 
@@ -50,7 +57,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[User],
+        types=[User, Installation],
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(auto_camel_case=True),
     )

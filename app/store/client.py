@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ class Store:
     sessions: AsyncCollection[Document] = field(init=False)
     attribute_definitions: AsyncCollection[Document] = field(init=False)
     preference_categories: AsyncCollection[Document] = field(init=False)
+    # The embedded server runs one transaction at a time (see app/store/transactions.py).
+    transaction_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.apps = self.db["apps"]

@@ -16,7 +16,8 @@ from typing import Literal
 
 from mongoeco.engines.memory import MemoryEngine
 from mongoeco.engines.sqlite import SQLiteEngine
-from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
+
+from app.store.embedded_gate import DEFAULT_WAIT_SECONDS, TransactionGatedProxyServer
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,13 @@ class EmbeddedServer:
         engine: Literal["sqlite", "memory"] = "sqlite",
         host: str = "127.0.0.1",
         port: int = 0,
+        transaction_wait_seconds: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self._data_dir = data_dir
         self._engine = engine
         self._host = host
         self._port = port
+        self._transaction_wait_seconds = transaction_wait_seconds
         self._ready: concurrent.futures.Future[str] = concurrent.futures.Future()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
@@ -81,8 +84,12 @@ class EmbeddedServer:
             engine: SQLiteEngine | MemoryEngine = SQLiteEngine(str(self.database_file))
         else:
             engine = MemoryEngine()
-        proxy = AsyncMongoEcoProxyServer(
-            engine=engine, host=self._host, port=self._port, mongodb_dialect="8.0"
+        proxy = TransactionGatedProxyServer(
+            engine=engine,
+            host=self._host,
+            port=self._port,
+            mongodb_dialect="8.0",
+            wait_seconds=self._transaction_wait_seconds,
         )
         await proxy.start()
         try:

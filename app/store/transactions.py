@@ -1,21 +1,70 @@
-"""Multi-document transactions (MongoDB needs a replica set; the compose file runs one)."""
+"""Multi-document transactions (MongoDB needs a replica set; the compose file runs one).
+
+MongoDB runs transactions concurrently and labels write conflicts
+``TransientTransactionError``; the driver's ``with_transaction`` retries those.
+
+The embedded server (mongoeco 4.11) needs more, found by experiment:
+- Its SQLite engine allows one open transaction at a time (a second fails with "already
+  has an active transaction"), so transactions take a per-process lock (the embedded
+  server belongs to this process). Commands of other sessions are held back by the
+  server while a transaction is open (app/store/embedded_gate.py).
+- Its memory engine fails a commit with "Write conflict" when any other write ran on the
+  server since the transaction started (possible when the gate's wait ran out). Neither
+  error carries the transient label, so such a transaction is run again here.
+- After such a failed commit the server keeps the transaction open on that session id.
+  The driver pools session ids, so later operations, even ones outside any transaction,
+  would run inside the stale transaction and their writes would never be committed. The
+  failed transaction is therefore aborted explicitly.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 from collections.abc import Awaitable, Callable
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from app.store.client import Store
 
+EMBEDDED_ATTEMPTS = 12
+_EMBEDDED_CONFLICTS = ("Write conflict", "active transaction bound to another session")
+
+
+def _embedded_conflict(error: OperationFailure) -> bool:
+    return any(text in str(error) for text in _EMBEDDED_CONFLICTS)
+
+
+async def _run_embedded[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+    async with store.client.start_session() as session:
+        try:
+            return await session.with_transaction(
+                work, read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
+            )
+        except OperationFailure:
+            with contextlib.suppress(PyMongoError):
+                await store.client.admin.command("abortTransaction", session=session)
+            raise
+
 
 async def in_transaction[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one transaction; the driver retries it on transient errors."""
-    async with store.client.start_session() as session:
-        return await session.with_transaction(
-            work,
-            read_concern=ReadConcern("snapshot"),
-            write_concern=WriteConcern("majority"),
-        )
+    """Run ``work`` in one transaction; it may run more than once, so it must only
+    touch the store through the session it is given (and raise to abort)."""
+    if store.embedded is None:
+        async with store.client.start_session() as session:
+            return await session.with_transaction(
+                work, read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
+            )
+    for attempt in range(EMBEDDED_ATTEMPTS):
+        try:
+            async with store.transaction_lock:
+                return await _run_embedded(store, work)
+        except OperationFailure as error:
+            if not _embedded_conflict(error) or attempt == EMBEDDED_ATTEMPTS - 1:
+                raise
+        await asyncio.sleep(random.uniform(0.001, 0.004) * (attempt + 1))  # noqa: S311
+    raise AssertionError("unreachable")

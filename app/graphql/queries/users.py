@@ -11,6 +11,7 @@ from app.domain.errors import DomainError
 from app.graphql.access import Info, owned_user
 from app.graphql.ids import decode_any
 from app.graphql.inputs.refs import UserRef
+from app.graphql.queries.installations import installation_node
 from app.graphql.types.node import Node
 from app.graphql.types.user import User
 
@@ -29,6 +30,8 @@ class UserQueries:
             except DomainError:
                 return None
             return User.of(document)
+        if type_name == "Installation":
+            return await installation_node(info, raw_id)
         return None
 
     @strawberry.field(description="The caller's own profile (user and session tokens).")

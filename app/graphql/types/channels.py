@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from app.domain.channel_specs import ChannelType
+from app.graphql.access import Info
 from app.graphql.ids import encode_id
+
+if TYPE_CHECKING:
+    from app.graphql.types.installation import Installation
 
 # Registers the domain enum itself (strawberry.enum returns the class it decorates), so
 # annotations name a real type and values need no conversion.
@@ -20,10 +24,11 @@ __all__ = ["Channel", "ChannelType"]
 @strawberry.type(description="A delivery endpoint of a user, with its opt-in flag.")
 class Channel:
     document: strawberry.Private[dict[str, Any]]
+    user_id: strawberry.Private[str | None] = None  # the user whose channel this is
 
     @classmethod
-    def of(cls, document: dict[str, Any]) -> Channel:
-        return cls(document=document)
+    def of(cls, document: dict[str, Any], user_id: str | None = None) -> Channel:
+        return cls(document=document, user_id=user_id)
 
     @strawberry.field(description="Opaque id; pass it to removeChannel.")
     def id(self) -> strawberry.ID:
@@ -49,6 +54,22 @@ class Channel:
     @strawberry.field(description="The installation a push channel belongs to, when given.")
     def push_registration_id(self) -> str | None:
         return self.document.get("pushRegistrationId")
+
+    @strawberry.field(
+        description="The installation of a push channel, while it belongs to the same user."
+    )
+    async def installation(
+        self, info: Info
+    ) -> Annotated[Installation, strawberry.lazy("app.graphql.types.installation")] | None:
+        from app.graphql.types.installation import Installation
+
+        registration = self.document.get("pushRegistrationId")
+        if registration is None or self.user_id is None:
+            return None
+        # Through the user's own installations: a device now owned by someone else stays hidden.
+        owned = await info.context.loaders.installations_by_user_id.load(self.user_id)
+        found = next((i for i in owned if i["pushRegistrationId"] == registration), None)
+        return Installation.of(found) if found is not None else None
 
     @strawberry.field(
         description="Slack/Teams: how the channel is addressed (email, userId, channelId, "

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from bson import ObjectId
 
-from app.domain import preferences
+from app.domain import history, preferences
 from app.domain.channel_documents import channels_of
 from app.domain.channel_specs import ChannelType as DomainChannelType
+from app.domain.errors import DomainError
 from app.domain.profile import ProfileType as DomainProfileType
-from app.graphql.ids import encode_id
+from app.graphql.access import Info
+from app.graphql.errors import ClientError
+from app.graphql.ids import decode_id, encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
 from app.graphql.types.channels import Channel, ChannelType
+from app.graphql.types.history import (
+    PageInfo,
+    ProfileEvent,
+    ProfileEventConnection,
+    ProfileEventEdge,
+)
 from app.graphql.types.node import Node
 from app.graphql.types.preferences import Preferences, preferences_of
+
+if TYPE_CHECKING:
+    from app.graphql.types.installation import Installation
+
+MAX_PAGE_SIZE = 100
 
 strawberry.enum(
     DomainProfileType,
@@ -99,10 +114,14 @@ class User(Node):
     def custom_attribute(self, key: str) -> CustomAttribute | None:
         return one_custom_attribute(self.document, key)
 
-    @strawberry.field(description="Delivery endpoints, in the order they were added; only one type when given.")
+    @strawberry.field(
+        description="Delivery endpoints, in the order they were added; only one type when given."
+    )
     def channels(self, type: ChannelType | None = None) -> list[Channel]:
         kind = DomainChannelType(type) if type is not None else None
-        return [Channel.of(channel) for channel in channels_of(self.document, kind)]
+        return [
+            Channel.of(channel, self.document["_id"]) for channel in channels_of(self.document, kind)
+        ]
 
     @strawberry.field(description="Language, time zone, and opt-outs per channel type and per category.")
     async def preferences(self, info: strawberry.Info) -> Preferences:
@@ -118,6 +137,40 @@ class User(Node):
         found = await info.context.loaders.categories_by_app.load(self.document["appId"])
         defined = {item["name"]: item for item in found}
         return preferences.can_receive(self.document, defined, category, DomainChannelType(channel))
+
+    @strawberry.field(description="The user's installations (devices), oldest first.")
+    async def installations(
+        self, info: Info
+    ) -> list[Annotated[Installation, strawberry.lazy("app.graphql.types.installation")]]:
+        from app.graphql.types.installation import Installation
+
+        documents = await info.context.loaders.installations_by_user_id.load(self.document["_id"])
+        return [Installation.of(document) for document in documents]
+
+    @strawberry.field(description="Profile events with time and actor, newest first.")
+    async def history(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> ProfileEventConnection:
+        if not 0 <= first <= MAX_PAGE_SIZE:
+            raise ClientError(f"first must be between 0 and {MAX_PAGE_SIZE}", "BAD_USER_INPUT")
+        after_id = None
+        if after is not None:
+            try:
+                after_id = decode_id(after, "ProfileEvent", ("after",))
+            except DomainError:
+                after_id = None
+            if after_id is None or not ObjectId.is_valid(after_id):
+                raise ClientError("after is not a cursor of this connection", "BAD_USER_INPUT")
+        context = info.context
+        events, more = await history.page(
+            context.store, self.document["appId"], self.document["_id"], first, after_id
+        )
+        nodes = [ProfileEvent.of(event) for event in events]
+        edges = [ProfileEventEdge(cursor=str(node.id), node=node) for node in nodes]
+        return ProfileEventConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        )
 
     @strawberry.field(description="When the profile was created.")
     def created_at(self) -> datetime:

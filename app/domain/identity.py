@@ -1,0 +1,149 @@
+"""Identities (validation, placeholders) and depersonalize; helpers shared with personalize.
+
+Identity operations run in one transaction, so a crash or a concurrent call never leaves
+a lost installation, a half-merged pair or two users holding one identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from app.domain import history, installations, sessions
+from app.domain.actor import Actor
+from app.domain.errors import DomainError, ErrorCode, ErrorCollector
+from app.domain.history import EventKind
+from app.domain.identifiers import normalize_emails, normalize_external_user_id, normalize_phones
+from app.domain.merge import StaleUser
+from app.domain.profile import Document, new_user_document
+from app.domain.users import new_user_id
+from app.store.client import Store
+from app.store.transactions import in_transaction
+
+# What SDKs send when they have no real id; storing one would merge strangers.
+PLACEHOLDER_IDS = frozenset(
+    {
+        "",
+        "null",
+        "undefined",
+        "anonymous",
+        "0",
+        "-1",
+        "n/a",
+        "none",
+        "nil",
+        "00000000-0000-0000-0000-000000000000",
+    }
+)
+MAX_ATTEMPTS = 8
+
+
+@dataclass(slots=True)
+class Identity:
+    external_user_id: str | None = None
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+
+
+def validate_identity(identity: Identity, path: tuple[str, ...] = ("identity",)) -> Identity:
+    errors = ErrorCollector()
+    result = Identity()
+    if identity.external_user_id is not None:
+        if identity.external_user_id.strip().lower() in PLACEHOLDER_IDS:
+            errors.add(
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    f"{identity.external_user_id[:40]!r} is a placeholder, not an identity",
+                    (*path, "externalUserId"),
+                )
+            )
+        else:
+            try:
+                result.external_user_id = normalize_external_user_id(
+                    identity.external_user_id, (*path, "externalUserId")
+                )
+            except DomainError as error:
+                errors.add(error)
+    for name, normalize in (("emails", normalize_emails), ("phones", normalize_phones)):
+        try:
+            setattr(result, name, normalize(getattr(identity, name), (*path, name)))
+        except DomainError as error:
+            errors.add(error)
+    errors.raise_if_any()
+    if not (result.external_user_id or result.emails or result.phones):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "an identity needs an externalUserId, an email or a phone",
+            path,
+        )
+    return result
+
+
+async def move_installation(
+    store: Store, installation: Document, user_id: str, now: datetime, session: AsyncClientSession
+) -> None:
+    # A moved installation is never primary for its new user: that is the user's own choice.
+    await store.installations.update_one(
+        {"_id": installation["_id"], "appId": installation["appId"]},
+        {"$set": {"userId": user_id, "isPrimaryDevice": False, "updatedAt": now}},
+        session=session,
+    )
+
+
+async def run_retrying[T](store: Store, work: Any) -> T:
+    """Run a transaction again when a concurrent one got there first (on MongoDB a unique
+    index violation aborts the transaction; a re-run then finds the winner's user)."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            result: T = await in_transaction(store, work)
+            return result
+        except (StaleUser, DuplicateKeyError):
+            continue
+    raise DomainError(ErrorCode.VERSION_CONFLICT, "the users changed too often concurrently; retry")
+
+
+@dataclass(slots=True)
+class Depersonalized:
+    installation: Document
+    previous_user_id: str
+    session_token: str
+
+
+async def depersonalize(
+    store: Store, app_id: str, actor: Actor, push_registration_id: str
+) -> Depersonalized:
+    """The installation gets a fresh anonymous LEAD user (and a session token for it)."""
+
+    async def work(session: AsyncClientSession) -> Depersonalized:
+        now = datetime.now(UTC)
+        installation = await installations.get(store, app_id, push_registration_id, session=session)
+        fresh = new_user_document(app_id, new_user_id(), now)
+        await store.users.insert_one(fresh, session=session)
+        await move_installation(store, installation, fresh["_id"], now, session)
+        await history.record(
+            store,
+            app_id,
+            installation["userId"],
+            EventKind.DEPERSONALIZED,
+            actor,
+            {"installationId": installation["_id"]},
+            session,
+        )
+        await history.record(
+            store,
+            app_id,
+            fresh["_id"],
+            EventKind.CREATED,
+            actor,
+            {"installationId": installation["_id"]},
+            session,
+        )
+        token = await sessions.issue(store, app_id, fresh["_id"], session)
+        moved = {**installation, "userId": fresh["_id"], "isPrimaryDevice": False, "updatedAt": now}
+        return Depersonalized(moved, installation["userId"], token)
+
+    return await run_retrying(store, work)

@@ -1,0 +1,194 @@
+"""An installation as clients send it: validation, and applying it to the stored document."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+
+from app.domain import attributes, limits
+from app.domain.attributes import TypedValue
+from app.domain.errors import DomainError, ErrorCode, ErrorCollector
+from app.domain.profile import LANGUAGE_TAG, Document, Field
+
+MAX_PUSH_REGISTRATION_ID_LENGTH = 256
+PUSH_PROVIDERS = frozenset({"FCM", "APNS", "XIAOMI", "OPPO", "HUAWEI"})
+TEXT_FIELDS = ("appVersion", "sdkVersion", "os", "osVersion", "deviceModel")
+
+
+class Platform(StrEnum):
+    ANDROID = "ANDROID"
+    IOS = "IOS"
+    WEB = "WEB"
+    OTHER = "OTHER"
+
+
+@dataclass(slots=True)
+class InstallationData:
+    """What a client sent. ``None`` leaves a stored value alone."""
+
+    push_registration_id: str
+    platform: Platform
+    push_token: str | None = None
+    push_provider: str | None = None
+    is_push_registration_enabled: bool | None = None
+    app_version: str | None = None
+    sdk_version: str | None = None
+    os: str | None = None
+    os_version: str | None = None
+    device_model: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    custom_attributes: list[tuple[str, TypedValue]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ValidInstallation:
+    push_registration_id: str
+    assign: Document
+    attributes_set: dict[str, tuple[attributes.AttributeType, Any]]
+    attributes_unset: set[str]
+
+
+def validate_push_registration_id(value: str, path: Field) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise DomainError(ErrorCode.INVALID_INPUT, "pushRegistrationId must not be empty", path)
+    if len(stripped) > MAX_PUSH_REGISTRATION_ID_LENGTH:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"pushRegistrationId has at most {MAX_PUSH_REGISTRATION_ID_LENGTH} characters",
+            path,
+        )
+    return stripped
+
+
+def _text(value: str, path: Field) -> str:
+    if len(value) > limits.MAX_INSTALLATION_FIELD_LENGTH:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"at most {limits.MAX_INSTALLATION_FIELD_LENGTH} characters",
+            path,
+        )
+    return value.strip()
+
+
+def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallation:
+    """Check every field, collecting all errors."""
+    errors = ErrorCollector()
+    assign: Document = {"platform": Platform(data.platform).value}
+    push_registration_id = ""
+    try:
+        push_registration_id = validate_push_registration_id(
+            data.push_registration_id, (*path, "pushRegistrationId")
+        )
+    except DomainError as error:
+        errors.add(error)
+    given = {
+        "pushToken": data.push_token,
+        "appVersion": data.app_version,
+        "sdkVersion": data.sdk_version,
+        "os": data.os,
+        "osVersion": data.os_version,
+        "deviceModel": data.device_model,
+    }
+    for name, value in given.items():
+        if value is not None:
+            try:
+                assign[name] = _text(value, (*path, name))
+            except DomainError as error:
+                errors.add(error)
+    if data.push_provider is not None:
+        provider = data.push_provider.strip().upper()
+        if provider not in PUSH_PROVIDERS:
+            errors.add(
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    f"pushProvider is one of {', '.join(sorted(PUSH_PROVIDERS))}",
+                    (*path, "pushProvider"),
+                )
+            )
+        assign["pushProvider"] = provider
+    if data.is_push_registration_enabled is not None:
+        assign["isPushRegistrationEnabled"] = data.is_push_registration_enabled
+    if data.language is not None:
+        if LANGUAGE_TAG.match(data.language):
+            assign["language"] = data.language
+        else:
+            errors.add(
+                DomainError(
+                    ErrorCode.INVALID_INPUT, "not a BCP 47 language tag", (*path, "language")
+                )
+            )
+    if data.timezone is not None:
+        try:
+            zoneinfo.ZoneInfo(data.timezone)
+            assign["timezone"] = data.timezone
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors.add(
+                DomainError(ErrorCode.INVALID_INPUT, "not an IANA time zone", (*path, "timezone"))
+            )
+    attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = {}
+    attributes_unset: set[str] = set()
+    for index, (key, typed) in enumerate(data.custom_attributes):
+        item_path = (*path, "customAttributes", index)
+        try:
+            attributes.validate_key(key, (*item_path, "key"))
+            if key in attributes_set or key in attributes_unset:
+                raise DomainError(
+                    ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key")
+                )
+            if typed.type is None:
+                attributes_unset.add(key)
+            else:
+                attributes_set[key] = (typed.type, attributes.to_bson(typed, (*item_path, "value")))
+        except DomainError as error:
+            errors.add(error)
+    errors.raise_if_any()
+    return ValidInstallation(push_registration_id, assign, attributes_set, attributes_unset)
+
+
+def apply(
+    document: Document, valid: ValidInstallation, now: datetime, path: Field = ("input",)
+) -> Document:
+    result = {
+        **document,
+        **valid.assign,
+        "attrs": dict(document.get("attrs", {})),
+        "attrMeta": dict(document.get("attrMeta", {})),
+    }
+    for key, (kind, value) in valid.attributes_set.items():
+        result["attrs"][key] = value
+        result["attrMeta"][key] = {"type": kind.value, "updatedAt": now}
+    for key in valid.attributes_unset:
+        result["attrs"].pop(key, None)
+        result["attrMeta"].pop(key, None)
+    if len(result["attrs"]) > limits.MAX_CUSTOM_ATTRIBUTES_PER_USER:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"an installation has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} "
+            "custom attributes",
+            (*path, "customAttributes"),
+        )
+    result["lastSeenAt"] = now
+    result["updatedAt"] = now
+    return result
+
+
+def new_document(app_id: str, user_id: str, valid: ValidInstallation, now: datetime) -> Document:
+    base: Document = {
+        "_id": str(ObjectId()),
+        "appId": app_id,
+        "userId": user_id,
+        "pushRegistrationId": valid.push_registration_id,
+        "isPushRegistrationEnabled": True,
+        "isPrimaryDevice": False,
+        "attrs": {},
+        "attrMeta": {},
+        "createdAt": now,
+    }
+    return apply(base, valid, now)

@@ -1,0 +1,82 @@
+"""Installations: one install of the business's app on a device, owned by one user at a time.
+
+Stored form (collection ``installations``)::
+
+    {_id, appId, userId, pushRegistrationId, platform, pushToken, pushProvider,
+     isPushRegistrationEnabled, isPrimaryDevice, appVersion, sdkVersion, os, osVersion,
+     deviceModel, language, timezone, attrs, attrMeta, createdAt, updatedAt, lastSeenAt}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from app.domain.errors import not_found
+from app.domain.profile import Document, Field
+from app.store.client import Store
+
+
+async def find(
+    store: Store, app_id: str, push_registration_id: str, session: AsyncClientSession | None = None
+) -> Document | None:
+    return await store.installations.find_one(
+        {"appId": app_id, "pushRegistrationId": push_registration_id}, session=session
+    )
+
+
+async def find_by_id(store: Store, app_id: str, installation_id: str) -> Document | None:
+    return await store.installations.find_one({"appId": app_id, "_id": installation_id})
+
+
+async def get(
+    store: Store,
+    app_id: str,
+    push_registration_id: str,
+    path: Field = ("pushRegistrationId",),
+    session: AsyncClientSession | None = None,
+) -> Document:
+    document = await find(store, app_id, push_registration_id, session)
+    if document is None:
+        raise not_found("the installation", path)
+    return document
+
+
+async def find_by_user_ids(
+    store: Store, app_id: str, user_ids: Sequence[str]
+) -> list[list[Document]]:
+    """Each user's installations, in the order of ``user_ids``: one round trip, for DataLoaders."""
+    grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}
+    cursor = store.installations.find({"appId": app_id, "userId": {"$in": list(grouped)}}).sort(
+        "createdAt", 1
+    )
+    async for document in cursor:
+        grouped[document["userId"]].append(document)
+    return [grouped[user_id] for user_id in user_ids]
+
+
+async def move_all(
+    store: Store,
+    app_id: str,
+    from_user: str,
+    to_user: str,
+    now: datetime,
+    session: AsyncClientSession,
+) -> None:
+    """Hand every installation of ``from_user`` to ``to_user``. A moved installation stops
+    being primary when the receiving user already has a primary one (at most one each)."""
+    if await store.installations.find_one(
+        {"appId": app_id, "userId": to_user, "isPrimaryDevice": True}, {"_id": 1}, session=session
+    ):
+        await store.installations.update_many(
+            {"appId": app_id, "userId": from_user, "isPrimaryDevice": True},
+            {"$set": {"isPrimaryDevice": False}},
+            session=session,
+        )
+    await store.installations.update_many(
+        {"appId": app_id, "userId": from_user},
+        {"$set": {"userId": to_user, "updatedAt": now}},
+        session=session,
+    )

@@ -1,0 +1,199 @@
+"""personalize: attaching an installation to the person an identity names.
+
+It runs in one transaction, so a crash or a concurrent call never leaves a lost
+installation, a half-merged pair or two users holding one identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from app.crypto import SecretBox
+from app.domain import history, installations, sessions
+from app.domain.actor import Actor
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.history import EventKind
+from app.domain.identity import Identity, move_installation, run_retrying, validate_identity
+from app.domain.merge import MergeStrategy, StaleUser, absorb
+from app.domain.profile import (
+    Document,
+    ProfileType,
+    UserPatch,
+    ValidPatch,
+    apply_patch,
+    new_user_document,
+    validate_patch,
+)
+from app.domain.users import check_identifier_conflicts, new_user_id
+from app.store.client import Store
+
+
+async def _holders(
+    store: Store, app_id: str, identity: Identity, session: AsyncClientSession
+) -> list[Document]:
+    clauses: list[dict[str, Any]] = []
+    if identity.external_user_id:
+        clauses.append({"externalUserId": identity.external_user_id})
+    if identity.emails:
+        clauses.append({"emails": {"$in": identity.emails}})
+    if identity.phones:
+        clauses.append({"phones": {"$in": identity.phones}})
+    return await store.users.find({"appId": app_id, "$or": clauses}, session=session).to_list()
+
+
+def _is_personalized(user: Document) -> bool:
+    return bool(user.get("externalUserId")) or user.get("type") == ProfileType.CUSTOMER.value
+
+
+def _with_identity(
+    user: Document, identity: Identity, patch: ValidPatch | None, keep_as_lead: bool, now: datetime
+) -> Document:
+    result = dict(user)
+    if identity.external_user_id and not user.get("externalUserId"):
+        result["externalUserId"] = identity.external_user_id
+    for name in ("emails", "phones"):
+        values = list(user.get(name, []))
+        values.extend(value for value in getattr(identity, name) if value not in values)
+        result[name] = values
+    if patch is not None:
+        result = apply_patch(result, patch, ("attributes",), now)
+    if not keep_as_lead:
+        result["type"] = ProfileType.CUSTOMER.value
+    result["updatedAt"] = now
+    return result
+
+
+@dataclass(slots=True)
+class Personalized:
+    user: Document
+    installation: Document
+
+
+async def personalize(
+    store: Store,
+    app_id: str,
+    actor: Actor,
+    push_registration_id: str,
+    identity: Identity,
+    attributes: UserPatch | None = None,
+    *,
+    force_depersonalize: bool = False,
+    keep_as_lead: bool = False,
+    box: SecretBox | None = None,
+) -> Personalized:
+    wanted = validate_identity(identity)
+    patch = validate_patch(attributes, ("attributes",), box) if attributes is not None else None
+
+    async def work(session: AsyncClientSession) -> Personalized:
+        now = datetime.now(UTC)
+        installation = await installations.get(store, app_id, push_registration_id, session=session)
+        current = await store.users.find_one(
+            {"appId": app_id, "_id": installation["userId"]}, session=session
+        )
+        assert current is not None  # an installation always belongs to a user
+        holders = await _holders(store, app_id, wanted, session)
+        if len({holder["_id"] for holder in holders}) > 1:
+            raise DomainError(
+                ErrorCode.CONFLICTING_IDENTITIES,
+                "the identity's identifiers belong to different users",
+                ("identity",),
+            )
+        match = holders[0] if holders else None
+        if (
+            match is not None
+            and wanted.external_user_id
+            and match.get("externalUserId") not in (None, wanted.external_user_id)
+        ):
+            raise DomainError(
+                ErrorCode.CONFLICTING_IDENTITIES,
+                "an identifier of the identity belongs to a user with another externalUserId",
+                ("identity",),
+            )
+        same_person = match is not None and match["_id"] == current["_id"]
+        moved_from: str | None = None
+        if same_person or (match is None and not _is_personalized(current)):
+            target = current  # the identity is written onto the installation's user
+        elif not _is_personalized(current):
+            # A known person on a device used anonymously: the lead's data comes along.
+            assert match is not None
+            target = await absorb(
+                store,
+                actor,
+                match,
+                current,
+                MergeStrategy.PREFER_TARGET,
+                now,
+                session,
+                ("pushRegistrationId",),
+            )
+            moved_from = current["_id"]
+        elif not force_depersonalize:
+            raise DomainError(
+                ErrorCode.ALREADY_PERSONALIZED,
+                "the installation is personalized with another identity; "
+                "pass forceDepersonalize to move it",
+                ("pushRegistrationId",),
+            )
+        else:
+            # Only this installation leaves; the previous user keeps its data and other devices.
+            if match is None:
+                match = new_user_document(app_id, new_user_id(), now)
+                await store.users.insert_one(match, session=session)
+                await history.record(
+                    store, app_id, match["_id"], EventKind.CREATED, actor, None, session
+                )
+            target = match
+            await move_installation(store, installation, target["_id"], now, session)
+            await history.record(
+                store,
+                app_id,
+                current["_id"],
+                EventKind.DEPERSONALIZED,
+                actor,
+                {"installationId": installation["_id"]},
+                session,
+            )
+            moved_from = current["_id"]
+        updated = _with_identity(target, wanted, patch, keep_as_lead, now)
+        await check_identifier_conflicts(
+            store, app_id, target["_id"], updated, ("identity",), session
+        )
+        updated["version"] = target["version"] + 1
+        # A unique-index violation here means a concurrent call stored the identity first:
+        # it propagates (DuplicateKeyError) so that the whole transaction runs again.
+        stored = await store.users.replace_one(
+            {"_id": target["_id"], "appId": app_id, "version": target["version"]},
+            updated,
+            session=session,
+        )
+        if stored.matched_count != 1:
+            raise StaleUser(target["_id"])
+        if updated.get("externalUserId"):
+            await sessions.revoke_for_user(store, app_id, target["_id"], session)
+        if moved_from is not None:
+            await history.record(
+                store,
+                app_id,
+                target["_id"],
+                EventKind.INSTALLATION_MOVED,
+                actor,
+                {"installationId": installation["_id"], "fromUserId": moved_from},
+                session,
+            )
+        await history.record(
+            store,
+            app_id,
+            target["_id"],
+            EventKind.PERSONALIZED,
+            actor,
+            {"installationId": installation["_id"], "keepAsLead": keep_as_lead},
+            session,
+        )
+        moved = await installations.get(store, app_id, push_registration_id, session=session)
+        return Personalized(updated, moved)
+
+    return await run_retrying(store, work)

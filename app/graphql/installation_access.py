@@ -1,0 +1,34 @@
+"""Reaching installations within the caller's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.auth import scopes
+from app.auth.principal import Scope
+from app.domain import installations
+from app.domain.users import UserRef, find_user
+from app.graphql.access import Info
+
+
+async def owned_installation(
+    info: Info, push_registration_id: str, field: tuple[str, ...]
+) -> dict[str, Any]:
+    """The installation, if the caller may act on it: FORBIDDEN when its user is outside the
+    caller's scope, NOT_FOUND (a userError) when it does not exist."""
+    context = info.context
+    app_id = scopes.require_tenant(context.principal)
+    installation = await installations.get(context.store, app_id, push_registration_id, field)
+    if context.principal.scope is not Scope.APP:
+        await require_owner_of(info, installation)
+    return installation
+
+
+async def require_owner_of(info: Info, installation: dict[str, Any]) -> None:
+    context = info.context
+    user = await find_user(
+        context.store, installation["appId"], UserRef("id", installation["userId"])
+    )
+    if user is None:
+        raise scopes.Forbidden()
+    scopes.require_owner(context.principal, user)

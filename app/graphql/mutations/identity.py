@@ -1,0 +1,151 @@
+"""personalize, depersonalize and mergeUsers."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth import scopes
+from app.auth.principal import Scope
+from app.domain import identity as identity_ops
+from app.domain import installations, merge
+from app.domain import personalize as personalize_ops
+from app.domain.identity import Depersonalized
+from app.domain.personalize import Personalized
+from app.domain.users import UserRef as DomainUserRef
+from app.domain.users import find_user
+from app.graphql.access import Info
+from app.graphql.errors import collect_user_errors
+from app.graphql.inputs.installations import UserIdentityInput
+from app.graphql.inputs.refs import UserRef
+from app.graphql.inputs.users import UserPatch
+from app.graphql.installation_access import owned_installation
+from app.graphql.types.installation import Installation
+from app.graphql.types.installation_payloads import InstallationPayload, PersonalizePayload
+from app.graphql.types.payloads import UserPayload
+from app.graphql.types.user import User
+
+
+@strawberry.type
+class IdentityMutations:
+    @strawberry.mutation(
+        description="Attach an installation to the person the identity names. A known person "
+        "receives the installation and what its anonymous lead profile held; otherwise the "
+        "identity is written onto the installation's user. LEAD becomes CUSTOMER unless "
+        "keepAsLead. `attributes` replace existing values. "
+        "An installation personalized with another identity fails (ALREADY_PERSONALIZED) unless "
+        "forceDepersonalize. User tokens may personalize only with their own externalUserId."
+    )
+    async def personalize(
+        self,
+        info: Info,
+        push_registration_id: str,
+        identity: UserIdentityInput,
+        attributes: UserPatch | None = None,
+        force_depersonalize: bool = False,
+        keep_as_lead: bool = False,
+    ) -> PersonalizePayload:
+        context = info.context
+        principal = context.principal
+        app_id = scopes.require_tenant(principal)
+        if principal.scope is Scope.SESSION:
+            raise scopes.Forbidden("an anonymous session cannot claim an identity")
+
+        async def work() -> Personalized:
+            if principal.scope is Scope.USER:
+                wanted = (identity.external_user_id or "").strip()
+                if wanted != principal.external_user_id:
+                    raise scopes.Forbidden(
+                        "a user token may personalize only with its own externalUserId"
+                    )
+                await _anonymous_or_own(info, push_registration_id)
+            return await personalize_ops.personalize(
+                context.store,
+                app_id,
+                principal.actor,
+                push_registration_id,
+                identity.to_domain(),
+                attributes.to_domain() if attributes is not None else None,
+                force_depersonalize=force_depersonalize,
+                keep_as_lead=keep_as_lead,
+                box=context.box,
+            )
+
+        result, errors = await collect_user_errors(work)
+        if result is None:
+            return PersonalizePayload(user=None, installation=None, user_errors=errors)
+        return PersonalizePayload(
+            user=User.of(result.user),
+            installation=Installation.of(result.installation),
+            user_errors=[],
+        )
+
+    @strawberry.mutation(
+        description="Detach an installation from its user: it gets a fresh anonymous LEAD user "
+        "(the payload carries a sessionToken for it). On another installation of the same "
+        "user this is the remote logout."
+    )
+    async def depersonalize(self, info: Info, push_registration_id: str) -> InstallationPayload:
+        context = info.context
+        principal = context.principal
+        if principal.scope is Scope.SESSION:
+            raise scopes.Forbidden("an anonymous session has nothing to depersonalize")
+
+        async def work() -> Depersonalized:
+            installation = await owned_installation(
+                info, push_registration_id, ("pushRegistrationId",)
+            )
+            return await identity_ops.depersonalize(
+                context.store, installation["appId"], principal.actor, push_registration_id
+            )
+
+        result, errors = await collect_user_errors(work)
+        if result is None:
+            return InstallationPayload(installation=None, session_token=None, user_errors=errors)
+        return InstallationPayload(
+            installation=Installation.of(result.installation),
+            session_token=result.session_token,
+            user_errors=[],
+        )
+
+    @strawberry.mutation(
+        description="The target absorbs the source: identifiers, channels, tags and installations "
+        "are united, attribute conflicts follow the strategy, and the source becomes a tombstone "
+        "whose old id resolves to the target. Users with different externalUserIds are never "
+        "merged (CONFLICTING_IDENTITIES)."
+    )
+    async def merge_users(
+        self,
+        info: Info,
+        target: UserRef,
+        source: UserRef,
+        strategy: merge.MergeStrategy = merge.MergeStrategy.PREFER_TARGET,
+    ) -> UserPayload:
+        context = info.context
+        app_id = scopes.require_app(context.principal)
+
+        async def work() -> dict[str, object]:
+            return await merge.merge_users(
+                context.store,
+                app_id,
+                context.principal.actor,
+                target.to_domain(("target",)),
+                source.to_domain(("source",)),
+                strategy,
+            )
+
+        document, errors = await collect_user_errors(work)
+        return UserPayload(user=User.of(document) if document else None, user_errors=errors)
+
+
+async def _anonymous_or_own(info: Info, push_registration_id: str) -> None:
+    """A user token may personalize its own installations and anonymous ones (a login)."""
+    context = info.context
+    app_id = context.principal.app_id
+    assert app_id is not None
+    installation = await installations.get(context.store, app_id, push_registration_id)
+    user = await find_user(context.store, app_id, DomainUserRef("id", installation["userId"]))
+    if user is not None and user.get("externalUserId") not in (
+        None,
+        context.principal.external_user_id,
+    ):
+        raise scopes.Forbidden()

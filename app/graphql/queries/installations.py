@@ -1,0 +1,38 @@
+"""Queries that read installations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.auth import scopes
+from app.auth.principal import Scope
+from app.domain import installations
+from app.graphql.access import Info
+from app.graphql.installation_access import require_owner_of
+from app.graphql.types.installation import Installation
+
+
+@strawberry.type
+class InstallationQueries:
+    @strawberry.field(description="One installation, or null when none has this id.")
+    async def installation(self, info: Info, push_registration_id: str) -> Installation | None:
+        context = info.context
+        app_id = scopes.require_tenant(context.principal)
+        document = await installations.find(context.store, app_id, push_registration_id)
+        if document is None:
+            return None
+        if context.principal.scope is not Scope.APP:
+            await require_owner_of(info, document)
+        return Installation.of(document)
+
+
+async def installation_node(info: Info, raw_id: str) -> Installation | None:
+    """node(id:) for installations: null when missing, FORBIDDEN outside the caller's scope."""
+    context = info.context
+    app_id = scopes.require_tenant(context.principal)
+    document = await installations.find_by_id(context.store, app_id, raw_id)
+    if document is None:
+        return None
+    if context.principal.scope is not Scope.APP:
+        await require_owner_of(info, document)
+    return Installation.of(document)

@@ -1,0 +1,114 @@
+"""Transactions on the embedded server: one at a time, and nobody else in the middle.
+
+mongoeco 4.11 (found by experiment, see also app/store/transactions.py):
+- its SQLite engine fails every command of another session, reads included ("has an
+  active transaction bound to another session"), while a transaction is open;
+- its memory engine fails a transaction's commit ("Write conflict") when any other write
+  ran on the server after the transaction started.
+
+MongoDB lets other sessions carry on during a transaction. To give the embedded server
+the same behaviour as seen by clients, this proxy holds commands of other sessions back
+while a transaction is open (they run as soon as it commits or aborts) instead of letting
+them fail. A transaction whose client vanished holds nobody back longer than
+``wait_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from mongoeco.wire._session_identity import wire_session_key
+from mongoeco.wire.protocol import OP_MSG, decode_op_msg
+from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WAIT_SECONDS = 5.0
+_ENDS = ("commitTransaction", "abortTransaction", "endSessions")
+
+
+class TransactionGatedProxyServer(AsyncMongoEcoProxyServer):
+    def __init__(
+        self, *args: Any, wait_seconds: float = DEFAULT_WAIT_SECONDS, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._wait_seconds = wait_seconds
+        self._owner: str | None = None  # session key of the open transaction
+        self._released = asyncio.Event()
+        self._others_running = 0  # commands running outside the open (or opening) transaction
+        self._others_done = asyncio.Event()
+
+    async def _dispatch_wire_request(
+        self, header: Any, payload: bytes, *, connection: Any
+    ) -> bytes | None:
+        session, starts, ends = _peek(header, payload)
+        if session is None:
+            # Handshakes and heartbeats carry no session and touch no data; holding them
+            # back would stop the transaction's own client from opening a connection.
+            response: bytes | None = await super()._dispatch_wire_request(
+                header, payload, connection=connection
+            )
+            return response
+        deadline = time.monotonic() + self._wait_seconds
+        await self._wait_for_turn(session, deadline)
+        owned = session == self._owner
+        if starts and self._owner is None:
+            # New commands of other sessions wait from now on; running ones finish first.
+            self._owner, owned = session, True
+            await self._wait_for_others(deadline)
+        if not owned:
+            self._others_running += 1
+        try:
+            response = await super()._dispatch_wire_request(header, payload, connection=connection)
+            return response
+        finally:
+            if not owned:
+                self._others_running -= 1
+                if self._others_running == 0:
+                    self._others_done.set()
+            if ends and session == self._owner:
+                self._release()
+
+    async def _wait_for_turn(self, session: str | None, deadline: float) -> None:
+        while self._owner is not None and self._owner != session:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                # The command runs (and may fail) rather than wait forever. Also the sign of
+                # a store call inside a transaction that forgot to pass its session.
+                log.warning("a command waited %.1f s for an open transaction", self._wait_seconds)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), remaining)
+
+    async def _wait_for_others(self, deadline: float) -> None:
+        while self._others_running > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._others_done.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._others_done.wait(), remaining)
+
+    def _release(self) -> None:
+        self._owner = None
+        released, self._released = self._released, asyncio.Event()
+        released.set()
+
+
+def _peek(header: Any, payload: bytes) -> tuple[str | None, bool, bool]:
+    """(session key, starts a transaction, ends one) of a command; unknown shapes pass."""
+    if header.op_code != OP_MSG:
+        return None, False, False
+    try:
+        body = decode_op_msg(header, payload).body
+    except Exception:  # malformed messages are the server's to refuse
+        return None, False, False
+    lsid = body.get("lsid")
+    if lsid is None:
+        return None, False, False
+    ends = any(name in body for name in _ENDS)
+    return wire_session_key(lsid), body.get("startTransaction") is True, ends

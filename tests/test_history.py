@@ -1,0 +1,127 @@
+"""User.history and what deleteUser leaves behind (nothing)."""
+
+from __future__ import annotations
+
+from app.store.client import Store
+from tests.helpers import Gateway, Tenant
+from tests.identity_ops import (
+    DEPERSONALIZE,
+    MERGE,
+    UPSERT,
+    personalize,
+    register,
+    register_anonymous,
+)
+
+HISTORY = """
+query($by: UserRef!, $first: Int, $after: String) {
+  user(by: $by) {
+    history(first: $first, after: $after) {
+      edges { cursor node { kind at actor { scope keyId subject } details } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+
+async def history_of(
+    gateway: Gateway, tenant: Tenant, first: int = 20, after: str | None = None, **by: str
+) -> dict[str, object]:
+    data = await gateway.data(
+        HISTORY, {"by": by, "first": first, "after": after}, token=tenant.app_token
+    )
+    history: dict[str, object] = data["user"]["history"]
+    return history
+
+
+async def test_identity_events_with_actor(gateway: Gateway, tenant: Tenant) -> None:
+    await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
+    await register_anonymous(gateway, tenant, "phone")
+    await personalize(
+        gateway, tenant, "phone", {"externalUserId": "alice"}, token=tenant.user_token("alice")
+    )
+    await register(gateway, tenant, "tablet")
+    await gateway.data(
+        MERGE,
+        {"target": {"externalUserId": "alice"}, "source": {"pushRegistrationId": "tablet"}},
+        token=tenant.app_token,
+    )
+    await gateway.data(DEPERSONALIZE, {"prid": "tablet"}, token=tenant.app_token)
+    history = await history_of(gateway, tenant, externalUserId="alice")
+    edges = history["edges"]
+    assert isinstance(edges, list)
+    kinds = [edge["node"]["kind"] for edge in edges]
+    # Newest first; the absorbed users' own history came along with them.
+    assert kinds == [
+        "DEPERSONALIZED",
+        "MERGED",
+        "CREATED",
+        "PERSONALIZED",
+        "INSTALLATION_MOVED",
+        "MERGED",
+        "CREATED",
+        "CREATED",
+    ]
+    by_kind = {edge["node"]["kind"]: edge["node"] for edge in edges}
+    assert by_kind["PERSONALIZED"]["actor"] == {
+        "scope": "user",
+        "keyId": tenant.key_id,
+        "subject": "alice",
+    }
+    assert by_kind["DEPERSONALIZED"]["actor"]["scope"] == "app"
+    assert by_kind["MERGED"]["details"]["strategy"] == "PREFER_TARGET"
+
+
+async def test_history_pages(gateway: Gateway, tenant: Tenant) -> None:
+    await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
+    for tag in ("a", "b", "c", "d"):
+        await gateway.data(
+            'mutation($t: [String!]!) { addTags(by: {externalUserId: "alice"}, tags: $t) { '
+            "userErrors { code } } }",
+            {"t": [tag]},
+            token=tenant.app_token,
+        )
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await history_of(gateway, tenant, first=2, after=after, externalUserId="alice")
+        edges = page["edges"]
+        info = page["pageInfo"]
+        assert isinstance(edges, list) and isinstance(info, dict)
+        seen.extend(edge["node"]["details"].get("tagsAdded", ["created"])[0] for edge in edges)
+        if not info["hasNextPage"]:
+            break
+        after = info["endCursor"]
+    assert seen == ["d", "c", "b", "a", "created"]
+    bad = await gateway.execute(
+        HISTORY, {"by": {"externalUserId": "alice"}, "after": "garbage"}, token=tenant.app_token
+    )
+    assert [e["extensions"]["code"] for e in bad["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_delete_user_leaves_no_identifier_behind(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    await register_anonymous(gateway, tenant, "phone")
+    await personalize(
+        gateway, tenant, "phone", {"externalUserId": "alice", "emails": ["alice@example.com"]}
+    )
+    _, lead_token = await register_anonymous(gateway, tenant, "tablet")
+    await gateway.data(
+        MERGE,
+        {"target": {"externalUserId": "alice"}, "source": {"pushRegistrationId": "tablet"}},
+        token=tenant.app_token,
+    )
+    data = await gateway.data(
+        'mutation { deleteUser(by: {email: "alice@example.com"}) { deletedUserId userErrors { '
+        "code } } }",
+        token=tenant.app_token,
+    )
+    assert data["deleteUser"]["userErrors"] == []
+    for collection in (store.users, store.installations, store.history, store.sessions):
+        leftovers = await collection.find({"appId": tenant.app_id}).to_list()
+        assert leftovers == [], (collection.name, leftovers)
+    assert (
+        await gateway.post("query { me { id } }", headers={"x-session-token": lead_token})
+    ).status_code == 401
