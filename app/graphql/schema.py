@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from strawberry.extensions import QueryDepthLimiter
+from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from app.graphql.extensions import MaskUnexpectedErrors
+from app.graphql.limits.rules import QueryLimits, hide_suggestions
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
 from app.graphql.mutations.users import UserMutations
+from app.graphql.queries.listing import ListingQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.types.user import User
 
-Query = merge_types("Query", (UserQueries,))
+Query = merge_types("Query", (UserQueries, ListingQueries))
 Mutation = merge_types("Mutation", (UserMutations, AttributeMutations, AppMutations))
 
-DEFAULT_MAX_DEPTH = 8
+
+class Schema(strawberry.Schema):
+    """The gateway's schema: with suggestions off, no error message names a schema member."""
+
+    def __init__(self, *args: Any, field_suggestions: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.field_suggestions = field_suggestions
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        if not self.field_suggestions:
+            hide_suggestions(errors)
+        super().process_errors(errors, execution_context)
 
 
-def build_schema(max_depth: int = DEFAULT_MAX_DEPTH) -> strawberry.Schema:
-    return strawberry.Schema(
+def build_schema(limits: QueryLimits | None = None, max_batch_operations: int = 0) -> Schema:
+    limits = limits or QueryLimits()
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[User],
-        extensions=[MaskUnexpectedErrors, lambda: QueryDepthLimiter(max_depth=max_depth)],
-        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[*limits.extensions(), MaskUnexpectedErrors],
+        config=StrawberryConfig(
+            auto_camel_case=True,
+            disable_field_suggestions=not limits.field_suggestions,
+            # Off by default: a batch would multiply every per-request limit.
+            batching_config={"max_operations": max_batch_operations} if max_batch_operations > 0 else None,
+        ),
+        field_suggestions=limits.field_suggestions,
     )
 
 

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
 from typing import Any
 
+import orjson
+from cross_web import AsyncHTTPRequestAdapter
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
 
 from app.auth.authenticate import authenticate
 from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
+from app.graphql.errors import ClientError
+from app.graphql.persisted import PersistedQueries, PersistedQueryError
 from app.store.client import Store
 
 log = logging.getLogger("app.graphql")
@@ -38,11 +45,50 @@ def error_response(status: int, message: str, code: str, request_id: str, **head
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: BaseSchema, settings: Settings, store: Store, box: SecretBox) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        settings: Settings,
+        store: Store,
+        box: SecretBox,
+        persisted: PersistedQueries | None = None,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.store = store
         self.box = box
+        self.persisted = persisted or PersistedQueries(enabled=False, cache_size=1)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError: HTTP 400
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolve a persisted query's text first; register it once it has validated."""
+        try:
+            query, to_register = self.persisted.resolve(request_data.query, request_data.extensions)
+        except PersistedQueryError as error:
+            if error.status != 200:
+                sub_response.status_code = error.status
+            return ExecutionResult(data=None, errors=[ClientError(error.message, error.code)])
+        if query is not request_data.query:
+            request_data = dataclasses.replace(request_data, query=query)
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if to_register is not None and query is not None and result.data is not None:
+            self.persisted.register(to_register, query)
+        return result
 
     async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
         principal = request.state.principal
@@ -68,7 +114,8 @@ class GraphQLEndpoint:
         request = Request(scope, receive)
         request_id = request_id_of(request)
         request.state.request_id = request_id
-        if request.method == "GET" and "query" not in request.query_params:
+        params = request.query_params
+        if request.method == "GET" and "query" not in params and "extensions" not in params:
             await self.view(scope, receive, send)  # the GraphiQL page needs no credential
             return
         try:
