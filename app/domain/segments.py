@@ -132,9 +132,18 @@ def compile_condition(condition: AttributeCondition, path: Field) -> Document:
                 (*path, "in"),
             )
         converted = [_comparable(value, (*path, "in", index)) for index, value in enumerate(values)]
-        return {field_path: {"$in": converted}}
+        types = sorted({str(value.type) for value in values})
+        return {field_path: {"$in": converted}, f"attrMeta.{key}.type": {"$in": types}}
     value: TypedValue = getattr(condition, name)
-    return {field_path: {COMPARISONS[name]: _comparable(value, (*path, name))}}
+    clause = {field_path: {COMPARISONS[name]: _comparable(value, (*path, name))}}
+    if name != "ne":
+        # Values compare within their own attribute type: a NUMBER condition never matches
+        # a STRING "149.99", and DATE never a DATETIME. MongoDB's type bracketing does most
+        # of this, but not DATE vs DATETIME (both BSON dates), and the embedded store
+        # compares across types; the stored type makes it explicit on both. `ne` keeps
+        # MongoDB's meaning: anything but this value, including users without the key.
+        clause[f"attrMeta.{key}.type"] = str(value.type)
+    return clause
 
 
 def _comparable(value: TypedValue, path: Field) -> Any:

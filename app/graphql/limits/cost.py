@@ -14,6 +14,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLArgument,
     GraphQLError,
     GraphQLInterfaceType,
     GraphQLObjectType,
@@ -61,6 +62,19 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
     return QueryCost
 
 
+def _schema_default(argument: GraphQLArgument) -> Any:
+    """The argument's default: graphql-core keeps it as a value, or (schemas built from
+    SDL) as a GraphQLDefaultInput holding a value or a literal."""
+    if isinstance(argument.default_value, int):
+        return argument.default_value
+    default = getattr(argument, "default", None)
+    value = getattr(default, "value", None)
+    if isinstance(value, int):
+        return value
+    literal = getattr(default, "literal", None)
+    return int(literal.value) if isinstance(literal, IntValueNode) else None
+
+
 class _Walker:
     def __init__(
         self, schema: GraphQLSchema, definitions: Any, defaults: dict[str, Any], max_page_size: int
@@ -104,7 +118,7 @@ class _Walker:
         inner = self.cost(node.selection_set, get_named_type(definition.type), depth + 1)
         if "first" not in definition.args:
             return inner
-        count = self._page_size(node, definition.args["first"].default_value)
+        count = self._page_size(node, _schema_default(definition.args["first"]))
         return count + count * inner
 
     def _page_size(self, node: FieldNode, schema_default: Any) -> int:
