@@ -59,6 +59,10 @@ class GraphQLView(GraphQL[Context, None]):
         self.box = box
         self.persisted = persisted or PersistedQueries(enabled=False, cache_size=1)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET with only a persisted query's hash is an operation, not a browser.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
