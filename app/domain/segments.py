@@ -135,7 +135,7 @@ def compile_condition(condition: AttributeCondition, path: Field) -> Document:
         types = sorted({str(value.type) for value in values})
         return {field_path: {"$in": converted}, f"attrMeta.{key}.type": {"$in": types}}
     value: TypedValue = getattr(condition, name)
-    clause = {field_path: {COMPARISONS[name]: _comparable(value, (*path, name))}}
+    clause: Document = {field_path: {COMPARISONS[name]: _comparable(value, (*path, name))}}
     if name != "ne":
         # Values compare within their own attribute type: a NUMBER condition never matches
         # a STRING "149.99", and DATE never a DATETIME. MongoDB's type bracketing does most
