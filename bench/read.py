@@ -106,35 +106,39 @@ async def graphql(
 
 
 async def seed(base: str, data_dir: Path, users: int) -> str:
-    """A new app with ``users`` users (attributes of every scalar type, tags); its app token."""
+    """A new app with ``users`` users on the gateway at ``base``; its app token."""
     admin_secret = json.loads((data_dir / "secrets.json").read_text())["admin_secret"]
     admin = tokens.mint(admin_secret, {"scope": "admin"})
     async with httpx.AsyncClient(timeout=30) as client:
-        created = await graphql(
-            client,
-            f"{base}/graphql",
-            admin,
-            'mutation { createApp(name: "bench") { key { id secret } } }',
-            {},
-        )
-        key = created["createApp"]["key"]
-        token = tokens.mint(key["secret"], {"scope": "app"}, key_id=key["id"])
-        upsert = "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { userErrors { code } } }"  # noqa: E501
-        for index in range(users):
-            record = {
-                "externalUserId": f"u{index}",
-                "givenName": f"Name {index}",
-                "emails": [f"u{index}@example.com"],
-                "tags": ["bench", f"cohort{index % 5}"],
-                "customAttributes": [
-                    {"key": "ltv", "value": {"number": f"{index}.99"}},
-                    {"key": "plan", "value": {"string": "pro" if index % 2 else "free"}},
-                    {"key": "trial", "value": {"boolean": index % 3 == 0}},
-                    {"key": "renewal", "value": {"date": "2026-03-01"}},
-                    {"key": "lastOrder", "value": {"datetime": "2026-01-02T03:04:05Z"}},
-                ],
-            }
-            await graphql(client, f"{base}/graphql", token, upsert, {"input": record})
+        return await seed_users(client, base, admin, users)
+
+
+async def seed_users(client: httpx.AsyncClient, base: str, admin: str, users: int) -> str:
+    """Create an app and ``users`` users (attributes of every scalar type, tags)."""
+    url = f"{base}/graphql"
+    created = await graphql(
+        client, url, admin, 'mutation { createApp(name: "bench") { key { id secret } } }', {}
+    )
+    key = created["createApp"]["key"]
+    token = tokens.mint(key["secret"], {"scope": "app"}, key_id=key["id"])
+    upsert = (
+        "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { userErrors { code } } }"
+    )
+    for index in range(users):
+        record = {
+            "externalUserId": f"u{index}",
+            "givenName": f"Name {index}",
+            "emails": [f"u{index}@example.com"],
+            "tags": ["bench", f"cohort{index % 5}"],
+            "customAttributes": [
+                {"key": "ltv", "value": {"number": f"{index}.99"}},
+                {"key": "plan", "value": {"string": "pro" if index % 2 else "free"}},
+                {"key": "trial", "value": {"boolean": index % 3 == 0}},
+                {"key": "renewal", "value": {"date": "2026-03-01"}},
+                {"key": "lastOrder", "value": {"datetime": "2026-01-02T03:04:05Z"}},
+            ],
+        }
+        await graphql(client, url, token, upsert, {"input": record})
     return token
 
 
@@ -151,7 +155,7 @@ async def drive(
             while time.perf_counter() < until:
                 started = time.perf_counter()
                 response = await client.post(url, content=payload, headers=headers)
-                if response.status_code != 200:
+                if response.status_code != 200 or b'"errors"' in response.content:
                     raise RuntimeError(f"{url}: HTTP {response.status_code}: {response.text[:200]}")
                 if record:
                     latencies.append(time.perf_counter() - started)
