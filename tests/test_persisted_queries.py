@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from app.auth import tokens
 from app.config import Settings
-from app.graphql.persisted import sha256_hex
+from app.graphql.persisted import PersistedQueries, PersistedQueryError, load_manifest, sha256_hex
 from app.main import create_app
 from tests.helpers import Gateway, Tenant, error_codes
 
@@ -157,3 +157,26 @@ async def test_production_error_messages_suggest_no_field_names(
     assert [error["message"] for error in response.json()["errors"]] == [
         "Cannot query field 'usrs' on type 'Query'."
     ]
+
+
+def test_the_registry_keeps_only_the_most_recent_queries() -> None:
+    registry = PersistedQueries(enabled=True, cache_size=2)
+    texts = [f"query Q{index} {{ __typename }}" for index in range(3)]
+    for text in texts:
+        registry.register(sha256_hex(text), text)
+    assert registry.resolve(None, persisted(sha256_hex(texts[2])))[0] == texts[2]
+    with pytest.raises(PersistedQueryError):
+        registry.resolve(None, persisted(sha256_hex(texts[0])))
+
+
+def test_the_allow_list_needs_a_manifest_and_the_manifest_must_match_its_hashes(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValueError, match="PERSISTED_QUERIES_MANIFEST"):
+        Settings(mongodb_uri=None, persisted_queries_only=True)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(
+        json.dumps({sha256_hex("query A { __typename }"): "query B { __typename }"})
+    )
+    with pytest.raises(ValueError, match="not the sha256 of its body"):
+        load_manifest(manifest)
