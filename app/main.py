@@ -59,7 +59,9 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
     persisted = PersistedQueries(
         enabled=settings.persisted_queries,
         cache_size=settings.persisted_queries_cache_size,
-        allow_list=load_manifest(manifest) if settings.persisted_queries_only and manifest else None,
+        allow_list=(
+            load_manifest(manifest) if settings.persisted_queries_only and manifest else None
+        ),
     )
     graphql = _LateEndpoint()
 

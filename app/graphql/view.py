@@ -8,8 +8,6 @@ import re
 import uuid
 from typing import Any
 
-import orjson
-from cross_web import AsyncHTTPRequestAdapter
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -61,18 +59,13 @@ class GraphQLView(GraphQL[Context, None]):
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET with only a persisted query's hash is an operation, not a browser.
-        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-    def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError: HTTP 400
+        hashed_only = "extensions" in request.query_params
+        return not hashed_only and super().should_render_graphql_ide(request)
 
     async def execute_single(
         self,
         request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
+        request_adapter: Any,
         sub_response: Response,
         context: Context,
         root_value: None,
