@@ -68,6 +68,10 @@ async def test_pages_follow_cursors_without_repeats_even_when_users_are_added(
     # The same cursor gives the same page again (it is not an offset).
     again = await users(gateway, tenant, first=2, after=first["pageInfo"]["endCursor"])
     assert names(again) == ["u2", "u3"]
+    # first: 0 counts without listing.
+    count_only = await users(gateway, tenant, first=0)
+    assert count_only["nodes"] == [] and count_only["totalCount"] == 6
+    assert count_only["pageInfo"]["hasNextPage"] is True
 
 
 async def test_filters_on_type_tags_time_and_typed_attributes(

@@ -89,6 +89,7 @@ async def test_a_malformed_persisted_query_extension_is_a_400(
 
 ALLOWED = "query Allowed { __typename }"
 TYPO = "query Typo { usrs { id } }"
+ARGUMENT_TYPO = "query ArgumentTypo { users(frist: 1) { totalCount } }"
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ async def production(
     manifest = directory / "manifest.json"
     operations = [
         {"id": sha256_hex(body), "body": body, "name": "op", "type": "query"}
-        for body in (ALLOWED, TYPO)
+        for body in (ALLOWED, TYPO, ARGUMENT_TYPO)
     ]
     manifest.write_text(
         json.dumps(
@@ -156,6 +157,11 @@ async def test_production_error_messages_suggest_no_field_names(
     response = await send(client, token, extensions=persisted(sha256_hex(TYPO)))
     assert [error["message"] for error in response.json()["errors"]] == [
         "Cannot query field 'usrs' on type 'Query'."
+    ]
+    # Argument names too (Strawberry's own switch covers only fields).
+    response = await send(client, token, extensions=persisted(sha256_hex(ARGUMENT_TYPO)))
+    assert [error["message"] for error in response.json()["errors"]] == [
+        "Unknown argument 'frist' on field 'Query.users'."
     ]
 
 
