@@ -72,6 +72,8 @@ async def test_pages_follow_cursors_without_repeats_even_when_users_are_added(
     count_only = await users(gateway, tenant, first=0)
     assert count_only["nodes"] == [] and count_only["totalCount"] == 6
     assert count_only["pageInfo"]["hasNextPage"] is True
+    # An explicit null takes the default page size (20).
+    assert len((await users(gateway, tenant, first=None))["nodes"]) == 6
 
 
 async def test_filters_on_type_tags_time_and_typed_attributes(

@@ -14,6 +14,8 @@ from app.graphql.inputs.filters import UserFilter
 from app.graphql.types.connections import UserConnection, UserEdge
 from app.graphql.types.user import User
 
+DEFAULT_PAGE_SIZE = 20
+
 
 async def _no_count() -> int:
     return 0
@@ -40,10 +42,11 @@ class ListingQueries:
         self,
         info: Info,
         filter: UserFilter | None = None,
-        first: int = 20,
+        first: int | None = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> UserConnection:
         context = info.context
+        first = DEFAULT_PAGE_SIZE if first is None else first  # the contract's `first: Int = 20`
         app_id = scopes.require_app(context.principal)
         try:
             page = await listing.list_users(
