@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     store_timeout_ms: int = Field(default=5_000, ge=100)
 
     max_query_depth: int = Field(default=8, ge=1)
+    max_query_tokens: int = Field(default=2_000, ge=10)
+    max_query_aliases: int = Field(default=15, ge=0)
+    max_query_cost: int = Field(default=10_000, ge=1)
+    field_suggestions: bool | None = None  # None: on in development, off in production
+    max_batch_operations: int = Field(default=0, ge=0)  # 0: batching off
+    query_cache_size: int = Field(default=256, ge=0)  # parsed + validated documents; 0: off
+    persisted_queries: bool = True  # automatic persisted queries (Apollo protocol)
+    persisted_queries_cache_size: int = Field(default=1_000, ge=1)
+    persisted_queries_only: bool = False  # accept only the operations of the manifest
+    persisted_queries_manifest: Path | None = None
+    embedded_port: int = Field(default=0, ge=0, le=65_535)  # 0: any free port
     graphiql: bool = True
 
     # Production operations (README, "Running in production"). In production GraphiQL and
@@ -48,6 +59,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     shutdown_grace_seconds: int = Field(default=10, ge=0)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        if self.field_suggestions is not None:
+            return self.field_suggestions
+        return self.environment != "production"
 
     @property
     def embedded(self) -> bool:
@@ -77,6 +94,11 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"{', '.join(missing)} must be set when MONGODB_URI is set")
+        if self.persisted_queries_only and self.persisted_queries_manifest is None:
+            raise ValueError(
+                "PROFILE_GATEWAY_PERSISTED_QUERIES_ONLY needs "
+                "PROFILE_GATEWAY_PERSISTED_QUERIES_MANIFEST"
+            )
         if self.admin_secret is not None and len(self.admin_secret.get_secret_value()) < 32:
             raise ValueError("PROFILE_GATEWAY_ADMIN_SECRET must be at least 32 characters")
         return self

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -20,6 +21,8 @@ from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from app.crypto import SecretBox
+from app.graphql.limits.rules import QueryLimits
+from app.graphql.persisted import PersistedQueries, load_manifest
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLEndpoint, GraphQLView
 from app.http.body_limit import BodySizeLimit
@@ -58,12 +61,23 @@ class _LateEndpoint:
         await self.endpoint(scope, receive, send)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, listeners: list[CommandListener] | None = None) -> Starlette:
+    """``listeners``: PyMongo command listeners for the store (tests count round trips with one)."""
     if settings.embedded:
         settings = ensure_local_secrets(settings).settings
     assert settings.master_key is not None  # Settings fails fast outside the embedded mode
     box = SecretBox(settings.master_key.get_secret_value())
-    schema = build_schema(max_depth=settings.max_query_depth, introspection=settings.introspection)
+    schema = build_schema(
+        QueryLimits.from_settings(settings), settings.max_batch_operations, introspection=settings.introspection
+    )
+    manifest = settings.persisted_queries_manifest
+    persisted = PersistedQueries(
+        enabled=settings.persisted_queries,
+        cache_size=settings.persisted_queries_cache_size,
+        allow_list=(
+            load_manifest(manifest) if settings.persisted_queries_only and manifest else None
+        ),
+    )
     graphql = _LateEndpoint()
     metrics = Metrics() if settings.metrics else None
     limiter = (
@@ -74,13 +88,13 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_store(settings, listeners=[metrics.store_listener] if metrics else None)
+        store = open_store(settings, [*(listeners or []), *([metrics.store_listener] if metrics else [])])
         try:
             await ensure_indexes(store)
             await idempotency.ensure_indexes(store)
             app.state.runtime = Runtime(settings, store, box)
             graphql.endpoint = GraphQLEndpoint(
-                GraphQLView(schema, settings, store, box),
+                GraphQLView(schema, settings, store, box, persisted),
                 limiter=limiter,
                 idempotency=Idempotency(store, timedelta(hours=settings.idempotency_ttl_hours)),
             )

@@ -20,6 +20,7 @@ from app.auth import tokens
 from app.config import Settings
 from app.main import Runtime, create_app
 from app.store.client import Store
+from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
 
 CREATE_APP = """
@@ -44,8 +45,13 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
+def command_log() -> CommandLog:
+    return CommandLog()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, command_log: CommandLog) -> AsyncIterator[Starlette]:
+    application = create_app(settings, listeners=[command_log])
     async with application.router.lifespan_context(application):
         yield application
         if settings.mongodb_uri is not None:

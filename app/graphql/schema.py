@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from strawberry.extensions import DisableIntrospection, QueryDepthLimiter, SchemaExtension
+from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from app.graphql.extensions import MaskUnexpectedErrors
+from app.graphql.limits.rules import QueryLimits, hide_suggestions
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
 from app.graphql.mutations.channels import ChannelMutations
@@ -16,6 +21,7 @@ from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
 from app.graphql.queries.installations import InstallationQueries
+from app.graphql.queries.listing import ListingQueries
 from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.record import RecordOperation
@@ -26,6 +32,7 @@ Query = merge_types(
     "Query",
     (
         UserQueries,
+        ListingQueries,
         PreferenceQueries,
         InstallationQueries,
     ),
@@ -43,23 +50,43 @@ Mutation = merge_types(
     ),
 )
 
-DEFAULT_MAX_DEPTH = 8
+
+class Schema(strawberry.Schema):
+    """The gateway's schema: with suggestions off, no error message names a schema member."""
+
+    def __init__(self, *args: Any, field_suggestions: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.field_suggestions = field_suggestions
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        if not self.field_suggestions:
+            hide_suggestions(errors)
+        super().process_errors(errors, execution_context)
 
 
 def build_schema(
-    max_depth: int = DEFAULT_MAX_DEPTH, *, introspection: bool = True
-) -> strawberry.Schema:
-    extensions: list[type[SchemaExtension] | object] = [
-        RecordOperation, MaskUnexpectedErrors, lambda: QueryDepthLimiter(max_depth=max_depth)
-    ]
+    limits: QueryLimits | None = None, max_batch_operations: int = 0, *, introspection: bool = True
+) -> Schema:
+    limits = limits or QueryLimits()
+    extensions: list[Any] = [RecordOperation, *limits.extensions(), MaskUnexpectedErrors]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[User, Installation],
-        extensions=extensions,  # type: ignore[arg-type]
-        config=StrawberryConfig(auto_camel_case=True),
+        extensions=extensions,
+        config=StrawberryConfig(
+            auto_camel_case=True,
+            disable_field_suggestions=not limits.field_suggestions,
+            # Off by default: a batch would multiply every per-request limit.
+            batching_config=(
+                {"max_operations": max_batch_operations} if max_batch_operations > 0 else None
+            ),
+        ),
+        field_suggestions=limits.field_suggestions,
     )
 
 

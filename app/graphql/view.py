@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
@@ -12,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
 
 from app.auth.authenticate import authenticate
 from app.auth.principal import Principal
@@ -21,7 +24,9 @@ from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
+from app.graphql.errors import ClientError
 from app.graphql.extensions import MASKED_MESSAGE
+from app.graphql.persisted import PersistedQueries, PersistedQueryError
 from app.http.graphiql import local_graphiql_html
 from app.http.idempotency import Idempotency
 from app.http.json_body import decode_request_json
@@ -45,11 +50,49 @@ def error_response(status: int, message: str, code: str, request_id: str, **head
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: BaseSchema, settings: Settings, store: Store, box: SecretBox) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        settings: Settings,
+        store: Store,
+        box: SecretBox,
+        persisted: PersistedQueries | None = None,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.store = store
         self.box = box
+        self.persisted = persisted or PersistedQueries(enabled=False, cache_size=1)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET with only a persisted query's hash is an operation, not a browser.
+        hashed_only = "extensions" in request.query_params
+        return not hashed_only and super().should_render_graphql_ide(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolve a persisted query's text first; register it once it has validated."""
+        try:
+            query, to_register = self.persisted.resolve(request_data.query, request_data.extensions)
+        except PersistedQueryError as error:
+            if error.status != 200:
+                sub_response.status_code = error.status
+            return ExecutionResult(data=None, errors=[ClientError(error.message, error.code)])
+        if query is not request_data.query:
+            request_data = dataclasses.replace(request_data, query=query)
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if to_register is not None and query is not None and result.data is not None:
+            self.persisted.register(to_register, query)
+        return result
 
     @property
     def graphql_ide_html(self) -> str:
@@ -91,7 +134,8 @@ class GraphQLEndpoint:
         # The edge (app.http.observe) usually assigned one already.
         request_id = getattr(request.state, "request_id", None) or request_id_of(request)
         request.state.request_id = request_id
-        if request.method == "GET" and "query" not in request.query_params:
+        params = request.query_params
+        if request.method == "GET" and "query" not in params and "extensions" not in params:
             if self.view.graphql_ide is None:  # switched off (production)
                 refusal = error_response(404, "Not Found", "NOT_FOUND", request_id)
                 await refusal(scope, receive, send)

@@ -33,6 +33,17 @@ USER_INDEXES = [
     IndexModel([("appId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)], name="created"),
     IndexModel([("appId", ASCENDING), ("type", ASCENDING), ("_id", ASCENDING)], name="type"),
     IndexModel([("appId", ASCENDING), ("mergedInto", ASCENDING)], name="merged_into", sparse=True),
+    # users(first, after) pages in _id order within an app (keyset: _id > cursor).
+    IndexModel([("appId", ASCENDING), ("_id", ASCENDING)], name="app_order"),
+    # Custom attributes are filtered through one compound wildcard index over attrs.<key>
+    # rather than the attribute pattern (attrs as [{k, v}] under one {k, v} index): keys
+    # stay plain field paths, so a filter is {"attrs.ltv": {"$gt": ...}} and reads and
+    # writes keep the document shape; each key gets its own index keys, so a range on one
+    # attribute scans only that attribute's entries. The appId prefix keeps one app's
+    # filters off other apps' entries (compound wildcard: MongoDB 7.0+; the compose file
+    # runs 8.0). The attribute pattern would be the choice on MongoDB < 7.0, or if apps
+    # used so many distinct keys that per-path index metadata grew too large.
+    IndexModel([("appId", ASCENDING), ("attrs.$**", ASCENDING)], name="attrs_wildcard"),
 ]
 
 INSTALLATION_INDEXES = [

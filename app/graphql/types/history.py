@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import strawberry
+from strawberry.relay import PageInfo
 from strawberry.scalars import JSON
 
 from app.graphql.ids import encode_id
@@ -47,14 +48,6 @@ class ProfileEvent:
             ),
             details=cast(JSON, document.get("details") or {}),
         )
-
-
-@strawberry.type(description="Paging state of a connection.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow.")
-    end_cursor: str | None = strawberry.field(
-        description="Pass as `after` to get the next page; null on an empty page."
-    )
 
 
 @strawberry.type(description="One event and its cursor.")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from bson import ObjectId
+from strawberry.relay import PageInfo
 
 from app.domain import history, preferences
 from app.domain.channel_documents import channels_of
@@ -19,7 +20,6 @@ from app.graphql.ids import decode_id, encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
 from app.graphql.types.channels import Channel, ChannelType
 from app.graphql.types.history import (
-    PageInfo,
     ProfileEvent,
     ProfileEventConnection,
     ProfileEventEdge,
@@ -169,7 +169,12 @@ class User(Node):
         edges = [ProfileEventEdge(cursor=str(node.id), node=node) for node in nodes]
         return ProfileEventConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo(
+                has_next_page=more,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
         )
 
     @strawberry.field(description="When the profile was created.")

@@ -1,0 +1,159 @@
+"""UserFilter → a store query. Every key is validated and every value typed before it is
+placed in the query, and the query's operators come only from this module: nothing a
+client sends can become an operator or a field path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.domain import attributes
+from app.domain.attributes import AttributeType, TypedValue
+from app.domain.errors import DomainError, DomainErrors, ErrorCode, ErrorCollector
+from app.domain.identifiers import normalize_tags
+from app.domain.profile import ProfileType
+
+Document = dict[str, Any]
+Field = tuple[str | int, ...]
+
+MAX_ATTRIBUTE_CONDITIONS = 20
+MAX_IN_VALUES = 100
+
+# GraphQL argument name → store operator. The operator text never comes from input.
+COMPARISONS = {"eq": "$eq", "ne": "$ne", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeCondition:
+    """A key plus exactly one comparison (the fields that are None were not given)."""
+
+    key: str
+    eq: TypedValue | None = None
+    ne: TypedValue | None = None
+    gt: TypedValue | None = None
+    gte: TypedValue | None = None
+    lt: TypedValue | None = None
+    lte: TypedValue | None = None
+    in_: Sequence[TypedValue] | None = None
+    exists: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    """All given conditions must hold."""
+
+    type: ProfileType | None = None
+    tags_all: Sequence[str] | None = None
+    tags_any: Sequence[str] | None = None
+    attributes: Sequence[AttributeCondition] | None = None
+    has_channel: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def live_users(app_id: str) -> Document:
+    """The users of an app, without merge tombstones (they only redirect look-ups)."""
+    return {"appId": app_id, "mergedInto": {"$exists": False}}
+
+
+def compile_filter(app_id: str, given: UserFilter | None, path: Field = ("filter",)) -> Document:
+    """The store query for ``given``; all input errors are reported together."""
+    query = live_users(app_id)
+    if given is None:
+        return query
+    clauses: list[Document] = []
+    errors = ErrorCollector()
+    if given.type is not None:
+        clauses.append({"type": given.type.value})
+    for name, operator in (("tags_all", "$all"), ("tags_any", "$in")):
+        tags = getattr(given, name)
+        if tags is not None:
+            camel = "tagsAll" if name == "tags_all" else "tagsAny"
+            try:
+                clauses.append({"tags": {operator: normalize_tags(tags, (*path, camel))}})
+            except DomainError as error:
+                errors.add(error)
+    if given.has_channel is not None:
+        clauses.append({"channels.type": given.has_channel})
+    created: Document = {}
+    if given.created_after is not None:
+        created["$gt"] = given.created_after
+    if given.created_before is not None:
+        created["$lt"] = given.created_before
+    if created:
+        clauses.append({"createdAt": created})
+    conditions = given.attributes or []
+    if len(conditions) > MAX_ATTRIBUTE_CONDITIONS:
+        errors.add(
+            DomainError(
+                ErrorCode.LIMIT_EXCEEDED,
+                f"a filter has at most {MAX_ATTRIBUTE_CONDITIONS} attribute conditions",
+                (*path, "attributes"),
+            )
+        )
+        conditions = []
+    for index, condition in enumerate(conditions):
+        try:
+            clauses.append(compile_condition(condition, (*path, "attributes", index)))
+        except DomainError as error:
+            errors.add(error)
+        except DomainErrors as many:
+            errors.errors.extend(many.errors)
+    errors.raise_if_any()
+    if clauses:
+        # $and keeps two conditions on one key apart (a dict would let one overwrite the other).
+        query["$and"] = clauses
+    return query
+
+
+def compile_condition(condition: AttributeCondition, path: Field) -> Document:
+    key = attributes.validate_key(condition.key, (*path, "key"))
+    field_path = f"attrs.{key}"  # safe: the key matched ^[A-Za-z][A-Za-z0-9_]*$
+    given = [
+        name for name in (*COMPARISONS, "in_", "exists") if getattr(condition, name) is not None
+    ]
+    if len(given) != 1:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "an attribute condition needs exactly one of eq, ne, gt, gte, lt, lte, in, exists",
+            path,
+        )
+    name = given[0]
+    if name == "exists":
+        return {field_path: {"$exists": bool(condition.exists)}}
+    if name == "in_":
+        values = list(condition.in_ or [])
+        if len(values) > MAX_IN_VALUES:
+            raise DomainError(
+                ErrorCode.LIMIT_EXCEEDED,
+                f"`in` takes at most {MAX_IN_VALUES} values",
+                (*path, "in"),
+            )
+        converted = [_comparable(value, (*path, "in", index)) for index, value in enumerate(values)]
+        types = sorted({str(value.type) for value in values})
+        return {field_path: {"$in": converted}, f"attrMeta.{key}.type": {"$in": types}}
+    value: TypedValue = getattr(condition, name)
+    clause: Document = {field_path: {COMPARISONS[name]: _comparable(value, (*path, name))}}
+    if name != "ne":
+        # Values compare within their own attribute type: a NUMBER condition never matches
+        # a STRING "149.99", and DATE never a DATETIME. MongoDB's type bracketing does most
+        # of this, but not DATE vs DATETIME (both BSON dates), and the embedded store
+        # compares across types; the stored type makes it explicit on both. `ne` keeps
+        # MongoDB's meaning: anything but this value, including users without the key.
+        clause[f"attrMeta.{key}.type"] = str(value.type)
+    return clause
+
+
+def _comparable(value: TypedValue, path: Field) -> Any:
+    """A typed scalar as stored, so it compares with stored values of the same type."""
+    if value.type is None:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "compare with a value; use `exists: false` for unset attributes",
+            path,
+        )
+    if value.type is AttributeType.LIST_OF_OBJECTS:
+        raise DomainError(ErrorCode.TYPE_MISMATCH, "lists of objects cannot be compared", path)
+    return attributes.to_bson(value, path)

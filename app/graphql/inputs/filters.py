@@ -1,0 +1,87 @@
+"""UserFilter and AttributeCondition: which users a list returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.domain import segments
+from app.domain.attributes import TypedValue
+from app.domain.profile import ProfileType
+from app.graphql.inputs.attributes import AttributeValue
+
+
+@strawberry.input(description="A custom attribute's key plus exactly one comparison.")
+class AttributeCondition:
+    key: str = strawberry.field(description="The custom attribute's key.")
+    eq: AttributeValue | None = strawberry.field(default=None, description="Equal to.")
+    ne: AttributeValue | None = strawberry.field(
+        default=None, description="Not equal to (also matches users without the attribute)."
+    )
+    gt: AttributeValue | None = strawberry.field(
+        default=None, description="Greater than (same type only)."
+    )
+    gte: AttributeValue | None = strawberry.field(
+        default=None, description="Greater than or equal to."
+    )
+    lt: AttributeValue | None = strawberry.field(
+        default=None, description="Less than (same type only)."
+    )
+    lte: AttributeValue | None = strawberry.field(
+        default=None, description="Less than or equal to."
+    )
+    in_: list[AttributeValue] | None = strawberry.field(
+        default=None, name="in", description="Equal to one of these (at most 100)."
+    )
+    exists: bool | None = strawberry.field(
+        default=None, description="Whether the attribute is set."
+    )
+
+    def to_domain(self) -> segments.AttributeCondition:
+        def typed(value: AttributeValue | None) -> TypedValue | None:
+            return value.to_domain() if value is not None else None
+
+        return segments.AttributeCondition(
+            key=self.key,
+            eq=typed(self.eq),
+            ne=typed(self.ne),
+            gt=typed(self.gt),
+            gte=typed(self.gte),
+            lt=typed(self.lt),
+            lte=typed(self.lte),
+            in_=[value.to_domain() for value in self.in_] if self.in_ is not None else None,
+            exists=self.exists,
+        )
+
+
+@strawberry.input(description="Which users to list; all given conditions must hold.")
+class UserFilter:
+    type: ProfileType | None = strawberry.field(default=None, description="LEAD or CUSTOMER.")
+    tags_all: list[str] | None = strawberry.field(
+        default=None, description="Users with every one of these tags."
+    )
+    tags_any: list[str] | None = strawberry.field(
+        default=None, description="Users with at least one of these tags."
+    )
+    attributes: list[AttributeCondition] | None = strawberry.field(
+        default=None, description="Conditions on custom attributes (at most 20)."
+    )
+    created_after: datetime | None = strawberry.field(
+        default=None, description="Created strictly after."
+    )
+    created_before: datetime | None = strawberry.field(
+        default=None, description="Created strictly before."
+    )
+
+    def to_domain(self) -> segments.UserFilter:
+        return segments.UserFilter(
+            type=self.type,
+            tags_all=self.tags_all,
+            tags_any=self.tags_any,
+            attributes=[item.to_domain() for item in self.attributes]
+            if self.attributes is not None
+            else None,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )

@@ -1,0 +1,1 @@
+"""Query limits: depth, tokens, aliases, cost; validation rules built once so caches hit."""

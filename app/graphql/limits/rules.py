@@ -1,0 +1,82 @@
+"""The limits as Strawberry extensions and graphql-core validation rules.
+
+Strawberry's QueryDepthLimiter and MaxAliasesLimiter create a new rule *class* each time
+they are constructed; passed as factories (one extension per request) every request
+brings new classes, the validation cache (keyed on the rules) never hits, and every
+request is validated again (strawberry issue #4635). Here the rule classes are built
+once per schema and handed to one AddValidationRules, so the rules tuple is the same
+object contents on every request and a repeated document is validated once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+
+from app.config import Settings
+from app.domain.listing import MAX_PAGE_SIZE
+from app.graphql.limits.cost import cost_rule
+
+SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    max_depth: int = 8
+    max_tokens: int = 2_000
+    max_aliases: int = 15
+    max_cost: int = 10_000
+    field_suggestions: bool = True
+    cache_size: int = 256  # distinct documents kept parsed and validated; 0 turns caching off
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueryLimits:
+        return cls(
+            max_depth=settings.max_query_depth,
+            max_tokens=settings.max_query_tokens,
+            max_aliases=settings.max_query_aliases,
+            max_cost=settings.max_query_cost,
+            field_suggestions=settings.suggestions_enabled,
+            cache_size=settings.query_cache_size,
+        )
+
+    def validation_rules(self) -> list[type[ASTValidationRule]]:
+        return [
+            depth_rule(self.max_depth, should_ignore=None),
+            aliases_rule(self.max_aliases),
+            cost_rule(self.max_cost, MAX_PAGE_SIZE),
+        ]
+
+    def extensions(self) -> list[Callable[[], SchemaExtension]]:
+        """Extension factories, in order: the token limit must be set before parsing."""
+        rules = self.validation_rules()  # built once, shared by every request
+        factories: list[Callable[[], SchemaExtension]] = [
+            lambda: MaxTokensLimiter(max_token_count=self.max_tokens),
+            lambda: AddValidationRules(rules),
+        ]
+        if self.cache_size > 0:
+            # The validation cache keys on the parsed document object, so it only hits
+            # when the parser cache hands back the same document for the same text.
+            size = self.cache_size
+            factories += [lambda: ParserCache(maxsize=size), lambda: ValidationCache(maxsize=size)]
+        return factories
+
+
+def hide_suggestions(errors: list[GraphQLError]) -> None:
+    """Drop "Did you mean …?" from every message (field, argument, type and enum names),
+    so that a production schema cannot be read off error messages."""
+    for error in errors:
+        if "Did you mean" in error.message:
+            error.message = SUGGESTION.sub("", error.message)
