@@ -100,6 +100,68 @@ async def test_history_pages(gateway: Gateway, tenant: Tenant) -> None:
     assert [e["extensions"]["code"] for e in bad["errors"]] == ["BAD_USER_INPUT"]
 
 
+LISTED_HISTORY = """
+query($first: Int!, $after: String) {
+  users(first: 10) {
+    nodes {
+      externalUserId
+      history(first: $first, after: $after) {
+        edges { node { kind details } } pageInfo { hasNextPage hasPreviousPage }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_history_of_listed_users_pages_each_user_apart(
+    gateway: Gateway, tenant: Tenant
+) -> None:
+    # One batched look-up serves every listed user; each still gets only its own events,
+    # newest first, cut at `first` with its own hasNextPage.
+    tags = {"ann": ["a", "b", "c"], "bob": ["x"], "cy": []}
+    for name, added in tags.items():
+        await gateway.data(UPSERT, {"input": {"externalUserId": name}}, token=tenant.app_token)
+        for tag in added:
+            await gateway.data(
+                "mutation($n: String!, $t: [String!]!) { addTags(by: {externalUserId: $n}, "
+                "tags: $t) { userErrors { code } } }",
+                {"n": name, "t": [tag]},
+                token=tenant.app_token,
+            )
+
+    async def listed(first: int, after: str | None = None) -> dict[str, tuple[list[str], bool]]:
+        data = await gateway.data(
+            LISTED_HISTORY, {"first": first, "after": after}, token=tenant.app_token
+        )
+        return {
+            node["externalUserId"]: (
+                [
+                    edge["node"]["details"].get("tagsAdded", [edge["node"]["kind"]])[0]
+                    for edge in node["history"]["edges"]
+                ],
+                node["history"]["pageInfo"]["hasNextPage"],
+            )
+            for node in data["users"]["nodes"]
+        }
+
+    assert await listed(2) == {
+        "ann": (["c", "b"], True),
+        "bob": (["x", "CREATED"], False),
+        "cy": (["CREATED"], False),
+    }
+    assert await listed(0) == {"ann": ([], True), "bob": ([], True), "cy": ([], True)}
+    # `after` is a point in time: the older events of every listed user.
+    page = await history_of(gateway, tenant, first=1, externalUserId="bob")
+    edges = page["edges"]
+    assert isinstance(edges, list)
+    assert await listed(3, edges[0]["cursor"]) == {
+        "ann": (["c", "b", "a"], True),
+        "bob": (["CREATED"], False),
+        "cy": ([], False),
+    }
+
+
 async def test_delete_user_leaves_no_identifier_behind(
     gateway: Gateway, tenant: Tenant, store: Store
 ) -> None:

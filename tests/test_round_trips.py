@@ -3,12 +3,15 @@
 through the request's DataLoaders), never one look-up per listed user.
 
 To cover a new relation, add its selection to RELATIONS with the commands one request
-may spend on it; the test fails when its loader is removed (N users → N commands).
+may spend on it and what every listed user must show of it (so the relation is really
+there to load); the test fails when its loader is removed (N users → N commands).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -21,24 +24,111 @@ USERS_ON_PAGE = 6
 # behind the token, the page (with one user more, for hasNextPage) and the count.
 BASE = Counter({"find app_keys": 1, "find users": 1, "aggregate users": 1})
 
-# selection on each listed user → commands it may add to the whole request
-RELATIONS: dict[str, tuple[str, Counter[str]]] = {
+Node = dict[str, Any]
+
+
+def _installed(node: Node) -> bool:
+    return [i["user"]["id"] for i in node["installations"]] == [node["id"]]
+
+
+def _has_history(node: Node) -> bool:
+    kinds = [edge["node"]["kind"] for edge in node["history"]["edges"]]
+    return "CHANNEL_ADDED" in kinds and len(kinds) <= 3
+
+
+def _push_channel_on_device(node: Node) -> bool:
+    return [c["installation"]["pushRegistrationId"] for c in node["channels"]] == [
+        node["installations"][0]["pushRegistrationId"]
+    ]
+
+
+def _preferences(node: Node) -> bool:
+    categories = [item["category"] for item in node["preferences"]["categories"]]
+    return categories == ["news"] and node["canReceive"] is True
+
+
+# selection on each listed user → (commands it may add to the whole request, what each
+# listed user must show). The page's users are already loaded, so `user` of a relation
+# costs nothing more.
+RELATIONS: dict[str, tuple[str, Counter[str], Callable[[Node], bool]]] = {
     "profile": (
         "id externalUserId type tags emails customAttributes { key type value }",
         Counter(),
+        lambda node: node["type"] == "LEAD",
     ),
-    # "installations": ("installations { id user { id } }", Counter({"find installations": 1})),
+    "installations": (
+        "id installations { id pushRegistrationId user { id } }",
+        Counter({"find installations": 1}),
+        _installed,
+    ),
+    "history": (
+        "history(first: 3) { edges { node { id kind at actor { scope } } } "
+        "pageInfo { hasNextPage } }",
+        Counter({"aggregate history": 1}),
+        _has_history,
+    ),
+    "channels": (
+        "channels { type installation { pushRegistrationId user { id } } } "
+        "installations { pushRegistrationId }",
+        Counter({"find installations": 1}),
+        _push_channel_on_device,
+    ),
+    "preferences": (
+        "preferences { categories { category optedIn } } "
+        "canReceive(category: \"news\", channel: ANDROID_PUSH)",
+        Counter({"find preference_categories": 1}),
+        _preferences,
+    ),
+    # Relations of relations reuse what the request already loaded.
+    "all": (
+        "id history(first: 3) { edges { node { id kind } } } "
+        "preferences { categories { category optedIn } } "
+        "canReceive(category: \"news\", channel: ANDROID_PUSH) "
+        "channels { installation { pushRegistrationId user { id } } } "
+        "installations { id pushRegistrationId user { id installations { id } "
+        "history(first: 3) { edges { node { kind } } } } }",
+        Counter(
+            {"find installations": 1, "aggregate history": 1, "find preference_categories": 1}
+        ),
+        lambda node: all(
+            check(node) for check in (_installed, _has_history, _push_channel_on_device, _preferences)
+        ),
+    ),
 }
+
+SAVE = """
+mutation($prid: String!) {
+  saveInstallation(input: {pushRegistrationId: $prid, platform: ANDROID}) {
+    installation { id } userErrors { code }
+  }
+}
+"""
+ADD_PUSH = """
+mutation($prid: String!) {
+  addChannel(by: {pushRegistrationId: $prid},
+             channel: {androidPush: {token: $prid, pushRegistrationId: $prid, optedIn: true}}) {
+    userErrors { code }
+  }
+}
+"""
+DEFINE = """
+mutation {
+  definePreferenceCategory(input: {name: "news", defaultOptedIn: true}) { userErrors { code } }
+}
+"""
 
 
 async def seed(gateway: Gateway, tenant: Tenant) -> None:
+    """Every user has an installation, a push channel on it, and history; the app has a
+    preference category."""
+    token = tenant.app_token
+    assert (await gateway.data(DEFINE, token=token))["definePreferenceCategory"]["userErrors"] == []
     for index in range(USERS_ON_PAGE):
-        await gateway.data(
-            """mutation($id: String!) { upsertUser(input: {externalUserId: $id, tags: ["t"],
-               customAttributes: [{key: "n", value: {number: "1"}}]}) { userErrors { code } } }""",
-            {"id": f"u{index}"},
-            token=tenant.app_token,
-        )
+        prid = f"device-{index}"
+        saved = await gateway.data(SAVE, {"prid": prid}, token=token)
+        assert saved["saveInstallation"]["userErrors"] == []
+        added = await gateway.data(ADD_PUSH, {"prid": prid}, token=token)
+        assert added["addChannel"]["userErrors"] == []
 
 
 @pytest.mark.parametrize("relation", list(RELATIONS))
@@ -46,7 +136,7 @@ async def test_a_page_of_100_costs_what_a_page_of_1_costs(
     gateway: Gateway, tenant: Tenant, command_log: CommandLog, relation: str
 ) -> None:
     await seed(gateway, tenant)
-    selection, extra = RELATIONS[relation]
+    selection, extra, present = RELATIONS[relation]
     query = (
         "query($first: Int!) { users(first: $first) { totalCount nodes { " + selection + " } } }"
     )
@@ -54,7 +144,9 @@ async def test_a_page_of_100_costs_what_a_page_of_1_costs(
     for first in (1, 100):
         with command_log.recording() as commands:
             data = await gateway.data(query, {"first": first}, token=tenant.app_token)
-        assert len(data["users"]["nodes"]) == min(first, USERS_ON_PAGE)
+        nodes = data["users"]["nodes"]
+        assert len(nodes) == min(first, USERS_ON_PAGE)
+        assert all(present(node) for node in nodes), f"{relation}: seeded data missing"
         spent.append(commands)
     assert spent[0] == spent[1], f"{relation}: commands grow with the page size"
     assert spent[1] == BASE + extra

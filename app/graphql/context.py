@@ -12,10 +12,13 @@ from strawberry.dataloader import DataLoader
 from app.auth.principal import Principal
 from app.config import Settings
 from app.crypto import SecretBox
-from app.domain import categories, installations, users
+from app.domain import categories, history, installations, users
 from app.store.client import Store
 
 Document = dict[str, Any]
+# (user id, first, after) → (events newest first, whether more follow)
+HistoryKey = tuple[str, int, str | None]
+HistoryPage = tuple[list[Document], bool]
 
 
 @dataclass(slots=True)
@@ -25,6 +28,7 @@ class Loaders:
     user_by_id: DataLoader[str, Document | None]
     installations_by_user_id: DataLoader[str, list[Document]]
     categories_by_app: DataLoader[str, list[Document]]  # preference categories, by app id
+    history_pages: DataLoader[HistoryKey, HistoryPage]
 
 
 def build_loaders(store: Store, app_id: str | None) -> Loaders:
@@ -41,10 +45,24 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
     async def load_categories(app_ids: list[str]) -> list[list[Document]]:
         return await categories.categories_of_apps(store, app_ids)
 
+    async def load_history(keys: list[HistoryKey]) -> list[HistoryPage]:
+        if app_id is None:
+            return [([], False) for _ in keys]
+        # One round trip per distinct (first, after); a list of users asks with one of them.
+        found: dict[HistoryKey, HistoryPage] = {}
+        for first, after in dict.fromkeys((key[1], key[2]) for key in keys):
+            user_ids = [key[0] for key in keys if key[1:] == (first, after)]
+            for user_id, page in zip(
+                user_ids, await history.pages(store, app_id, user_ids, first, after), strict=True
+            ):
+                found[(user_id, first, after)] = page
+        return [found[key] for key in keys]
+
     return Loaders(
         user_by_id=DataLoader(load_fn=load_users),
         installations_by_user_id=DataLoader(load_fn=load_installations),
         categories_by_app=DataLoader(load_fn=load_categories),
+        history_pages=DataLoader(load_fn=load_history),
     )
 
 

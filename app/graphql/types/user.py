@@ -9,7 +9,7 @@ import strawberry
 from bson import ObjectId
 from strawberry.relay import PageInfo
 
-from app.domain import history, preferences
+from app.domain import preferences
 from app.domain.channel_documents import channels_of
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.domain.errors import DomainError
@@ -161,9 +161,8 @@ class User(Node):
                 after_id = None
             if after_id is None or not ObjectId.is_valid(after_id):
                 raise ClientError("after is not a cursor of this connection", "BAD_USER_INPUT")
-        context = info.context
-        events, more = await history.page(
-            context.store, self.document["appId"], self.document["_id"], first, after_id
+        events, more = await info.context.loaders.history_pages.load(
+            (self.document["_id"], first, after_id)
         )
         nodes = [ProfileEvent.of(event) for event in events]
         edges = [ProfileEventEdge(cursor=str(node.id), node=node) for node in nodes]
