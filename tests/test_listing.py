@@ -210,3 +210,53 @@ async def test_other_apps_users_are_never_listed(
     await seed(gateway, other_tenant, {"externalUserId": "theirs"})
     page = await users(gateway, tenant)
     assert page["nodes"] == [] and page["totalCount"] == 0
+
+
+ADD_CHANNEL = """
+mutation($by: UserRef!, $channel: ChannelInput!) {
+  addChannel(by: $by, channel: $channel) { userErrors { code } }
+}
+"""
+
+
+async def test_filter_on_channel_type(gateway: Gateway, tenant: Tenant) -> None:
+    await seed(
+        gateway,
+        tenant,
+        *(
+            {"externalUserId": name, "tags": [] if name == "cy" else ["t"]}
+            for name in ("ada", "bob", "cy", "dee")
+        ),
+    )
+    channels = {
+        "ada": {"email": {"address": "ada@example.com", "optedIn": True}},
+        "bob": {"sms": {"phone": "+4915112345678", "optedIn": False}},
+        "cy": {"email": {"address": "cy@example.com"}},
+        "dee": {"email": {"address": "dee@example.com", "optedIn": False}},
+    }
+    for name, channel in channels.items():
+        data = await gateway.data(
+            ADD_CHANNEL,
+            {"by": {"externalUserId": name}, "channel": channel},
+            token=tenant.app_token,
+        )
+        assert data["addChannel"]["userErrors"] == []
+
+    async def matching(filter: dict[str, Any], **paging: Any) -> dict[str, Any]:
+        page = await users(gateway, tenant, filter=filter, **paging)
+        assert page["userErrors"] == []
+        return page
+
+    email = await matching({"hasChannel": "EMAIL"})
+    # Any channel of the type counts, opted in or not.
+    assert names(email) == ["ada", "cy", "dee"] and email["totalCount"] == 3
+    assert names(await matching({"hasChannel": "SMS"})) == ["bob"]
+    assert names(await matching({"hasChannel": "SLACK"})) == []
+    assert names(await matching({"hasChannel": "EMAIL", "tagsAll": ["t"]})) == ["ada", "dee"]
+    # Pages of a channel filter follow the cursor like any other.
+    first = await matching({"hasChannel": "EMAIL"}, first=2)
+    assert names(first) == ["ada", "cy"] and first["pageInfo"]["hasNextPage"] is True
+    rest = await matching({"hasChannel": "EMAIL"}, first=2, after=first["pageInfo"]["endCursor"])
+    assert names(rest) == ["dee"] and rest["pageInfo"]["hasNextPage"] is False
+    bad = await gateway.execute(LIST, {"filter": {"hasChannel": "PIGEON"}}, token=tenant.app_token)
+    assert bad["errors"] and bad.get("data") is None

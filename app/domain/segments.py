@@ -11,6 +11,7 @@ from typing import Any
 
 from app.domain import attributes
 from app.domain.attributes import AttributeType, TypedValue
+from app.domain.channel_specs import ChannelType
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, ErrorCollector
 from app.domain.identifiers import normalize_tags
 from app.domain.profile import ProfileType
@@ -48,7 +49,7 @@ class UserFilter:
     tags_all: Sequence[str] | None = None
     tags_any: Sequence[str] | None = None
     attributes: Sequence[AttributeCondition] | None = None
-    has_channel: str | None = None
+    has_channel: ChannelType | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
 
@@ -76,7 +77,7 @@ def compile_filter(app_id: str, given: UserFilter | None, path: Field = ("filter
             except DomainError as error:
                 errors.add(error)
     if given.has_channel is not None:
-        clauses.append({"channels.type": given.has_channel})
+        clauses.append({"channels.type": ChannelType(given.has_channel).value})
     created: Document = {}
     if given.created_after is not None:
         created["$gt"] = given.created_after

@@ -33,6 +33,10 @@ USER_INDEXES = [
     IndexModel([("appId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)], name="created"),
     IndexModel([("appId", ASCENDING), ("type", ASCENDING), ("_id", ASCENDING)], name="type"),
     IndexModel([("appId", ASCENDING), ("mergedInto", ASCENDING)], name="merged_into", sparse=True),
+    # UserFilter.hasChannel (multikey over the embedded channels), then _id for the keyset page.
+    IndexModel(
+        [("appId", ASCENDING), ("channels.type", ASCENDING), ("_id", ASCENDING)], name="channel_type"
+    ),
     # users(first, after) pages in _id order within an app (keyset: _id > cursor).
     IndexModel([("appId", ASCENDING), ("_id", ASCENDING)], name="app_order"),
     # Custom attributes are filtered through one compound wildcard index over attrs.<key>

@@ -10,6 +10,7 @@ from app.domain import segments
 from app.domain.attributes import TypedValue
 from app.domain.profile import ProfileType
 from app.graphql.inputs.attributes import AttributeValue
+from app.graphql.types.channels import ChannelType
 
 
 @strawberry.input(description="A custom attribute's key plus exactly one comparison.")
@@ -67,6 +68,9 @@ class UserFilter:
     attributes: list[AttributeCondition] | None = strawberry.field(
         default=None, description="Conditions on custom attributes (at most 20)."
     )
+    has_channel: ChannelType | None = strawberry.field(
+        default=None, description="Users with at least one channel of this type (opted in or not)."
+    )
     created_after: datetime | None = strawberry.field(
         default=None, description="Created strictly after."
     )
@@ -82,6 +86,7 @@ class UserFilter:
             attributes=[item.to_domain() for item in self.attributes]
             if self.attributes is not None
             else None,
+            has_channel=self.has_channel,
             created_after=self.created_after,
             created_before=self.created_before,
         )
