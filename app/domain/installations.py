@@ -44,13 +44,20 @@ async def get(
     return document
 
 
+ONE_BATCH = 100_000
+
+
 async def find_by_user_ids(
     store: Store, app_id: str, user_ids: Sequence[str]
 ) -> list[list[Document]]:
     """Each user's installations, in the order of ``user_ids``: one round trip, for DataLoaders."""
     grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}
-    cursor = store.installations.find({"appId": app_id, "userId": {"$in": list(grouped)}}).sort(
-        "createdAt", 1
+    # One batch (up to the server's 16 MiB): the default first batch of 101 documents would
+    # add getMore round trips as the page of users grows.
+    cursor = (
+        store.installations.find({"appId": app_id, "userId": {"$in": list(grouped)}})
+        .sort("createdAt", 1)
+        .batch_size(ONE_BATCH)
     )
     async for document in cursor:
         grouped[document["userId"]].append(document)
