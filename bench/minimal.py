@@ -36,7 +36,32 @@ def global_id(type_name: str, raw_id: str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{raw_id}".encode()).decode().rstrip("=")
 
 
-def user_json(document: Document) -> Document:
+def installation_json(document: Document) -> Document:
+    last_seen = document.get("lastSeenAt")
+    return {
+        "id": global_id("Installation", document["_id"]),
+        "pushRegistrationId": document["pushRegistrationId"],
+        "platform": document["platform"],
+        "isPrimaryDevice": bool(document.get("isPrimaryDevice", False)),
+        "lastSeenAt": last_seen.isoformat() if last_seen is not None else None,
+    }
+
+
+async def installations_of(app_id: str | None, user_ids: list[str]) -> dict[str, list[Document]]:
+    """Every listed user's installations, oldest first: one look-up, as the gateway's
+    DataLoader does."""
+    grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}
+    cursor = (
+        _db()["installations"]
+        .find({"appId": app_id, "userId": {"$in": user_ids}})
+        .sort("createdAt", 1)
+    )
+    async for document in cursor:
+        grouped[document["userId"]].append(installation_json(document))
+    return grouped
+
+
+def user_json(document: Document, installations: list[Document]) -> Document:
     """The fields bench/read.py asks the gateway for, shaped the same way."""
     values: Document = document.get("attrs", {})
     meta: Document = document.get("attrMeta", {})
@@ -58,6 +83,7 @@ def user_json(document: Document) -> Document:
             for key in sorted(values)
             if key in meta
         ],
+        "installations": installations,
     }
 
 
@@ -75,7 +101,10 @@ async def user(request: Request) -> Response:
     document = await _db()["users"].find_one(
         {"appId": app_id, "externalUserId": body["externalUserId"]}
     )
-    data = {"user": user_json(document) if document is not None else None}
+    data: Document = {"user": None}
+    if document is not None:
+        installations = await installations_of(app_id, [document["_id"]])
+        data["user"] = user_json(document, installations[document["_id"]])
     return Response(orjson.dumps({"data": data}), media_type="application/json")
 
 
@@ -97,10 +126,11 @@ async def users(request: Request) -> Response:
         if page
         else None
     )
+    installations = await installations_of(app_id, [document["_id"] for document in page])
     data = {
         "users": {
             "pageInfo": {"hasNextPage": len(documents) > first, "endCursor": end},
-            "nodes": [user_json(document) for document in page],
+            "nodes": [user_json(document, installations[document["_id"]]) for document in page],
         }
     }
     return Response(orjson.dumps({"data": data}), media_type="application/json")

@@ -33,14 +33,14 @@ from app.auth import tokens
 
 USER_FIELDS = (
     "id externalUserId type givenName emails tags createdAt version "
-    "customAttributes { key type value }"
+    "customAttributes { key type value } "
+    "installations { id pushRegistrationId platform isPrimaryDevice lastSeenAt }"
 )
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """One read, as a GraphQL operation and as the minimal endpoint's equivalent request.
-    (When User.installations exists, add it to both: the selection and minimal.user_json.)"""
+    """One read, as a GraphQL operation and as the minimal endpoint's equivalent request."""
 
     name: str
     query: str
@@ -51,7 +51,7 @@ class Scenario:
 
 SCENARIOS = [
     Scenario(
-        "user(by:) { ...attributes }",
+        "user(by:) { …, installations }",
         f"query($id: String!) {{ user(by: {{externalUserId: $id}}) {{ {USER_FIELDS} }} }}",
         {"id": "u7"},
         "/user",
@@ -66,6 +66,18 @@ SCENARIOS = [
         {"first": 50},
     ),
 ]
+
+
+SAVE = """
+mutation($prid: String!) {
+  saveInstallation(input: {pushRegistrationId: $prid, platform: ANDROID}) { userErrors { code } }
+}
+"""
+PERSONALIZE = """
+mutation($prid: String!, $id: String!) {
+  personalize(pushRegistrationId: $prid, identity: {externalUserId: $id}) { userErrors { code } }
+}
+"""
 
 
 def start(arguments: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -114,7 +126,8 @@ async def seed(base: str, data_dir: Path, users: int) -> str:
 
 
 async def seed_users(client: httpx.AsyncClient, base: str, admin: str, users: int) -> str:
-    """Create an app and ``users`` users (attributes of every scalar type, tags)."""
+    """Create an app and ``users`` users (attributes of every scalar type, tags), each with
+    an installation (registered anonymously, then personalized into the user)."""
     url = f"{base}/graphql"
     created = await graphql(
         client, url, admin, 'mutation { createApp(name: "bench") { key { id secret } } }', {}
@@ -139,6 +152,11 @@ async def seed_users(client: httpx.AsyncClient, base: str, admin: str, users: in
             ],
         }
         await graphql(client, url, token, upsert, {"input": record})
+        await graphql(client, url, token, SAVE, {"prid": f"device-{index}"})
+        personalized = await graphql(
+            client, url, token, PERSONALIZE, {"prid": f"device-{index}", "id": f"u{index}"}
+        )
+        assert personalized["personalize"]["userErrors"] == [], personalized
     return token
 
 
@@ -180,6 +198,9 @@ async def run(args: argparse.Namespace) -> None:
         **os.environ,
         "PROFILE_GATEWAY_EMBEDDED_PORT": str(store_port),
         "PROFILE_GATEWAY_GRAPHIQL": "false",
+        # The per-app rate limit would answer most of the load with 429s; the minimal
+        # endpoint has none.
+        "PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
     }
     gateway_env.update(dict(item.split("=", 1) for item in args.gateway_env))
     gateway_env.pop("MONGODB_URI", None)
