@@ -62,7 +62,9 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
         user_by_id=DataLoader(load_fn=load_users),
         installations_by_user_id=DataLoader(load_fn=load_installations),
         categories_by_app=DataLoader(load_fn=load_categories),
-        history_pages=DataLoader(load_fn=load_history),
+        # A page of users is at most 100; a bound keeps one aggregate's $unionWith branches
+        # well under MongoDB's 1,000 pipeline stages when aliases list more users.
+        history_pages=DataLoader(load_fn=load_history, max_batch_size=100),
     )
 
 
