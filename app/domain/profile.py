@@ -68,6 +68,8 @@ class ValidPatch:
     remove: set[str] = field(default_factory=set)
     attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = field(default_factory=dict)
     attributes_unset: set[str] = field(default_factory=set)
+    # What the client sent for each set key, and where: attribute definitions re-check these.
+    attribute_inputs: dict[str, tuple[TypedValue, Field]] = field(default_factory=dict)
 
     @property
     def external_user_id(self) -> str | None:
@@ -151,6 +153,7 @@ def validate_patch(patch: UserPatch, path: Field) -> ValidPatch:
                 valid.attributes_unset.add(key)
             else:
                 valid.attributes_set[key] = (typed.type, attributes.to_bson(typed, (*item_path, "value")))
+                valid.attribute_inputs[key] = (typed, (*item_path, "value"))
         except DomainError as error:
             errors.add(error)
     errors.raise_if_any()

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from app.domain import history
+from app.domain import definitions, history
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
 from app.domain.history import EventKind
@@ -179,6 +179,7 @@ async def upsert_user(
 ) -> tuple[Document, bool]:
     """Create or update the user the input's identifier names. Returns (user, created)."""
     valid = validate_patch(patch, path)
+    await definitions.enforce(store, app_id, valid)
     ref = _lookup_ref(valid)
     if ref is None:
         raise DomainError(
@@ -236,6 +237,7 @@ async def update_user(
     ref_path: Field = ("by",),
 ) -> Document:
     valid = validate_patch(patch, path)
+    await definitions.enforce(store, app_id, valid)
     return await modify_user(
         store, app_id, actor, ref, lambda doc, now: apply_patch(doc, valid, path, now),
         expected_version=expected_version, path=path, ref_path=ref_path, details=_changed(valid),
