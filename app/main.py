@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import CommandListener
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -45,7 +46,8 @@ class _LateEndpoint:
         await self.endpoint(scope, receive, send)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, listeners: list[CommandListener] | None = None) -> Starlette:
+    """``listeners``: PyMongo command listeners for the store's client (tests count round trips)."""
     if settings.embedded:
         settings = ensure_local_secrets(settings).settings
     assert settings.master_key is not None  # Settings fails fast outside the embedded mode
@@ -55,7 +57,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_store(settings)
+        store = open_store(settings, listeners)
         try:
             await ensure_indexes(store)
             app.state.runtime = Runtime(settings, store, box)

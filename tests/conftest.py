@@ -20,7 +20,7 @@ from app.auth import tokens
 from app.config import Settings
 from app.main import Runtime, create_app
 from app.store.client import Store
-from tests.helpers import Gateway, Tenant
+from tests.helpers import CommandLog, Gateway, Tenant
 
 CREATE_APP = """
 mutation($name: String!) {
@@ -44,8 +44,14 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
+def commands() -> CommandLog:
+    """Every store command of the session's gateway, for asserting round-trip counts."""
+    return CommandLog()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, commands: CommandLog) -> AsyncIterator[Starlette]:
+    application = create_app(settings, listeners=[commands])
     async with application.router.lifespan_context(application):
         yield application
         if settings.mongodb_uri is not None:

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 
 from app.auth import tokens
 
@@ -80,3 +86,27 @@ def assert_no_errors(body: dict[str, Any]) -> None:
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+class CommandLog(CommandListener):
+    """Records the store commands the gateway sends: (command name, collection)."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, str]] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        self.commands.append((event.command_name, target if isinstance(target, str) else ""))
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+    def clear(self) -> None:
+        self.commands.clear()
+
+    def on(self, collection: str) -> list[str]:
+        """Names of the commands sent to ``collection``, in order."""
+        return [name for name, target in self.commands if target == collection]

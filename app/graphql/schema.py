@@ -10,13 +10,14 @@ from strawberry.tools import merge_types
 from app.graphql.extensions import MaskUnexpectedErrors
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
+from app.graphql.mutations.bulk import BulkMutations
 from app.graphql.mutations.users import UserMutations
 from app.graphql.queries.attributes import AttributeQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.types.user import User
 
 Query = merge_types("Query", (UserQueries, AttributeQueries))
-Mutation = merge_types("Mutation", (UserMutations, AttributeMutations, AppMutations))
+Mutation = merge_types("Mutation", (UserMutations, AttributeMutations, BulkMutations, AppMutations))
 
 DEFAULT_MAX_DEPTH = 8
 
