@@ -29,7 +29,7 @@ async def test_each_record_is_answered_in_input_order(gateway: Gateway, tenant: 
     await gateway.data(DEFINE, token=tenant.app_token)
     seeded = await _bulk(gateway, tenant, [{"externalUserId": "b-0", "emails": ["zero@example.com"], "phones": ["+4915112345678"]}])
     assert seeded["status"] == "SUCCESS"
-    records = [
+    records: list[dict[str, Any]] = [
         {"externalUserId": "b-1", "emails": ["one@example.com"], "customAttributes": [{"key": "ltv", "value": {"number": "1.5"}}]},
         {"externalUserId": "b-2", "emails": ["not an address"]},
         {"externalUserId": "b-0", "tags": ["vip"]},

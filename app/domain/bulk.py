@@ -20,7 +20,15 @@ from app.domain import definitions, history
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.history import EventKind
-from app.domain.profile import Document, Field, UserPatch, ValidPatch, apply_patch, new_user_document, validate_patch
+from app.domain.profile import (
+    Document,
+    Field,
+    UserPatch,
+    ValidPatch,
+    apply_patch,
+    new_user_document,
+    validate_patch,
+)
 from app.domain.users import (
     MAX_REDIRECTS,
     _changed,

@@ -6,24 +6,26 @@ import strawberry
 
 from app.domain.bulk import BulkResult
 from app.domain.bulk import BulkStatus as DomainBulkStatus
+from app.domain.errors import ErrorCode
 from app.graphql.errors import UserError, UserErrorCode
 
 BulkStatus = strawberry.enum(
     DomainBulkStatus, name="BulkStatus", description="SUCCESS: every record stored; FAIL: none; PARTIAL: some."
 )
+assert UserErrorCode is ErrorCode  # strawberry.enum registers the domain enums themselves
 
 
 @strawberry.type(description="One record that was not stored, and why.")
 class BulkFailure:
     index: int = strawberry.field(description="Position of the record in the input (from 0).")
-    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
+    code: ErrorCode = strawberry.field(description="Machine-readable reason.")
     message: str = strawberry.field(description="Human-readable explanation.")
     field: list[str] | None = strawberry.field(description='Path into the input, e.g. ["records","3","emails","0"].')
 
 
 @strawberry.type(description="Per-record results of bulkUpsertUsers; one bad record never blocks the others.")
 class BulkUpsertPayload:
-    status: BulkStatus = strawberry.field(description="SUCCESS, PARTIAL or FAIL.")
+    status: DomainBulkStatus = strawberry.field(description="SUCCESS, PARTIAL or FAIL.")
     total: int = strawberry.field(description="Records received.")
     succeeded: int = strawberry.field(description="Records stored (or already up to date).")
     failed: int = strawberry.field(description="Records refused.")
