@@ -87,7 +87,7 @@ def token(
 def import_file(
     file: Annotated[Path, typer.Argument(help="NDJSON (.ndjson/.jsonl) or CSV (.csv) file of user records.", exists=True, dir_okay=False)],
     app_id: Annotated[str, typer.Option(help="The app (tenant) to import into.")],
-    batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Records per bulk write.")] = 500,
+    batch_size: Annotated[int | None, typer.Option(min=1, max=1000, help="Records per bulk write (default: 1000 on MongoDB, 200 on the embedded store).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue after the last stored batch of an interrupted run.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Rejected records (line, code, field, message). Default: FILE.rejects.csv")] = None,
     file_format: Annotated[str | None, typer.Option("--format", help="ndjson or csv (default: from the extension).")] = None,
@@ -105,10 +105,14 @@ def import_file(
 
     if file_format not in (None, "ndjson", "csv"):
         raise typer.BadParameter("ndjson or csv", param_hint="--format")
-    options = Options(batch_size=batch_size, resume=resume, rejects=rejects, format=file_format)  # type: ignore[arg-type]
+    settings = _settings(data_dir)
+    # A batch on the embedded server takes seconds; its socket timeout must allow for that.
+    settings = settings.model_copy(update={"store_timeout_ms": max(settings.store_timeout_ms, 60_000)})
+    size = batch_size or (200 if settings.embedded else 1000)
+    options = Options(batch_size=size, resume=resume, rejects=rejects, format=file_format)  # type: ignore[arg-type]
 
     async def run() -> int:
-        store = open_store(_settings(data_dir))
+        store = open_store(settings)
         try:
             await ensure_indexes(store)
             if await get_app(store, app_id) is None:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
+import pytest
+
+from app.domain import properties
+from app.domain.attributes import AttributeType, TypedValue
+from app.domain.errors import DomainError
+from app.domain.operations import AttributeOp
 from app.store.client import Store
 from tests.helpers import Gateway, Tenant
 
@@ -139,3 +146,34 @@ async def test_user_tokens_reach_only_their_own_user(gateway: Gateway, tenant: T
         OPS, {"by": BY, "ops": [{"increment": {"key": "n", "amount": "1"}}]}, token=tenant.user_token("someone")
     )
     assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_limits_are_conditions_of_the_update(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    full = [{"n": index} for index in range(100)]
+    await _user(gateway, tenant, [{"key": "events", "value": {"objects": full}}])
+    payload = await _ops(gateway, tenant, [
+        {"increment": {"key": "visits", "amount": "1"}},
+        {"append": {"key": "events", "value": {"objects": [{"n": 100}]}}},
+    ])
+    assert [(error["code"], error["field"]) for error in payload["userErrors"]] == [
+        ("LIMIT_EXCEEDED", ["ops", "1", "append", "value"])
+    ]
+    stored = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "ops-1"})
+    assert stored is not None and "visits" not in stored["attrs"] and len(stored["attrs"]["events"]) == 100
+
+
+async def test_installations_take_the_same_operations(store: Store, tenant: Tenant) -> None:
+    await store.installations.insert_one(
+        {"_id": "inst-1", "appId": tenant.app_id, "pushRegistrationId": "prid-1", "userId": "u", "attrs": {}, "attrMeta": {}}
+    )
+    ops = [
+        AttributeOp("increment", "launches", amount="1"),
+        AttributeOp("setOnce", "firstLaunch", TypedValue(AttributeType.DATE, date(2024, 5, 1))),
+    ]
+    await properties.update_installation_attributes(store, tenant.app_id, "prid-1", ops)
+    updated = await properties.update_installation_attributes(store, tenant.app_id, "prid-1", ops[:1])
+    assert str(updated["attrs"]["launches"]) == "2"
+    assert updated["attrMeta"]["firstLaunch"]["type"] == "DATE"
+    with pytest.raises(DomainError) as missing:
+        await properties.update_installation_attributes(store, tenant.app_id, "prid-unknown", ops)
+    assert missing.value.code == "NOT_FOUND"

@@ -67,7 +67,6 @@ async def test_one_bulk_write_per_call_whatever_the_size(
     await _bulk(gateway, tenant, [{"externalUserId": f"c-{n}"} for n in range(3)])
 
     async def count(size: int) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
-        # half of the records update users that exist, half create new ones
         records = [{"externalUserId": f"c-{n}", "givenName": f"g{size}"} for n in range(size)]
         commands.clear()
         payload = await _bulk(gateway, tenant, records)
@@ -75,10 +74,21 @@ async def test_one_bulk_write_per_call_whatever_the_size(
         sent = list(commands.commands)
         return sent, {name: commands.on(name) for name in ("users", "history")}
 
-    small, small_by_collection = await count(2)
-    large, large_by_collection = await count(12)
-    assert large_by_collection == small_by_collection == {"users": ["find", "update"], "history": ["insert"]}
-    assert len(large) == len(small)
+    async def count_new(size: int) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+        commands.clear()
+        payload = await _bulk(gateway, tenant, [{"externalUserId": f"new-{n}"} for n in range(size)])
+        assert payload["status"] == "SUCCESS"
+        return list(commands.commands), {name: commands.on(name) for name in ("users", "history")}
+
+    small, small_by_collection = await count(2)  # updates only
+    large, large_by_collection = await count(12)  # 3 updates, 9 new users
+    assert small_by_collection == {"users": ["find", "update"], "history": ["insert"]}
+    # One bulk write: new users go out as one insert command, changed ones as one update command.
+    assert large_by_collection == {"users": ["find", "insert", "update"], "history": ["insert"]}
+    assert len(large) == len(small) + 1
+    new_only, new_only_by_collection = await count_new(20)
+    assert new_only_by_collection == {"users": ["find", "insert"], "history": ["insert"]}
+    assert len(new_only) == len(small)
 
 
 async def test_more_than_a_thousand_records_are_refused(gateway: Gateway, tenant: Tenant, store: Store) -> None:
