@@ -126,7 +126,7 @@ async def main(n: int, batch: int, engine: Literal["sqlite", "memory"]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000, help="users to import (default 2000)")
-    parser.add_argument("--batch", type=int, default=1000, help="records per call (at most 1000)")
-    parser.add_argument("--engine", choices=("sqlite", "memory"), default="sqlite", help="embedded engine")
+    parser.add_argument("--batch", type=int, default=500, help="records per call (at most 1000)")
+    parser.add_argument("--engine", choices=("sqlite", "memory"), default="memory", help="embedded engine (sqlite: far slower)")
     arguments = parser.parse_args()
     asyncio.run(main(arguments.n, arguments.batch, arguments.engine))
