@@ -102,6 +102,52 @@ def token(
     typer.echo(tokens.mint(key_secret, claims, key_id=key_id, ttl=ttl))
 
 
+@cli.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="NDJSON (.ndjson/.jsonl) or CSV (.csv) file of user records.", exists=True, dir_okay=False)],
+    app_id: Annotated[str, typer.Option(help="The app (tenant) to import into.")],
+    batch_size: Annotated[int | None, typer.Option(min=1, max=1000, help="Records per bulk write (default: 1000 on MongoDB, 200 on the embedded store).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue after the last stored batch of an interrupted run.")] = False,
+    rejects: Annotated[Path | None, typer.Option(help="Rejected records (line, code, field, message). Default: FILE.rejects.csv")] = None,
+    file_format: Annotated[str | None, typer.Option("--format", help="ndjson or csv (default: from the extension).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Embedded store (ignored when MONGODB_URI is set).")] = None,
+) -> None:
+    """Import users from NDJSON or CSV through the bulk upsert path, with progress and --resume."""
+    import asyncio
+
+    from app.domain.apps import get_app
+    from app.domain.errors import DomainError
+    from app.importer.console import import_with_progress
+    from app.importer.run import Options
+    from app.store.client import open_store
+    from app.store.indexes import ensure_indexes
+
+    if file_format not in (None, "ndjson", "csv"):
+        raise typer.BadParameter("ndjson or csv", param_hint="--format")
+    settings = _settings(data_dir)
+    # A batch on the embedded server takes seconds; its socket timeout must allow for that.
+    settings = settings.model_copy(update={"store_timeout_ms": max(settings.store_timeout_ms, 60_000)})
+    size = batch_size or (200 if settings.embedded else 1000)
+    options = Options(batch_size=size, resume=resume, rejects=rejects, format=file_format)  # type: ignore[arg-type]
+
+    async def run() -> int:
+        store = open_store(settings)
+        try:
+            await ensure_indexes(store)
+            if await get_app(store, app_id) is None:
+                console.print(f"[red]No app {app_id!r} in this store.[/red]")
+                return 2
+            summary = await import_with_progress(store, app_id, file, options, console)
+        except (DomainError, ValueError) as error:
+            console.print(f"[red]{error}[/red]")
+            return 2
+        finally:
+            await store.close()
+        return 1 if summary.rejected else 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
 @cli.command("export-schema")
 def export_schema(
     output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path("schema.graphql"),

@@ -74,6 +74,8 @@ class ValidPatch:
     attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = field(default_factory=dict)
     attributes_unset: set[str] = field(default_factory=set)
     channels: list[tuple[ValidChannel, Sealed]] = field(default_factory=list)
+    # What the client sent for each set key, and where: attribute definitions re-check these.
+    attribute_inputs: dict[str, tuple[TypedValue, Field]] = field(default_factory=dict)
 
     @property
     def external_user_id(self) -> str | None:
@@ -180,6 +182,7 @@ def validate_patch(patch: UserPatch, path: Field, box: SecretBox | None = None) 
                 valid.attributes_unset.add(key)
             else:
                 valid.attributes_set[key] = (typed.type, attributes.to_bson(typed, (*item_path, "value")))
+                valid.attribute_inputs[key] = (typed, (*item_path, "value"))
         except DomainError as error:
             errors.add(error)
     for index, spec in enumerate(patch.channels or []):

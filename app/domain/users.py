@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from app.crypto import SecretBox
-from app.domain import clock, history
+from app.domain import clock, definitions, history
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
 from app.domain.history import EventKind
@@ -204,6 +204,7 @@ async def upsert_user(
 
     ``box`` encrypts channel secrets; inputs with channels need it."""
     valid = validate_patch(patch, path, box)
+    await definitions.enforce(store, app_id, valid)
     ref = _lookup_ref(valid)
     if ref is None:
         raise DomainError(
@@ -273,6 +274,7 @@ async def update_user(
     box: SecretBox | None = None,
 ) -> Document:
     valid = validate_patch(patch, path, box)
+    await definitions.enforce(store, app_id, valid)
     return await modify_user(
         store, app_id, actor, ref, lambda doc, now: apply_patch(doc, valid, path, now),
         expected_version=expected_version, path=path, ref_path=ref_path, details=_changed(valid),

@@ -15,11 +15,13 @@ from app.graphql.extensions import MaskUnexpectedErrors
 from app.graphql.limits.rules import QueryLimits, hide_suggestions
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
+from app.graphql.mutations.bulk import BulkMutations
 from app.graphql.mutations.channels import ChannelMutations
 from app.graphql.mutations.identity import IdentityMutations
 from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
+from app.graphql.queries.attributes import AttributeQueries
 from app.graphql.queries.installations import InstallationQueries
 from app.graphql.queries.listing import ListingQueries
 from app.graphql.queries.preferences import PreferenceQueries
@@ -35,6 +37,7 @@ Query = merge_types(
         ListingQueries,
         PreferenceQueries,
         InstallationQueries,
+        AttributeQueries,
     ),
 )
 Mutation = merge_types(
@@ -47,6 +50,7 @@ Mutation = merge_types(
         PreferenceMutations,
         InstallationMutations,
         IdentityMutations,
+        BulkMutations,
     ),
 )
 

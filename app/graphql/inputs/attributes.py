@@ -7,7 +7,10 @@ from datetime import date, datetime
 import strawberry
 from strawberry.scalars import JSON
 
+# The domain enum is the GraphQL enum (strawberry.enum registers the class itself).
+import app.graphql.types.attributes  # noqa: F401
 from app.domain.attributes import NULL, AttributeType, TypedValue
+from app.domain.operations import AttributeOp as DomainAttributeOp
 from app.graphql.inputs import given
 
 
@@ -67,3 +70,29 @@ class AttributeOp:
     append: KeyValue | None = strawberry.field(default=strawberry.UNSET, description="Append objects to a list.")
     remove: KeyValue | None = strawberry.field(default=strawberry.UNSET, description="Remove objects from a list.")
     unset: str | None = strawberry.field(default=strawberry.UNSET, description="Remove the key.")
+
+    def to_domain(self) -> DomainAttributeOp:
+        """The one operation this @oneOf input carries."""
+        for kind, member in (("set", self.set), ("setOnce", self.set_once), ("append", self.append),
+                             ("remove", self.remove)):
+            if isinstance(member, KeyValue):
+                return DomainAttributeOp(kind, member.key, member.value.to_domain())  # type: ignore[arg-type]
+        if isinstance(self.increment, KeyAmount):
+            return DomainAttributeOp("increment", self.increment.key, amount=self.increment.amount)
+        assert isinstance(self.unset, str)  # @oneOf guarantees one member
+        return DomainAttributeOp("unset", self.unset)
+
+
+@strawberry.input(description="A field of the objects in a LIST_OF_OBJECTS attribute.")
+class ObjectFieldInput:
+    name: str = strawberry.field(description="Field name (same rules as attribute keys).")
+    type: AttributeType = strawberry.field(description="A scalar type.")
+
+
+@strawberry.input(description="Defines a custom attribute's type; once defined, the type cannot change.")
+class AttributeDefinitionInput:
+    name: str = strawberry.field(description="The attribute key.")
+    type: AttributeType = strawberry.field(description="The type every value must have.")
+    object_fields: list[ObjectFieldInput] | None = strawberry.field(
+        default=None, description="LIST_OF_OBJECTS only: the fields of its objects (added to existing ones)."
+    )

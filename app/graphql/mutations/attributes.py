@@ -1,76 +1,68 @@
-"""updateCustomAttributes: property operations on one user's custom attributes."""
+"""Custom attributes: property operations, definitions and the strict-mode setting."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
-from app.domain import limits, users
-from app.domain.attributes import NULL, TypedValue
-from app.domain.errors import DomainError, DomainErrors, ErrorCode
-from app.domain.profile import UserPatch as DomainUserPatch
+from app.auth import scopes
+from app.domain import definitions, properties
 from app.graphql.access import Info, owned_user
 from app.graphql.errors import collect_user_errors
-from app.graphql.inputs import given
-from app.graphql.inputs.attributes import AttributeOp
+from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
 from app.graphql.inputs.refs import UserRef
+from app.graphql.types.definitions import (
+    AttributeDefinition,
+    AttributeDefinitionPayload,
+    AttributeSettings,
+    AttributeSettingsPayload,
+)
 from app.graphql.types.payloads import UserPayload
 from app.graphql.types.user import User
 
 
-def _as_patch(ops: list[AttributeOp]) -> tuple[DomainUserPatch, list[str]]:
-    """The patch, and for each of its changes the name of the operation it came from."""
-    if len(ops) > limits.MAX_OPERATIONS_PER_CALL:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED, f"at most {limits.MAX_OPERATIONS_PER_CALL} operations per call", ("ops",)
-        )
-    changes: list[tuple[str, TypedValue]] = []
-    names: list[str] = []
-    for index, op in enumerate(ops):
-        if given(op.set):
-            changes.append((op.set.key, op.set.value.to_domain()))
-            names.append("set")
-        elif given(op.unset):
-            changes.append((op.unset, NULL))
-            names.append("unset")
-        else:
-            raise DomainError(
-                ErrorCode.INVALID_INPUT, "this operation is not supported yet", ("ops", str(index))
-            )
-    return DomainUserPatch(custom_attributes=changes), names
-
-
-def _op_path(field: tuple[str, ...], names: list[str]) -> tuple[str, ...]:
-    """("ops","customAttributes",i,"key"|"value",...) → the operation's own input path."""
-    if field[:2] != ("ops", "customAttributes"):
-        return field
-    if len(field) == 2:  # a limit on all of the user's attributes
-        return ("ops",)
-    index = int(field[2])
-    if names[index] == "unset":  # `unset` is the key itself
-        return ("ops", field[2], "unset")
-    return ("ops", field[2], names[index], *field[3:])
-
-
 @strawberry.type
 class AttributeMutations:
-    @strawberry.mutation(description="Apply property operations to a user's custom attributes, all or nothing.")
+    @strawberry.mutation(
+        description="Apply property operations (set, setOnce, increment, append, remove, unset) to a user's "
+        "custom attributes in one atomic update: all of them, or none when any is invalid."
+    )
     async def update_custom_attributes(self, info: Info, by: UserRef, ops: list[AttributeOp]) -> UserPayload:
         context = info.context
 
-        async def work() -> dict[str, object]:
+        async def work() -> dict[str, Any]:
             owner = await owned_user(info, by.to_domain())
-            patch, names = _as_patch(ops)
-            try:
-                return await users.update_user(
-                    context.store, owner["appId"], context.principal.actor, users.UserRef("id", owner["_id"]),
-                    patch, path=("ops",),
-                )
-            except DomainError as error:
-                raise DomainError(error.code, error.message, _op_path(error.field, names)) from None
-            except DomainErrors as errors:
-                raise DomainErrors(
-                    DomainError(error.code, error.message, _op_path(error.field, names)) for error in errors.errors
-                ) from None
+            return await properties.update_user_attributes(
+                context.store, owner["appId"], context.principal.actor, owner["_id"], [op.to_domain() for op in ops]
+            )
 
         document, errors = await collect_user_errors(work)
         return UserPayload(user=User.of(document) if document else None, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Define a custom attribute's type (app scope). Redefining with the same type adds object "
+        "fields; another type is TYPE_MISMATCH."
+    )
+    async def define_attribute(self, info: Info, input: AttributeDefinitionInput) -> AttributeDefinitionPayload:
+        context = info.context
+        app_id = scopes.require_app(context.principal)
+        fields = [(item.name, item.type) for item in input.object_fields or []]
+
+        async def work() -> definitions.Definition:
+            return await definitions.define_attribute(context.store, app_id, input.name, input.type, fields)
+
+        definition, errors = await collect_user_errors(work)
+        return AttributeDefinitionPayload(
+            definition=AttributeDefinition.of(definition) if definition else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Strict mode (app scope): when on, writes to custom attributes without a definition are refused."
+    )
+    async def update_attribute_settings(self, info: Info, strict: bool) -> AttributeSettingsPayload:
+        context = info.context
+        app_id = scopes.require_app(context.principal)
+
+        result = await definitions.set_strict(context.store, app_id, strict)
+        return AttributeSettingsPayload(settings=AttributeSettings(strict=result), user_errors=[])

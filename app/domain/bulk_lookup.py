@@ -1,0 +1,103 @@
+"""A bulk batch's identifiers: the users they name in the store (one find) and the
+records of the same batch that name them too."""
+
+from __future__ import annotations
+
+from app.domain.errors import DomainError, DomainErrors, ErrorCode
+from app.domain.profile import Document, Field, ValidPatch
+from app.domain.users import MAX_REDIRECTS, _interrupted, _lookup_ref
+from app.store.client import Store
+
+_IDENTIFIERS = ("externalUserId", "emails", "phones")
+# The embedded server (SQLite engine) refuses an $in of more than about 450 values
+# ("Expression tree is too large"); MongoDB takes any number, this keeps one code path.
+LOOKUP_CHUNK = 400
+
+
+def identifiers(document: Document) -> list[tuple[str, int | None, str]]:
+    """(field, position in its list or None, value) of each identifier a document holds."""
+    found: list[tuple[str, int | None, str]] = []
+    if document.get("externalUserId"):
+        found.append(("externalUserId", None, document["externalUserId"]))
+    for name in ("emails", "phones"):
+        found += [(name, position, value) for position, value in enumerate(document.get(name) or [])]
+    return found
+
+
+class Batch:
+    """The state of one call: failures by index and what each identifier resolves to."""
+
+    def __init__(self, store: Store, app_id: str, path: Field) -> None:
+        self.store, self.app_id, self.path = store, app_id, path
+        self.failed: dict[int, DomainError] = {}
+        self.holders: dict[tuple[str, str], Document] = {}  # (field, value) → stored user
+        self.live: dict[str, Document] = {}  # user id → live user (tombstones resolved)
+
+    def fail(self, index: int, error: DomainError | DomainErrors) -> None:
+        errors = error.errors if isinstance(error, DomainErrors) else [error]
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        self.failed[index] = DomainError(first.code, first.message + more, first.field)
+
+    async def look_up(self, patches: dict[int, ValidPatch]) -> None:
+        """Every user that holds an identifier of the batch (plus merge redirects): one find
+        per LOOKUP_CHUNK identifiers of a kind, so one find for batches of up to that size."""
+        wanted: dict[str, list[str]] = {name: [] for name in _IDENTIFIERS}
+        for valid in patches.values():
+            for name, _, value in identifiers(valid.assign):
+                wanted[name].append(value)
+        values = {name: sorted(set(items)) for name, items in wanted.items()}
+        found: list[Document] = []
+        for start in range(0, max(map(len, values.values())), LOOKUP_CHUNK):
+            clauses = [
+                {name: {"$in": items[start:start + LOOKUP_CHUNK]}}
+                for name, items in values.items()
+                if items[start:start + LOOKUP_CHUNK]
+            ]
+            found += await self.store.users.find({"appId": self.app_id, "$or": clauses}).to_list()
+        for document in found:
+            self.live[document["_id"]] = document
+            for name, _, value in identifiers(document):
+                self.holders[(name, value)] = document
+        pending = {d["mergedInto"] for d in found if "mergedInto" in d} - set(self.live)
+        for _ in range(MAX_REDIRECTS):
+            if not pending:
+                break
+            targets = await self.store.users.find({"appId": self.app_id, "_id": {"$in": sorted(pending)}}).to_list()
+            self.live.update((target["_id"], target) for target in targets)
+            pending = {t["mergedInto"] for t in targets if "mergedInto" in t} - set(self.live)
+
+    def resolve(self, valid: ValidPatch) -> Document | None:
+        ref = _lookup_ref(valid)
+        assert ref is not None
+        name = {"externalUserId": "externalUserId", "email": "emails", "phone": "phones"}[ref.kind]
+        document = self.holders.get((name, ref.value))
+        for _ in range(MAX_REDIRECTS):
+            if document is None or "mergedInto" not in document:
+                return document
+            document = self.live.get(document["mergedInto"])
+        return None
+
+    def conflicts(self, document: Document, path: Field) -> list[DomainError]:
+        errors = []
+        for name, position, value in identifiers(document):
+            holder = self.holders.get((name, value))
+            if holder is not None and document["_id"] not in (holder["_id"], holder.get("mergedInto")):
+                errors.append(_interrupted(name, value, (*path, name) if position is None else (*path, name, position)))
+        return errors
+
+
+def check_duplicates(batch: Batch, patches: dict[int, ValidPatch]) -> None:
+    """Two records naming one identifier are reported, never silently merged."""
+    owners: dict[tuple[str, str], int] = {}
+    for index in sorted(patches):
+        mine = identifiers(patches[index].assign)
+        clash = next(((n, p, v) for n, p, v in mine if (n, v) in owners), None)
+        if clash is not None:
+            name, position, value = clash
+            where = (*batch.path, index, name) if position is None else (*batch.path, index, name, position)
+            batch.fail(index, DomainError(
+                ErrorCode.INVALID_INPUT, f"{name} {value!r} is also in record {owners[(name, value)]} of this batch", where
+            ))
+            continue
+        owners.update(((name, value), index) for name, _, value in mine)
