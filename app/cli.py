@@ -104,12 +104,24 @@ def token(
 
 @cli.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="NDJSON (.ndjson/.jsonl) or CSV (.csv) file of user records.", exists=True, dir_okay=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(help="NDJSON (.ndjson/.jsonl) or CSV (.csv) file of user records.", exists=True, dir_okay=False),
+    ],
     app_id: Annotated[str, typer.Option(help="The app (tenant) to import into.")],
-    batch_size: Annotated[int | None, typer.Option(min=1, max=1000, help="Records per bulk write (default: 1000 on MongoDB, 200 on the embedded store).")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=1000, help="Records per bulk write (default: 1000 on MongoDB, 200 on the embedded store)."
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue after the last stored batch of an interrupted run.")] = False,
-    rejects: Annotated[Path | None, typer.Option(help="Rejected records (line, code, field, message). Default: FILE.rejects.csv")] = None,
-    file_format: Annotated[str | None, typer.Option("--format", help="ndjson or csv (default: from the extension).")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Rejected records (line, code, field, message). Default: FILE.rejects.csv")
+    ] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="ndjson or csv (default: from the extension).")
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Embedded store (ignored when MONGODB_URI is set).")] = None,
 ) -> None:
     """Import users from NDJSON or CSV through the bulk upsert path, with progress and --resume."""

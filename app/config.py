@@ -95,10 +95,7 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"{', '.join(missing)} must be set when MONGODB_URI is set")
         if self.persisted_queries_only and self.persisted_queries_manifest is None:
-            raise ValueError(
-                "PROFILE_GATEWAY_PERSISTED_QUERIES_ONLY needs "
-                "PROFILE_GATEWAY_PERSISTED_QUERIES_MANIFEST"
-            )
+            raise ValueError("PROFILE_GATEWAY_PERSISTED_QUERIES_ONLY needs PROFILE_GATEWAY_PERSISTED_QUERIES_MANIFEST")
         if self.admin_secret is not None and len(self.admin_secret.get_secret_value()) < 32:
             raise ValueError("PROFILE_GATEWAY_ADMIN_SECRET must be at least 32 characters")
         return self

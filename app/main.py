@@ -74,9 +74,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
     persisted = PersistedQueries(
         enabled=settings.persisted_queries,
         cache_size=settings.persisted_queries_cache_size,
-        allow_list=(
-            load_manifest(manifest) if settings.persisted_queries_only and manifest else None
-        ),
+        allow_list=(load_manifest(manifest) if settings.persisted_queries_only and manifest else None),
     )
     graphql = _LateEndpoint()
     metrics = Metrics() if settings.metrics else None
@@ -140,8 +138,12 @@ def _edge(settings: Settings, metrics: Metrics | None) -> list[Middleware]:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=[
-                "authorization", "content-type", "x-session-token", "x-app-id",
-                "x-request-id", "idempotency-key",
+                "authorization",
+                "content-type",
+                "x-session-token",
+                "x-app-id",
+                "x-request-id",
+                "idempotency-key",
             ],
             expose_headers=["x-request-id", "retry-after", "idempotent-replayed"],
             max_age=600,

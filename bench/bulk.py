@@ -32,7 +32,7 @@ from app.config import Settings
 from app.main import Runtime, create_app
 from app.store.indexes import USER_INDEXES
 
-CREATE_APP = "mutation { createApp(name: \"bench\") { app { id } key { id secret } } }"
+CREATE_APP = 'mutation { createApp(name: "bench") { app { id } key { id secret } } }'
 BULK = """
 mutation($records: [UpsertUserInput!]!) {
   bulkUpsertUsers(records: $records) { status succeeded failed failures { index code message } }
@@ -58,13 +58,31 @@ def record(n: int) -> dict[str, Any]:
 def document(app_id: str, n: int, now: datetime) -> dict[str, Any]:
     """What the gateway stores for record(n): the bare driver writes the same shape."""
     source = record(n)
-    meta = {key: {"type": kind, "updatedAt": now} for key, kind in (("ltv", "NUMBER"), ("plan", "STRING"), ("vip", "BOOLEAN"))}
+    meta = {
+        key: {"type": kind, "updatedAt": now}
+        for key, kind in (("ltv", "NUMBER"), ("plan", "STRING"), ("vip", "BOOLEAN"))
+    }
     return {
-        "_id": f"bare-{n:07d}", "appId": app_id, "type": "LEAD", "signedUpAt": now,
-        "externalUserId": source["externalUserId"], "givenName": source["givenName"], "surname": source["surname"],
-        "emails": source["emails"], "phones": [], "tags": source["tags"],
-        "attrs": {"ltv": Decimal128(f"{n % 1000}.{n % 100:02d}"), "plan": ("free", "pro", "team")[n % 3], "vip": n % 7 == 0},
-        "attrMeta": meta, "channels": [], "createdAt": now, "updatedAt": now, "version": 0,
+        "_id": f"bare-{n:07d}",
+        "appId": app_id,
+        "type": "LEAD",
+        "signedUpAt": now,
+        "externalUserId": source["externalUserId"],
+        "givenName": source["givenName"],
+        "surname": source["surname"],
+        "emails": source["emails"],
+        "phones": [],
+        "tags": source["tags"],
+        "attrs": {
+            "ltv": Decimal128(f"{n % 1000}.{n % 100:02d}"),
+            "plan": ("free", "pro", "team")[n % 3],
+            "vip": n % 7 == 0,
+        },
+        "attrMeta": meta,
+        "channels": [],
+        "createdAt": now,
+        "updatedAt": now,
+        "version": 0,
     }
 
 
@@ -87,7 +105,9 @@ async def main(n: int, batch: int, engine: Literal["sqlite", "memory"]) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as http:
             assert settings.admin_secret is not None
             admin = tokens.mint(settings.admin_secret.get_secret_value(), {"scope": "admin"})
-            created = (await http.post("/graphql", json={"query": CREATE_APP}, headers={"authorization": f"Bearer {admin}"})).json()
+            created = (
+                await http.post("/graphql", json={"query": CREATE_APP}, headers={"authorization": f"Bearer {admin}"})
+            ).json()
             app_id = created["data"]["createApp"]["app"]["id"]
             key = created["data"]["createApp"]["key"]
             app_token = tokens.mint(key["secret"], {"scope": "app"}, key_id=key["id"])
@@ -102,11 +122,12 @@ async def main(n: int, batch: int, engine: Literal["sqlite", "memory"]) -> None:
             bare_seconds = gateway_seconds = 0.0
             for start in range(0, n, batch):
                 started = time.perf_counter()
-                await bare.bulk_write([InsertOne(doc) for doc in documents[start:start + batch]], ordered=False)
+                await bare.bulk_write([InsertOne(doc) for doc in documents[start : start + batch]], ordered=False)
                 bare_seconds += time.perf_counter() - started
                 started = time.perf_counter()
                 response = await http.post(
-                    "/graphql", json={"query": BULK, "variables": {"records": records[start:start + batch]}},
+                    "/graphql",
+                    json={"query": BULK, "variables": {"records": records[start : start + batch]}},
                     headers={"authorization": f"Bearer {app_token}"},
                 )
                 gateway_seconds += time.perf_counter() - started
@@ -127,6 +148,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000, help="users to import (default 2000)")
     parser.add_argument("--batch", type=int, default=500, help="records per call (at most 1000)")
-    parser.add_argument("--engine", choices=("sqlite", "memory"), default="memory", help="embedded engine (sqlite: far slower)")
+    parser.add_argument(
+        "--engine", choices=("sqlite", "memory"), default="memory", help="embedded engine (sqlite: far slower)"
+    )
     arguments = parser.parse_args()
     asyncio.run(main(arguments.n, arguments.batch, arguments.engine))

@@ -69,17 +69,11 @@ async def run(args: argparse.Namespace) -> None:
         master_key=SecretStr(Fernet.generate_key().decode()),
     )
     # The second gateway (caches off) reads the first one's embedded store.
-    uncached = base.model_copy(
-        update={"mongodb_uri": f"mongodb://127.0.0.1:{port}", "query_cache_size": 0}
-    )
+    uncached = base.model_copy(update={"mongodb_uri": f"mongodb://127.0.0.1:{port}", "query_cache_size": 0})
     async with gateway(base) as default, gateway(uncached) as without_caches:
         assert base.admin_secret is not None
-        token = await seed_users(
-            default, "", tokens.mint(base.admin_secret.get_secret_value(), {"scope": "admin"}), 60
-        )
-        variants: dict[
-            str, tuple[httpx.AsyncClient, Callable[[], contextlib.AbstractContextManager[Any]]]
-        ] = {
+        token = await seed_users(default, "", tokens.mint(base.admin_secret.get_secret_value(), {"scope": "admin"}), 60)
+        variants: dict[str, tuple[httpx.AsyncClient, Callable[[], contextlib.AbstractContextManager[Any]]]] = {
             "defaults": (default, contextlib.nullcontext),
             "no parse/validation caches": (without_caches, contextlib.nullcontext),
             "orjson bodies": (default, orjson_bodies),
@@ -106,13 +100,9 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=40, help="requests per variant and round")
-    parser.add_argument(
-        "--rounds", type=int, default=6, help="alternating rounds (median reported)"
-    )
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds (median reported)")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -51,11 +51,7 @@ async def installations_of(app_id: str | None, user_ids: list[str]) -> dict[str,
     """Every listed user's installations, oldest first: one look-up, as the gateway's
     DataLoader does."""
     grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}
-    cursor = (
-        _db()["installations"]
-        .find({"appId": app_id, "userId": {"$in": user_ids}})
-        .sort("createdAt", 1)
-    )
+    cursor = _db()["installations"].find({"appId": app_id, "userId": {"$in": user_ids}}).sort("createdAt", 1)
     async for document in cursor:
         grouped[document["userId"]].append(installation_json(document))
     return grouped
@@ -98,9 +94,7 @@ async def app_of(request: Request) -> str | None:
 async def user(request: Request) -> Response:
     app_id = await app_of(request)
     body = orjson.loads(await request.body())
-    document = await _db()["users"].find_one(
-        {"appId": app_id, "externalUserId": body["externalUserId"]}
-    )
+    document = await _db()["users"].find_one({"appId": app_id, "externalUserId": body["externalUserId"]})
     data: Document = {"user": None}
     if document is not None:
         installations = await installations_of(app_id, [document["_id"]])
@@ -112,20 +106,9 @@ async def users(request: Request) -> Response:
     app_id = await app_of(request)
     first = int(orjson.loads(await request.body())["first"])
     query = {"appId": app_id, "mergedInto": {"$exists": False}}
-    documents = (
-        await _db()["users"]
-        .find(query)
-        .sort("_id", 1)
-        .limit(first + 1)
-        .batch_size(first + 1)
-        .to_list()
-    )
+    documents = await _db()["users"].find(query).sort("_id", 1).limit(first + 1).batch_size(first + 1).to_list()
     page = documents[:first]
-    end = (
-        base64.urlsafe_b64encode(f"users:{page[-1]['_id']}".encode()).decode().rstrip("=")
-        if page
-        else None
-    )
+    end = base64.urlsafe_b64encode(f"users:{page[-1]['_id']}".encode()).decode().rstrip("=") if page else None
     installations = await installations_of(app_id, [document["_id"] for document in page])
     data = {
         "users": {

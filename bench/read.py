@@ -59,8 +59,7 @@ SCENARIOS = [
     ),
     Scenario(
         "users(first: 50)",
-        "query { users(first: 50) { pageInfo { hasNextPage endCursor } "
-        f"nodes {{ {USER_FIELDS} }} }} }}",
+        f"query {{ users(first: 50) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {USER_FIELDS} }} }} }}",
         {},
         "/users",
         {"first": 50},
@@ -104,9 +103,7 @@ async def wait_until_up(url: str, seconds: float = 30) -> None:
                 await asyncio.sleep(0.1)
 
 
-async def graphql(
-    client: httpx.AsyncClient, url: str, token: str, query: str, variables: dict[str, Any]
-) -> Any:
+async def graphql(client: httpx.AsyncClient, url: str, token: str, query: str, variables: dict[str, Any]) -> Any:
     response = await client.post(
         url,
         json={"query": query, "variables": variables},
@@ -129,14 +126,10 @@ async def seed_users(client: httpx.AsyncClient, base: str, admin: str, users: in
     """Create an app and ``users`` users (attributes of every scalar type, tags), each with
     an installation (registered anonymously, then personalized into the user)."""
     url = f"{base}/graphql"
-    created = await graphql(
-        client, url, admin, 'mutation { createApp(name: "bench") { key { id secret } } }', {}
-    )
+    created = await graphql(client, url, admin, 'mutation { createApp(name: "bench") { key { id secret } } }', {})
     key = created["createApp"]["key"]
     token = tokens.mint(key["secret"], {"scope": "app"}, key_id=key["id"])
-    upsert = (
-        "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { userErrors { code } } }"
-    )
+    upsert = "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { userErrors { code } } }"
     for index in range(users):
         record = {
             "externalUserId": f"u{index}",
@@ -153,16 +146,12 @@ async def seed_users(client: httpx.AsyncClient, base: str, admin: str, users: in
         }
         await graphql(client, url, token, upsert, {"input": record})
         await graphql(client, url, token, SAVE, {"prid": f"device-{index}"})
-        personalized = await graphql(
-            client, url, token, PERSONALIZE, {"prid": f"device-{index}", "id": f"u{index}"}
-        )
+        personalized = await graphql(client, url, token, PERSONALIZE, {"prid": f"device-{index}", "id": f"u{index}"})
         assert personalized["personalize"]["userErrors"] == [], personalized
     return token
 
 
-async def drive(
-    url: str, body: dict[str, Any], token: str, seconds: float, concurrency: int
-) -> list[float]:
+async def drive(url: str, body: dict[str, Any], token: str, seconds: float, concurrency: int) -> list[float]:
     latencies: list[float] = []
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     payload = json.dumps(body).encode()
@@ -229,9 +218,7 @@ async def run(args: argparse.Namespace) -> None:
             gateway_body = {"query": scenario.query, "variables": scenario.variables}
             async with httpx.AsyncClient() as client:
                 headers = {"authorization": f"Bearer {token}"}
-                expected = (
-                    await client.post(f"{gateway}/graphql", json=gateway_body, headers=headers)
-                ).json()
+                expected = (await client.post(f"{gateway}/graphql", json=gateway_body, headers=headers)).json()
                 got = (
                     await client.post(
                         f"{minimal}{scenario.minimal_path}",
@@ -239,9 +226,7 @@ async def run(args: argparse.Namespace) -> None:
                         headers=headers,
                     )
                 ).json()
-            assert expected == got, (
-                f"{scenario.name}: the two endpoints answer differently:\n{expected}\n{got}"
-            )
+            assert expected == got, f"{scenario.name}: the two endpoints answer differently:\n{expected}\n{got}"
             # Rounds that alternate the targets, so drift in the machine's load hits both alike.
             latencies: dict[str, list[float]] = {"minimal": [], "gateway": []}
             targets = {
@@ -253,9 +238,7 @@ async def run(args: argparse.Namespace) -> None:
                 order = ["minimal", "gateway"] if round_index % 2 == 0 else ["gateway", "minimal"]
                 for target in order:
                     url, body = targets[target]
-                    latencies[target] += await drive(
-                        url, body, token, slice_seconds, args.concurrency
-                    )
+                    latencies[target] += await drive(url, body, token, slice_seconds, args.concurrency)
             rates = {}
             for target in ("minimal", "gateway"):
                 rate, p50, p99 = summary(latencies[target], args.duration)
@@ -270,17 +253,11 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=60, help="users to seed (at least 50)")
-    parser.add_argument(
-        "--duration", type=float, default=12.0, help="seconds measured per target and scenario"
-    )
+    parser.add_argument("--duration", type=float, default=12.0, help="seconds measured per target and scenario")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
-    parser.add_argument(
-        "--rounds", type=int, default=4, help="alternating rounds the duration is split into"
-    )
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the duration is split into")
     parser.add_argument("--gateway-env", action="append", default=[], metavar="NAME=VALUE")
     asyncio.run(run(parser.parse_args()))
 

@@ -70,18 +70,14 @@ def workload(rng: random.Random) -> tuple[str, dict[str, Any]]:
     return PROPERTIES, {"id": user, "n": f"{rng.randrange(10_000)}.{rng.randrange(100):02d}"}
 
 
-async def client(
-    http: httpx.AsyncClient, token: str, deadline: float, seed: int, tally: Tally
-) -> None:
+async def client(http: httpx.AsyncClient, token: str, deadline: float, seed: int, tally: Tally) -> None:
     rng = random.Random(seed)
     headers = {"authorization": f"Bearer {token}"}
     while time.monotonic() < deadline:
         query, variables = workload(rng)
         started = time.perf_counter()
         try:
-            response = await http.post(
-                "/graphql", json={"query": query, "variables": variables}, headers=headers
-            )
+            response = await http.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
         except httpx.HTTPError as error:
             tally.error(type(error).__name__)
             continue
@@ -92,20 +88,12 @@ async def client(
         body = response.json()
         if body.get("errors"):
             first = body["errors"][0]
-            tally.error(
-                str(first.get("extensions", {}).get("code") or first.get("message", "")[:80])
-            )
-        elif any(
-            payload.get("userErrors")
-            for payload in body["data"].values()
-            if isinstance(payload, dict)
-        ):
+            tally.error(str(first.get("extensions", {}).get("code") or first.get("message", "")[:80]))
+        elif any(payload.get("userErrors") for payload in body["data"].values() if isinstance(payload, dict)):
             tally.error("userErrors")
 
 
-async def sample_rss(
-    process: psutil.Process, deadline: float, every: float, samples: list[float]
-) -> None:
+async def sample_rss(process: psutil.Process, deadline: float, every: float, samples: list[float]) -> None:
     while time.monotonic() < deadline:
         samples.append(process.memory_info().rss / 2**20)
         await asyncio.sleep(every)
@@ -198,12 +186,8 @@ def report(tally: Tally, elapsed: float, clients: int, rss: list[float]) -> None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--duration", type=float, default=120.0, help="seconds of load (default 120)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of load (default 120)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     arguments = parser.parse_args()
     sys.exit(asyncio.run(soak(min(arguments.duration, 1800.0), arguments.clients)))

@@ -25,11 +25,7 @@ class CommandLog(CommandListener):
         if event.command_name in IGNORED:
             return
         collection = event.command.get(event.command_name)
-        name = (
-            f"{event.command_name} {collection}"
-            if isinstance(collection, str)
-            else event.command_name
-        )
+        name = f"{event.command_name} {collection}" if isinstance(collection, str) else event.command_name
         for counter in self._recording:
             counter[name] += 1
 

@@ -80,4 +80,3 @@ def assert_no_errors(body: dict[str, Any]) -> None:
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
-

@@ -81,9 +81,7 @@ def session_headers(token: str) -> dict[str, str]:
     return {"x-session-token": token}
 
 
-async def register_anonymous(
-    gateway: Gateway, tenant: Tenant, prid: str, **fields: Any
-) -> tuple[dict[str, Any], str]:
+async def register_anonymous(gateway: Gateway, tenant: Tenant, prid: str, **fields: Any) -> tuple[dict[str, Any], str]:
     """saveInstallation with only X-App-Id, as an SDK does: the installation and session token."""
     data = await gateway.data(
         SAVE,
@@ -138,9 +136,7 @@ class CommandCounter(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         collection = event.command.get(event.command_name)
-        self.commands.append(
-            (event.command_name, collection if isinstance(collection, str) else "")
-        )
+        self.commands.append((event.command_name, collection if isinstance(collection, str) else ""))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -160,8 +156,6 @@ monitoring.register(COMMANDS)
 
 def assert_forbidden(body: dict[str, Any]) -> None:
     """A FORBIDDEN error and no data at all (a nullable root field is null)."""
-    assert [error.get("extensions", {}).get("code") for error in body.get("errors", [])] == [
-        "FORBIDDEN"
-    ], body
+    assert [error.get("extensions", {}).get("code") for error in body.get("errors", [])] == ["FORBIDDEN"], body
     data = body.get("data")
     assert data is None or all(value is None for value in data.values()), data

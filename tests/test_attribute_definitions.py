@@ -35,7 +35,9 @@ async def _define(gateway: Gateway, tenant: Tenant, **input: Any) -> dict[str, A
     return payload
 
 
-async def _errors(gateway: Gateway, tenant: Tenant, query: str, variables: dict[str, Any]) -> list[tuple[str, list[str]]]:
+async def _errors(
+    gateway: Gateway, tenant: Tenant, query: str, variables: dict[str, Any]
+) -> list[tuple[str, list[str]]]:
     data = await gateway.data(query, variables, token=tenant.app_token)
     payload = next(iter(data.values()))
     return [(error["code"], error["field"]) for error in payload["userErrors"]]
@@ -45,7 +47,9 @@ async def test_a_defined_type_cannot_change(gateway: Gateway, tenant: Tenant) ->
     created = await _define(gateway, tenant, name="ltv", type="NUMBER")
     assert created == {"definition": {"name": "ltv", "type": "NUMBER", "objectFields": []}, "userErrors": []}
     changed = await _define(gateway, tenant, name="ltv", type="STRING")
-    assert [(error["code"], error["field"]) for error in changed["userErrors"]] == [("TYPE_MISMATCH", ["input", "type"])]
+    assert [(error["code"], error["field"]) for error in changed["userErrors"]] == [
+        ("TYPE_MISMATCH", ["input", "type"])
+    ]
     listed = await gateway.data("query { attributeDefinitions { name type } }", token=tenant.app_token)
     assert listed["attributeDefinitions"] == [{"name": "ltv", "type": "NUMBER"}]
     fields = await _define(gateway, tenant, name="ltv", type="NUMBER", objectFields=[{"name": "a", "type": "STRING"}])
@@ -55,8 +59,15 @@ async def test_a_defined_type_cannot_change(gateway: Gateway, tenant: Tenant) ->
 async def test_values_must_match_definitions_on_every_write_path(gateway: Gateway, tenant: Tenant) -> None:
     await _define(gateway, tenant, name="ltv", type="NUMBER")
     await _define(
-        gateway, tenant, name="orders", type="LIST_OF_OBJECTS",
-        objectFields=[{"name": "sku", "type": "STRING"}, {"name": "price", "type": "NUMBER"}, {"name": "on", "type": "DATE"}],
+        gateway,
+        tenant,
+        name="orders",
+        type="LIST_OF_OBJECTS",
+        objectFields=[
+            {"name": "sku", "type": "STRING"},
+            {"name": "price", "type": "NUMBER"},
+            {"name": "on", "type": "DATE"},
+        ],
     )
     wrong = {"externalUserId": "d-1", "customAttributes": [{"key": "ltv", "value": {"string": "lots"}}]}
     assert await _errors(gateway, tenant, UPSERT, {"input": wrong}) == [
@@ -65,12 +76,17 @@ async def test_values_must_match_definitions_on_every_write_path(gateway: Gatewa
     none = await gateway.data('query { user(by: {externalUserId: "d-1"}) { id } }', token=tenant.app_token)
     assert none["user"] is None  # nothing stored
 
-    good = {"externalUserId": "d-1", "customAttributes": [
-        {"key": "ltv", "value": {"number": "10"}},
-        {"key": "orders", "value": {"objects": [{"sku": "a", "price": "9.99", "on": "2024-05-01"}]}},
-    ]}
+    good = {
+        "externalUserId": "d-1",
+        "customAttributes": [
+            {"key": "ltv", "value": {"number": "10"}},
+            {"key": "orders", "value": {"objects": [{"sku": "a", "price": "9.99", "on": "2024-05-01"}]}},
+        ],
+    }
     assert await _errors(gateway, tenant, UPSERT, {"input": good}) == []
-    update = "mutation($p: UserPatch!) { updateUser(by: {externalUserId: \"d-1\"}, patch: $p) { userErrors { code field } } }"
+    update = (
+        'mutation($p: UserPatch!) { updateUser(by: {externalUserId: "d-1"}, patch: $p) { userErrors { code field } } }'
+    )
     bad_object = {"customAttributes": [{"key": "orders", "value": {"objects": [{"sku": "a", "colour": "red"}]}}]}
     assert await _errors(gateway, tenant, update, {"p": bad_object}) == [
         ("TYPE_MISMATCH", ["patch", "customAttributes", "0", "value", "0", "colour"])
@@ -78,26 +94,41 @@ async def test_values_must_match_definitions_on_every_write_path(gateway: Gatewa
     assert await _errors(gateway, tenant, OPS, {"ops": [{"set": {"key": "ltv", "value": {"boolean": True}}}]}) == [
         ("TYPE_MISMATCH", ["ops", "0", "set", "value"])
     ]
-    assert await _errors(gateway, tenant, OPS, {"ops": [
-        {"append": {"key": "orders", "value": {"objects": [{"sku": "b", "price": "cheap"}]}}}
-    ]}) == [("TYPE_MISMATCH", ["ops", "0", "append", "value", "0", "price"])]
+    assert await _errors(
+        gateway,
+        tenant,
+        OPS,
+        {"ops": [{"append": {"key": "orders", "value": {"objects": [{"sku": "b", "price": "cheap"}]}}}]},
+    ) == [("TYPE_MISMATCH", ["ops", "0", "append", "value", "0", "price"])]
 
-    ok = await gateway.data(OPS, {"ops": [
-        {"increment": {"key": "ltv", "amount": "0.5"}},
-        {"append": {"key": "orders", "value": {"objects": [{"sku": "b", "on": "2024-06-01"}]}}},
-    ]}, token=tenant.app_token)
+    ok = await gateway.data(
+        OPS,
+        {
+            "ops": [
+                {"increment": {"key": "ltv", "amount": "0.5"}},
+                {"append": {"key": "orders", "value": {"objects": [{"sku": "b", "on": "2024-06-01"}]}}},
+            ]
+        },
+        token=tenant.app_token,
+    )
     values = {item["key"]: item["value"] for item in ok["updateCustomAttributes"]["user"]["customAttributes"]}
     assert values == {
         "ltv": "10.5",
         # DATE object fields are stored as dates (read back as midnight UTC)
-        "orders": [{"sku": "a", "price": "9.99", "on": "2024-05-01T00:00:00Z"}, {"sku": "b", "on": "2024-06-01T00:00:00Z"}],
+        "orders": [
+            {"sku": "a", "price": "9.99", "on": "2024-05-01T00:00:00Z"},
+            {"sku": "b", "on": "2024-06-01T00:00:00Z"},
+        ],
     }
 
 
 async def test_strict_mode_refuses_undefined_keys(gateway: Gateway, tenant: Tenant) -> None:
     await _define(gateway, tenant, name="plan", type="STRING")
-    await gateway.data(UPSERT, {"input": {"externalUserId": "d-1", "customAttributes": [
-        {"key": "legacy", "value": {"string": "x"}}]}}, token=tenant.app_token)
+    await gateway.data(
+        UPSERT,
+        {"input": {"externalUserId": "d-1", "customAttributes": [{"key": "legacy", "value": {"string": "x"}}]}},
+        token=tenant.app_token,
+    )
     strict = await gateway.data(STRICT, {"s": True}, token=tenant.app_token)
     assert strict["updateAttributeSettings"]["settings"] == {"strict": True}
     read = await gateway.data("query { attributeSettings { strict } }", token=tenant.app_token)
@@ -107,15 +138,21 @@ async def test_strict_mode_refuses_undefined_keys(gateway: Gateway, tenant: Tena
     assert await _errors(gateway, tenant, UPSERT, {"input": undefined}) == [
         ("INVALID_KEY", ["input", "customAttributes", "0", "key"])
     ]
-    assert await _errors(gateway, tenant, OPS, {"ops": [
-        {"set": {"key": "plan", "value": {"string": "pro"}}}, {"increment": {"key": "visits", "amount": "1"}},
-    ]}) == [("INVALID_KEY", ["ops", "1", "increment", "key"])]
+    assert await _errors(
+        gateway,
+        tenant,
+        OPS,
+        {
+            "ops": [
+                {"set": {"key": "plan", "value": {"string": "pro"}}},
+                {"increment": {"key": "visits", "amount": "1"}},
+            ]
+        },
+    ) == [("INVALID_KEY", ["ops", "1", "increment", "key"])]
     # Removing an undefined key stays possible: it is how old data is cleaned up.
     assert await _errors(gateway, tenant, OPS, {"ops": [{"unset": "legacy"}]}) == []
 
 
 async def test_only_app_tokens_define_attributes(gateway: Gateway, tenant: Tenant) -> None:
-    body = await gateway.execute(
-        DEFINE, {"input": {"name": "ltv", "type": "NUMBER"}}, token=tenant.user_token("d-1")
-    )
+    body = await gateway.execute(DEFINE, {"input": {"name": "ltv", "type": "NUMBER"}}, token=tenant.user_token("d-1"))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -48,20 +48,28 @@ def _values(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_all_six_operations_in_one_call(gateway: Gateway, tenant: Tenant) -> None:
-    before = await _user(gateway, tenant, [
-        {"key": "plan", "value": {"string": "free"}},
-        {"key": "orders", "value": {"objects": [{"sku": "a"}, {"sku": "b"}]}},
-        {"key": "old", "value": {"boolean": True}},
-    ])
-    payload = await _ops(gateway, tenant, [
-        {"set": {"key": "city", "value": {"string": "Berlin"}}},
-        {"setOnce": {"key": "plan", "value": {"string": "pro"}}},
-        {"setOnce": {"key": "firstSeen", "value": {"date": "2024-05-01"}}},
-        {"increment": {"key": "visits", "amount": "2"}},
-        {"append": {"key": "orders", "value": {"objects": [{"sku": "c"}]}}},
-        {"remove": {"key": "cart", "value": {"objects": [{"sku": "x"}]}}},
-        {"unset": "old"},
-    ])
+    before = await _user(
+        gateway,
+        tenant,
+        [
+            {"key": "plan", "value": {"string": "free"}},
+            {"key": "orders", "value": {"objects": [{"sku": "a"}, {"sku": "b"}]}},
+            {"key": "old", "value": {"boolean": True}},
+        ],
+    )
+    payload = await _ops(
+        gateway,
+        tenant,
+        [
+            {"set": {"key": "city", "value": {"string": "Berlin"}}},
+            {"setOnce": {"key": "plan", "value": {"string": "pro"}}},
+            {"setOnce": {"key": "firstSeen", "value": {"date": "2024-05-01"}}},
+            {"increment": {"key": "visits", "amount": "2"}},
+            {"append": {"key": "orders", "value": {"objects": [{"sku": "c"}]}}},
+            {"remove": {"key": "cart", "value": {"objects": [{"sku": "x"}]}}},
+            {"unset": "old"},
+        ],
+    )
     assert payload["userErrors"] == []
     assert _values(payload) == {
         "city": "Berlin",
@@ -73,10 +81,14 @@ async def test_all_six_operations_in_one_call(gateway: Gateway, tenant: Tenant) 
     assert payload["user"]["version"] == before["version"] + 1
     assert payload["user"]["updatedAt"] != before["updatedAt"]
 
-    removed = await _ops(gateway, tenant, [
-        {"remove": {"key": "orders", "value": {"objects": [{"sku": "a"}, {"sku": "c"}]}}},
-        {"increment": {"key": "visits", "amount": "-0.5"}},
-    ])
+    removed = await _ops(
+        gateway,
+        tenant,
+        [
+            {"remove": {"key": "orders", "value": {"objects": [{"sku": "a"}, {"sku": "c"}]}}},
+            {"increment": {"key": "visits", "amount": "-0.5"}},
+        ],
+    )
     assert _values(removed)["orders"] == [{"sku": "b"}]
     assert _values(removed)["visits"] == "1.5"
 
@@ -99,21 +111,28 @@ async def test_parallel_increments_lose_nothing(gateway: Gateway, tenant: Tenant
     assert final["user"]["version"] == before["version"] + 41
 
 
-async def test_a_batch_with_an_invalid_operation_stores_nothing(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+async def test_a_batch_with_an_invalid_operation_stores_nothing(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     await _user(gateway, tenant, [{"key": "name", "value": {"string": "Ada"}}])
     stored_before = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "ops-1"})
     cases: list[tuple[list[dict[str, Any]], str, list[str]]] = [
         # two operations on one key
-        ([{"set": {"key": "a", "value": {"string": "x"}}}, {"increment": {"key": "a", "amount": "1"}}],
-         "INVALID_INPUT", ["ops", "1", "increment", "key"]),
+        (
+            [{"set": {"key": "a", "value": {"string": "x"}}}, {"increment": {"key": "a", "amount": "1"}}],
+            "INVALID_INPUT",
+            ["ops", "1", "increment", "key"],
+        ),
         # increment on a STRING: found by the store's guard, not by a read before the write
-        ([{"set": {"key": "b", "value": {"string": "x"}}}, {"increment": {"key": "name", "amount": "1"}}],
-         "TYPE_MISMATCH", ["ops", "1", "increment", "key"]),
+        (
+            [{"set": {"key": "b", "value": {"string": "x"}}}, {"increment": {"key": "name", "amount": "1"}}],
+            "TYPE_MISMATCH",
+            ["ops", "1", "increment", "key"],
+        ),
         # append to a non-list
-        ([{"increment": {"key": "c", "amount": "1"}}, {"append": {"key": "name", "value": {"objects": [{"a": 1}]}}}],
-         "TYPE_MISMATCH", ["ops", "1", "append", "key"]),
+        (
+            [{"increment": {"key": "c", "amount": "1"}}, {"append": {"key": "name", "value": {"objects": [{"a": 1}]}}}],
+            "TYPE_MISMATCH",
+            ["ops", "1", "append", "key"],
+        ),
         # append needs objects
         ([{"append": {"key": "d", "value": {"string": "x"}}}], "TYPE_MISMATCH", ["ops", "0", "append", "value"]),
         ([{"increment": {"key": "e", "amount": "ten"}}], "TYPE_MISMATCH", ["ops", "0", "increment", "amount"]),
@@ -129,10 +148,14 @@ async def test_a_batch_with_an_invalid_operation_stores_nothing(
 
 async def test_values_that_look_like_operators_are_stored_as_text(gateway: Gateway, tenant: Tenant) -> None:
     await _user(gateway, tenant)
-    payload = await _ops(gateway, tenant, [
-        {"set": {"key": "a", "value": {"string": "$version"}}},
-        {"setOnce": {"key": "b", "value": {"objects": [{"f": "$$ROOT"}]}}},
-    ])
+    payload = await _ops(
+        gateway,
+        tenant,
+        [
+            {"set": {"key": "a", "value": {"string": "$version"}}},
+            {"setOnce": {"key": "b", "value": {"objects": [{"f": "$$ROOT"}]}}},
+        ],
+    )
     assert _values(payload) == {"a": "$version", "b": [{"f": "$$ROOT"}]}
 
 
@@ -151,10 +174,14 @@ async def test_user_tokens_reach_only_their_own_user(gateway: Gateway, tenant: T
 async def test_limits_are_conditions_of_the_update(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     full = [{"n": index} for index in range(100)]
     await _user(gateway, tenant, [{"key": "events", "value": {"objects": full}}])
-    payload = await _ops(gateway, tenant, [
-        {"increment": {"key": "visits", "amount": "1"}},
-        {"append": {"key": "events", "value": {"objects": [{"n": 100}]}}},
-    ])
+    payload = await _ops(
+        gateway,
+        tenant,
+        [
+            {"increment": {"key": "visits", "amount": "1"}},
+            {"append": {"key": "events", "value": {"objects": [{"n": 100}]}}},
+        ],
+    )
     assert [(error["code"], error["field"]) for error in payload["userErrors"]] == [
         ("LIMIT_EXCEEDED", ["ops", "1", "append", "value"])
     ]
@@ -164,7 +191,14 @@ async def test_limits_are_conditions_of_the_update(gateway: Gateway, tenant: Ten
 
 async def test_installations_take_the_same_operations(store: Store, tenant: Tenant) -> None:
     await store.installations.insert_one(
-        {"_id": "inst-1", "appId": tenant.app_id, "pushRegistrationId": "prid-1", "userId": "u", "attrs": {}, "attrMeta": {}}
+        {
+            "_id": "inst-1",
+            "appId": tenant.app_id,
+            "pushRegistrationId": "prid-1",
+            "userId": "u",
+            "attrs": {},
+            "attrMeta": {},
+        }
     )
     ops = [
         AttributeOp("increment", "launches", amount="1"),

@@ -29,10 +29,16 @@ async def _bulk(gateway: Gateway, tenant: Tenant, records: list[dict[str, Any]])
 
 async def test_each_record_is_answered_in_input_order(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     await gateway.data(DEFINE, token=tenant.app_token)
-    seeded = await _bulk(gateway, tenant, [{"externalUserId": "b-0", "emails": ["zero@example.com"], "phones": ["+4915112345678"]}])
+    seeded = await _bulk(
+        gateway, tenant, [{"externalUserId": "b-0", "emails": ["zero@example.com"], "phones": ["+4915112345678"]}]
+    )
     assert seeded["status"] == "SUCCESS"
     records: list[dict[str, Any]] = [
-        {"externalUserId": "b-1", "emails": ["one@example.com"], "customAttributes": [{"key": "ltv", "value": {"number": "1.5"}}]},
+        {
+            "externalUserId": "b-1",
+            "emails": ["one@example.com"],
+            "customAttributes": [{"key": "ltv", "value": {"number": "1.5"}}],
+        },
         {"externalUserId": "b-2", "emails": ["not an address"]},
         {"externalUserId": "b-0", "tags": ["vip"]},
         {"externalUserId": "b-1", "givenName": "again"},

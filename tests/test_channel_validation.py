@@ -105,9 +105,7 @@ CASES: list[tuple[dict[str, Any], str, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("channel", "code", "field"), CASES, ids=[f"{c[2][0]}-{c[1]}-{c[2][-1]}" for c in CASES]
-)
+@pytest.mark.parametrize(("channel", "code", "field"), CASES, ids=[f"{c[2][0]}-{c[1]}-{c[2][-1]}" for c in CASES])
 async def test_bad_channel_is_refused_and_nothing_stored(
     gateway: Gateway, tenant: Tenant, channel: dict[str, Any], code: str, field: list[str]
 ) -> None:
@@ -141,9 +139,7 @@ async def test_upsert_with_a_bad_channel_creates_nothing(gateway: Gateway, tenan
             "field": ["input", "channels", "1", "sms", "phone"],
         }
     ]
-    read = await gateway.data(
-        'query { user(by: {externalUserId: "u-1"}) { id } }', token=tenant.app_token
-    )
+    read = await gateway.data('query { user(by: {externalUserId: "u-1"}) { id } }', token=tenant.app_token)
     assert read["user"] is None
 
 
@@ -169,9 +165,7 @@ async def test_channel_count_limit(gateway: Gateway, tenant: Tenant) -> None:
     more = await gateway.data(
         ADD, {"by": BY, "channel": {"email": {"address": "z@example.com"}}}, token=tenant.app_token
     )
-    assert [(e["code"], e["field"]) for e in more["addChannel"]["userErrors"]] == [
-        ("LIMIT_EXCEEDED", ["channel"])
-    ]
+    assert [(e["code"], e["field"]) for e in more["addChannel"]["userErrors"]] == [("LIMIT_EXCEEDED", ["channel"])]
     # A known endpoint is an update, not a new channel: allowed at the limit.
     known = await gateway.data(
         ADD,
@@ -181,23 +175,15 @@ async def test_channel_count_limit(gateway: Gateway, tenant: Tenant) -> None:
     assert known["addChannel"]["userErrors"] == []
 
 
-async def test_document_size_limit_counts_encrypted_secrets(
-    gateway: Gateway, tenant: Tenant
-) -> None:
-    channels = [
-        {"slack": {"userId": f"U{index}", "accessToken": "x" * 4000}} for index in range(50)
-    ]
+async def test_document_size_limit_counts_encrypted_secrets(gateway: Gateway, tenant: Tenant) -> None:
+    channels = [{"slack": {"userId": f"U{index}", "accessToken": "x" * 4000}} for index in range(50)]
     data = await gateway.data(
         UPSERT, {"input": {"externalUserId": "u-1", "channels": channels}}, token=tenant.app_token
     )
-    assert [(e["code"], e["field"]) for e in data["upsertUser"]["userErrors"]] == [
-        ("LIMIT_EXCEEDED", ["input"])
-    ]
+    assert [(e["code"], e["field"]) for e in data["upsertUser"]["userErrors"]] == [("LIMIT_EXCEEDED", ["input"])]
 
 
-async def test_user_token_reaches_only_its_own_channels(
-    gateway: Gateway, tenant: Tenant, admin_token: str
-) -> None:
+async def test_user_token_reaches_only_its_own_channels(gateway: Gateway, tenant: Tenant, admin_token: str) -> None:
     for external in ("u-1", "u-2"):
         await gateway.data(
             UPSERT,
@@ -228,9 +214,5 @@ async def test_user_token_reaches_only_its_own_channels(
     assert read["user"] == {"version": 0, "channels": []}
     # Another app's users do not exist for this app.
     stranger = await new_tenant(gateway, admin_token, "stranger")
-    data = await gateway.data(
-        ADD, {"by": other, "channel": {"email": {"address": "x@x.io"}}}, token=stranger.app_token
-    )
-    assert [(e["code"], e["field"]) for e in data["addChannel"]["userErrors"]] == [
-        ("NOT_FOUND", ["by"])
-    ]
+    data = await gateway.data(ADD, {"by": other, "channel": {"email": {"address": "x@x.io"}}}, token=stranger.app_token)
+    assert [(e["code"], e["field"]) for e in data["addChannel"]["userErrors"]] == [("NOT_FOUND", ["by"])]

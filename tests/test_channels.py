@@ -82,29 +82,21 @@ ALL_TYPES: list[dict[str, Any]] = [
 
 
 async def upsert(gateway: Gateway, tenant: Tenant, **fields: Any) -> dict[str, Any]:
-    data = await gateway.data(
-        UPSERT, {"input": {"externalUserId": "u-1", **fields}}, token=tenant.app_token
-    )
+    data = await gateway.data(UPSERT, {"input": {"externalUserId": "u-1", **fields}}, token=tenant.app_token)
     payload: dict[str, Any] = data["upsertUser"]
     return payload
 
 
-async def add(
-    gateway: Gateway, token: str, channel: dict[str, Any], by: dict[str, Any] = BY
-) -> dict[str, Any]:
+async def add(gateway: Gateway, token: str, channel: dict[str, Any], by: dict[str, Any] = BY) -> dict[str, Any]:
     data = await gateway.data(ADD, {"by": by, "channel": channel}, token=token)
     payload: dict[str, Any] = data["addChannel"]
     return payload
 
 
-async def test_upsert_stores_all_eight_types_with_their_shapes(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_upsert_stores_all_eight_types_with_their_shapes(gateway: Gateway, tenant: Tenant) -> None:
     payload = await upsert(gateway, tenant, channels=ALL_TYPES)
     assert payload["userErrors"] == []
-    shown = [
-        {k: v for k, v in channel.items() if k != "id"} for channel in payload["user"]["channels"]
-    ]
+    shown = [{k: v for k, v in channel.items() if k != "id"} for channel in payload["user"]["channels"]]
     base = {
         "provider": None,
         "pushRegistrationId": None,
@@ -172,14 +164,10 @@ async def test_secrets_are_encrypted_at_rest_and_never_returned(
     assert body["errors"]  # no field can return a secret
 
 
-async def test_adding_the_same_endpoint_twice_updates_it(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+async def test_adding_the_same_endpoint_twice_updates_it(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     await upsert(gateway, tenant)
     first = await add(gateway, tenant.app_token, {"email": {"address": "ada@example.com"}})
-    again = await add(
-        gateway, tenant.app_token, {"email": {"address": "ADA@example.com", "optedIn": False}}
-    )
+    again = await add(gateway, tenant.app_token, {"email": {"address": "ADA@example.com", "optedIn": False}})
     assert again["userErrors"] == []
     assert len(again["user"]["channels"]) == 1
     assert again["user"]["channels"][0]["id"] == first["user"]["channels"][0]["id"]
@@ -191,23 +179,15 @@ async def test_adding_the_same_endpoint_twice_updates_it(
     # A secret sent again unchanged is not a change either (ciphertexts differ per call).
     slack = {"slack": {"channelId": "C024BE91L", "accessToken": SLACK_TOKEN}}
     with_slack = await add(gateway, tenant.app_token, slack)
-    assert (await add(gateway, tenant.app_token, slack))["user"]["version"] == with_slack["user"][
-        "version"
-    ]
+    assert (await add(gateway, tenant.app_token, slack))["user"]["version"] == with_slack["user"]["version"]
     events = await store.history.find({"appId": tenant.app_id}).to_list()
     assert [event["kind"] for event in events].count("CHANNEL_ADDED") == 3
 
 
-async def test_a_rotated_push_token_replaces_the_installations_channel(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_a_rotated_push_token_replaces_the_installations_channel(gateway: Gateway, tenant: Tenant) -> None:
     await upsert(gateway, tenant)
-    old = await add(
-        gateway, tenant.app_token, {"androidPush": {"token": "old", "pushRegistrationId": "d-1"}}
-    )
-    new = await add(
-        gateway, tenant.app_token, {"androidPush": {"token": "new", "pushRegistrationId": "d-1"}}
-    )
+    old = await add(gateway, tenant.app_token, {"androidPush": {"token": "old", "pushRegistrationId": "d-1"}})
+    new = await add(gateway, tenant.app_token, {"androidPush": {"token": "new", "pushRegistrationId": "d-1"}})
     assert [c["address"] for c in new["user"]["channels"]] == ["new"]
     assert new["user"]["channels"][0]["id"] == old["user"]["channels"][0]["id"]
 
@@ -215,9 +195,7 @@ async def test_a_rotated_push_token_replaces_the_installations_channel(
 async def test_remove_and_unset_channels(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     created = await upsert(gateway, tenant, channels=ALL_TYPES[:4])
     channels = created["user"]["channels"]
-    removed = await gateway.data(
-        REMOVE, {"by": BY, "id": channels[0]["id"]}, token=tenant.app_token
-    )
+    removed = await gateway.data(REMOVE, {"by": BY, "id": channels[0]["id"]}, token=tenant.app_token)
     assert [c["type"] for c in removed["removeChannel"]["user"]["channels"]] == [
         "SMS",
         "WHATSAPP",
@@ -227,24 +205,16 @@ async def test_remove_and_unset_channels(gateway: Gateway, tenant: Tenant, store
     assert again["removeChannel"]["userErrors"] == [{"code": "NOT_FOUND", "field": ["channelId"]}]
     bad = await gateway.data(REMOVE, {"by": BY, "id": "not-an-id"}, token=tenant.app_token)
     assert bad["removeChannel"]["userErrors"] == [{"code": "INVALID_INPUT", "field": ["channelId"]}]
-    unset = await gateway.data(
-        UNSET, {"by": BY, "types": ["SMS", "WHATSAPP", "SLACK"]}, token=tenant.app_token
-    )
+    unset = await gateway.data(UNSET, {"by": BY, "types": ["SMS", "WHATSAPP", "SLACK"]}, token=tenant.app_token)
     assert [c["type"] for c in unset["unsetChannels"]["user"]["channels"]] == ["ANDROID_PUSH"]
-    kinds = [
-        event["kind"] async for event in store.history.find({"appId": tenant.app_id}).sort("_id", 1)
-    ]
+    kinds = [event["kind"] async for event in store.history.find({"appId": tenant.app_id}).sort("_id", 1)]
     assert kinds == ["CREATED", "CHANNEL_REMOVED", "CHANNEL_REMOVED"]
-    raw = await store.history.find_one(
-        {"appId": tenant.app_id, "kind": "CHANNEL_REMOVED"}, sort=[("_id", -1)]
-    )
+    raw = await store.history.find_one({"appId": tenant.app_id, "kind": "CHANNEL_REMOVED"}, sort=[("_id", -1)])
     assert raw is not None and raw["details"]["types"] == ["SLACK", "SMS", "WHATSAPP"]
     assert len(raw["details"]["channelIds"]) == 2
 
 
-async def test_update_user_adds_channels_and_keeps_the_others(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_update_user_adds_channels_and_keeps_the_others(gateway: Gateway, tenant: Tenant) -> None:
     await upsert(gateway, tenant, channels=[{"email": {"address": "a@example.com"}}])
     query = f"""
     mutation($patch: UserPatch!) {{
@@ -253,14 +223,10 @@ async def test_update_user_adds_channels_and_keeps_the_others(
       }}
     }}
     """
-    patch = {
-        "channels": [{"iosPush": {"token": "b" * 64}}, {"email": {"address": "A@example.com"}}]
-    }
+    patch = {"channels": [{"iosPush": {"token": "b" * 64}}, {"email": {"address": "A@example.com"}}]}
     data = await gateway.data(query, {"patch": patch}, token=tenant.app_token)
     assert [c["type"] for c in data["updateUser"]["user"]["channels"]] == ["EMAIL", "IOS_PUSH"]
-    bad = await gateway.data(
-        query, {"patch": {"channels": [{"sms": {"phone": "x"}}]}}, token=tenant.app_token
-    )
+    bad = await gateway.data(query, {"patch": {"channels": [{"sms": {"phone": "x"}}]}}, token=tenant.app_token)
     assert bad["updateUser"]["userErrors"] == [
         {"code": "INVALID_PHONE", "field": ["patch", "channels", "0", "sms", "phone"]}
     ]

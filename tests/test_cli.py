@@ -142,7 +142,11 @@ def test_serve_reports_a_configuration_error_without_secrets(tmp_path: Path) -> 
         "PROFILE_GATEWAY_ADMIN_SECRET": "top-secret-" + "y" * 40,
     }
     result = subprocess.run(
-        _cli("serve", "--data-dir", str(tmp_path)), cwd=ROOT, env=environment, capture_output=True, text=True,
+        _cli("serve", "--data-dir", str(tmp_path)),
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert result.returncode == 2

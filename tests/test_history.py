@@ -28,9 +28,7 @@ query($by: UserRef!, $first: Int, $after: String) {
 async def history_of(
     gateway: Gateway, tenant: Tenant, first: int = 20, after: str | None = None, **by: str
 ) -> dict[str, object]:
-    data = await gateway.data(
-        HISTORY, {"by": by, "first": first, "after": after}, token=tenant.app_token
-    )
+    data = await gateway.data(HISTORY, {"by": by, "first": first, "after": after}, token=tenant.app_token)
     history: dict[str, object] = data["user"]["history"]
     return history
 
@@ -38,9 +36,7 @@ async def history_of(
 async def test_identity_events_with_actor(gateway: Gateway, tenant: Tenant) -> None:
     await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
     await register_anonymous(gateway, tenant, "phone")
-    await personalize(
-        gateway, tenant, "phone", {"externalUserId": "alice"}, token=tenant.user_token("alice")
-    )
+    await personalize(gateway, tenant, "phone", {"externalUserId": "alice"}, token=tenant.user_token("alice"))
     await register(gateway, tenant, "tablet")
     await gateway.data(
         MERGE,
@@ -77,8 +73,7 @@ async def test_history_pages(gateway: Gateway, tenant: Tenant) -> None:
     await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
     for tag in ("a", "b", "c", "d"):
         await gateway.data(
-            'mutation($t: [String!]!) { addTags(by: {externalUserId: "alice"}, tags: $t) { '
-            "userErrors { code } } }",
+            'mutation($t: [String!]!) { addTags(by: {externalUserId: "alice"}, tags: $t) { userErrors { code } } }',
             {"t": [tag]},
             token=tenant.app_token,
         )
@@ -114,9 +109,7 @@ query($first: Int!, $after: String) {
 """
 
 
-async def test_history_of_listed_users_pages_each_user_apart(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_history_of_listed_users_pages_each_user_apart(gateway: Gateway, tenant: Tenant) -> None:
     # One batched look-up serves every listed user; each still gets only its own events,
     # newest first, cut at `first` with its own hasNextPage.
     tags = {"ann": ["a", "b", "c"], "bob": ["x"], "cy": []}
@@ -131,9 +124,7 @@ async def test_history_of_listed_users_pages_each_user_apart(
             )
 
     async def listed(first: int, after: str | None = None) -> dict[str, tuple[list[str], bool]]:
-        data = await gateway.data(
-            LISTED_HISTORY, {"first": first, "after": after}, token=tenant.app_token
-        )
+        data = await gateway.data(LISTED_HISTORY, {"first": first, "after": after}, token=tenant.app_token)
         return {
             node["externalUserId"]: (
                 [
@@ -162,13 +153,9 @@ async def test_history_of_listed_users_pages_each_user_apart(
     }
 
 
-async def test_delete_user_leaves_no_identifier_behind(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+async def test_delete_user_leaves_no_identifier_behind(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     await register_anonymous(gateway, tenant, "phone")
-    await personalize(
-        gateway, tenant, "phone", {"externalUserId": "alice", "emails": ["alice@example.com"]}
-    )
+    await personalize(gateway, tenant, "phone", {"externalUserId": "alice", "emails": ["alice@example.com"]})
     _, lead_token = await register_anonymous(gateway, tenant, "tablet")
     await gateway.data(
         MERGE,
@@ -176,14 +163,11 @@ async def test_delete_user_leaves_no_identifier_behind(
         token=tenant.app_token,
     )
     data = await gateway.data(
-        'mutation { deleteUser(by: {email: "alice@example.com"}) { deletedUserId userErrors { '
-        "code } } }",
+        'mutation { deleteUser(by: {email: "alice@example.com"}) { deletedUserId userErrors { code } } }',
         token=tenant.app_token,
     )
     assert data["deleteUser"]["userErrors"] == []
     for collection in (store.users, store.installations, store.history, store.sessions):
         leftovers = await collection.find({"appId": tenant.app_id}).to_list()
         assert leftovers == [], (collection.name, leftovers)
-    assert (
-        await gateway.post("query { me { id } }", headers={"x-session-token": lead_token})
-    ).status_code == 401
+    assert (await gateway.post("query { me { id } }", headers={"x-session-token": lead_token})).status_code == 401

@@ -32,9 +32,7 @@ async def test_parallel_personalize_of_one_new_identity_ends_with_one_user(
     # Unrelated writes run alongside, as they would in production (the embedded server
     # holds them back while a transaction is open; see app/store/embedded_gate.py).
     others = [
-        gateway.data(
-            UPSERT, {"input": {"externalUserId": f"other-{index}"}}, token=tenant.app_token
-        )
+        gateway.data(UPSERT, {"input": {"externalUserId": f"other-{index}"}}, token=tenant.app_token)
         for index in range(PARALLEL)
     ]
     calls = [
@@ -69,9 +67,7 @@ async def test_parallel_personalize_of_one_new_identity_ends_with_one_user(
     assert await store.sessions.count_documents({"appId": tenant.app_id}) == 0
 
 
-@pytest.mark.parametrize(
-    "failing_step", ["source_tombstoned", "target_updated", "installations_moved"]
-)
+@pytest.mark.parametrize("failing_step", ["source_tombstoned", "target_updated", "installations_moved"])
 async def test_a_merge_interrupted_between_steps_leaves_nothing_partial(
     gateway: Gateway,
     tenant: Tenant,
@@ -79,13 +75,10 @@ async def test_a_merge_interrupted_between_steps_leaves_nothing_partial(
     monkeypatch: pytest.MonkeyPatch,
     failing_step: str,
 ) -> None:
-    await gateway.data(
-        UPSERT, {"input": {"externalUserId": "alice", "tags": ["a"]}}, token=tenant.app_token
-    )
+    await gateway.data(UPSERT, {"input": {"externalUserId": "alice", "tags": ["a"]}}, token=tenant.app_token)
     await register_anonymous(gateway, tenant, "phone")
     await gateway.data(
-        'mutation { addTags(by: {pushRegistrationId: "phone"}, tags: ["b"]) { userErrors { code '
-        "} } }",
+        'mutation { addTags(by: {pushRegistrationId: "phone"}, tags: ["b"]) { userErrors { code } } }',
         token=tenant.app_token,
     )
     before = await snapshot(store, tenant.app_id)
@@ -104,8 +97,7 @@ async def test_a_merge_interrupted_between_steps_leaves_nothing_partial(
     assert await snapshot(store, tenant.app_id) == before
     # personalize merges the same way, and is rolled back the same way.
     body = await gateway.execute(
-        'mutation { personalize(pushRegistrationId: "phone", identity: {externalUserId: '
-        '"alice"}) { user { id } } }',
+        'mutation { personalize(pushRegistrationId: "phone", identity: {externalUserId: "alice"}) { user { id } } }',
         token=tenant.app_token,
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["INTERNAL_SERVER_ERROR"]
@@ -130,15 +122,12 @@ async def test_concurrent_depersonalize_and_personalize_keep_every_installation_
     for index in range(4):
         calls.append(
             gateway.data(
-                "mutation($p: String!) { depersonalize(pushRegistrationId: $p) { userErrors { "
-                "code } } }",
+                "mutation($p: String!) { depersonalize(pushRegistrationId: $p) { userErrors { code } } }",
                 {"p": f"dev-{index}"},
                 token=tenant.app_token,
             )
         )
-        calls.append(
-            personalize(gateway, tenant, f"dev-{index}", {"externalUserId": "alice"}, force=True)
-        )
+        calls.append(personalize(gateway, tenant, f"dev-{index}", {"externalUserId": "alice"}, force=True))
     await asyncio.gather(*calls)
     users = {u["_id"]: u for u in await store.users.find({"appId": tenant.app_id}).to_list()}
     for installation in await store.installations.find({"appId": tenant.app_id}).to_list():

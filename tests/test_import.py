@@ -86,7 +86,11 @@ def test_the_import_command_on_an_embedded_store(tmp_path: Path) -> None:
     app_id = asyncio.run(_new_app(data_dir))
     source = tmp_path / "users.ndjson"
     records = [
-        {"externalUserId": "n-1", "emails": ["n1@example.com"], "customAttributes": [{"key": "ltv", "value": {"number": "1.5"}}]},
+        {
+            "externalUserId": "n-1",
+            "emails": ["n1@example.com"],
+            "customAttributes": [{"key": "ltv", "value": {"number": "1.5"}}],
+        },
         {"externalUserId": "n-2", "birthday": "1990-02-30"},
         {"phones": ["+4915112345678"], "givenName": "Lead"},
     ]

@@ -31,9 +31,7 @@ mutation($prid: String!, $primary: Boolean!) {
 """
 
 
-async def test_new_installation_gets_an_empty_anonymous_lead(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_new_installation_gets_an_empty_anonymous_lead(gateway: Gateway, tenant: Tenant) -> None:
     installation = await register(
         gateway,
         tenant,
@@ -94,9 +92,7 @@ async def test_bad_installation_input_is_refused_and_nothing_stored(
 async def test_anonymous_registration_returns_a_session_token_stored_only_as_hash(
     gateway: Gateway, tenant: Tenant, store: Store
 ) -> None:
-    installation, token = await register_anonymous(
-        gateway, tenant, "phone-1", pushToken="secret-token"
-    )
+    installation, token = await register_anonymous(gateway, tenant, "phone-1", pushToken="secret-token")
     stored = await store.sessions.find_one({"appId": tenant.app_id})
     assert stored is not None
     assert stored["_id"] == hash_session_token(token)
@@ -107,14 +103,10 @@ async def test_anonymous_registration_returns_a_session_token_stored_only_as_has
     )
     assert me["me"]["id"] == installation["user"]["id"]
     # The push token is write-only for the device's own session.
-    assert me["me"]["installations"] == [
-        {"pushRegistrationId": "phone-1", "hasPushToken": True, "pushToken": None}
-    ]
+    assert me["me"]["installations"] == [{"pushRegistrationId": "phone-1", "hasPushToken": True, "pushToken": None}]
 
 
-async def test_anonymous_caller_cannot_take_over_a_registered_installation(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_anonymous_caller_cannot_take_over_a_registered_installation(gateway: Gateway, tenant: Tenant) -> None:
     await register(gateway, tenant, "dev-1")
     body = await gateway.data(
         SAVE,
@@ -125,9 +117,7 @@ async def test_anonymous_caller_cannot_take_over_a_registered_installation(
     assert payload["installation"] is None and payload["sessionToken"] is None
     assert [e["code"] for e in payload["userErrors"]] == ["FORBIDDEN"]
     # X-App-Id alone reaches nothing else.
-    other = await gateway.execute(
-        INSTALLATION, {"prid": "dev-1"}, headers={"x-app-id": tenant.app_id}
-    )
+    other = await gateway.execute(INSTALLATION, {"prid": "dev-1"}, headers={"x-app-id": tenant.app_id})
     assert_forbidden(other)
 
 
@@ -149,9 +139,7 @@ async def test_session_updates_only_its_own_installation(gateway: Gateway, tenan
         assert_forbidden(body)
 
 
-async def test_installation_query_by_scope(
-    gateway: Gateway, tenant: Tenant, other_tenant: Tenant
-) -> None:
+async def test_installation_query_by_scope(gateway: Gateway, tenant: Tenant, other_tenant: Tenant) -> None:
     installation = await register(gateway, tenant, "dev-1", pushToken="tok")
     _, token = await register_anonymous(gateway, tenant, "dev-2")
     app_view = await gateway.data(INSTALLATION, {"prid": "dev-1"}, token=tenant.app_token)
@@ -166,21 +154,16 @@ async def test_installation_query_by_scope(
     assert mine["installation"]["pushRegistrationId"] == "dev-2"
     theirs = await gateway.execute(INSTALLATION, {"prid": "dev-1"}, headers=session_headers(token))
     assert_forbidden(theirs)
-    stranger = await gateway.execute(
-        INSTALLATION, {"prid": "dev-1"}, token=tenant.user_token("someone")
-    )
+    stranger = await gateway.execute(INSTALLATION, {"prid": "dev-1"}, token=tenant.user_token("someone"))
     assert_forbidden(stranger)
 
 
-async def _round_trips_for_user_with(
-    gateway: Gateway, tenant: Tenant, devices: int
-) -> tuple[int, int]:
+async def _round_trips_for_user_with(gateway: Gateway, tenant: Tenant, devices: int) -> tuple[int, int]:
     target = (await register(gateway, tenant, f"n{devices}-0"))["user"]["id"]
     for index in range(1, devices):
         await register(gateway, tenant, f"n{devices}-{index}")
         await gateway.data(
-            "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { "
-            "userErrors { code } } }",
+            "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { userErrors { code } } }",
             {"t": {"id": target}, "s": {"pushRegistrationId": f"n{devices}-{index}"}},
             token=tenant.app_token,
         )
@@ -189,9 +172,7 @@ async def _round_trips_for_user_with(
     before = (COMMANDS.count("find", "installations"), COMMANDS.count("find", "users"))
     data = await gateway.data(query, {"id": target}, token=tenant.app_token)
     assert len(data["user"]["installations"]) == devices
-    return COMMANDS.count("find", "installations") - before[0], COMMANDS.count(
-        "find", "users"
-    ) - before[1]
+    return COMMANDS.count("find", "installations") - before[0], COMMANDS.count("find", "users") - before[1]
 
 
 async def test_installation_lists_do_not_grow_round_trips(gateway: Gateway, tenant: Tenant) -> None:
@@ -200,22 +181,17 @@ async def test_installation_lists_do_not_grow_round_trips(gateway: Gateway, tena
     assert await _round_trips_for_user_with(gateway, tenant, 5) == (1, 2)
 
 
-async def test_at_most_one_primary_installation_per_user(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+async def test_at_most_one_primary_installation_per_user(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     await register(gateway, tenant, "a")
     user_id = (await register(gateway, tenant, "b"))["user"]["id"]
     # Put "a" under the same user as "b" (merge), then switch the primary flag around.
     await gateway.data(
-        "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { userErrors "
-        "{ code } } }",
+        "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { userErrors { code } } }",
         {"t": {"id": user_id}, "s": {"pushRegistrationId": "a"}},
         token=tenant.app_token,
     )
     for prid in ("a", "b", "a"):
-        data = await gateway.data(
-            SET_PRIMARY, {"prid": prid, "primary": True}, token=tenant.app_token
-        )
+        data = await gateway.data(SET_PRIMARY, {"prid": prid, "primary": True}, token=tenant.app_token)
         assert data["setPrimaryInstallation"]["installation"]["isPrimaryDevice"] is True
         primaries = await store.installations.distinct(
             "pushRegistrationId", {"appId": tenant.app_id, "isPrimaryDevice": True}
@@ -223,25 +199,18 @@ async def test_at_most_one_primary_installation_per_user(
         assert primaries == [prid]
     data = await gateway.data(SET_PRIMARY, {"prid": "a", "primary": False}, token=tenant.app_token)
     assert data["setPrimaryInstallation"]["installation"]["isPrimaryDevice"] is False
-    missing = await gateway.data(
-        SET_PRIMARY, {"prid": "zzz", "primary": True}, token=tenant.app_token
-    )
-    assert missing["setPrimaryInstallation"]["userErrors"] == [
-        {"code": "NOT_FOUND", "field": ["pushRegistrationId"]}
-    ]
+    missing = await gateway.data(SET_PRIMARY, {"prid": "zzz", "primary": True}, token=tenant.app_token)
+    assert missing["setPrimaryInstallation"]["userErrors"] == [{"code": "NOT_FOUND", "field": ["pushRegistrationId"]}]
 
 
-async def test_the_store_itself_refuses_a_second_primary(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+async def test_the_store_itself_refuses_a_second_primary(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     import pytest
     from pymongo.errors import DuplicateKeyError
 
     await register(gateway, tenant, "a")
     user_id = (await register(gateway, tenant, "b"))["user"]["id"]
     await gateway.data(
-        "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { userErrors "
-        "{ code } } }",
+        "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { userErrors { code } } }",
         {"t": {"id": user_id}, "s": {"pushRegistrationId": "a"}},
         token=tenant.app_token,
     )
@@ -260,22 +229,16 @@ async def test_installation_as_a_node(gateway: Gateway, tenant: Tenant) -> None:
     assert found["node"] == {"id": installation["id"], "pushRegistrationId": "phone-1"}
     own = await gateway.data(query, {"id": installation["id"]}, headers=session_headers(token))
     assert own["node"]["pushRegistrationId"] == "phone-1"
-    assert_forbidden(
-        await gateway.execute(query, {"id": other["id"]}, headers=session_headers(token))
-    )
+    assert_forbidden(await gateway.execute(query, {"id": other["id"]}, headers=session_headers(token)))
 
 
 async def test_primary_installation_by_scope(gateway: Gateway, tenant: Tenant) -> None:
     _, token = await register_anonymous(gateway, tenant, "phone-1")
     await register(gateway, tenant, "phone-2")
-    own = await gateway.data(
-        SET_PRIMARY, {"prid": "phone-1", "primary": True}, headers=session_headers(token)
-    )
+    own = await gateway.data(SET_PRIMARY, {"prid": "phone-1", "primary": True}, headers=session_headers(token))
     assert own["setPrimaryInstallation"]["installation"]["isPrimaryDevice"] is True
     for kwargs in ({"headers": session_headers(token)}, {"token": tenant.user_token("x")}):
-        assert_forbidden(
-            await gateway.execute(SET_PRIMARY, {"prid": "phone-2", "primary": True}, **kwargs)
-        )
+        assert_forbidden(await gateway.execute(SET_PRIMARY, {"prid": "phone-2", "primary": True}, **kwargs))
     untouched = await gateway.data(INSTALLATION_PRIMARY, token=tenant.app_token)
     assert untouched["installation"]["isPrimaryDevice"] is False
 

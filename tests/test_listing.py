@@ -47,9 +47,7 @@ def attrs(**values: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": key, "value": value} for key, value in values.items()]
 
 
-async def test_pages_follow_cursors_without_repeats_even_when_users_are_added(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_pages_follow_cursors_without_repeats_even_when_users_are_added(gateway: Gateway, tenant: Tenant) -> None:
     await seed(gateway, tenant, *({"externalUserId": f"u{index}"} for index in range(5)))
     first = await users(gateway, tenant, first=2)
     assert names(first) == ["u0", "u1"]
@@ -76,9 +74,7 @@ async def test_pages_follow_cursors_without_repeats_even_when_users_are_added(
     assert len((await users(gateway, tenant, first=None))["nodes"]) == 6
 
 
-async def test_filters_on_type_tags_time_and_typed_attributes(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_filters_on_type_tags_time_and_typed_attributes(gateway: Gateway, tenant: Tenant) -> None:
     await seed(
         gateway,
         tenant,
@@ -124,31 +120,23 @@ async def test_filters_on_type_tags_time_and_typed_attributes(
         "bob",
     ]
     assert await matching({"attributes": [{"key": "ltv", "eq": {"string": "149.99"}}]}) == ["cy"]
-    assert await matching(
-        {"attributes": [{"key": "plan", "in": [{"string": "pro"}, {"string": "x"}]}]}
-    ) == ["ada"]
+    assert await matching({"attributes": [{"key": "plan", "in": [{"string": "pro"}, {"string": "x"}]}]}) == ["ada"]
     assert await matching({"attributes": [{"key": "plan", "ne": {"string": "pro"}}]}) == [
         "bob",
         "cy",
     ]
     assert await matching({"attributes": [{"key": "plan", "exists": False}]}) == ["cy"]
     assert await matching({"attributes": [{"key": "trial", "eq": {"boolean": False}}]}) == ["ada"]
-    assert await matching({"attributes": [{"key": "renewal", "gte": {"date": "2026-01-01"}}]}) == [
-        "ada"
-    ]
+    assert await matching({"attributes": [{"key": "renewal", "gte": {"date": "2026-01-01"}}]}) == ["ada"]
     # Two conditions on one key both hold (neither overwrites the other).
     both = [{"key": "ltv", "gt": {"number": "10"}}, {"key": "ltv", "lt": {"number": "100"}}]
     assert await matching({"attributes": both, "tagsAny": ["vip"]}) == ["bob"]
-    everyone = await matching(
-        {"createdAfter": "2000-01-01T00:00:00Z", "createdBefore": "2999-01-01T00:00:00Z"}
-    )
+    everyone = await matching({"createdAfter": "2000-01-01T00:00:00Z", "createdBefore": "2999-01-01T00:00:00Z"})
     assert everyone == ["ada", "bob", "cy"]
     assert await matching({"createdAfter": "2999-01-01T00:00:00Z"}) == []
 
 
-async def test_merge_tombstones_are_not_listed(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+async def test_merge_tombstones_are_not_listed(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     await seed(gateway, tenant, {"externalUserId": "kept"}, {"externalUserId": "gone"})
     gone = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "gone"})
     kept = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "kept"})
@@ -163,9 +151,7 @@ async def test_merge_tombstones_are_not_listed(
 async def test_bad_input_is_refused_with_user_errors_and_no_query_operator_gets_through(
     gateway: Gateway, tenant: Tenant
 ) -> None:
-    await seed(
-        gateway, tenant, {"externalUserId": "ada", "customAttributes": attrs(ltv={"number": "1"})}
-    )
+    await seed(gateway, tenant, {"externalUserId": "ada", "customAttributes": attrs(ltv={"number": "1"})})
     page = await users(
         gateway,
         tenant,
@@ -204,9 +190,7 @@ async def test_only_app_tokens_list_users(gateway: Gateway, tenant: Tenant) -> N
     assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
 
 
-async def test_other_apps_users_are_never_listed(
-    gateway: Gateway, tenant: Tenant, other_tenant: Tenant
-) -> None:
+async def test_other_apps_users_are_never_listed(gateway: Gateway, tenant: Tenant, other_tenant: Tenant) -> None:
     await seed(gateway, other_tenant, {"externalUserId": "theirs"})
     page = await users(gateway, tenant)
     assert page["nodes"] == [] and page["totalCount"] == 0
@@ -223,10 +207,7 @@ async def test_filter_on_channel_type(gateway: Gateway, tenant: Tenant) -> None:
     await seed(
         gateway,
         tenant,
-        *(
-            {"externalUserId": name, "tags": [] if name == "cy" else ["t"]}
-            for name in ("ada", "bob", "cy", "dee")
-        ),
+        *({"externalUserId": name, "tags": [] if name == "cy" else ["t"]} for name in ("ada", "bob", "cy", "dee")),
     )
     channels = {
         "ada": {"email": {"address": "ada@example.com", "optedIn": True}},

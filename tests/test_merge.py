@@ -42,16 +42,12 @@ async def merge(
     source: dict[str, str],
     strategy: str = "PREFER_TARGET",
 ) -> dict[str, Any]:
-    data = await gateway.data(
-        MERGE, {"target": target, "source": source, "strategy": strategy}, token=tenant.app_token
-    )
+    data = await gateway.data(MERGE, {"target": target, "source": source, "strategy": strategy}, token=tenant.app_token)
     payload: dict[str, Any] = data["mergeUsers"]
     return payload
 
 
-async def test_merge_unites_identifiers_tags_and_installations(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+async def test_merge_unites_identifiers_tags_and_installations(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     target = await upsert(
         gateway,
         tenant,
@@ -92,9 +88,7 @@ async def test_merge_unites_identifiers_tags_and_installations(
         found = await user_by(gateway, tenant, **ref)
         assert found is not None and found["id"] == target
     # One live user holds the identifiers; the others are tombstones without personal data.
-    tombstones = await store.users.find(
-        {"appId": tenant.app_id, "mergedInto": {"$exists": True}}
-    ).to_list()
+    tombstones = await store.users.find({"appId": tenant.app_id, "mergedInto": {"$exists": True}}).to_list()
     assert len(tombstones) == 3
     assert all(set(t) == {"_id", "appId", "mergedInto", "mergedAt", "version"} for t in tombstones)
 
@@ -108,42 +102,24 @@ async def test_attribute_conflicts_follow_the_strategy(
 ) -> None:
     await upsert(gateway, tenant, externalUserId="t")
     await upsert(gateway, tenant, emails=["s@example.com"])
-    await gateway.data(
-        SET_PLAN, {"by": {"externalUserId": "t"}, "value": "t-old"}, token=tenant.app_token
-    )
-    await gateway.data(
-        SET_PLAN, {"by": {"email": "s@example.com"}, "value": "s-new"}, token=tenant.app_token
-    )
-    payload = await merge(
-        gateway, tenant, {"externalUserId": "t"}, {"email": "s@example.com"}, strategy
-    )
-    assert payload["user"]["customAttributes"] == [
-        {"key": "plan", "type": "STRING", "value": expected}
-    ]
+    await gateway.data(SET_PLAN, {"by": {"externalUserId": "t"}, "value": "t-old"}, token=tenant.app_token)
+    await gateway.data(SET_PLAN, {"by": {"email": "s@example.com"}, "value": "s-new"}, token=tenant.app_token)
+    payload = await merge(gateway, tenant, {"externalUserId": "t"}, {"email": "s@example.com"}, strategy)
+    assert payload["user"]["customAttributes"] == [{"key": "plan", "type": "STRING", "value": expected}]
 
 
-async def test_prefer_newest_compares_each_attributes_own_update_time(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_prefer_newest_compares_each_attributes_own_update_time(gateway: Gateway, tenant: Tenant) -> None:
     await upsert(gateway, tenant, externalUserId="t")
     await upsert(gateway, tenant, emails=["s@example.com"])
-    await gateway.data(
-        SET_PLAN, {"by": {"email": "s@example.com"}, "value": "s-old"}, token=tenant.app_token
-    )
-    await gateway.data(
-        SET_PLAN, {"by": {"externalUserId": "t"}, "value": "t-new"}, token=tenant.app_token
-    )
+    await gateway.data(SET_PLAN, {"by": {"email": "s@example.com"}, "value": "s-old"}, token=tenant.app_token)
+    await gateway.data(SET_PLAN, {"by": {"externalUserId": "t"}, "value": "t-new"}, token=tenant.app_token)
     # The source changed last overall, but not its "plan".
     await gateway.data(
         'mutation { addTags(by: {email: "s@example.com"}, tags: ["x"]) { userErrors { code } } }',
         token=tenant.app_token,
     )
-    payload = await merge(
-        gateway, tenant, {"externalUserId": "t"}, {"email": "s@example.com"}, "PREFER_NEWEST"
-    )
-    assert payload["user"]["customAttributes"] == [
-        {"key": "plan", "type": "STRING", "value": "t-new"}
-    ]
+    payload = await merge(gateway, tenant, {"externalUserId": "t"}, {"email": "s@example.com"}, "PREFER_NEWEST")
+    assert payload["user"]["customAttributes"] == [{"key": "plan", "type": "STRING", "value": "t-new"}]
 
 
 async def test_refused_merges_change_nothing(gateway: Gateway, tenant: Tenant) -> None:
@@ -151,9 +127,7 @@ async def test_refused_merges_change_nothing(gateway: Gateway, tenant: Tenant) -
     await upsert(gateway, tenant, externalUserId="bob")
     different = await merge(gateway, tenant, {"externalUserId": "alice"}, {"externalUserId": "bob"})
     assert different["user"] is None
-    assert [(e["code"], e["field"]) for e in different["userErrors"]] == [
-        ("CONFLICTING_IDENTITIES", ["source"])
-    ]
+    assert [(e["code"], e["field"]) for e in different["userErrors"]] == [("CONFLICTING_IDENTITIES", ["source"])]
     itself = await merge(gateway, tenant, {"id": alice}, {"email": "a@example.com"})
     assert [e["code"] for e in itself["userErrors"]] == ["INVALID_INPUT"]
     missing = await merge(gateway, tenant, {"id": alice}, {"externalUserId": "nobody"})
@@ -174,28 +148,17 @@ async def test_only_app_tokens_merge(gateway: Gateway, tenant: Tenant) -> None:
     assert await user_by(gateway, tenant, pushRegistrationId="phone-1") is not None
 
 
-async def test_concurrent_merges_of_one_source_leave_one_owner(
-    gateway: Gateway, tenant: Tenant, store: Store
-) -> None:
+async def test_concurrent_merges_of_one_source_leave_one_owner(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     targets = [await upsert(gateway, tenant, externalUserId=f"t{i}") for i in range(3)]
     await register(gateway, tenant, "dev-1")
     results = await asyncio.gather(
-        *(
-            merge(gateway, tenant, {"id": target}, {"pushRegistrationId": "dev-1"})
-            for target in targets
-        )
+        *(merge(gateway, tenant, {"id": target}, {"pushRegistrationId": "dev-1"}) for target in targets)
     )
     # The source is absorbed once; later merges find it already belongs to a user with another id.
     winners = [r["user"]["id"] for r in results if r["user"] is not None]
     assert len(winners) == 1
-    assert all(
-        [e["code"] for e in r["userErrors"]] == ["CONFLICTING_IDENTITIES"]
-        for r in results
-        if r["user"] is None
-    )
-    installation = await store.installations.find_one(
-        {"appId": tenant.app_id, "pushRegistrationId": "dev-1"}
-    )
+    assert all([e["code"] for e in r["userErrors"]] == ["CONFLICTING_IDENTITIES"] for r in results if r["user"] is None)
+    installation = await store.installations.find_one({"appId": tenant.app_id, "pushRegistrationId": "dev-1"})
     assert installation is not None
     owner = await user_by(gateway, tenant, pushRegistrationId="dev-1")
     assert owner is not None and owner["id"] == winners[0]
@@ -217,9 +180,7 @@ async def test_channels_the_target_lacks_are_carried_over(gateway: Gateway, tena
         (source, {"email": {"address": "s@example.com", "optedIn": False}}),
         (source, {"sms": {"phone": "+4915112345678"}}),
     ):
-        data = await gateway.data(
-            ADD_CHANNEL, {"by": by, "channel": channel}, token=tenant.app_token
-        )
+        data = await gateway.data(ADD_CHANNEL, {"by": by, "channel": channel}, token=tenant.app_token)
         assert data["addChannel"]["userErrors"] == []
     await merge(gateway, tenant, target, source)
     data = await gateway.data(

@@ -56,13 +56,9 @@ async def test_a_hash_is_unknown_until_sent_with_its_text(gateway: Gateway, tena
     assert get.json() == {"data": {"users": {"totalCount": 0}}}
 
 
-async def test_a_text_that_does_not_match_its_hash_is_refused(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_a_text_that_does_not_match_its_hash_is_refused(gateway: Gateway, tenant: Tenant) -> None:
     other = sha256_hex("query { __typename }")
-    response = await send(
-        gateway.client, tenant.app_token, query=QUERY, extensions=persisted(other)
-    )
+    response = await send(gateway.client, tenant.app_token, query=QUERY, extensions=persisted(other))
     assert response.status_code == 400
     assert error_codes(response.json()) == ["PERSISTED_QUERY_HASH_MISMATCH"]
     # …and nothing was registered under the hash it claimed.
@@ -78,9 +74,7 @@ async def test_an_invalid_query_is_not_registered(gateway: Gateway, tenant: Tena
     assert error_codes(miss.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
 
 
-async def test_a_malformed_persisted_query_extension_is_a_400(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_a_malformed_persisted_query_extension_is_a_400(gateway: Gateway, tenant: Tenant) -> None:
     bad = {"persistedQuery": {"version": 2, "sha256Hash": sha256_hex(QUERY)}}
     response = await send(gateway.client, tenant.app_token, query=QUERY, extensions=bad)
     assert response.status_code == 400
@@ -100,13 +94,10 @@ async def production(
     directory = tmp_path_factory.mktemp("production")
     manifest = directory / "manifest.json"
     operations = [
-        {"id": sha256_hex(body), "body": body, "name": "op", "type": "query"}
-        for body in (ALLOWED, TYPO, ARGUMENT_TYPO)
+        {"id": sha256_hex(body), "body": body, "name": "op", "type": "query"} for body in (ALLOWED, TYPO, ARGUMENT_TYPO)
     ]
     manifest.write_text(
-        json.dumps(
-            {"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations}
-        )
+        json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations})
     )
     admin_secret = secrets.token_urlsafe(48)
     settings = Settings(
@@ -121,9 +112,7 @@ async def production(
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://production.test"
-        ) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://production.test") as client:
             yield client, tokens.mint(admin_secret, {"scope": "admin"})
 
 
@@ -133,14 +122,10 @@ async def test_production_runs_only_the_allow_list(
     client, token = production
     by_hash = await send(client, token, extensions=persisted(sha256_hex(ALLOWED)))
     assert by_hash.json() == {"data": {"__typename": "Query"}}
-    by_text = await client.post(
-        "/graphql", json={"query": ALLOWED}, headers={"authorization": f"Bearer {token}"}
-    )
+    by_text = await client.post("/graphql", json={"query": ALLOWED}, headers={"authorization": f"Bearer {token}"})
     assert by_text.json() == {"data": {"__typename": "Query"}}
     other = "query Other { __typename }"
-    refused = await client.post(
-        "/graphql", json={"query": other}, headers={"authorization": f"Bearer {token}"}
-    )
+    refused = await client.post("/graphql", json={"query": other}, headers={"authorization": f"Bearer {token}"})
     assert refused.status_code == 400
     assert error_codes(refused.json()) == ["PERSISTED_QUERY_NOT_IN_LIST"]
     # Clients cannot register new operations in production.
@@ -155,9 +140,7 @@ async def test_production_error_messages_suggest_no_field_names(
 ) -> None:
     client, token = production
     response = await send(client, token, extensions=persisted(sha256_hex(TYPO)))
-    assert [error["message"] for error in response.json()["errors"]] == [
-        "Cannot query field 'usrs' on type 'Query'."
-    ]
+    assert [error["message"] for error in response.json()["errors"]] == ["Cannot query field 'usrs' on type 'Query'."]
     # Argument names too (Strawberry's own switch covers only fields).
     response = await send(client, token, extensions=persisted(sha256_hex(ARGUMENT_TYPO)))
     assert [error["message"] for error in response.json()["errors"]] == [
@@ -181,8 +164,6 @@ def test_the_allow_list_needs_a_manifest_and_the_manifest_must_match_its_hashes(
     with pytest.raises(ValueError, match="PERSISTED_QUERIES_MANIFEST"):
         Settings(mongodb_uri=None, persisted_queries_only=True)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(
-        json.dumps({sha256_hex("query A { __typename }"): "query B { __typename }"})
-    )
+    manifest.write_text(json.dumps({sha256_hex("query A { __typename }"): "query B { __typename }"}))
     with pytest.raises(ValueError, match="not the sha256 of its body"):
         load_manifest(manifest)

@@ -17,9 +17,7 @@ from tests.identity_ops import (
 )
 
 
-async def test_new_identity_is_written_onto_the_installations_user(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_new_identity_is_written_onto_the_installations_user(gateway: Gateway, tenant: Tenant) -> None:
     installation = await register(gateway, tenant, "dev-1")
     payload = await personalize(
         gateway,
@@ -41,9 +39,7 @@ async def test_new_identity_is_written_onto_the_installations_user(
 
 async def test_keep_as_lead(gateway: Gateway, tenant: Tenant) -> None:
     await register(gateway, tenant, "dev-1")
-    payload = await personalize(
-        gateway, tenant, "dev-1", {"emails": ["lead@example.com"]}, keepAsLead=True
-    )
+    payload = await personalize(gateway, tenant, "dev-1", {"emails": ["lead@example.com"]}, keepAsLead=True)
     assert payload["user"]["type"] == "LEAD"
     assert payload["user"]["emails"] == ["lead@example.com"]
 
@@ -124,31 +120,21 @@ async def test_attributes_replace_existing_values(gateway: Gateway, tenant: Tena
             "customAttributes": [{"key": "plan", "value": {"string": "gold"}}],
         },
     )
-    assert payload["user"]["customAttributes"] == [
-        {"key": "plan", "type": "STRING", "value": "gold"}
-    ]
-    user = await gateway.data(
-        'query { user(by: {externalUserId: "cust-1"}) { givenName } }', token=tenant.app_token
-    )
+    assert payload["user"]["customAttributes"] == [{"key": "plan", "type": "STRING", "value": "gold"}]
+    user = await gateway.data('query { user(by: {externalUserId: "cust-1"}) { givenName } }', token=tenant.app_token)
     assert user["user"]["givenName"] == "New"
 
 
-async def test_personalizing_again_with_the_same_identity_is_harmless(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_personalizing_again_with_the_same_identity_is_harmless(gateway: Gateway, tenant: Tenant) -> None:
     await register(gateway, tenant, "dev-1")
     first = await personalize(gateway, tenant, "dev-1", {"externalUserId": "cust-1"})
-    again = await personalize(
-        gateway, tenant, "dev-1", {"externalUserId": "cust-1", "phones": ["+4915112345678"]}
-    )
+    again = await personalize(gateway, tenant, "dev-1", {"externalUserId": "cust-1", "phones": ["+4915112345678"]})
     assert again["userErrors"] == []
     assert again["user"]["id"] == first["user"]["id"]
     assert again["user"]["phones"] == ["+4915112345678"]
 
 
-async def test_another_identity_is_refused_unless_force_depersonalize(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_another_identity_is_refused_unless_force_depersonalize(gateway: Gateway, tenant: Tenant) -> None:
     await register(gateway, tenant, "dev-1")
     await register(gateway, tenant, "dev-2")
     first = (await personalize(gateway, tenant, "dev-1", {"externalUserId": "alice"}))["user"]
@@ -181,14 +167,10 @@ async def test_identity_matching_two_users_is_conflicting(gateway: Gateway, tena
     )
     await gateway.data(UPSERT, {"input": {"emails": ["bob@example.com"]}}, token=tenant.app_token)
     installation = await register(gateway, tenant, "dev-1")
-    both = await personalize(
-        gateway, tenant, "dev-1", {"emails": ["alice@example.com", "bob@example.com"]}
-    )
+    both = await personalize(gateway, tenant, "dev-1", {"emails": ["alice@example.com", "bob@example.com"]})
     assert [e["code"] for e in both["userErrors"]] == ["CONFLICTING_IDENTITIES"]
     # An email of alice's with another externalUserId is a different person too.
-    other = await personalize(
-        gateway, tenant, "dev-1", {"externalUserId": "carol", "emails": ["alice@example.com"]}
-    )
+    other = await personalize(gateway, tenant, "dev-1", {"externalUserId": "carol", "emails": ["alice@example.com"]})
     assert [e["code"] for e in other["userErrors"]] == ["CONFLICTING_IDENTITIES"]
     lead = await user_by(gateway, tenant, id=installation["user"]["id"])
     assert lead is not None and (lead["type"], lead["externalUserId"], lead["emails"]) == (
@@ -214,9 +196,7 @@ async def test_identity_matching_two_users_is_conflicting(gateway: Gateway, tena
         "00000000-0000-0000-0000-000000000000",
     ],
 )
-async def test_placeholder_identities_are_refused(
-    gateway: Gateway, tenant: Tenant, placeholder: str
-) -> None:
+async def test_placeholder_identities_are_refused(gateway: Gateway, tenant: Tenant, placeholder: str) -> None:
     await register(gateway, tenant, "dev-1")
     payload = await personalize(gateway, tenant, "dev-1", {"externalUserId": placeholder})
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
@@ -227,13 +207,9 @@ async def test_placeholder_identities_are_refused(
 async def test_empty_identity_and_unknown_installation(gateway: Gateway, tenant: Tenant) -> None:
     await register(gateway, tenant, "dev-1")
     empty = await personalize(gateway, tenant, "dev-1", {"emails": []})
-    assert [(e["code"], e["field"]) for e in empty["userErrors"]] == [
-        ("INVALID_INPUT", ["identity"])
-    ]
+    assert [(e["code"], e["field"]) for e in empty["userErrors"]] == [("INVALID_INPUT", ["identity"])]
     unknown = await personalize(gateway, tenant, "dev-404", {"externalUserId": "x"})
-    assert [(e["code"], e["field"]) for e in unknown["userErrors"]] == [
-        ("NOT_FOUND", ["pushRegistrationId"])
-    ]
+    assert [(e["code"], e["field"]) for e in unknown["userErrors"]] == [("NOT_FOUND", ["pushRegistrationId"])]
 
 
 async def test_personalize_by_scope(gateway: Gateway, tenant: Tenant) -> None:
@@ -241,22 +217,18 @@ async def test_personalize_by_scope(gateway: Gateway, tenant: Tenant) -> None:
     # A session cannot claim an identity: it could take over someone's profile.
     assert_forbidden(
         await gateway.execute(
-            'mutation { personalize(pushRegistrationId: "phone-1", identity: {externalUserId: '
-            '"x"}) { user { id } } }',
+            'mutation { personalize(pushRegistrationId: "phone-1", identity: {externalUserId: "x"}) { user { id } } }',
             headers=session_headers(token),
         )
     )
     # A user token personalizes only with its own externalUserId.
     assert_forbidden(
         await gateway.execute(
-            'mutation { personalize(pushRegistrationId: "phone-1", identity: {externalUserId: '
-            '"x"}) { user { id } } }',
+            'mutation { personalize(pushRegistrationId: "phone-1", identity: {externalUserId: "x"}) { user { id } } }',
             token=tenant.user_token("alice"),
         )
     )
-    own = await personalize(
-        gateway, tenant, "phone-1", {"externalUserId": "alice"}, token=tenant.user_token("alice")
-    )
+    own = await personalize(gateway, tenant, "phone-1", {"externalUserId": "alice"}, token=tenant.user_token("alice"))
     assert own["userErrors"] == [] and own["user"]["externalUserId"] == "alice"
     # ...and never an installation that another identified user holds.
     await register(gateway, tenant, "dev-bob")
@@ -271,9 +243,7 @@ async def test_personalize_by_scope(gateway: Gateway, tenant: Tenant) -> None:
     )
 
 
-async def test_the_leads_push_channel_follows_the_installation(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_the_leads_push_channel_follows_the_installation(gateway: Gateway, tenant: Tenant) -> None:
     await gateway.data(UPSERT, {"input": {"externalUserId": "cust-1"}}, token=tenant.app_token)
     installation, token = await register_anonymous(gateway, tenant, "phone-1")
     added = await gateway.data(

@@ -75,9 +75,7 @@ async def setup(gateway: Gateway, tenant: Tenant) -> None:
         assert data["upsertUser"]["userErrors"] == []
 
 
-async def update(
-    gateway: Gateway, token: str, changes: dict[str, Any], by: dict[str, Any] = BY
-) -> dict[str, Any]:
+async def update(gateway: Gateway, token: str, changes: dict[str, Any], by: dict[str, Any] = BY) -> dict[str, Any]:
     data = await gateway.data(UPDATE, {"by": by, "input": changes}, token=token)
     payload: dict[str, Any] = data["updatePreferences"]
     return payload
@@ -89,22 +87,16 @@ async def can_receive(gateway: Gateway, tenant: Tenant) -> dict[str, bool]:
     return answers
 
 
-async def test_categories_are_defined_listed_redefined_and_removed(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_categories_are_defined_listed_redefined_and_removed(gateway: Gateway, tenant: Tenant) -> None:
     await setup(gateway, tenant)
-    changed = await gateway.data(
-        DEFINE, {"input": {"name": "news", "defaultOptedIn": False}}, token=tenant.app_token
-    )
+    changed = await gateway.data(DEFINE, {"input": {"name": "news", "defaultOptedIn": False}}, token=tenant.app_token)
     assert changed["definePreferenceCategory"]["category"] == {
         "name": "news",
         "description": None,
         "defaultOptedIn": False,
         "mandatory": False,
     }
-    listed = await gateway.data(
-        "query { preferenceCategories { name mandatory } }", token=tenant.user_token("u-1")
-    )
+    listed = await gateway.data("query { preferenceCategories { name mandatory } }", token=tenant.user_token("u-1"))
     assert listed["preferenceCategories"] == [
         {"name": "billing", "mandatory": False},
         {"name": "news", "mandatory": False},
@@ -113,29 +105,19 @@ async def test_categories_are_defined_listed_redefined_and_removed(
     removed = await gateway.data(REMOVE_CATEGORY, {"name": "billing"}, token=tenant.app_token)
     assert removed["removePreferenceCategory"] == {"removedName": "billing", "userErrors": []}
     again = await gateway.data(REMOVE_CATEGORY, {"name": "billing"}, token=tenant.app_token)
-    assert again["removePreferenceCategory"]["userErrors"] == [
-        {"code": "NOT_FOUND", "field": ["name"]}
-    ]
+    assert again["removePreferenceCategory"]["userErrors"] == [{"code": "NOT_FOUND", "field": ["name"]}]
 
 
 async def test_category_validation_and_scope(gateway: Gateway, tenant: Tenant) -> None:
     bad_name = await gateway.data(DEFINE, {"input": {"name": "1 news"}}, token=tenant.app_token)
-    assert bad_name["definePreferenceCategory"]["userErrors"] == [
-        {"code": "INVALID_INPUT", "field": ["input", "name"]}
-    ]
-    long = await gateway.data(
-        DEFINE, {"input": {"name": "news", "description": "x" * 501}}, token=tenant.app_token
-    )
+    assert bad_name["definePreferenceCategory"]["userErrors"] == [{"code": "INVALID_INPUT", "field": ["input", "name"]}]
+    long = await gateway.data(DEFINE, {"input": {"name": "news", "description": "x" * 501}}, token=tenant.app_token)
     assert long["definePreferenceCategory"]["userErrors"] == [
         {"code": "LIMIT_EXCEEDED", "field": ["input", "description"]}
     ]
     user_token = tenant.user_token("u-1")
-    assert error_codes(
-        await gateway.execute(DEFINE, {"input": {"name": "news"}}, token=user_token)
-    ) == ["FORBIDDEN"]
-    assert error_codes(
-        await gateway.execute(REMOVE_CATEGORY, {"name": "news"}, token=user_token)
-    ) == ["FORBIDDEN"]
+    assert error_codes(await gateway.execute(DEFINE, {"input": {"name": "news"}}, token=user_token)) == ["FORBIDDEN"]
+    assert error_codes(await gateway.execute(REMOVE_CATEGORY, {"name": "news"}, token=user_token)) == ["FORBIDDEN"]
     listed = await gateway.data("query { preferenceCategories { name } }", token=tenant.app_token)
     assert listed["preferenceCategories"] == []
 
@@ -209,13 +191,9 @@ async def test_update_and_read_preferences(gateway: Gateway, tenant: Tenant) -> 
     assert same["user"]["version"] == reset["user"]["version"]  # no change, no write
 
 
-async def test_every_preference_error_at_once_and_nothing_stored(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_every_preference_error_at_once_and_nothing_stored(gateway: Gateway, tenant: Tenant) -> None:
     await setup(gateway, tenant)
-    await gateway.data(
-        DEFINE, {"input": {"name": "legal", "mandatory": True}}, token=tenant.app_token
-    )
+    await gateway.data(DEFINE, {"input": {"name": "legal", "mandatory": True}}, token=tenant.app_token)
     payload = await update(
         gateway,
         tenant.app_token,
@@ -295,28 +273,20 @@ async def test_can_receive_resolves_the_whole_chain(gateway: Gateway, tenant: Te
     )
     answers = await can_receive(gateway, tenant)
     assert (answers["newsEmail"], answers["billingEmail"]) == (True, True)
-    await update(
-        gateway, tenant.app_token, {"categories": [{"category": "news", "channels": None}]}
-    )
+    await update(gateway, tenant.app_token, {"categories": [{"category": "news", "channels": None}]})
     assert (await can_receive(gateway, tenant))["newsEmail"] is False
 
 
-async def test_user_token_changes_only_its_own_preferences(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_user_token_changes_only_its_own_preferences(gateway: Gateway, tenant: Tenant) -> None:
     await setup(gateway, tenant)
     own = tenant.user_token("u-1")
     assert (await update(gateway, own, {"language": "fr"}))["userErrors"] == []
-    body = await gateway.execute(
-        UPDATE, {"by": {"externalUserId": "u-2"}, "input": {"language": "fr"}}, token=own
-    )
+    body = await gateway.execute(UPDATE, {"by": {"externalUserId": "u-2"}, "input": {"language": "fr"}}, token=own)
     assert error_codes(body) == ["FORBIDDEN"]
     read = await gateway.data(
         'query { user(by: {externalUserId: "u-2"}) { version preferredLanguage } }',
         token=tenant.app_token,
     )
     assert read["user"] == {"version": 0, "preferredLanguage": None}
-    me = await gateway.data(
-        'query { me { canReceive(category: "news", channel: EMAIL) } }', token=own
-    )
+    me = await gateway.data('query { me { canReceive(category: "news", channel: EMAIL) } }', token=own)
     assert me["me"]["canReceive"] is True

@@ -31,10 +31,7 @@ def cost_of(query: str) -> int:
 
 
 def test_nested_pages_multiply() -> None:
-    assert (
-        cost_of("{ users(first: 100) { nodes { history(first: 20) { nodes { kind } } } } }")
-        == 2_100
-    )
+    assert cost_of("{ users(first: 100) { nodes { history(first: 20) { nodes { kind } } } } }") == 2_100
     assert cost_of("{ users(first: 10) { nodes { friends(first: 10) { nodes { id } } } } }") == 110
 
 
@@ -47,27 +44,14 @@ def test_defaults_variables_and_missing_defaults() -> None:
 
 def test_fragments_count_once_per_spread_without_exponential_walks() -> None:
     fragments = ["fragment F0 on Query { users(first: 1) { totalCount } }"]
-    fragments += [
-        f"fragment F{level} on Query {{ ...F{level - 1} ...F{level - 1} }}"
-        for level in range(1, 40)
-    ]
+    fragments += [f"fragment F{level} on Query {{ ...F{level - 1} ...F{level - 1} }}" for level in range(1, 40)]
     assert cost_of("{ ...F39 } " + " ".join(fragments)) == 2**39
-    inline = (
-        "{ ... on Query { users(first: 3) { nodes { ... on User { history(first: 2) "
-        "{ nodes { kind } } } } } } }"
-    )
+    inline = "{ ... on Query { users(first: 3) { nodes { ... on User { history(first: 2) { nodes { kind } } } } } } }"
     assert cost_of(inline) == 9
 
 
 def test_introspection_is_free_and_the_ceiling_is_inclusive() -> None:
     assert cost_of("{ __schema { types { name } } }") == 0
-    assert (
-        cost_errors("{ users(first: 100) { nodes { history(first: 99) { nodes { kind } } } } }")
-        == []
-    )
-    refused = cost_errors(
-        "{ users(first: 100) { nodes { history(first: 100) { nodes { kind } } } } }"
-    )
-    assert [error.extensions for error in refused] == [
-        {"code": "QUERY_TOO_COSTLY", "cost": 10_100, "maxCost": 10_000}
-    ]
+    assert cost_errors("{ users(first: 100) { nodes { history(first: 99) { nodes { kind } } } } }") == []
+    refused = cost_errors("{ users(first: 100) { nodes { history(first: 100) { nodes { kind } } } } }")
+    assert [error.extensions for error in refused] == [{"code": "QUERY_TOO_COSTLY", "cost": 10_100, "maxCost": 10_000}]

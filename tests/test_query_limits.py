@@ -24,15 +24,11 @@ async def test_too_deep_a_query_is_refused(gateway: Gateway, tenant: Tenant) -> 
     assert "'anonymous' exceeds maximum operation depth of 8" in messages(response.json())
 
 
-async def test_too_many_tokens_are_refused_before_parsing_finishes(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_too_many_tokens_are_refused_before_parsing_finishes(gateway: Gateway, tenant: Tenant) -> None:
     query = "query { " + " ".join(["__typename"] * 2_001) + " }"
     response = await gateway.post(query, token=tenant.app_token)
     assert response.status_code == 200
-    assert messages(response.json()) == [
-        "Syntax Error: Document contains more than 2000 tokens. Parsing aborted."
-    ]
+    assert messages(response.json()) == ["Syntax Error: Document contains more than 2000 tokens. Parsing aborted."]
 
 
 async def test_too_many_aliases_are_refused(gateway: Gateway, tenant: Tenant) -> None:
@@ -43,9 +39,7 @@ async def test_too_many_aliases_are_refused(gateway: Gateway, tenant: Tenant) ->
     await gateway.data(allowed, token=tenant.app_token)
 
 
-async def test_an_operation_that_may_return_too_many_objects_is_refused(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_an_operation_that_may_return_too_many_objects_is_refused(gateway: Gateway, tenant: Tenant) -> None:
     # Each occurrence of a page counts (the rule sees the document, before fields merge).
     query = "query { " + " ".join(["users(first: 100) { totalCount }"] * 101) + " }"
     response = await gateway.post(query, token=tenant.app_token)

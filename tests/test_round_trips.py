@@ -66,20 +66,17 @@ RELATIONS: dict[str, tuple[str, Counter[str], Callable[[Node], bool]]] = {
         _installed,
     ),
     "history": (
-        "history(first: 3) { edges { node { id kind at actor { scope } } } "
-        "pageInfo { hasNextPage } }",
+        "history(first: 3) { edges { node { id kind at actor { scope } } } pageInfo { hasNextPage } }",
         Counter({"aggregate history": 1}),
         _has_history,
     ),
     "channels": (
-        "channels { type installation { pushRegistrationId user { id } } } "
-        "installations { pushRegistrationId }",
+        "channels { type installation { pushRegistrationId user { id } } } installations { pushRegistrationId }",
         Counter({"find installations": 1}),
         _push_channel_on_device,
     ),
     "preferences": (
-        "preferences { categories { category optedIn } } "
-        "canReceive(category: \"news\", channel: ANDROID_PUSH)",
+        'preferences { categories { category optedIn } } canReceive(category: "news", channel: ANDROID_PUSH)',
         Counter({"find preference_categories": 1}),
         _preferences,
     ),
@@ -87,16 +84,12 @@ RELATIONS: dict[str, tuple[str, Counter[str], Callable[[Node], bool]]] = {
     "all": (
         "id history(first: 3) { edges { node { id kind } } } "
         "preferences { categories { category optedIn } } "
-        "canReceive(category: \"news\", channel: ANDROID_PUSH) "
+        'canReceive(category: "news", channel: ANDROID_PUSH) '
         "channels { installation { pushRegistrationId user { id } } } "
         "installations { id pushRegistrationId user { id installations { id } "
         "history(first: 3) { edges { node { kind } } } } }",
-        Counter(
-            {"find installations": 1, "aggregate history": 1, "find preference_categories": 1}
-        ),
-        lambda node: all(
-            check(node) for check in (_installed, _has_history, _push_channel_on_device, _preferences)
-        ),
+        Counter({"find installations": 1, "aggregate history": 1, "find preference_categories": 1}),
+        lambda node: all(check(node) for check in (_installed, _has_history, _push_channel_on_device, _preferences)),
     ),
 }
 
@@ -141,9 +134,7 @@ async def test_a_page_of_100_costs_what_a_page_of_1_costs(
 ) -> None:
     await seed(gateway, tenant)
     selection, extra, present = RELATIONS[relation]
-    query = (
-        "query($first: Int!) { users(first: $first) { totalCount nodes { " + selection + " } } }"
-    )
+    query = "query($first: Int!) { users(first: $first) { totalCount nodes { " + selection + " } } }"
     spent = []
     for first in (1, 100):
         with command_log.recording() as commands:
@@ -184,6 +175,4 @@ async def test_more_installations_than_one_default_batch_still_cost_one_look_up(
             data = await gateway.data(query, {"first": first}, token=tenant.app_token)
         assert [len(n["installations"]) for n in data["users"]["nodes"]] == [21] * min(first, 6)
         spent.append(commands)
-    assert spent[0] == spent[1] == Counter(
-        {"find app_keys": 1, "find users": 1, "find installations": 1}
-    )
+    assert spent[0] == spent[1] == Counter({"find app_keys": 1, "find users": 1, "find installations": 1})

@@ -19,10 +19,7 @@ query($by: UserRef!) {
   user(by: $by) { id tags customAttributes { key value } installations { pushRegistrationId } }
 }
 """
-ADD_TAGS = (
-    'mutation($by: UserRef!) { addTags(by: $by, tags: ["t"]) { user { tags } userErrors '
-    "{ code } } }"
-)
+ADD_TAGS = 'mutation($by: UserRef!) { addTags(by: $by, tags: ["t"]) { user { tags } userErrors { code } } }'
 
 
 async def test_session_reaches_only_its_anonymous_user(gateway: Gateway, tenant: Tenant) -> None:
@@ -45,19 +42,13 @@ async def test_session_reaches_only_its_anonymous_user(gateway: Gateway, tenant:
     assert untouched is not None and untouched["tags"] == []
     # An app's-only operation.
     assert_forbidden(
-        await gateway.execute(
-            'mutation { upsertUser(input: {externalUserId: "x"}) { user { id } } }', headers=headers
-        )
+        await gateway.execute('mutation { upsertUser(input: {externalUserId: "x"}) { user { id } } }', headers=headers)
     )
 
 
-async def test_session_token_stops_working_once_identified(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_session_token_stops_working_once_identified(gateway: Gateway, tenant: Tenant) -> None:
     _, token = await register_anonymous(gateway, tenant, "phone-1")
-    assert (
-        await gateway.post("query { me { id } }", headers=session_headers(token))
-    ).status_code == 200
+    assert (await gateway.post("query { me { id } }", headers=session_headers(token))).status_code == 200
     await personalize(gateway, tenant, "phone-1", {"externalUserId": "alice"})
     response = await gateway.post("query { me { id } }", headers=session_headers(token))
     assert response.status_code == 401
@@ -89,9 +80,7 @@ async def test_user_token_reaches_only_its_own_user(gateway: Gateway, tenant: Te
     )
     assert_forbidden(await gateway.execute(DEPERSONALIZE, {"prid": "dev-b"}, token=token))
     assert_forbidden(
-        await gateway.execute(
-            'mutation { deleteUser(by: {externalUserId: "bob"}) { deletedUserId } }', token=token
-        )
+        await gateway.execute('mutation { deleteUser(by: {externalUserId: "bob"}) { deletedUserId } }', token=token)
     )
     still_bob = await user_by(gateway, tenant, pushRegistrationId="dev-b")
     assert still_bob is not None and still_bob["id"] == bob["id"]
@@ -136,9 +125,7 @@ async def test_remote_logout(gateway: Gateway, tenant: Tenant, store: Store) -> 
         "installations": [{"pushRegistrationId": "tablet"}],
     }
     kept = await user_by(gateway, tenant, externalUserId="alice")
-    assert kept is not None and kept["installations"] == [
-        {"pushRegistrationId": "phone", "isPrimaryDevice": False}
-    ]
+    assert kept is not None and kept["installations"] == [{"pushRegistrationId": "phone", "isPrimaryDevice": False}]
     # The tablet's session cannot reach alice any more.
     assert_forbidden(
         await gateway.execute(

@@ -13,8 +13,14 @@ mutation($input: UpsertUserInput!) {
 async def test_upsert_and_read_back(gateway: Gateway, tenant: Tenant) -> None:
     data = await gateway.data(
         UPSERT,
-        {"input": {"externalUserId": "u-1", "emails": ["Ada@Example.com"], "phones": ["+4915112345678"],
-                   "customAttributes": [{"key": "ltv", "value": {"number": "149.99"}}]}},
+        {
+            "input": {
+                "externalUserId": "u-1",
+                "emails": ["Ada@Example.com"],
+                "phones": ["+4915112345678"],
+                "customAttributes": [{"key": "ltv", "value": {"number": "149.99"}}],
+            }
+        },
         token=tenant.app_token,
     )
     user = data["upsertUser"]["user"]

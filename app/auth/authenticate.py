@@ -19,9 +19,7 @@ def hash_session_token(token: str) -> str:
     return sessions.hash_token(token)
 
 
-async def authenticate(
-    headers: Mapping[str, str], settings: Settings, store: Store, box: SecretBox
-) -> Principal:
+async def authenticate(headers: Mapping[str, str], settings: Settings, store: Store, box: SecretBox) -> Principal:
     authorization = headers.get("authorization")
     if authorization is not None:
         return await _bearer(authorization, settings, store, box)

@@ -173,9 +173,7 @@ def objects_to_bson(
 ) -> list[dict[str, Any]]:
     """LIST_OF_OBJECTS: objects whose fields are scalars (typed by a definition when given)."""
     if len(objects) > limits.MAX_LIST_LENGTH:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED, f"a list has at most {limits.MAX_LIST_LENGTH} objects", field
-        )
+        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"a list has at most {limits.MAX_LIST_LENGTH} objects", field)
     result: list[dict[str, Any]] = []
     for index, item in enumerate(objects):
         item_field = (*field, index)

@@ -90,7 +90,9 @@ async def bulk_upsert(
             checked = validate_patch(patch, (*path, index))
             if _lookup_ref(checked) is None:
                 raise DomainError(
-                    ErrorCode.INVALID_INPUT, "name the user by externalUserId, or else by an email or phone", (*path, index)
+                    ErrorCode.INVALID_INPUT,
+                    "name the user by externalUserId, or else by an email or phone",
+                    (*path, index),
                 )
             valid[index] = checked
         except (DomainError, DomainErrors) as error:
@@ -133,9 +135,14 @@ async def _write(
         record_path = (*batch.path, index)
         existing = batch.resolve(valid)
         if existing is not None and existing["_id"] in claimed:
-            batch.fail(index, DomainError(
-                ErrorCode.INVALID_INPUT, f"names the same user as record {claimed[existing['_id']]} of this batch", record_path
-            ))
+            batch.fail(
+                index,
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    f"names the same user as record {claimed[existing['_id']]} of this batch",
+                    record_path,
+                ),
+            )
             continue
         try:
             base = existing or new_user_document(batch.app_id, new_user_id(), now)
@@ -170,7 +177,10 @@ async def _write(
                 retry.add(written[write_error["index"]][0])
     events = [
         history.event_document(
-            batch.app_id, document["_id"], EventKind.CREATED if created else EventKind.UPDATED, actor,
+            batch.app_id,
+            document["_id"],
+            EventKind.CREATED if created else EventKind.UPDATED,
+            actor,
             _changed(remaining[index]),
         )
         for index, document, created in written

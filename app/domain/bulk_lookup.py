@@ -50,9 +50,9 @@ class Batch:
         found: list[Document] = []
         for start in range(0, max(map(len, values.values())), LOOKUP_CHUNK):
             clauses = [
-                {name: {"$in": items[start:start + LOOKUP_CHUNK]}}
+                {name: {"$in": items[start : start + LOOKUP_CHUNK]}}
                 for name, items in values.items()
-                if items[start:start + LOOKUP_CHUNK]
+                if items[start : start + LOOKUP_CHUNK]
             ]
             found += await self.store.users.find({"appId": self.app_id, "$or": clauses}).to_list()
         for document in found:
@@ -96,8 +96,13 @@ def check_duplicates(batch: Batch, patches: dict[int, ValidPatch]) -> None:
         if clash is not None:
             name, position, value = clash
             where = (*batch.path, index, name) if position is None else (*batch.path, index, name, position)
-            batch.fail(index, DomainError(
-                ErrorCode.INVALID_INPUT, f"{name} {value!r} is also in record {owners[(name, value)]} of this batch", where
-            ))
+            batch.fail(
+                index,
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    f"{name} {value!r} is also in record {owners[(name, value)]} of this batch",
+                    where,
+                ),
+            )
             continue
         owners.update(((name, value), index) for name, _, value in mine)

@@ -45,9 +45,7 @@ def _category_id(app_id: str, name: str) -> str:
     return f"{app_id}:{name}"
 
 
-async def define_category(
-    store: Store, app_id: str, spec: CategoryInput, path: Field = ("input",)
-) -> Document:
+async def define_category(store: Store, app_id: str, spec: CategoryInput, path: Field = ("input",)) -> Document:
     """Create a category, or change the one with this name."""
     name = validate_name(spec.name, (*path, "name"))
     description = (spec.description or "").strip() or None

@@ -69,9 +69,7 @@ def merge_channel(
             fresh[name] = value
     fresh.update(channel.details)
     if sealed:
-        same_secret = (
-            previous is not None and previous.get("secretDigest") == sealed["secretDigest"]
-        )
+        same_secret = previous is not None and previous.get("secretDigest") == sealed["secretDigest"]
         fresh.update(
             {"secret": previous["secret"], "secretDigest": previous["secretDigest"]}
             if same_secret and previous is not None

@@ -31,9 +31,7 @@ def text_field(value: Any, path: Field, maximum: int, what: str) -> str:
     if not text:
         raise DomainError(ErrorCode.INVALID_INPUT, f"{what} must not be empty", path)
     if len(text) > maximum:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED, f"{what} has at most {maximum} characters", path
-        )
+        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"{what} has at most {maximum} characters", path)
     return text
 
 
@@ -47,9 +45,7 @@ def required(values: Mapping[str, Any], name: str, path: Field) -> Any:
 def token_field(value: Any, path: Field, what: str, maximum: int = MAX_TOKEN_LENGTH) -> str:
     text = text_field(value, path, maximum, what)
     if not TARGET_ID.match(text):
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, f"{what} must be printable text without spaces", path
-        )
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{what} must be printable text without spaces", path)
     return text
 
 
@@ -77,7 +73,5 @@ def b64url(value: Any, path: Field, length: int, what: str) -> str:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != length or (what == "p256dh" and raw[0] != 4):
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, f"{what} must be {length} bytes in URL-safe base64", path
-        )
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{what} must be {length} bytes in URL-safe base64", path)
     return text

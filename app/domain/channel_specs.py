@@ -94,9 +94,7 @@ def _push(spec: ChannelSpec, path: Field) -> ValidChannel:
         )
     registration = values.get("pushRegistrationId")
     if registration is not None:
-        registration = text_field(
-            registration, (*path, "pushRegistrationId"), MAX_ID_LENGTH, "pushRegistrationId"
-        )
+        registration = text_field(registration, (*path, "pushRegistrationId"), MAX_ID_LENGTH, "pushRegistrationId")
     return ValidChannel(
         spec.type,
         f"token:{token}",
@@ -134,9 +132,7 @@ def _slack(spec: ChannelSpec, path: Field) -> ValidChannel:
     token_path = (*path, "accessToken")
     if target == "incomingWebhookUrl":
         if values.get("accessToken") is not None:
-            raise DomainError(
-                ErrorCode.INVALID_INPUT, "an incoming webhook needs no access token", token_path
-            )
+            raise DomainError(ErrorCode.INVALID_INPUT, "an incoming webhook needs no access token", token_path)
         url = https_url(values[target], (*path, target), "incomingWebhookUrl")
         return ValidChannel(
             spec.type,
@@ -146,9 +142,7 @@ def _slack(spec: ChannelSpec, path: Field) -> ValidChannel:
             secrets={"incomingWebhookUrl": url},
         )
     if values.get("accessToken") is None:
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, f"a Slack {target} needs an accessToken", token_path
-        )
+        raise DomainError(ErrorCode.INVALID_INPUT, f"a Slack {target} needs an accessToken", token_path)
     token = token_field(values["accessToken"], token_path, "accessToken")
     if target == "email":
         address = normalize_email(str(values[target]), (*path, target))
@@ -175,9 +169,7 @@ def _ms_teams(spec: ChannelSpec, path: Field) -> ValidChannel:
                 "an incoming webhook takes no tenantId, serviceUrl or target id",
                 (*path, extra[0]),
             )
-        url = https_url(
-            values["incomingWebhookUrl"], (*path, "incomingWebhookUrl"), "incomingWebhookUrl"
-        )
+        url = https_url(values["incomingWebhookUrl"], (*path, "incomingWebhookUrl"), "incomingWebhookUrl")
         return ValidChannel(
             spec.type,
             f"webhook:{fingerprint(url)}",
@@ -186,18 +178,10 @@ def _ms_teams(spec: ChannelSpec, path: Field) -> ValidChannel:
             secrets={"incomingWebhookUrl": url},
         )
     try:
-        tenant = str(
-            uuid.UUID(
-                text_field(required(values, "tenantId", path), (*path, "tenantId"), 64, "tenantId")
-            )
-        )
+        tenant = str(uuid.UUID(text_field(required(values, "tenantId", path), (*path, "tenantId"), 64, "tenantId")))
     except ValueError:
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, "tenantId must be a GUID", (*path, "tenantId")
-        ) from None
-    service_url = https_url(
-        required(values, "serviceUrl", path), (*path, "serviceUrl"), "serviceUrl"
-    )
+        raise DomainError(ErrorCode.INVALID_INPUT, "tenantId must be a GUID", (*path, "tenantId")) from None
+    service_url = https_url(required(values, "serviceUrl", path), (*path, "serviceUrl"), "serviceUrl")
     target = _exactly_one(values, ("conversationId", "userId"), path)
     address = target_id(values[target], (*path, target), target)
     return ValidChannel(

@@ -67,9 +67,7 @@ async def remove_channel(
         kept = [channel for channel in channels if channel.get("id") != channel_id]
         if len(kept) == len(channels):
             raise not_found("the channel", path)
-        details["type"] = next(
-            channel["type"] for channel in channels if channel.get("id") == channel_id
-        )
+        details["type"] = next(channel["type"] for channel in channels if channel.get("id") == channel_id)
         return {**document, "channels": kept}
 
     return await modify_user(
@@ -94,9 +92,7 @@ async def unset_channels(
     def change(document: Document, now: datetime) -> Document:
         channels = document.get("channels", [])
         kept = [channel for channel in channels if channel.get("type") not in wanted]
-        details["channelIds"] = [
-            channel["id"] for channel in channels if channel.get("type") in wanted
-        ]
+        details["channelIds"] = [channel["id"] for channel in channels if channel.get("type") in wanted]
         return document if len(kept) == len(channels) else {**document, "channels": kept}
 
     return await modify_user(

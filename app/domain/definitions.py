@@ -107,11 +107,15 @@ async def enforce(store: Store, app_id: str, valid: ValidPatch) -> None:
         conform_patch(valid, await load_rules(store, app_id, valid.attribute_inputs))
 
 
-def _object_fields(definition_type: AttributeType, fields: list[tuple[str, AttributeType]] | None) -> dict[str, AttributeType]:
+def _object_fields(
+    definition_type: AttributeType, fields: list[tuple[str, AttributeType]] | None
+) -> dict[str, AttributeType]:
     if not fields:
         return {}
     if definition_type is not AttributeType.LIST_OF_OBJECTS:
-        raise DomainError(ErrorCode.INVALID_INPUT, "only LIST_OF_OBJECTS attributes have object fields", ("input", "objectFields"))
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "only LIST_OF_OBJECTS attributes have object fields", ("input", "objectFields")
+        )
     result: dict[str, AttributeType] = {}
     for index, (name, kind) in enumerate(fields):
         path = ("input", "objectFields", index)
@@ -136,7 +140,9 @@ async def define_attribute(
     if existing_document is None:
         if await store.attribute_definitions.count_documents({"appId": app_id}) >= MAX_DEFINITIONS_PER_APP:
             raise DomainError(
-                ErrorCode.LIMIT_EXCEEDED, f"an app has at most {MAX_DEFINITIONS_PER_APP} attribute definitions", ("input",)
+                ErrorCode.LIMIT_EXCEEDED,
+                f"an app has at most {MAX_DEFINITIONS_PER_APP} attribute definitions",
+                ("input",),
             )
     else:
         existing = Definition.of(existing_document)
@@ -146,7 +152,8 @@ async def define_attribute(
             if existing.object_fields.get(field_name, field_kind) is not field_kind:
                 raise DomainError(
                     ErrorCode.TYPE_MISMATCH,
-                    f"object field {field_name!r} is {existing.object_fields[field_name].value}; its type cannot change",
+                    f"object field {field_name!r} is {existing.object_fields[field_name].value}; "
+                    "its type cannot change",
                     ("input", "objectFields", index, "type"),
                 )
         object_fields = {**existing.object_fields, **object_fields}

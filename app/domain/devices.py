@@ -20,9 +20,7 @@ from app.store.client import Store
 from app.store.transactions import in_transaction
 
 MAX_ATTEMPTS = 3
-_OWNERSHIP = frozenset(
-    {"_id", "appId", "userId", "pushRegistrationId", "isPrimaryDevice", "createdAt"}
-)
+_OWNERSHIP = frozenset({"_id", "appId", "userId", "pushRegistrationId", "isPrimaryDevice", "createdAt"})
 
 
 @dataclass(slots=True)
@@ -81,23 +79,17 @@ async def save_installation(
                 {"installationId": installation["_id"]},
                 session,
             )
-            token = (
-                await sessions.issue(store, app_id, user["_id"], session) if issue_session else None
-            )
+            token = await sessions.issue(store, app_id, user["_id"], session) if issue_session else None
             return Saved(installation, created=True, session_token=token)
 
         try:
             return await in_transaction(store, create)
         except DuplicateKeyError:
             continue  # registered concurrently: update it instead
-    raise DomainError(
-        ErrorCode.VERSION_CONFLICT, "the installation changed too often concurrently; retry"
-    )
+    raise DomainError(ErrorCode.VERSION_CONFLICT, "the installation changed too often concurrently; retry")
 
 
-async def set_primary(
-    store: Store, app_id: str, push_registration_id: str, primary: bool
-) -> Document:
+async def set_primary(store: Store, app_id: str, push_registration_id: str, primary: bool) -> Document:
     """At most one primary installation per user (a unique partial index backs this up)."""
 
     async def work(session: AsyncClientSession) -> Document:

@@ -50,9 +50,7 @@ async def record(
     details: dict[str, Any] | None = None,
     session: AsyncClientSession | None = None,
 ) -> None:
-    await store.history.insert_one(
-        event_document(app_id, user_id, kind, actor, details), session=session
-    )
+    await store.history.insert_one(event_document(app_id, user_id, kind, actor, details), session=session)
 
 
 async def pages(
@@ -75,8 +73,7 @@ async def pages(
 
     distinct = list(dict.fromkeys(user_ids))
     pipeline = branch(distinct[0]) + [
-        {"$unionWith": {"coll": store.history.name, "pipeline": branch(user_id)}}
-        for user_id in distinct[1:]
+        {"$unionWith": {"coll": store.history.name, "pipeline": branch(user_id)}} for user_id in distinct[1:]
     ]
     grouped: dict[str, list[dict[str, Any]]] = {user_id: [] for user_id in distinct}
     # The whole answer in the first batch: a getMore would make the round trips grow with

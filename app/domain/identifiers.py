@@ -20,15 +20,11 @@ def normalize_email(value: str, field: Sequence[str | int] = ()) -> str:
     if len(value) > 320:
         raise DomainError(ErrorCode.INVALID_EMAIL, "an email address has at most 320 characters", field)
     if (reason := confusable_reason(value)) is not None:
-        raise DomainError(
-            ErrorCode.INVALID_EMAIL, f"not accepted as an email address: {reason}", field
-        )
+        raise DomainError(ErrorCode.INVALID_EMAIL, f"not accepted as an email address: {reason}", field)
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as error:
-        raise DomainError(
-            ErrorCode.INVALID_EMAIL, f"{value!r} is not a valid email address: {error}", field
-        ) from None
+        raise DomainError(ErrorCode.INVALID_EMAIL, f"{value!r} is not a valid email address: {error}", field) from None
     return result.normalized.lower()
 
 
@@ -47,9 +43,7 @@ def normalize_phone(value: str, field: Sequence[str | int] = ()) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalize_external_user_id(
-    value: str | None, field: Sequence[str | int] = ()
-) -> str | None:
+def normalize_external_user_id(value: str | None, field: Sequence[str | int] = ()) -> str | None:
     """None for JSON null and its string spellings; otherwise the trimmed id."""
     if value is None or value in NULL_STRINGS:
         return None
@@ -101,9 +95,7 @@ def normalize_tag(value: str, field: Sequence[str | int]) -> str:
     if not tag:
         raise DomainError(ErrorCode.INVALID_INPUT, "a tag must not be empty", field)
     if len(tag) > limits.MAX_TAG_LENGTH:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED, f"a tag has at most {limits.MAX_TAG_LENGTH} characters", field
-        )
+        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"a tag has at most {limits.MAX_TAG_LENGTH} characters", field)
     return tag
 
 

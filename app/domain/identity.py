@@ -113,9 +113,7 @@ class Depersonalized:
     session_token: str
 
 
-async def depersonalize(
-    store: Store, app_id: str, actor: Actor, push_registration_id: str
-) -> Depersonalized:
+async def depersonalize(store: Store, app_id: str, actor: Actor, push_registration_id: str) -> Depersonalized:
     """The installation gets a fresh anonymous LEAD user (and a session token for it)."""
 
     async def work(session: AsyncClientSession) -> Depersonalized:

@@ -83,9 +83,7 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
     assign: Document = {"platform": Platform(data.platform).value}
     push_registration_id = ""
     try:
-        push_registration_id = validate_push_registration_id(
-            data.push_registration_id, (*path, "pushRegistrationId")
-        )
+        push_registration_id = validate_push_registration_id(data.push_registration_id, (*path, "pushRegistrationId"))
     except DomainError as error:
         errors.add(error)
     given = {
@@ -119,19 +117,13 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
         if LANGUAGE_TAG.match(data.language):
             assign["language"] = data.language
         else:
-            errors.add(
-                DomainError(
-                    ErrorCode.INVALID_INPUT, "not a BCP 47 language tag", (*path, "language")
-                )
-            )
+            errors.add(DomainError(ErrorCode.INVALID_INPUT, "not a BCP 47 language tag", (*path, "language")))
     if data.timezone is not None:
         try:
             zoneinfo.ZoneInfo(data.timezone)
             assign["timezone"] = data.timezone
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors.add(
-                DomainError(ErrorCode.INVALID_INPUT, "not an IANA time zone", (*path, "timezone"))
-            )
+            errors.add(DomainError(ErrorCode.INVALID_INPUT, "not an IANA time zone", (*path, "timezone")))
     attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = {}
     attributes_unset: set[str] = set()
     for index, (key, typed) in enumerate(data.custom_attributes):
@@ -139,9 +131,7 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
         try:
             attributes.validate_key(key, (*item_path, "key"))
             if key in attributes_set or key in attributes_unset:
-                raise DomainError(
-                    ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key")
-                )
+                raise DomainError(ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key"))
             if typed.type is None:
                 attributes_unset.add(key)
             else:
@@ -152,9 +142,7 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
     return ValidInstallation(push_registration_id, assign, attributes_set, attributes_unset)
 
 
-def apply(
-    document: Document, valid: ValidInstallation, now: datetime, path: Field = ("input",)
-) -> Document:
+def apply(document: Document, valid: ValidInstallation, now: datetime, path: Field = ("input",)) -> Document:
     result = {
         **document,
         **valid.assign,
@@ -170,8 +158,7 @@ def apply(
     if len(result["attrs"]) > limits.MAX_CUSTOM_ATTRIBUTES_PER_USER:
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED,
-            f"an installation has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} "
-            "custom attributes",
+            f"an installation has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} custom attributes",
             (*path, "customAttributes"),
         )
     result["lastSeenAt"] = now

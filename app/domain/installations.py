@@ -47,9 +47,7 @@ async def get(
 ONE_BATCH = 100_000
 
 
-async def find_by_user_ids(
-    store: Store, app_id: str, user_ids: Sequence[str]
-) -> list[list[Document]]:
+async def find_by_user_ids(store: Store, app_id: str, user_ids: Sequence[str]) -> list[list[Document]]:
     """Each user's installations, in the order of ``user_ids``: one round trip, for DataLoaders."""
     grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}
     # One batch (up to the server's 16 MiB): the default first batch of 101 documents would

@@ -60,9 +60,7 @@ def check_page_size(first: int, field: tuple[str, ...] = ("first",)) -> int:
     return first
 
 
-async def list_users(
-    store: Store, app_id: str, given: UserFilter | None, first: int, after: str | None
-) -> UserPage:
+async def list_users(store: Store, app_id: str, given: UserFilter | None, first: int, after: str | None) -> UserPage:
     """One page in one round trip (one more user is read to know whether a next page exists)."""
     errors = ErrorCollector()
     query: Document = {}

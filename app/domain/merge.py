@@ -68,9 +68,7 @@ async def step(name: str) -> None:
         await hook(name)
 
 
-def check_mergeable(
-    target: Document, source: Document, path: tuple[str, ...] = ("source",)
-) -> None:
+def check_mergeable(target: Document, source: Document, path: tuple[str, ...] = ("source",)) -> None:
     if target["_id"] == source["_id"]:
         raise DomainError(ErrorCode.INVALID_INPUT, "a user cannot be merged into itself", path)
     ours, theirs = target.get("externalUserId"), source.get("externalUserId")
@@ -106,9 +104,7 @@ def _source_wins(
     return False
 
 
-def merged_document(
-    target: Document, source: Document, strategy: MergeStrategy, path: tuple[str, ...]
-) -> Document:
+def merged_document(target: Document, source: Document, strategy: MergeStrategy, path: tuple[str, ...]) -> Document:
     """The target as it is after absorbing the source (limits checked)."""
     result: Document = {
         **target,
@@ -144,9 +140,7 @@ def merged_document(
     for key, value in source.get("attrs", {}).items():
         theirs = source_meta.get(key, {})
         ours = result["attrMeta"].get(key)
-        if ours is None or _source_wins(
-            target, source, strategy, ours.get("updatedAt"), theirs.get("updatedAt")
-        ):
+        if ours is None or _source_wins(target, source, strategy, ours.get("updatedAt"), theirs.get("updatedAt")):
             result["attrs"][key] = value
             result["attrMeta"][key] = theirs
     for name, value in source.items():  # fields of other features (e.g. preferences)

@@ -32,9 +32,7 @@ from app.domain.users import check_identifier_conflicts, new_user_id
 from app.store.client import Store
 
 
-async def _holders(
-    store: Store, app_id: str, identity: Identity, session: AsyncClientSession
-) -> list[Document]:
+async def _holders(store: Store, app_id: str, identity: Identity, session: AsyncClientSession) -> list[Document]:
     clauses: list[dict[str, Any]] = []
     if identity.external_user_id:
         clauses.append({"externalUserId": identity.external_user_id})
@@ -91,9 +89,7 @@ async def personalize(
     async def work(session: AsyncClientSession) -> Personalized:
         now = datetime.now(UTC)
         installation = await installations.get(store, app_id, push_registration_id, session=session)
-        current = await store.users.find_one(
-            {"appId": app_id, "_id": installation["userId"]}, session=session
-        )
+        current = await store.users.find_one({"appId": app_id, "_id": installation["userId"]}, session=session)
         assert current is not None  # an installation always belongs to a user
         holders = await _holders(store, app_id, wanted, session)
         if len({holder["_id"] for holder in holders}) > 1:
@@ -134,8 +130,7 @@ async def personalize(
         elif not force_depersonalize:
             raise DomainError(
                 ErrorCode.ALREADY_PERSONALIZED,
-                "the installation is personalized with another identity; "
-                "pass forceDepersonalize to move it",
+                "the installation is personalized with another identity; pass forceDepersonalize to move it",
                 ("pushRegistrationId",),
             )
         else:
@@ -143,9 +138,7 @@ async def personalize(
             if match is None:
                 match = new_user_document(app_id, new_user_id(), now)
                 await store.users.insert_one(match, session=session)
-                await history.record(
-                    store, app_id, match["_id"], EventKind.CREATED, actor, None, session
-                )
+                await history.record(store, app_id, match["_id"], EventKind.CREATED, actor, None, session)
             target = match
             await move_installation(store, installation, target["_id"], now, session)
             await history.record(
@@ -159,9 +152,7 @@ async def personalize(
             )
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now)
-        await check_identifier_conflicts(
-            store, app_id, target["_id"], updated, ("identity",), session
-        )
+        await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session)
         updated["version"] = target["version"] + 1
         # A unique-index violation here means a concurrent call stored the identity first:
         # it propagates (DuplicateKeyError) so that the whole transaction runs again.

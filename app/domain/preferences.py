@@ -49,9 +49,7 @@ def category_choices(document: Document) -> dict[str, Document]:
     return {entry["name"]: entry for entry in stored_preferences(document).get("categories", [])}
 
 
-def _check_choice(
-    index: int, choice: CategoryChoice, defined: Mapping[str, Document], path: Field
-) -> None:
+def _check_choice(index: int, choice: CategoryChoice, defined: Mapping[str, Document], path: Field) -> None:
     item = (*path, "categories", index)
     definition = defined.get(choice.category)
     if definition is None:
@@ -59,9 +57,7 @@ def _check_choice(
     if isinstance(choice.channels, Sequence):
         types = [kind for kind, _ in choice.channels]
         if len(set(types)) != len(types):
-            raise DomainError(
-                ErrorCode.INVALID_INPUT, "a channel type is given twice", (*item, "channels")
-            )
+            raise DomainError(ErrorCode.INVALID_INPUT, "a channel type is given twice", (*item, "channels"))
     if definition["mandatory"]:
         opts_out = choice.opted_in is False or (
             isinstance(choice.channels, Sequence) and not all(on for _, on in choice.channels)
@@ -112,9 +108,7 @@ def apply(document: Document, patch: PreferencesPatch) -> Document:
     preferences = dict(stored_preferences(document))
     if patch.opted_out_channel_types is not UNSET:
         chosen = {kind.value for kind in patch.opted_out_channel_types or ()}
-        preferences["optedOutChannelTypes"] = [
-            kind.value for kind in ChannelType if kind.value in chosen
-        ]
+        preferences["optedOutChannelTypes"] = [kind.value for kind in ChannelType if kind.value in chosen]
     entries = category_choices(document)
     for choice in patch.categories:
         entry = dict(entries.get(choice.category, {"name": choice.category}))
@@ -125,9 +119,7 @@ def apply(document: Document, patch: PreferencesPatch) -> Document:
         if choice.channels is None:
             entry.pop("channels", None)
         elif choice.channels is not UNSET:
-            entry["channels"] = [
-                {"type": kind.value, "optedIn": on} for kind, on in choice.channels
-            ]
+            entry["channels"] = [{"type": kind.value, "optedIn": on} for kind, on in choice.channels]
         if set(entry) == {"name"}:
             entries.pop(choice.category, None)  # nothing chosen: the app's default applies
         else:
@@ -147,10 +139,7 @@ async def update_preferences(
     patch: PreferencesPatch,
     path: Field = ("input",),
 ) -> Document:
-    defined = {
-        category["name"]: category
-        for category in await app_categories.list_categories(store, app_id)
-    }
+    defined = {category["name"]: category for category in await app_categories.list_categories(store, app_id)}
     validate(patch, defined, path)
 
     def change(document: Document, now: datetime) -> Document:
@@ -172,9 +161,7 @@ async def update_preferences(
     return await modify_user(store, app_id, actor, ref, change, path=path, details=details)
 
 
-def category_opted_in(
-    document: Document, definition: Document, channel: ChannelType | None = None
-) -> bool:
+def category_opted_in(document: Document, definition: Document, channel: ChannelType | None = None) -> bool:
     """The user's effective choice for a category (and, given a channel type, its override)."""
     if definition["mandatory"]:
         return True
@@ -188,9 +175,7 @@ def category_opted_in(
     return bool(definition["defaultOptedIn"])
 
 
-def can_receive(
-    document: Document, defined: Mapping[str, Document], category: str, channel: ChannelType
-) -> bool:
+def can_receive(document: Document, defined: Mapping[str, Document], category: str, channel: ChannelType) -> bool:
     """mandatory → category → channel type → channel opt-in → channel exists.
 
     An undefined category is never deliverable: a typo in a sender must not reach users
@@ -205,7 +190,4 @@ def can_receive(
             return False
         if channel.value in stored_preferences(document).get("optedOutChannelTypes", []):
             return False
-    return any(
-        stored.get("type") == channel.value and stored.get("optedIn")
-        for stored in document.get("channels", [])
-    )
+    return any(stored.get("type") == channel.value and stored.get("optedIn") for stored in document.get("channels", []))

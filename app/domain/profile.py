@@ -85,9 +85,7 @@ class ValidPatch:
 
 def _text(value: str, path: Field, name: str) -> str:
     if len(value) > limits.MAX_NAME_LENGTH:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED, f"{name} has at most {limits.MAX_NAME_LENGTH} characters", path
-        )
+        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"{name} has at most {limits.MAX_NAME_LENGTH} characters", path)
     return value.strip()
 
 
@@ -247,9 +245,7 @@ def apply_patch(document: Document, patch: ValidPatch, path: Field, now: datetim
         result["attrs"].pop(key, None)
         result["attrMeta"].pop(key, None)
     if patch.channels:
-        result["channels"] = merge_channels(
-            document.get("channels", []), patch.channels, (*path, "channels"), now
-        )
+        result["channels"] = merge_channels(document.get("channels", []), patch.channels, (*path, "channels"), now)
     check_document_limits(result, path)
     return result
 

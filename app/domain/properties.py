@@ -36,9 +36,7 @@ async def apply_operations(
     plan = plan_operations(ops, rules, datetime.now(UTC))
     query = plan.filter({**selector, "appId": app_id})
     for _ in range(MAX_ATTEMPTS):
-        updated = await collection.find_one_and_update(
-            query, plan.pipeline(), return_document=ReturnDocument.AFTER
-        )
+        updated = await collection.find_one_and_update(query, plan.pipeline(), return_document=ReturnDocument.AFTER)
         if updated is not None:
             return updated
         current = await collection.find_one({**selector, "appId": app_id})

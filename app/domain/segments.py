@@ -112,9 +112,7 @@ def compile_filter(app_id: str, given: UserFilter | None, path: Field = ("filter
 def compile_condition(condition: AttributeCondition, path: Field) -> Document:
     key = attributes.validate_key(condition.key, (*path, "key"))
     field_path = f"attrs.{key}"  # safe: the key matched ^[A-Za-z][A-Za-z0-9_]*$
-    given = [
-        name for name in (*COMPARISONS, "in_", "exists") if getattr(condition, name) is not None
-    ]
+    given = [name for name in (*COMPARISONS, "in_", "exists") if getattr(condition, name) is not None]
     if len(given) != 1:
         raise DomainError(
             ErrorCode.INVALID_INPUT,

@@ -23,9 +23,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def issue(
-    store: Store, app_id: str, user_id: str, session: AsyncClientSession | None = None
-) -> str:
+async def issue(store: Store, app_id: str, user_id: str, session: AsyncClientSession | None = None) -> str:
     token = secrets.token_urlsafe(TOKEN_BYTES)
     await store.sessions.insert_one(
         {
@@ -39,7 +37,5 @@ async def issue(
     return token
 
 
-async def revoke_for_user(
-    store: Store, app_id: str, user_id: str, session: AsyncClientSession | None = None
-) -> None:
+async def revoke_for_user(store: Store, app_id: str, user_id: str, session: AsyncClientSession | None = None) -> None:
     await store.sessions.delete_many({"appId": app_id, "userId": user_id}, session=session)

@@ -72,9 +72,7 @@ async def find_user(
     for _ in range(MAX_REDIRECTS):
         if document is None or "mergedInto" not in document:
             return document
-        document = await store.users.find_one(
-            {"appId": app_id, "_id": document["mergedInto"]}, session=session
-        )
+        document = await store.users.find_one({"appId": app_id, "_id": document["mergedInto"]}, session=session)
     return None
 
 
@@ -119,11 +117,7 @@ async def check_identifier_conflicts(
         query["_id"] = {"$ne": user_id}
     projection = {"externalUserId": 1, "emails": 1, "phones": 1}
     holders = await store.users.find(query, projection, session=session).limit(10).to_list()
-    errors = [
-        error
-        for holder in holders
-        for error in _conflicts_with(document, holder, path)
-    ]
+    errors = [error for holder in holders for error in _conflicts_with(document, holder, path)]
     if errors:
         raise DomainErrors(errors)
 
@@ -276,8 +270,15 @@ async def update_user(
     valid = validate_patch(patch, path, box)
     await definitions.enforce(store, app_id, valid)
     return await modify_user(
-        store, app_id, actor, ref, lambda doc, now: apply_patch(doc, valid, path, now),
-        expected_version=expected_version, path=path, ref_path=ref_path, details=_changed(valid),
+        store,
+        app_id,
+        actor,
+        ref,
+        lambda doc, now: apply_patch(doc, valid, path, now),
+        expected_version=expected_version,
+        path=path,
+        ref_path=ref_path,
+        details=_changed(valid),
     )
 
 

@@ -52,9 +52,7 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
         found: dict[HistoryKey, HistoryPage] = {}
         for first, after in dict.fromkeys((key[1], key[2]) for key in keys):
             user_ids = [key[0] for key in keys if key[1:] == (first, after)]
-            for user_id, page in zip(
-                user_ids, await history.pages(store, app_id, user_ids, first, after), strict=True
-            ):
+            for user_id, page in zip(user_ids, await history.pages(store, app_id, user_ids, first, after), strict=True):
                 found[(user_id, first, after)] = page
         return [found[key] for key in keys]
 

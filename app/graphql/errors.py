@@ -19,9 +19,7 @@ UserErrorCode = ErrorCode
 class UserError:
     code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
     message: str = strawberry.field(description="Human-readable explanation.")
-    field: list[str] | None = strawberry.field(
-        description='Path into the input, e.g. ["patch","phones","1"].'
-    )
+    field: list[str] | None = strawberry.field(description='Path into the input, e.g. ["patch","phones","1"].')
 
     @classmethod
     def of(cls, error: DomainError) -> UserError:

@@ -41,9 +41,7 @@ class MaskUnexpectedErrors(SchemaExtension):
             # "2024-13-45"): the client's input, not a fault of ours.
             return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
         if isinstance(original, Forbidden):
-            return GraphQLError(
-                original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"}
-            )
+            return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"})
         if isinstance(original, PyMongoError) and is_unavailable(original):
             # An outage is not a bug: say so (retryable) instead of masking it as one.
             log.warning(

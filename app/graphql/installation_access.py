@@ -11,9 +11,7 @@ from app.domain.users import UserRef, find_user
 from app.graphql.access import Info
 
 
-async def owned_installation(
-    info: Info, push_registration_id: str, field: tuple[str, ...]
-) -> dict[str, Any]:
+async def owned_installation(info: Info, push_registration_id: str, field: tuple[str, ...]) -> dict[str, Any]:
     """The installation, if the caller may act on it: FORBIDDEN when its user is outside the
     caller's scope, NOT_FOUND (a userError) when it does not exist."""
     context = info.context
@@ -26,9 +24,7 @@ async def owned_installation(
 
 async def require_owner_of(info: Info, installation: dict[str, Any]) -> None:
     context = info.context
-    user = await find_user(
-        context.store, installation["appId"], UserRef("id", installation["userId"])
-    )
+    user = await find_user(context.store, installation["appId"], UserRef("id", installation["userId"]))
     if user is None:
         raise scopes.Forbidden()
     scopes.require_owner(context.principal, user)

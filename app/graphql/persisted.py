@@ -47,25 +47,17 @@ def sha256_hex(text: str) -> str:
 
 
 class PersistedQueries:
-    def __init__(
-        self, *, enabled: bool, cache_size: int, allow_list: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, *, enabled: bool, cache_size: int, allow_list: Mapping[str, str] | None = None) -> None:
         self.enabled = enabled
         self.cache_size = cache_size
         self.allow_list = dict(allow_list) if allow_list is not None else None
         self._registered: OrderedDict[str, str] = OrderedDict()
 
-    def resolve(
-        self, query: str | None, extensions: Mapping[str, Any] | None
-    ) -> tuple[str | None, str | None]:
+    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
         """The text to run and the hash to register it under once it validates (or None)."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
-            if (
-                self.allow_list is not None
-                and query is not None
-                and sha256_hex(query) not in self.allow_list
-            ):
+            if self.allow_list is not None and query is not None and sha256_hex(query) not in self.allow_list:
                 raise _not_in_list()
             return query, None
         digest = _hash_of(persisted)
@@ -105,22 +97,16 @@ class PersistedQueries:
 
 def _hash_of(persisted: Any) -> str:
     if not isinstance(persisted, Mapping) or persisted.get("version") != 1:
-        raise PersistedQueryError(
-            "Unsupported persisted query version: expected 1", "PERSISTED_QUERY_INVALID", 400
-        )
+        raise PersistedQueryError("Unsupported persisted query version: expected 1", "PERSISTED_QUERY_INVALID", 400)
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str) or not HASH.match(digest.lower()):
-        raise PersistedQueryError(
-            "sha256Hash must be 64 hexadecimal digits", "PERSISTED_QUERY_INVALID", 400
-        )
+        raise PersistedQueryError("sha256Hash must be 64 hexadecimal digits", "PERSISTED_QUERY_INVALID", 400)
     return digest.lower()
 
 
 def _verify(query: str, digest: str) -> None:
     if sha256_hex(query) != digest:
-        raise PersistedQueryError(
-            "provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH", 400
-        )
+        raise PersistedQueryError("provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH", 400)
 
 
 def _not_in_list() -> PersistedQueryError:
@@ -142,11 +128,7 @@ def load_manifest(path: Path) -> dict[str, str]:
         raise ValueError(f"{path}: expected a persisted query manifest object")
     operations: dict[str, str] = {}
     for digest, body in pairs:
-        if (
-            not isinstance(digest, str)
-            or not isinstance(body, str)
-            or sha256_hex(body) != digest.lower()
-        ):
+        if not isinstance(digest, str) or not isinstance(body, str) or sha256_hex(body) != digest.lower():
             raise ValueError(f"{path}: the id {str(digest)[:16]}… is not the sha256 of its body")
         operations[digest.lower()] = body
     return operations

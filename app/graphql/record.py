@@ -21,18 +21,12 @@ class RecordOperation(SchemaExtension):
         state.operation_name = execution.operation_name
         try:
             operation = execution.operation_type.value
-            fields = [
-                selection.name.value
-                for selection in self._selections()
-                if isinstance(selection, FieldNode)
-            ]
+            fields = [selection.name.value for selection in self._selections() if isinstance(selection, FieldNode)]
             state.operation = f"{operation} {','.join(sorted(set(fields))) or '-'}"
         except RuntimeError:  # no valid operation: a parse or validation failure
             state.operation = "invalid"
         errors = getattr(execution.result, "errors", None) or []
-        state.error_codes = [
-            (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for error in errors
-        ]
+        state.error_codes = [(error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for error in errors]
 
     def _selections(self) -> list[object]:
         document = self.execution_context.graphql_document

@@ -62,9 +62,7 @@ class Schema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         self.field_suggestions = field_suggestions
 
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         if not self.field_suggestions:
             hide_suggestions(errors)
         super().process_errors(errors, execution_context)
@@ -86,9 +84,7 @@ def build_schema(
             auto_camel_case=True,
             disable_field_suggestions=not limits.field_suggestions,
             # Off by default: a batch would multiply every per-request limit.
-            batching_config=(
-                {"max_operations": max_batch_operations} if max_batch_operations > 0 else None
-            ),
+            batching_config=({"max_operations": max_batch_operations} if max_batch_operations > 0 else None),
         ),
         field_suggestions=limits.field_suggestions,
     )

@@ -87,9 +87,7 @@ class GraphQLView(GraphQL[Context, None]):
             return ExecutionResult(data=None, errors=[ClientError(error.message, error.code)])
         if query is not request_data.query:
             request_data = dataclasses.replace(request_data, query=query)
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
         if to_register is not None and query is not None and result.data is not None:
             self.persisted.register(to_register, query)
         return result
@@ -150,9 +148,7 @@ class GraphQLEndpoint:
                 request.headers, self.view.settings, self.view.store, self.view.box
             )
         except InvalidToken as error:
-            response = error_response(
-                401, str(error), "UNAUTHENTICATED", request_id, **{"www-authenticate": "Bearer"}
-            )
+            response = error_response(401, str(error), "UNAUTHENTICATED", request_id, **{"www-authenticate": "Bearer"})
             await response(scope, receive, send)
             return
         except PyMongoError:

@@ -29,13 +29,9 @@ def is_mutation(body: bytes) -> bool:
         document = parse(payload["query"])
     except (ValueError, KeyError, TypeError, GraphQLError):
         return False  # the view below refuses it; nothing would be applied
-    operations = [
-        node for node in document.definitions if isinstance(node, OperationDefinitionNode)
-    ]
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
     wanted = payload.get("operationName")
-    chosen = [
-        node for node in operations if wanted is None or (node.name and node.name.value == wanted)
-    ]
+    chosen = [node for node in operations if wanted is None or (node.name and node.name.value == wanted)]
     return any(node.operation == OperationType.MUTATION for node in chosen)
 
 
@@ -111,14 +107,10 @@ class Idempotency:
                 (b"content-length", str(len(recorded.body)).encode()),
                 (b"idempotent-replayed", b"true"),
             ]
-            await send(
-                {"type": "http.response.start", "status": recorded.status, "headers": headers}
-            )
+            await send({"type": "http.response.start", "status": recorded.status, "headers": headers})
             await send({"type": "http.response.body", "body": recorded.body})
 
-    async def _run_once(
-        self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, app_id: str, key: str
-    ) -> None:
+    async def _run_once(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, app_id: str, key: str) -> None:
         status = 500
         content_type = "application/json"
         chunks: list[bytes] = []

@@ -42,9 +42,7 @@ class JsonErrorBodies:
     async def _send_json(send: Send, start: Message, text: bytes, scope: Scope) -> None:
         status: int = start["status"]
         message = text.decode("utf-8", "replace").strip()[:MAX_MESSAGE_LENGTH] or "request refused"
-        body = error_body(
-            message, STATUS_CODES.get(status, "ERROR"), scope.get("state", {}).get("request_id")
-        )
+        body = error_body(message, STATUS_CODES.get(status, "ERROR"), scope.get("state", {}).get("request_id"))
         kept = [
             (name, value)
             for name, value in start.get("headers", [])

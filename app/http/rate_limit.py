@@ -22,9 +22,7 @@ class _Bucket:
 
 
 class RateLimiter:
-    def __init__(
-        self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate_per_second
         self.burst = burst
         self.clock = clock

@@ -32,7 +32,11 @@ async def import_with_progress(store: Store, app_id: str, source: Path, options:
     fmt = options.format or detect_format(source)
     total = count_records(source, fmt)
     columns = (
-        TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), RateColumn(), TextColumn("ETA"),
+        TextColumn("[bold]import"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("ETA"),
         TimeRemainingColumn(),
     )
     started = time.perf_counter()

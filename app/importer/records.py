@@ -21,12 +21,23 @@ TEXT = ("externalUserId", "givenName", "surname", "middleName", "gender", "prefe
 LISTS = ("emails", "phones", "tags")
 STANDARD = frozenset((*TEXT, *LISTS, "birthday", "signedUpAt", "customAttributes", *ALIASES))
 VALUE_MEMBERS: dict[str, AttributeType | None] = {
-    "string": AttributeType.STRING, "number": AttributeType.NUMBER, "boolean": AttributeType.BOOLEAN,
-    "date": AttributeType.DATE, "datetime": AttributeType.DATETIME, "objects": AttributeType.LIST_OF_OBJECTS,
+    "string": AttributeType.STRING,
+    "number": AttributeType.NUMBER,
+    "boolean": AttributeType.BOOLEAN,
+    "date": AttributeType.DATE,
+    "datetime": AttributeType.DATETIME,
+    "objects": AttributeType.LIST_OF_OBJECTS,
     "null": None,
 }
-HINTS = {"string": "string", "number": "number", "boolean": "boolean", "date": "date", "datetime": "datetime",
-         "objects": "objects", "list": "objects"}
+HINTS = {
+    "string": "string",
+    "number": "number",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "objects": "objects",
+    "list": "objects",
+}
 TRUE, FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 
 
@@ -79,8 +90,13 @@ def typed_value(member: Mapping[str, Any], field: tuple[str | int, ...]) -> Type
 
 
 def _set(patch: UserPatch, name: str, value: Any) -> None:
-    attribute = {"externalUserId": "external_user_id", "givenName": "given_name", "middleName": "middle_name",
-                 "preferredLanguage": "preferred_language", "signedUpAt": "signed_up_at"}.get(name, name)
+    attribute = {
+        "externalUserId": "external_user_id",
+        "givenName": "given_name",
+        "middleName": "middle_name",
+        "preferredLanguage": "preferred_language",
+        "signedUpAt": "signed_up_at",
+    }.get(name, name)
     setattr(patch, attribute, value)
 
 
@@ -150,4 +166,3 @@ def csv_converter(columns: list[str]) -> Converter:
         return patch
 
     return convert
-

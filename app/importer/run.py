@@ -103,7 +103,9 @@ class _Checkpoint:
     def save(self, line: int, summary: Summary) -> None:
         # Written to a temporary file and renamed: a crash never leaves half a checkpoint.
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"source": str(self.source.resolve()), "line": line, "summary": asdict(summary)}))
+        temporary.write_text(
+            json.dumps({"source": str(self.source.resolve()), "line": line, "summary": asdict(summary)})
+        )
         os.replace(temporary, self.path)
 
 

@@ -32,9 +32,7 @@ _ENDS = ("commitTransaction", "abortTransaction", "endSessions")
 
 
 class TransactionGatedProxyServer(AsyncMongoEcoProxyServer):
-    def __init__(
-        self, *args: Any, wait_seconds: float = DEFAULT_WAIT_SECONDS, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, wait_seconds: float = DEFAULT_WAIT_SECONDS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._wait_seconds = wait_seconds
         self._owner: str | None = None  # session key of the open transaction
@@ -42,16 +40,12 @@ class TransactionGatedProxyServer(AsyncMongoEcoProxyServer):
         self._others_running = 0  # commands running outside the open (or opening) transaction
         self._others_done = asyncio.Event()
 
-    async def _dispatch_wire_request(
-        self, header: Any, payload: bytes, *, connection: Any
-    ) -> bytes | None:
+    async def _dispatch_wire_request(self, header: Any, payload: bytes, *, connection: Any) -> bytes | None:
         session, starts, ends = _peek(header, payload)
         if session is None:
             # Handshakes and heartbeats carry no session and touch no data; holding them
             # back would stop the transaction's own client from opening a connection.
-            response: bytes | None = await super()._dispatch_wire_request(
-                header, payload, connection=connection
-            )
+            response: bytes | None = await super()._dispatch_wire_request(header, payload, connection=connection)
             return response
         deadline = time.monotonic() + self._wait_seconds
         await self._wait_for_turn(session, deadline)

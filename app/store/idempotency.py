@@ -46,9 +46,7 @@ async def ensure_indexes(store: Store) -> None:
     await _collection(store).create_indexes(INDEXES)
 
 
-async def claim(
-    store: Store, app_id: str, key: str, fingerprint: str, ttl: timedelta
-) -> Recorded | None:
+async def claim(store: Store, app_id: str, key: str, fingerprint: str, ttl: timedelta) -> Recorded | None:
     """Claim the key for this request (None), or return what an earlier request recorded."""
     now = datetime.now(UTC)
     record_id = _record_id(app_id, key)
@@ -79,9 +77,7 @@ async def claim(
     return None
 
 
-async def complete(
-    store: Store, app_id: str, key: str, status: int, content_type: str, body: bytes
-) -> None:
+async def complete(store: Store, app_id: str, key: str, status: int, content_type: str, body: bytes) -> None:
     await _collection(store).update_one(
         {"_id": _record_id(app_id, key)},
         {"$set": {"status": status, "contentType": content_type, "body": Binary(body)}},
@@ -90,6 +86,4 @@ async def complete(
 
 async def release(store: Store, app_id: str, key: str) -> None:
     """Forget a claim whose request failed for a retryable reason, so the retry runs."""
-    await _collection(store).delete_one(
-        {"_id": _record_id(app_id, key), "status": {"$exists": False}}
-    )
+    await _collection(store).delete_one({"_id": _record_id(app_id, key), "status": {"$exists": False}})

@@ -34,9 +34,7 @@ USER_INDEXES = [
     IndexModel([("appId", ASCENDING), ("type", ASCENDING), ("_id", ASCENDING)], name="type"),
     IndexModel([("appId", ASCENDING), ("mergedInto", ASCENDING)], name="merged_into", sparse=True),
     # UserFilter.hasChannel (multikey over the embedded channels), then _id for the keyset page.
-    IndexModel(
-        [("appId", ASCENDING), ("channels.type", ASCENDING), ("_id", ASCENDING)], name="channel_type"
-    ),
+    IndexModel([("appId", ASCENDING), ("channels.type", ASCENDING), ("_id", ASCENDING)], name="channel_type"),
     # users(first, after) pages in _id order within an app (keyset: _id > cursor).
     IndexModel([("appId", ASCENDING), ("_id", ASCENDING)], name="app_order"),
     # Custom attributes are filtered through one compound wildcard index over attrs.<key>
@@ -76,9 +74,7 @@ async def ensure_indexes(store: Store) -> None:
     await store.history.create_indexes(
         [IndexModel([("appId", ASCENDING), ("userId", ASCENDING), ("_id", DESCENDING)], name="user")]
     )
-    await store.sessions.create_indexes(
-        [IndexModel([("appId", ASCENDING), ("userId", ASCENDING)], name="user")]
-    )
+    await store.sessions.create_indexes([IndexModel([("appId", ASCENDING), ("userId", ASCENDING)], name="user")])
     await store.attribute_definitions.create_indexes(
         [IndexModel([("appId", ASCENDING), ("name", ASCENDING)], name="unique_name", unique=True)]
     )

@@ -37,8 +37,15 @@ async def test_another_apps_users_do_not_exist(
 ) -> None:
     data = await gateway.data(
         UPSERT,
-        {"input": {"externalUserId": "shared-1", "emails": ["a@example.com"], "phones": ["+4915112345678"],
-                   "givenName": "Ada", "tags": ["vip"]}},
+        {
+            "input": {
+                "externalUserId": "shared-1",
+                "emails": ["a@example.com"],
+                "phones": ["+4915112345678"],
+                "givenName": "Ada",
+                "tags": ["vip"],
+            }
+        },
         token=tenant.app_token,
     )
     user: dict[str, Any] = data["upsertUser"]["user"]
@@ -61,8 +68,13 @@ async def test_another_apps_users_do_not_exist(
         # ... app B by none, and cannot change or delete it.
         token = other_tenant.app_token
         assert (await gateway.data(READ, {"by": by}, token=token))["user"] is None, by
-        for mutation, name in ((UPDATE, "updateUser"), (ADD_TAGS, "addTags"), (REMOVE_TAGS, "removeTags"),
-                               (SET_ATTRIBUTE, "updateCustomAttributes"), (DELETE, "deleteUser")):
+        for mutation, name in (
+            (UPDATE, "updateUser"),
+            (ADD_TAGS, "addTags"),
+            (REMOVE_TAGS, "removeTags"),
+            (SET_ATTRIBUTE, "updateCustomAttributes"),
+            (DELETE, "deleteUser"),
+        ):
             payload = (await gateway.data(mutation, {"by": by}, token=token))[name]
             assert [error["code"] for error in payload["userErrors"]] == ["NOT_FOUND"], (name, by)
             assert payload["userErrors"][0]["field"] == ["by"]

@@ -44,13 +44,13 @@ async def test_app_token_cannot_manage_apps(gateway: Gateway, tenant: Tenant, st
     body = await gateway.execute(CREATE_APP, token=tenant.app_token)
     _forbidden(body, "createApp")
     body = await gateway.execute(
-        'mutation($id: ID!) { createAppKey(appId: $id) { key { secret } userErrors { code } } }',
+        "mutation($id: ID!) { createAppKey(appId: $id) { key { secret } userErrors { code } } }",
         {"id": tenant.app_id},
         token=tenant.app_token,
     )
     _forbidden(body, "createAppKey")
     body = await gateway.execute(
-        'mutation($id: ID!, $key: ID!) { revokeAppKey(appId: $id, keyId: $key) { key { id } userErrors { code } } }',
+        "mutation($id: ID!, $key: ID!) { revokeAppKey(appId: $id, keyId: $key) { key { id } userErrors { code } } }",
         {"id": tenant.app_id, "key": tenant.key_id},
         token=tenant.app_token,
     )
@@ -92,8 +92,9 @@ async def test_user_token_reads_and_changes_only_its_own_user(gateway: Gateway, 
     body = await gateway.execute("query($id: ID!) { node(id: $id) { id } }", {"id": theirs["id"]}, token=token)
     _forbidden(body, "node")
 
-    read = await gateway.data(READ.replace("givenName", "givenName tags"), {"by": {"id": theirs["id"]}},
-                              token=tenant.app_token)
+    read = await gateway.data(
+        READ.replace("givenName", "givenName tags"), {"by": {"id": theirs["id"]}}, token=tenant.app_token
+    )
     assert read["user"]["givenName"] == "Ada" and read["user"]["tags"] == []
 
 

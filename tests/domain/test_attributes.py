@@ -49,20 +49,29 @@ async def test_all_six_types_round_trip(gateway: Gateway, tenant: Tenant, store:
         {"key": "vip", "value": {"boolean": False}},
         {"key": "renewal", "value": {"date": "2024-02-29"}},
         {"key": "lastOrderAt", "value": {"datetime": "2024-05-01T12:30:00+02:00"}},
-        {"key": "orders", "value": {"objects": [
-            {"sku": "A-1", "price": "9.95", "qty": 2, "gift": True, "note": None},
-            {"sku": "B-2", "price": 0.1},
-        ]}},
+        {
+            "key": "orders",
+            "value": {
+                "objects": [
+                    {"sku": "A-1", "price": "9.95", "qty": 2, "gift": True, "note": None},
+                    {"sku": "B-2", "price": 0.1},
+                ]
+            },
+        },
     ]
     payload = await _upsert(gateway, tenant, sent)
     assert payload["userErrors"] == []
     expected = [
         {"key": "lastOrderAt", "type": "DATETIME", "value": "2024-05-01T10:30:00Z"},
         {"key": "ltv", "type": "NUMBER", "value": "149.99"},
-        {"key": "orders", "type": "LIST_OF_OBJECTS", "value": [
-            {"sku": "A-1", "price": "9.95", "qty": "2", "gift": True, "note": None},
-            {"sku": "B-2", "price": "0.1"},
-        ]},
+        {
+            "key": "orders",
+            "type": "LIST_OF_OBJECTS",
+            "value": [
+                {"sku": "A-1", "price": "9.95", "qty": "2", "gift": True, "note": None},
+                {"sku": "B-2", "price": "0.1"},
+            ],
+        },
         {"key": "plan", "type": "STRING", "value": "pro ✓"},
         {"key": "renewal", "type": "DATE", "value": "2024-02-29"},
         {"key": "vip", "type": "BOOLEAN", "value": False},
@@ -80,9 +89,15 @@ async def test_all_six_types_round_trip(gateway: Gateway, tenant: Tenant, store:
 
 @pytest.mark.parametrize(
     ("sent", "shown"),
-    [("0.1", "0.1"), ("0.30", "0.30"), ("-12.5000", "-12.5000"), ("1E+3", "1000"), ("0", "0"),
-     ("1234567890123456789012345678901234", "1234567890123456789012345678901234"),
-     ("0.000000000000000000000000000001", "0.000000000000000000000000000001")],
+    [
+        ("0.1", "0.1"),
+        ("0.30", "0.30"),
+        ("-12.5000", "-12.5000"),
+        ("1E+3", "1000"),
+        ("0", "0"),
+        ("1234567890123456789012345678901234", "1234567890123456789012345678901234"),
+        ("0.000000000000000000000000000001", "0.000000000000000000000000000001"),
+    ],
 )
 async def test_numbers_are_exact_decimals(
     gateway: Gateway, tenant: Tenant, store: Store, sent: str, shown: str
@@ -110,25 +125,35 @@ async def test_set_and_unset_operations(gateway: Gateway, tenant: Tenant) -> Non
     initial = [{"key": "plan", "value": {"string": "free"}}, {"key": "score", "value": {"number": "1"}}]
     await _upsert(gateway, tenant, initial)
     ops = [{"set": {"key": "plan", "value": {"string": "pro"}}}, {"unset": "score"}, {"unset": "never_set"}]
-    payload = (await gateway.data(OPS, {"by": {"externalUserId": "u-1"}, "ops": ops}, token=tenant.app_token))
+    payload = await gateway.data(OPS, {"by": {"externalUserId": "u-1"}, "ops": ops}, token=tenant.app_token)
     result = payload["updateCustomAttributes"]
     assert result["userErrors"] == []
     assert result["user"]["customAttributes"] == [{"key": "plan", "type": "STRING", "value": "pro"}]
     assert result["user"]["version"] == 1
     # A value may change its type; null removes.
     retyped = [{"set": {"key": "plan", "value": {"number": "2"}}}]
-    result = (await gateway.data(OPS, {"by": {"externalUserId": "u-1"}, "ops": retyped}, token=tenant.app_token))
+    result = await gateway.data(OPS, {"by": {"externalUserId": "u-1"}, "ops": retyped}, token=tenant.app_token)
     assert result["updateCustomAttributes"]["user"]["customAttributes"][0]["type"] == "NUMBER"
     removed = [{"set": {"key": "plan", "value": {"null": True}}}]
-    result = (await gateway.data(OPS, {"by": {"externalUserId": "u-1"}, "ops": removed}, token=tenant.app_token))
+    result = await gateway.data(OPS, {"by": {"externalUserId": "u-1"}, "ops": removed}, token=tenant.app_token)
     assert result["updateCustomAttributes"]["user"]["customAttributes"] == []
 
 
 @pytest.mark.parametrize(
     ("key", "code"),
-    [("$where", "RESERVED_KEY"), ("$set", "RESERVED_KEY"), ("a.b", "RESERVED_KEY"), ("ss_internal", "RESERVED_KEY"),
-     ("attrs.x", "RESERVED_KEY"), ("1abc", "INVALID_KEY"), ("", "INVALID_KEY"), ("with-dash", "INVALID_KEY"),
-     ("a" * 65, "INVALID_KEY"), ("_x", "INVALID_KEY"), ("ключ", "INVALID_KEY")],
+    [
+        ("$where", "RESERVED_KEY"),
+        ("$set", "RESERVED_KEY"),
+        ("a.b", "RESERVED_KEY"),
+        ("ss_internal", "RESERVED_KEY"),
+        ("attrs.x", "RESERVED_KEY"),
+        ("1abc", "INVALID_KEY"),
+        ("", "INVALID_KEY"),
+        ("with-dash", "INVALID_KEY"),
+        ("a" * 65, "INVALID_KEY"),
+        ("_x", "INVALID_KEY"),
+        ("ключ", "INVALID_KEY"),
+    ],
 )
 async def test_key_rules(gateway: Gateway, tenant: Tenant, store: Store, key: str, code: str) -> None:
     attributes = [{"key": "ok", "value": {"string": "x"}}, {"key": key, "value": {"string": "x"}}]
@@ -149,10 +174,16 @@ async def test_keys_inside_objects_are_checked(gateway: Gateway, tenant: Tenant,
 
 @pytest.mark.parametrize(
     ("value", "suffix"),
-    [({"number": "abc"}, []), ({"number": "NaN"}, []), ({"number": "Infinity"}, []), ({"number": ""}, []),
-     ({"datetime": "2024-05-01T12:30:00"}, []),
-     ({"objects": [1]}, ["0"]), ({"objects": [{"nested": {"a": 1}}]}, ["0", "nested"]),
-     ({"objects": [{"ok": 1}, {"list": [1, 2]}]}, ["1", "list"])],
+    [
+        ({"number": "abc"}, []),
+        ({"number": "NaN"}, []),
+        ({"number": "Infinity"}, []),
+        ({"number": ""}, []),
+        ({"datetime": "2024-05-01T12:30:00"}, []),
+        ({"objects": [1]}, ["0"]),
+        ({"objects": [{"nested": {"a": 1}}]}, ["0", "nested"]),
+        ({"objects": [{"ok": 1}, {"list": [1, 2]}]}, ["1", "list"]),
+    ],
 )
 async def test_type_mismatch(
     gateway: Gateway, tenant: Tenant, store: Store, value: dict[str, Any], suffix: list[str]

@@ -70,8 +70,9 @@ async def test_invalid_identifier_in_a_reference(gateway: Gateway, tenant: Tenan
 
 
 async def test_second_holder_of_an_identifier_is_refused(gateway: Gateway, tenant: Tenant, store: Store) -> None:
-    await _upsert(gateway, tenant, {"externalUserId": "holder", "emails": ["taken@example.com"],
-                                    "phones": ["+4915112345678"]})
+    await _upsert(
+        gateway, tenant, {"externalUserId": "holder", "emails": ["taken@example.com"], "phones": ["+4915112345678"]}
+    )
     before = await store.users.find({"appId": tenant.app_id}).to_list()
 
     payload = await _upsert(
@@ -101,7 +102,8 @@ async def test_second_holder_of_an_identifier_is_refused(gateway: Gateway, tenan
         assert _errors(result) == [("USER_MERGE_INTERRUPTED", field)], patch
     several = (
         await gateway.data(
-            UPDATE, {"by": by, "patch": {"externalUserId": "holder", "phones": ["+4915112345678"]}},
+            UPDATE,
+            {"by": by, "patch": {"externalUserId": "holder", "phones": ["+4915112345678"]}},
             token=tenant.app_token,
         )
     )["updateUser"]

@@ -35,7 +35,8 @@ def _phones(count: int) -> list[str]:
 
 CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "custom attributes per user": (
-        {"customAttributes": _attributes(limits.MAX_CUSTOM_ATTRIBUTES_PER_USER + 1)}, ["input", "customAttributes"]
+        {"customAttributes": _attributes(limits.MAX_CUSTOM_ATTRIBUTES_PER_USER + 1)},
+        ["input", "customAttributes"],
     ),
     "string length": (
         {"customAttributes": [{"key": "s", "value": {"string": "x" * (limits.MAX_STRING_LENGTH + 1)}}]},
@@ -50,9 +51,11 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["input", "customAttributes", "0", "value"],
     ),
     "object fields": (
-        {"customAttributes": [
-            {"key": "l", "value": {"objects": [{f"f{i}": i for i in range(limits.MAX_OBJECT_FIELDS + 1)}]}}
-        ]},
+        {
+            "customAttributes": [
+                {"key": "l", "value": {"objects": [{f"f{i}": i for i in range(limits.MAX_OBJECT_FIELDS + 1)}]}}
+            ]
+        },
         ["input", "customAttributes", "0", "value", "0"],
     ),
     "number digits": (
@@ -62,14 +65,18 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "tags per user": ({"tags": [f"t{index}" for index in range(limits.MAX_TAGS_PER_USER + 1)]}, ["input", "tags"]),
     "tag length": ({"tags": ["ok", "t" * (limits.MAX_TAG_LENGTH + 1)]}, ["input", "tags", "1"]),
     "emails per user": (
-        {"emails": [f"e{index}@example.com" for index in range(limits.MAX_EMAILS_PER_USER + 1)]}, ["input", "emails"]
+        {"emails": [f"e{index}@example.com" for index in range(limits.MAX_EMAILS_PER_USER + 1)]},
+        ["input", "emails"],
     ),
     "phones per user": ({"phones": _phones(limits.MAX_PHONES_PER_USER + 1)}, ["input", "phones"]),
     "name length": ({"givenName": "n" * (limits.MAX_NAME_LENGTH + 1)}, ["input", "givenName"]),
     "document size": (
         # Each value is within the string limit; together they exceed the document limit.
-        {"customAttributes": _attributes(limits.MAX_DOCUMENT_BYTES // limits.MAX_STRING_LENGTH + 2,
-                                         limits.MAX_STRING_LENGTH)},
+        {
+            "customAttributes": _attributes(
+                limits.MAX_DOCUMENT_BYTES // limits.MAX_STRING_LENGTH + 2, limits.MAX_STRING_LENGTH
+            )
+        },
         ["input"],
     ),
 }
@@ -78,7 +85,7 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
 @pytest.mark.parametrize("case", list(CASES))
 async def test_limit_exceeded_stores_nothing(gateway: Gateway, tenant: Tenant, store: Store, case: str) -> None:
     record, field = CASES[case]
-    payload = (await gateway.data(UPSERT, {"input": {"externalUserId": "u-1", **record}}, token=tenant.app_token))
+    payload = await gateway.data(UPSERT, {"input": {"externalUserId": "u-1", **record}}, token=tenant.app_token)
     result = payload["upsertUser"]
     assert result["user"] is None
     assert [(error["code"], error["field"]) for error in result["userErrors"]] == [("LIMIT_EXCEEDED", field)]
@@ -95,8 +102,10 @@ async def test_limits_are_inclusive(gateway: Gateway, tenant: Tenant) -> None:
         "customAttributes": [
             *_attributes(limits.MAX_CUSTOM_ATTRIBUTES_PER_USER - 2),
             {"key": "n", "value": {"number": "9" * limits.MAX_NUMBER_DIGITS}},
-            {"key": "l", "value": {"objects": [{f"f{i}": i for i in range(limits.MAX_OBJECT_FIELDS)}]
-                                   * limits.MAX_LIST_LENGTH}},
+            {
+                "key": "l",
+                "value": {"objects": [{f"f{i}": i for i in range(limits.MAX_OBJECT_FIELDS)}] * limits.MAX_LIST_LENGTH},
+            },
         ],
     }
     payload = (await gateway.data(UPSERT, {"input": record}, token=tenant.app_token))["upsertUser"]

@@ -64,14 +64,15 @@ async def test_rotation_with_two_keys(gateway: Gateway, admin_token: str, tenant
     new = second["key"]
     assert await _works(gateway, tenant.key_id, tenant.key_secret)
     assert await _works(gateway, new["id"], new["secret"])
-    revoked = (await gateway.data(REVOKE, {"appId": tenant.app_id, "keyId": tenant.key_id}, token=admin_token))
+    revoked = await gateway.data(REVOKE, {"appId": tenant.app_id, "keyId": tenant.key_id}, token=admin_token)
     assert revoked["revokeAppKey"]["key"]["secret"] is None  # never shown again
     assert not await _works(gateway, tenant.key_id, tenant.key_secret)
     assert await _works(gateway, new["id"], new["secret"])
 
 
-async def test_app_and_key_errors(gateway: Gateway, admin_token: str, tenant: Tenant, other_tenant: Tenant,
-                                  store: Store) -> None:
+async def test_app_and_key_errors(
+    gateway: Gateway, admin_token: str, tenant: Tenant, other_tenant: Tenant, store: Store
+) -> None:
     apps_before = await store.apps.count_documents({})
     for name, code in (("   ", "INVALID_INPUT"), ("n" * (MAX_APP_NAME_LENGTH + 1), "LIMIT_EXCEEDED")):
         payload = (await gateway.data(CREATE_APP, {"name": name}, token=admin_token))["createApp"]

@@ -21,8 +21,13 @@ async def test_unexpected_error_in_a_resolver_is_masked(
 ) -> None:
     # A document the code cannot read (an unknown profile type), written past the API.
     await store.users.insert_one(
-        {"_id": "corrupt-1", "appId": tenant.app_id, "externalUserId": "corrupt", "type": "SECRET_INTERNAL_TYPE",
-         "version": 0}
+        {
+            "_id": "corrupt-1",
+            "appId": tenant.app_id,
+            "externalUserId": "corrupt",
+            "type": "SECRET_INTERNAL_TYPE",
+            "version": 0,
+        }
     )
     request_id = "req-masking-0001"
     body = await gateway.execute(

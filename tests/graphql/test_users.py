@@ -135,7 +135,10 @@ async def test_omitted_is_left_alone_and_null_removes(gateway: Gateway, tenant: 
     by = {"id": created["id"]}
     untouched = (await update(gateway, tenant, by, {"gender": "F"}))["user"]
     assert {key: untouched[key] for key in ("givenName", "surname", "emails", "tags", "timezone")} == {
-        "givenName": "Ada", "surname": "Lovelace", "emails": ["ada@example.com"], "tags": ["math"],
+        "givenName": "Ada",
+        "surname": "Lovelace",
+        "emails": ["ada@example.com"],
+        "tags": ["math"],
         "timezone": "Europe/London",
     }
     assert len(untouched["customAttributes"]) == 2
@@ -145,8 +148,14 @@ async def test_omitted_is_left_alone_and_null_removes(gateway: Gateway, tenant: 
             tenant,
             by,
             {
-                "givenName": None, "middleName": None, "birthday": None, "preferredLanguage": None,
-                "timezone": None, "emails": None, "phones": None, "tags": None,
+                "givenName": None,
+                "middleName": None,
+                "birthday": None,
+                "preferredLanguage": None,
+                "timezone": None,
+                "emails": None,
+                "phones": None,
+                "tags": None,
                 "customAttributes": [{"key": "plan", "value": {"null": True}}],
             },
         )
@@ -269,7 +278,8 @@ async def test_delete_user_erases_it(gateway: Gateway, tenant: Tenant, store: St
 async def test_node_and_lookups(gateway: Gateway, tenant: Tenant) -> None:
     user = (await upsert(gateway, tenant, {"externalUserId": "u-n", "phones": ["+14155552671"]}))["user"]
     node = await gateway.data(
-        "query($id: ID!) { node(id: $id) { id ... on User { externalUserId } } }", {"id": user["id"]},
+        "query($id: ID!) { node(id: $id) { id ... on User { externalUserId } } }",
+        {"id": user["id"]},
         token=tenant.app_token,
     )
     assert node["node"] == {"id": user["id"], "externalUserId": "u-n"}
@@ -320,8 +330,10 @@ async def test_out_of_range_and_odd_values_are_user_errors(gateway: Gateway, ten
     cases: list[tuple[dict[str, Any], tuple[str, list[str]]]] = [
         ({"signedUpAt": "0001-01-01T00:00:00+01:00"}, ("INVALID_INPUT", ["input", "signedUpAt"])),
         ({"signedUpAt": "9999-12-31T23:59:59-01:00"}, ("INVALID_INPUT", ["input", "signedUpAt"])),
-        ({"customAttributes": [{"key": "d", "value": {"datetime": "0001-01-01T00:30:00+01:00"}}]},
-         ("INVALID_INPUT", ["input", "customAttributes", "0", "value"])),
+        (
+            {"customAttributes": [{"key": "d", "value": {"datetime": "0001-01-01T00:30:00+01:00"}}]},
+            ("INVALID_INPUT", ["input", "customAttributes", "0", "value"]),
+        ),
         ({"timezone": "x" * 300}, ("INVALID_INPUT", ["input", "timezone"])),
         ({"timezone": "../../etc/passwd"}, ("INVALID_INPUT", ["input", "timezone"])),
         ({"phones": ["+" + "1" * 300]}, ("INVALID_PHONE", ["input", "phones", "0"])),

@@ -19,9 +19,7 @@ ALLOWED_ORIGIN = "https://console.example.com"
 
 
 @pytest.fixture(scope="module")
-async def strict_app(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Starlette]:
+async def strict_app(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Starlette]:
     strict = settings.model_copy(
         update={
             "environment": "production",

@@ -58,16 +58,12 @@ async def test_cors_allows_only_the_configured_origins(strict_http: httpx.AsyncC
     allowed = await strict_http.options("/graphql", headers={"origin": ALLOWED_ORIGIN, **preflight})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
-    other = await strict_http.options(
-        "/graphql", headers={"origin": "https://evil.example", **preflight}
-    )
+    other = await strict_http.options("/graphql", headers={"origin": "https://evil.example", **preflight})
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
 
 
-async def test_security_headers_on_every_response(
-    http: httpx.AsyncClient, strict_http: httpx.AsyncClient
-) -> None:
+async def test_security_headers_on_every_response(http: httpx.AsyncClient, strict_http: httpx.AsyncClient) -> None:
     for response in (await http.get("/healthz"), await http.get("/nowhere")):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
@@ -83,19 +79,13 @@ async def test_production_turns_graphiql_and_introspection_off(
     page = await strict_http.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("application/json")
-    assert (
-        await strict_http.get("/static/vendor/graphiql@3.8.3/graphiql.min.js")
-    ).status_code == 404
-    body = await Gateway(strict_http).execute(
-        "{ __schema { types { name } } }", token=strict_tenant.app_token
-    )
+    assert (await strict_http.get("/static/vendor/graphiql@3.8.3/graphiql.min.js")).status_code == 404
+    body = await Gateway(strict_http).execute("{ __schema { types { name } } }", token=strict_tenant.app_token)
     assert body.get("data") is None
     assert "introspection" in body["errors"][0]["message"].lower()
 
 
-async def test_plain_text_refusals_become_structured_json(
-    http: httpx.AsyncClient, tenant: Tenant
-) -> None:
+async def test_plain_text_refusals_become_structured_json(http: httpx.AsyncClient, tenant: Tenant) -> None:
     headers = {"authorization": f"Bearer {tenant.app_token}", "content-type": "application/json"}
     malformed = await http.post("/graphql", content=b'{"query": ', headers=headers)
     assert_json_error(malformed, 400, "BAD_REQUEST")

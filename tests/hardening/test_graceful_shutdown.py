@@ -15,16 +15,12 @@ from tests.helpers import Tenant
 QUERY = b'{"query": "{ user(by: {externalUserId: \\"nobody\\"}) { id } }"}'
 
 
-async def test_in_flight_request_finishes_after_shutdown_starts(
-    app: Starlette, tenant: Tenant
-) -> None:
+async def test_in_flight_request_finishes_after_shutdown_starts(app: Starlette, tenant: Tenant) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     # The same uvicorn setting `profile-gateway serve` passes (settings.shutdown_grace_seconds).
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=5)
-    )
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=5))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     async with asyncio.timeout(10):
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on

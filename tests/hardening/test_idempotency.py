@@ -22,14 +22,10 @@ READ = '{ user(by: {externalUserId: "idem-1"}) { givenName version } }'
 
 
 async def _update(gateway: Gateway, tenant: Tenant, key: str, name: str = "Ada") -> Any:
-    return await gateway.post(
-        UPDATE, {"name": name}, token=tenant.app_token, headers={"idempotency-key": key}
-    )
+    return await gateway.post(UPDATE, {"name": name}, token=tenant.app_token, headers={"idempotency-key": key})
 
 
-async def test_a_retried_mutation_is_applied_once_and_replayed(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_a_retried_mutation_is_applied_once_and_replayed(gateway: Gateway, tenant: Tenant) -> None:
     await gateway.data(UPSERT, token=tenant.app_token)
     first = await _update(gateway, tenant, "retry-1")
     assert first.json()["data"]["updateUser"] == {
@@ -49,9 +45,7 @@ async def test_a_retried_mutation_is_applied_once_and_replayed(
     assert again["updateUser"]["userErrors"] == [{"code": "VERSION_CONFLICT"}]
 
 
-async def test_a_key_reused_for_another_request_is_refused(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_a_key_reused_for_another_request_is_refused(gateway: Gateway, tenant: Tenant) -> None:
     await gateway.data(UPSERT, token=tenant.app_token)
     assert (await _update(gateway, tenant, "reuse-1", "Ada")).status_code == 200
     other = await _update(gateway, tenant, "reuse-1", "Grace")
@@ -60,9 +54,7 @@ async def test_a_key_reused_for_another_request_is_refused(
     assert (await gateway.data(READ, token=tenant.app_token))["user"]["givenName"] == "Ada"
 
 
-async def test_a_key_from_another_caller_never_replays_their_response(
-    gateway: Gateway, tenant: Tenant
-) -> None:
+async def test_a_key_from_another_caller_never_replays_their_response(gateway: Gateway, tenant: Tenant) -> None:
     await gateway.data(UPSERT, token=tenant.app_token)
     assert (await _update(gateway, tenant, "mine-1")).status_code == 200
     other = await gateway.post(
@@ -75,9 +67,7 @@ async def test_a_key_from_another_caller_never_replays_their_response(
     assert "Ada" not in other.text
 
 
-async def test_keys_belong_to_one_app(
-    gateway: Gateway, tenant: Tenant, other_tenant: Tenant
-) -> None:
+async def test_keys_belong_to_one_app(gateway: Gateway, tenant: Tenant, other_tenant: Tenant) -> None:
     for each in (tenant, other_tenant):
         await gateway.data(UPSERT, token=each.app_token)
         response = await _update(gateway, each, "shared-key")
@@ -89,9 +79,7 @@ async def test_queries_and_malformed_keys(gateway: Gateway, tenant: Tenant) -> N
     await gateway.data(UPSERT, token=tenant.app_token)
     read = await gateway.post(READ, token=tenant.app_token, headers={"idempotency-key": "q-1"})
     assert "idempotent-replayed" not in read.headers
-    read_again = await gateway.post(
-        READ, token=tenant.app_token, headers={"idempotency-key": "q-1"}
-    )
+    read_again = await gateway.post(READ, token=tenant.app_token, headers={"idempotency-key": "q-1"})
     assert "idempotent-replayed" not in read_again.headers  # queries are simply run again
     bad = await _update(gateway, tenant, "has space")
     assert bad.status_code == 400

@@ -23,9 +23,7 @@ async def test_metrics_count_requests_latency_store_commands_and_errors(
     http: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
 ) -> None:
     await gateway.data(UPSERT, {"input": {"externalUserId": "m-1"}}, token=tenant.app_token)
-    await http.post(
-        "/graphql", json={"query": "{ user }"}, headers={"authorization": "Bearer nope"}
-    )
+    await http.post("/graphql", json={"query": "{ user }"}, headers={"authorization": "Bearer nope"})
     text = (await http.get("/metrics")).text
     assert 'profile_gateway_requests_total{operation="mutation upsertUser",status="200"}' in text
     assert 'profile_gateway_request_seconds_count{operation="mutation upsertUser"}' in text

@@ -64,9 +64,7 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
         assert runtime.store.embedded is not None
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield Outage(
-                http, tokens.mint(admin_secret, {"scope": "admin"}), runtime.store.embedded
-            )
+            yield Outage(http, tokens.mint(admin_secret, {"scope": "admin"}), runtime.store.embedded)
 
 
 async def test_outage_is_unavailable_then_heals_without_losing_acknowledged_writes(
@@ -101,6 +99,4 @@ async def test_outage_is_unavailable_then_heals_without_losing_acknowledged_writ
     assert read["user"] == {"externalUserId": "before", "tags": ["acked"]}
     after = await outage.gateway.data(UPSERT, {"id": "after"}, token=tenant.app_token)
     assert after["upsertUser"]["userErrors"] == []
-    assert (await outage.gateway.data(READ, {"id": "during"}, token=tenant.app_token))[
-        "user"
-    ] is None
+    assert (await outage.gateway.data(READ, {"id": "during"}, token=tenant.app_token))["user"] is None

@@ -73,8 +73,12 @@ class AttributeOp:
 
     def to_domain(self) -> DomainAttributeOp:
         """The one operation this @oneOf input carries."""
-        for kind, member in (("set", self.set), ("setOnce", self.set_once), ("append", self.append),
-                             ("remove", self.remove)):
+        for kind, member in (
+            ("set", self.set),
+            ("setOnce", self.set_once),
+            ("append", self.append),
+            ("remove", self.remove),
+        ):
             if isinstance(member, KeyValue):
                 return DomainAttributeOp(kind, member.key, member.value.to_domain())  # type: ignore[arg-type]
         if isinstance(self.increment, KeyAmount):

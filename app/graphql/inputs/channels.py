@@ -11,9 +11,7 @@ from app.domain.channel_specs import ChannelSpec
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.graphql.inputs import given
 
-OPTED_IN = (
-    "Whether the user agreed to be reached here. Omitted: true for a new channel, else unchanged."
-)
+OPTED_IN = "Whether the user agreed to be reached here. Omitted: true for a new channel, else unchanged."
 
 
 @strawberry.input(description="An email address.")
@@ -42,23 +40,16 @@ class PushChannelInput:
     opted_in: bool | None = strawberry.field(default=None, description=OPTED_IN)
 
 
-@strawberry.input(
-    description="A browser push subscription (the PushSubscription's endpoint and keys)."
-)
+@strawberry.input(description="A browser push subscription (the PushSubscription's endpoint and keys).")
 class WebPushChannelInput:
     endpoint: str = strawberry.field(description="https URL of the push service.")
-    p256dh: str = strawberry.field(
-        description="The subscription's public key, URL-safe base64 (stored encrypted)."
-    )
-    auth: str = strawberry.field(
-        description="The subscription's auth secret, URL-safe base64 (stored encrypted)."
-    )
+    p256dh: str = strawberry.field(description="The subscription's public key, URL-safe base64 (stored encrypted).")
+    auth: str = strawberry.field(description="The subscription's auth secret, URL-safe base64 (stored encrypted).")
     opted_in: bool | None = strawberry.field(default=None, description=OPTED_IN)
 
 
 @strawberry.input(
-    description="Slack: exactly one of email, userId, channelId (each with accessToken) "
-    "or incomingWebhookUrl."
+    description="Slack: exactly one of email, userId, channelId (each with accessToken) or incomingWebhookUrl."
 )
 class SlackChannelInput:
     email: str | None = strawberry.field(default=None, description="The Slack user's email.")
@@ -79,15 +70,9 @@ class SlackChannelInput:
     "or only incomingWebhookUrl."
 )
 class MsTeamsChannelInput:
-    tenant_id: str | None = strawberry.field(
-        default=None, description="The Azure AD tenant (GUID)."
-    )
-    service_url: str | None = strawberry.field(
-        default=None, description="The bot service url (https)."
-    )
-    conversation_id: str | None = strawberry.field(
-        default=None, description="A Teams conversation id."
-    )
+    tenant_id: str | None = strawberry.field(default=None, description="The Azure AD tenant (GUID).")
+    service_url: str | None = strawberry.field(default=None, description="The bot service url (https).")
+    conversation_id: str | None = strawberry.field(default=None, description="A Teams conversation id.")
     user_id: str | None = strawberry.field(default=None, description="A Teams user id.")
     incoming_webhook_url: str | None = strawberry.field(
         default=None, description="An incoming webhook (https; stored encrypted)."

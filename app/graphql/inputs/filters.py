@@ -20,24 +20,14 @@ class AttributeCondition:
     ne: AttributeValue | None = strawberry.field(
         default=None, description="Not equal to (also matches users without the attribute)."
     )
-    gt: AttributeValue | None = strawberry.field(
-        default=None, description="Greater than (same type only)."
-    )
-    gte: AttributeValue | None = strawberry.field(
-        default=None, description="Greater than or equal to."
-    )
-    lt: AttributeValue | None = strawberry.field(
-        default=None, description="Less than (same type only)."
-    )
-    lte: AttributeValue | None = strawberry.field(
-        default=None, description="Less than or equal to."
-    )
+    gt: AttributeValue | None = strawberry.field(default=None, description="Greater than (same type only).")
+    gte: AttributeValue | None = strawberry.field(default=None, description="Greater than or equal to.")
+    lt: AttributeValue | None = strawberry.field(default=None, description="Less than (same type only).")
+    lte: AttributeValue | None = strawberry.field(default=None, description="Less than or equal to.")
     in_: list[AttributeValue] | None = strawberry.field(
         default=None, name="in", description="Equal to one of these (at most 100)."
     )
-    exists: bool | None = strawberry.field(
-        default=None, description="Whether the attribute is set."
-    )
+    exists: bool | None = strawberry.field(default=None, description="Whether the attribute is set.")
 
     def to_domain(self) -> segments.AttributeCondition:
         def typed(value: AttributeValue | None) -> TypedValue | None:
@@ -59,33 +49,23 @@ class AttributeCondition:
 @strawberry.input(description="Which users to list; all given conditions must hold.")
 class UserFilter:
     type: ProfileType | None = strawberry.field(default=None, description="LEAD or CUSTOMER.")
-    tags_all: list[str] | None = strawberry.field(
-        default=None, description="Users with every one of these tags."
-    )
-    tags_any: list[str] | None = strawberry.field(
-        default=None, description="Users with at least one of these tags."
-    )
+    tags_all: list[str] | None = strawberry.field(default=None, description="Users with every one of these tags.")
+    tags_any: list[str] | None = strawberry.field(default=None, description="Users with at least one of these tags.")
     attributes: list[AttributeCondition] | None = strawberry.field(
         default=None, description="Conditions on custom attributes (at most 20)."
     )
     has_channel: ChannelType | None = strawberry.field(
         default=None, description="Users with at least one channel of this type (opted in or not)."
     )
-    created_after: datetime | None = strawberry.field(
-        default=None, description="Created strictly after."
-    )
-    created_before: datetime | None = strawberry.field(
-        default=None, description="Created strictly before."
-    )
+    created_after: datetime | None = strawberry.field(default=None, description="Created strictly after.")
+    created_before: datetime | None = strawberry.field(default=None, description="Created strictly before.")
 
     def to_domain(self) -> segments.UserFilter:
         return segments.UserFilter(
             type=self.type,
             tags_all=self.tags_all,
             tags_any=self.tags_any,
-            attributes=[item.to_domain() for item in self.attributes]
-            if self.attributes is not None
-            else None,
+            attributes=[item.to_domain() for item in self.attributes] if self.attributes is not None else None,
             has_channel=self.has_channel,
             created_after=self.created_after,
             created_before=self.created_before,

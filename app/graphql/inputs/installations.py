@@ -20,20 +20,12 @@ strawberry.enum(
 )
 
 
-@strawberry.input(
-    description="An installation to register or update. Omitted (or null) fields are left alone."
-)
+@strawberry.input(description="An installation to register or update. Omitted (or null) fields are left alone.")
 class InstallationInput:
-    push_registration_id: str = strawberry.field(
-        description="Permanent id of the installation, unique in the app."
-    )
+    push_registration_id: str = strawberry.field(description="Permanent id of the installation, unique in the app.")
     platform: DomainPlatform = strawberry.field(description="ANDROID, IOS, WEB or OTHER.")
-    push_token: str | None = strawberry.field(
-        default=None, description="Write-only: queries show hasPushToken."
-    )
-    push_provider: str | None = strawberry.field(
-        default=None, description="FCM, APNS, XIAOMI, OPPO or HUAWEI."
-    )
+    push_token: str | None = strawberry.field(default=None, description="Write-only: queries show hasPushToken.")
+    push_provider: str | None = strawberry.field(default=None, description="FCM, APNS, XIAOMI, OPPO or HUAWEI.")
     is_push_registration_enabled: bool | None = strawberry.field(
         default=None, description="Whether the device accepts push messages (new: true)."
     )
@@ -62,20 +54,15 @@ class InstallationInput:
             device_model=self.device_model,
             language=self.language,
             timezone=self.timezone,
-            custom_attributes=[
-                (item.key, item.value.to_domain()) for item in self.custom_attributes or []
-            ],
+            custom_attributes=[(item.key, item.value.to_domain()) for item in self.custom_attributes or []],
         )
 
 
 @strawberry.input(
-    description="Who the person on an installation is. "
-    'Placeholders ("null", "anonymous", "0", ...) are refused.'
+    description='Who the person on an installation is. Placeholders ("null", "anonymous", "0", ...) are refused.'
 )
 class UserIdentityInput:
-    external_user_id: str | None = strawberry.field(
-        default=None, description="The business's own id for the person."
-    )
+    external_user_id: str | None = strawberry.field(default=None, description="The business's own id for the person.")
     emails: list[str] | None = strawberry.field(default=None, description="Email addresses.")
     phones: list[str] | None = strawberry.field(default=None, description="E.164.")
 

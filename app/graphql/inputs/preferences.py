@@ -19,9 +19,7 @@ class ChannelPreferenceInput:
 
 @strawberry.input(description="A user's choice for one category.")
 class CategoryPreferenceInput:
-    category: str = strawberry.field(
-        description="A category defined with definePreferenceCategory."
-    )
+    category: str = strawberry.field(description="A category defined with definePreferenceCategory.")
     opted_in: strawberry.Maybe[bool | None] = strawberry.field(
         description="Omitted: unchanged; null: back to the category's default."
     )
@@ -40,9 +38,7 @@ class CategoryPreferenceInput:
         )
 
 
-@strawberry.input(
-    description="Changes to a user's preferences. Omitted fields are left alone; null resets."
-)
+@strawberry.input(description="Changes to a user's preferences. Omitted fields are left alone; null resets.")
 class PreferencesInput:
     language: strawberry.Maybe[str | None] = strawberry.field(description="BCP 47 tag.")
     timezone: strawberry.Maybe[str | None] = strawberry.field(description="IANA time zone.")
@@ -58,9 +54,7 @@ class PreferencesInput:
         return PreferencesPatch(
             language=_maybe(self.language),
             timezone=_maybe(self.timezone),
-            opted_out_channel_types=[DomainChannelType(kind) for kind in types]
-            if isinstance(types, list)
-            else types,
+            opted_out_channel_types=[DomainChannelType(kind) for kind in types] if isinstance(types, list) else types,
             categories=[item.to_domain() for item in self.categories or []],
         )
 
@@ -69,12 +63,8 @@ class PreferencesInput:
 class PreferenceCategoryInput:
     name: str = strawberry.field(description="A letter, then up to 63 letters, digits, '_' or '-'.")
     description: str | None = strawberry.field(default=None, description="What the category is for, shown to users.")
-    default_opted_in: bool = strawberry.field(
-        default=True, description="The choice of users who never chose."
-    )
-    mandatory: bool = strawberry.field(
-        default=False, description="Users cannot opt out (e.g. security notices)."
-    )
+    default_opted_in: bool = strawberry.field(default=True, description="The choice of users who never chose.")
+    mandatory: bool = strawberry.field(default=False, description="Users cannot opt out (e.g. security notices).")
 
     def to_domain(self) -> CategoryInput:
         return CategoryInput(self.name, self.description, self.default_opted_in, self.mandatory)

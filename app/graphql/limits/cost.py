@@ -44,9 +44,7 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
                 definition.variable.name.value: definition.default_value
                 for definition in node.variable_definitions or ()
             }
-            walker = _Walker(
-                self.context.schema, self.context.document.definitions, defaults, max_page_size
-            )
+            walker = _Walker(self.context.schema, self.context.document.definitions, defaults, max_page_size)
             cost = walker.cost(node.selection_set, root, 0)
             if cost > max_cost:
                 self.report_error(
@@ -76,9 +74,7 @@ def _schema_default(argument: GraphQLArgument) -> Any:
 
 
 class _Walker:
-    def __init__(
-        self, schema: GraphQLSchema, definitions: Any, defaults: dict[str, Any], max_page_size: int
-    ) -> None:
+    def __init__(self, schema: GraphQLSchema, definitions: Any, defaults: dict[str, Any], max_page_size: int) -> None:
         self.schema = schema
         self.fragments = {
             definition.name.value: definition
@@ -108,9 +104,7 @@ class _Walker:
         return total
 
     def _field(self, node: FieldNode, parent: Any, depth: int) -> int:
-        if node.name.value.startswith("__") or not isinstance(
-            parent, GraphQLObjectType | GraphQLInterfaceType
-        ):
+        if node.name.value.startswith("__") or not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             return 0  # introspection, or an unknown field that another rule reports
         definition = parent.fields.get(node.name.value)
         if definition is None:
@@ -139,9 +133,7 @@ class _Walker:
         if fragment is None or name in self.visiting:
             return 0  # unknown or cyclic: reported by the standard rules
         self.visiting.add(name)
-        cost = self.cost(
-            fragment.selection_set, self._type(fragment.type_condition.name.value), depth + 1
-        )
+        cost = self.cost(fragment.selection_set, self._type(fragment.type_condition.name.value), depth + 1)
         self.visiting.discard(name)
         self.fragment_costs[name] = cost
         return cost

@@ -49,8 +49,11 @@ class AppMutations:
             return AppKeyPayload(key=None, user_errors=errors)
         return AppKeyPayload(
             key=AppKey(
-                id=strawberry.ID(key["_id"]), app_id=strawberry.ID(key["appId"]), secret=None,
-                created_at=key["createdAt"], revoked_at=key["revokedAt"],
+                id=strawberry.ID(key["_id"]),
+                app_id=strawberry.ID(key["appId"]),
+                secret=None,
+                created_at=key["createdAt"],
+                revoked_at=key["revokedAt"],
             ),
             user_errors=[],
         )

@@ -27,7 +27,11 @@ class BulkMutations:
         )
         if result is None:
             return BulkUpsertPayload(
-                status=BulkStatus.FAIL, total=len(records), succeeded=0, failed=len(records), failures=[],
+                status=BulkStatus.FAIL,
+                total=len(records),
+                succeeded=0,
+                failed=len(records),
+                failures=[],
                 user_errors=errors,
             )
         return BulkUpsertPayload.of(result)

@@ -47,12 +47,8 @@ class ChannelMutations:
         document, errors = await collect_user_errors(work)
         return _payload(document, errors)
 
-    @strawberry.mutation(
-        description="Remove one channel of a user (NOT_FOUND when the user has no such channel)."
-    )
-    async def remove_channel(
-        self, info: Info, by: UserRef, channel_id: strawberry.ID
-    ) -> UserPayload:
+    @strawberry.mutation(description="Remove one channel of a user (NOT_FOUND when the user has no such channel).")
+    async def remove_channel(self, info: Info, by: UserRef, channel_id: strawberry.ID) -> UserPayload:
         context = info.context
 
         async def work() -> dict[str, Any]:
@@ -70,9 +66,7 @@ class ChannelMutations:
         return _payload(document, errors)
 
     @strawberry.mutation(description="Remove every channel of the given types from a user.")
-    async def unset_channels(
-        self, info: Info, by: UserRef, types: list[ChannelType]
-    ) -> UserPayload:
+    async def unset_channels(self, info: Info, by: UserRef, types: list[ChannelType]) -> UserPayload:
         context = info.context
 
         async def work() -> dict[str, Any]:

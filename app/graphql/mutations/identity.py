@@ -54,9 +54,7 @@ class IdentityMutations:
             if principal.scope is Scope.USER:
                 wanted = (identity.external_user_id or "").strip()
                 if wanted != principal.external_user_id:
-                    raise scopes.Forbidden(
-                        "a user token may personalize only with its own externalUserId"
-                    )
+                    raise scopes.Forbidden("a user token may personalize only with its own externalUserId")
                 await _anonymous_or_own(info, push_registration_id)
             return await personalize_ops.personalize(
                 context.store,
@@ -91,9 +89,7 @@ class IdentityMutations:
             raise scopes.Forbidden("an anonymous session has nothing to depersonalize")
 
         async def work() -> Depersonalized:
-            installation = await owned_installation(
-                info, push_registration_id, ("pushRegistrationId",)
-            )
+            installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
             return await identity_ops.depersonalize(
                 context.store, installation["appId"], principal.actor, push_registration_id
             )

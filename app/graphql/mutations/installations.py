@@ -32,13 +32,9 @@ class InstallationMutations:
         app_id = principal.app_id
         anonymous = principal.scope is Scope.ANONYMOUS
         if principal.scope in (Scope.USER, Scope.SESSION):
-            existing = await installations.find(
-                context.store, app_id, input.push_registration_id.strip()
-            )
+            existing = await installations.find(context.store, app_id, input.push_registration_id.strip())
             if existing is None:
-                raise scopes.Forbidden(
-                    "register new installations with the app key or with X-App-Id only"
-                )
+                raise scopes.Forbidden("register new installations with the app key or with X-App-Id only")
             await require_owner_of(info, existing)
 
         async def work() -> Saved:
@@ -60,21 +56,15 @@ class InstallationMutations:
             user_errors=[],
         )
 
-    @strawberry.mutation(
-        description="Make an installation its user's primary device (at most one per user), or not."
-    )
+    @strawberry.mutation(description="Make an installation its user's primary device (at most one per user), or not.")
     async def set_primary_installation(
         self, info: Info, push_registration_id: str, primary: bool
     ) -> InstallationPayload:
         context = info.context
 
         async def work() -> dict[str, object]:
-            installation = await owned_installation(
-                info, push_registration_id, ("pushRegistrationId",)
-            )
-            return await devices.set_primary(
-                context.store, installation["appId"], push_registration_id, primary
-            )
+            installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
+            return await devices.set_primary(context.store, installation["appId"], push_registration_id, primary)
 
         document, errors = await collect_user_errors(work)
         return InstallationPayload(

@@ -23,12 +23,8 @@ from app.graphql.types.user import User
 
 @strawberry.type
 class PreferenceMutations:
-    @strawberry.mutation(
-        description="Change a user's preferences. Opting out of a mandatory category is refused."
-    )
-    async def update_preferences(
-        self, info: Info, by: UserRef, input: PreferencesInput
-    ) -> UserPayload:
+    @strawberry.mutation(description="Change a user's preferences. Opting out of a mandatory category is refused.")
+    async def update_preferences(self, info: Info, by: UserRef, input: PreferencesInput) -> UserPayload:
         context = info.context
 
         async def work() -> dict[str, Any]:
@@ -44,12 +40,8 @@ class PreferenceMutations:
         document, errors = await collect_user_errors(work)
         return UserPayload(user=User.of(document) if document else None, user_errors=errors)
 
-    @strawberry.mutation(
-        description="Create a preference category, or change the one with this name (app scope)."
-    )
-    async def define_preference_category(
-        self, info: Info, input: PreferenceCategoryInput
-    ) -> PreferenceCategoryPayload:
+    @strawberry.mutation(description="Create a preference category, or change the one with this name (app scope).")
+    async def define_preference_category(self, info: Info, input: PreferenceCategoryInput) -> PreferenceCategoryPayload:
         context = info.context
         app_id = scopes.require_app(context.principal)
         document, errors = await collect_user_errors(
@@ -59,15 +51,9 @@ class PreferenceMutations:
             category=PreferenceCategory(document=document) if document else None, user_errors=errors
         )
 
-    @strawberry.mutation(
-        description="Remove a preference category (app scope); users' choices for it stay unused."
-    )
-    async def remove_preference_category(
-        self, info: Info, name: str
-    ) -> RemovePreferenceCategoryPayload:
+    @strawberry.mutation(description="Remove a preference category (app scope); users' choices for it stay unused.")
+    async def remove_preference_category(self, info: Info, name: str) -> RemovePreferenceCategoryPayload:
         context = info.context
         app_id = scopes.require_app(context.principal)
-        removed, errors = await collect_user_errors(
-            lambda: categories.remove_category(context.store, app_id, name)
-        )
+        removed, errors = await collect_user_errors(lambda: categories.remove_category(context.store, app_id, name))
         return RemovePreferenceCategoryPayload(removed_name=removed, user_errors=errors)

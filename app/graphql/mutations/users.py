@@ -50,8 +50,13 @@ class UserMutations:
             ref = by.to_domain()
             owner = await owned_user(info, ref)
             return await users.update_user(
-                context.store, owner["appId"], context.principal.actor, users.UserRef("id", owner["_id"]),
-                patch.to_domain(), expected_version, box=context.box,
+                context.store,
+                owner["appId"],
+                context.principal.actor,
+                users.UserRef("id", owner["_id"]),
+                patch.to_domain(),
+                expected_version,
+                box=context.box,
             )
 
         document, errors = await collect_user_errors(work)

@@ -22,12 +22,8 @@ async def _no_count() -> int:
 
 
 def _refused(error: DomainError | DomainErrors) -> UserConnection:
-    page_info = PageInfo(
-        has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None
-    )
-    return UserConnection(
-        edges=[], page_info=page_info, user_errors=user_errors(error), counter=_no_count
-    )
+    page_info = PageInfo(has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None)
+    return UserConnection(edges=[], page_info=page_info, user_errors=user_errors(error), counter=_no_count)
 
 
 @strawberry.type
@@ -59,12 +55,9 @@ class ListingQueries:
         except (DomainError, DomainErrors) as error:
             return _refused(error)
         # Relations of these users that look a user up by id find it already loaded.
-        context.loaders.user_by_id.prime_many(
-            {document["_id"]: document for document in page.users}
-        )
+        context.loaders.user_by_id.prime_many({document["_id"]: document for document in page.users})
         edges = [
-            UserEdge(cursor=listing.encode_cursor(document["_id"]), node=User.of(document))
-            for document in page.users
+            UserEdge(cursor=listing.encode_cursor(document["_id"]), node=User.of(document)) for document in page.users
         ]
 
         async def count() -> int:

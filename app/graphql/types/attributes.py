@@ -26,11 +26,7 @@ class CustomAttribute:
 def custom_attributes_of(document: dict[str, Any]) -> list[CustomAttribute]:
     values: dict[str, Any] = document.get("attrs", {})
     meta: dict[str, Any] = document.get("attrMeta", {})
-    return [
-        custom_attribute(key, meta[key]["type"], values[key])
-        for key in sorted(values)
-        if key in meta
-    ]
+    return [custom_attribute(key, meta[key]["type"], values[key]) for key in sorted(values) if key in meta]
 
 
 def custom_attribute(key: str, type_name: str, value: Any) -> CustomAttribute:

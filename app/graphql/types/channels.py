@@ -45,9 +45,7 @@ class Channel:
     def address(self) -> str | None:
         return self.document.get("address")
 
-    @strawberry.field(
-        description="Push provider: FCM, XIAOMI, OPPO or HUAWEI (Android); APNS or FCM (iOS)."
-    )
+    @strawberry.field(description="Push provider: FCM, XIAOMI, OPPO or HUAWEI (Android); APNS or FCM (iOS).")
     def provider(self) -> str | None:
         return self.document.get("provider")
 
@@ -55,9 +53,7 @@ class Channel:
     def push_registration_id(self) -> str | None:
         return self.document.get("pushRegistrationId")
 
-    @strawberry.field(
-        description="The installation of a push channel, while it belongs to the same user."
-    )
+    @strawberry.field(description="The installation of a push channel, while it belongs to the same user.")
     async def installation(
         self, info: Info
     ) -> Annotated[Installation, strawberry.lazy("app.graphql.types.installation")] | None:
@@ -83,10 +79,7 @@ class Channel:
     def opted_in(self) -> bool:
         return bool(self.document.get("optedIn"))
 
-    @strawberry.field(
-        description="An access token, webhook url or web push key is stored "
-        "(encrypted; never returned)."
-    )
+    @strawberry.field(description="An access token, webhook url or web push key is stored (encrypted; never returned).")
     def has_secret(self) -> bool:
         return "secret" in self.document
 

@@ -19,12 +19,8 @@ class UserEdge:
 
 @strawberry.type(description="One page of users, oldest first, with opaque keyset cursors.")
 class UserConnection:
-    edges: list[UserEdge] = strawberry.field(
-        description="The users of this page with their cursors."
-    )
-    page_info: PageInfo = strawberry.field(
-        description="Whether more users follow, and the cursor to continue."
-    )
+    edges: list[UserEdge] = strawberry.field(description="The users of this page with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Whether more users follow, and the cursor to continue.")
     user_errors: list[UserError] = strawberry.field(
         description="Why the filter or the paging arguments were refused (the page is then empty)."
     )
@@ -34,8 +30,6 @@ class UserConnection:
     def nodes(self) -> list[User]:
         return [edge.node for edge in self.edges]
 
-    @strawberry.field(
-        description="How many users match the filter, on all pages (counted only when asked for)."
-    )
+    @strawberry.field(description="How many users match the filter, on all pages (counted only when asked for).")
     async def total_count(self) -> int:
         return await self.counter()

@@ -30,9 +30,7 @@ class ProfileEvent:
     )
     at: datetime = strawberry.field(description="When it happened.")
     actor: ProfileEventActor = strawberry.field(description="Who did it.")
-    details: JSON = strawberry.field(
-        description="What changed (names and ids, never personal values)."
-    )
+    details: JSON = strawberry.field(description="What changed (names and ids, never personal values).")
 
     @classmethod
     def of(cls, document: dict[str, Any]) -> ProfileEvent:

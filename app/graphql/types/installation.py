@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 strawberry.enum(DomainPlatform, name="Platform", description="The device platform.")
 
 
-@strawberry.type(
-    description="One install of the business's app on a device; belongs to one user at a time."
-)
+@strawberry.type(description="One install of the business's app on a device; belongs to one user at a time.")
 class Installation(Node):
     document: strawberry.Private[dict[str, Any]]
 
@@ -53,8 +51,7 @@ class Installation(Node):
         return bool(self.document.get("pushToken"))
 
     @strawberry.field(
-        description="The push token, for server-side (app scope) callers only; "
-        "null for user and session tokens."
+        description="The push token, for server-side (app scope) callers only; null for user and session tokens."
     )
     def push_token(self, info: Info) -> str | None:
         if info.context.principal.scope is not Scope.APP:

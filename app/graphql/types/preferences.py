@@ -50,26 +50,18 @@ class CategoryPreference:
     category: str = strawberry.field(description="The category's name.")
     mandatory: bool = strawberry.field(description="Users cannot opt out of it.")
     opted_in: bool = strawberry.field(description="The user's choice, else the category's default.")
-    chosen: bool = strawberry.field(
-        description="Whether the user chose (false: the default applies)."
-    )
-    channels: list[ChannelPreference] = strawberry.field(
-        description="Per-channel-type overrides the user set."
-    )
+    chosen: bool = strawberry.field(description="Whether the user chose (false: the default applies).")
+    channels: list[ChannelPreference] = strawberry.field(description="Per-channel-type overrides the user set.")
 
 
 @strawberry.type(description="How and about what a user wants to be contacted.")
 class Preferences:
-    language: str | None = strawberry.field(
-        description="BCP 47 tag (the profile's preferredLanguage)."
-    )
+    language: str | None = strawberry.field(description="BCP 47 tag (the profile's preferredLanguage).")
     timezone: str | None = strawberry.field(description="IANA time zone (the profile's timezone).")
     opted_out_channel_types: list[ChannelType] = strawberry.field(
         description="Channel types the user wants no messages on, in any category."
     )
-    categories: list[CategoryPreference] = strawberry.field(
-        description="Every category of the app, by name."
-    )
+    categories: list[CategoryPreference] = strawberry.field(description="Every category of the app, by name.")
 
 
 def preferences_of(document: dict[str, Any], categories: list[dict[str, Any]]) -> Preferences:
@@ -78,9 +70,7 @@ def preferences_of(document: dict[str, Any], categories: list[dict[str, Any]]) -
     return Preferences(
         language=document.get("preferredLanguage"),
         timezone=document.get("timezone"),
-        opted_out_channel_types=[
-            DomainChannelType(kind) for kind in stored.get("optedOutChannelTypes", [])
-        ],
+        opted_out_channel_types=[DomainChannelType(kind) for kind in stored.get("optedOutChannelTypes", [])],
         categories=[
             CategoryPreference(
                 category=category["name"],
@@ -88,9 +78,7 @@ def preferences_of(document: dict[str, Any], categories: list[dict[str, Any]]) -
                 opted_in=preferences.category_opted_in(document, category),
                 chosen="optedIn" in choices.get(category["name"], {}),
                 channels=[
-                    ChannelPreference(
-                        type=DomainChannelType(item["type"]), opted_in=bool(item["optedIn"])
-                    )
+                    ChannelPreference(type=DomainChannelType(item["type"]), opted_in=bool(item["optedIn"]))
                     for item in choices.get(category["name"], {}).get("channels", [])
                 ],
             )

@@ -114,14 +114,10 @@ class User(Node):
     def custom_attribute(self, key: str) -> CustomAttribute | None:
         return one_custom_attribute(self.document, key)
 
-    @strawberry.field(
-        description="Delivery endpoints, in the order they were added; only one type when given."
-    )
+    @strawberry.field(description="Delivery endpoints, in the order they were added; only one type when given.")
     def channels(self, type: ChannelType | None = None) -> list[Channel]:
         kind = DomainChannelType(type) if type is not None else None
-        return [
-            Channel.of(channel, self.document["_id"]) for channel in channels_of(self.document, kind)
-        ]
+        return [Channel.of(channel, self.document["_id"]) for channel in channels_of(self.document, kind)]
 
     @strawberry.field(description="Language, time zone, and opt-outs per channel type and per category.")
     async def preferences(self, info: strawberry.Info) -> Preferences:
@@ -148,9 +144,7 @@ class User(Node):
         return [Installation.of(document) for document in documents]
 
     @strawberry.field(description="Profile events with time and actor, newest first.")
-    async def history(
-        self, info: Info, first: int = 20, after: str | None = None
-    ) -> ProfileEventConnection:
+    async def history(self, info: Info, first: int = 20, after: str | None = None) -> ProfileEventConnection:
         if not 0 <= first <= MAX_PAGE_SIZE:
             raise ClientError(f"first must be between 0 and {MAX_PAGE_SIZE}", "BAD_USER_INPUT")
         after_id = None
@@ -161,9 +155,7 @@ class User(Node):
                 after_id = None
             if after_id is None or not ObjectId.is_valid(after_id):
                 raise ClientError("after is not a cursor of this connection", "BAD_USER_INPUT")
-        events, more = await info.context.loaders.history_pages.load(
-            (self.document["_id"], first, after_id)
-        )
+        events, more = await info.context.loaders.history_pages.load((self.document["_id"], first, after_id))
         nodes = [ProfileEvent.of(event) for event in events]
         edges = [ProfileEventEdge(cursor=str(node.id), node=node) for node in nodes]
         return ProfileEventConnection(
