@@ -2,7 +2,7 @@ from pathlib import Path
 
 from app.graphql.schema import schema
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 def test_schema_file_is_current() -> None:

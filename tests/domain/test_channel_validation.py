@@ -8,8 +8,8 @@ import pytest
 
 from app.domain import limits
 from tests.conftest import new_tenant
+from tests.domain.test_channels import ADD, BY, P256DH, REMOVE, TENANT_ID, UNSET, UPSERT
 from tests.helpers import Gateway, Tenant, error_codes
-from tests.test_channels import ADD, BY, P256DH, REMOVE, TENANT_ID, UNSET, UPSERT
 
 AUTH = "tBHItJI5svbpez7KI4CCXg"
 TEAMS_BOT = {"tenantId": TENANT_ID, "serviceUrl": "https://smba.trafficmanager.net/emea/"}
