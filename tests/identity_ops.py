@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import monitoring
-
 from tests.helpers import Gateway, Tenant
 
 INSTALLATION_FIELDS = """
@@ -126,32 +124,6 @@ async def user_by(gateway: Gateway, tenant: Tenant, **by: str) -> dict[str, Any]
     data = await gateway.data(USER, {"by": by}, token=tenant.app_token)
     user: dict[str, Any] | None = data["user"]
     return user
-
-
-class CommandCounter(monitoring.CommandListener):
-    """Counts the commands the gateway sends, by (command name, collection)."""
-
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, str]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        collection = event.command.get(event.command_name)
-        self.commands.append((event.command_name, collection if isinstance(collection, str) else ""))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    def count(self, name: str, collection: str) -> int:
-        return self.commands.count((name, collection))
-
-
-# Registered when the test modules are collected, before the session's client is created:
-# PyMongo hands globally registered listeners to every client created afterwards.
-COMMANDS = CommandCounter()
-monitoring.register(COMMANDS)
 
 
 def assert_forbidden(body: dict[str, Any]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from app.auth.authenticate import hash_session_token
 from app.store.client import Store
+from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import (
-    COMMANDS,
     SAVE,
     assert_forbidden,
     register,
@@ -158,7 +158,9 @@ async def test_installation_query_by_scope(gateway: Gateway, tenant: Tenant, oth
     assert_forbidden(stranger)
 
 
-async def _round_trips_for_user_with(gateway: Gateway, tenant: Tenant, devices: int) -> tuple[int, int]:
+async def _round_trips_for_user_with(
+    gateway: Gateway, tenant: Tenant, command_log: CommandLog, devices: int
+) -> tuple[int, int]:
     target = (await register(gateway, tenant, f"n{devices}-0"))["user"]["id"]
     for index in range(1, devices):
         await register(gateway, tenant, f"n{devices}-{index}")
@@ -169,16 +171,18 @@ async def _round_trips_for_user_with(gateway: Gateway, tenant: Tenant, devices: 
         )
     query = """query($id: ID!) { user(by: {id: $id}) {
         installations { pushRegistrationId user { id installations { pushRegistrationId } } } } }"""
-    before = (COMMANDS.count("find", "installations"), COMMANDS.count("find", "users"))
-    data = await gateway.data(query, {"id": target}, token=tenant.app_token)
+    with command_log.recording() as commands:
+        data = await gateway.data(query, {"id": target}, token=tenant.app_token)
     assert len(data["user"]["installations"]) == devices
-    return COMMANDS.count("find", "installations") - before[0], COMMANDS.count("find", "users") - before[1]
+    return commands["find installations"], commands["find users"]
 
 
-async def test_installation_lists_do_not_grow_round_trips(gateway: Gateway, tenant: Tenant) -> None:
+async def test_installation_lists_do_not_grow_round_trips(
+    gateway: Gateway, tenant: Tenant, command_log: CommandLog
+) -> None:
     # The DataLoaders batch and cache per request: one installation or five, the same round trips.
-    assert await _round_trips_for_user_with(gateway, tenant, 1) == (1, 2)
-    assert await _round_trips_for_user_with(gateway, tenant, 5) == (1, 2)
+    assert await _round_trips_for_user_with(gateway, tenant, command_log, 1) == (1, 2)
+    assert await _round_trips_for_user_with(gateway, tenant, command_log, 5) == (1, 2)
 
 
 async def test_at_most_one_primary_installation_per_user(gateway: Gateway, tenant: Tenant, store: Store) -> None:
