@@ -126,6 +126,18 @@ def _exactly_one(values: Mapping[str, Any], names: tuple[str, ...], path: Field)
     return given[0]
 
 
+def _incoming_webhook(spec: ChannelSpec, path: Field) -> ValidChannel:
+    """Slack and Teams incoming webhooks: the URL is the secret, its fingerprint the identity."""
+    url = https_url(spec.values["incomingWebhookUrl"], (*path, "incomingWebhookUrl"), "incomingWebhookUrl")
+    return ValidChannel(
+        spec.type,
+        f"webhook:{fingerprint(url)}",
+        spec.opted_in,
+        details={"target": "incomingWebhook"},
+        secrets={"incomingWebhookUrl": url},
+    )
+
+
 def _slack(spec: ChannelSpec, path: Field) -> ValidChannel:
     values = spec.values
     target = _exactly_one(values, ("email", "userId", "channelId", "incomingWebhookUrl"), path)
@@ -133,14 +145,7 @@ def _slack(spec: ChannelSpec, path: Field) -> ValidChannel:
     if target == "incomingWebhookUrl":
         if values.get("accessToken") is not None:
             raise DomainError(ErrorCode.INVALID_INPUT, "an incoming webhook needs no access token", token_path)
-        url = https_url(values[target], (*path, target), "incomingWebhookUrl")
-        return ValidChannel(
-            spec.type,
-            f"webhook:{fingerprint(url)}",
-            spec.opted_in,
-            details={"target": "incomingWebhook"},
-            secrets={"incomingWebhookUrl": url},
-        )
+        return _incoming_webhook(spec, path)
     if values.get("accessToken") is None:
         raise DomainError(ErrorCode.INVALID_INPUT, f"a Slack {target} needs an accessToken", token_path)
     token = token_field(values["accessToken"], token_path, "accessToken")
@@ -169,14 +174,7 @@ def _ms_teams(spec: ChannelSpec, path: Field) -> ValidChannel:
                 "an incoming webhook takes no tenantId, serviceUrl or target id",
                 (*path, extra[0]),
             )
-        url = https_url(values["incomingWebhookUrl"], (*path, "incomingWebhookUrl"), "incomingWebhookUrl")
-        return ValidChannel(
-            spec.type,
-            f"webhook:{fingerprint(url)}",
-            spec.opted_in,
-            details={"target": "incomingWebhook"},
-            secrets={"incomingWebhookUrl": url},
-        )
+        return _incoming_webhook(spec, path)
     try:
         tenant = str(uuid.UUID(text_field(required(values, "tenantId", path), (*path, "tenantId"), 64, "tenantId")))
     except ValueError:
