@@ -22,7 +22,7 @@ from typing import Any
 from bson.decimal128 import Decimal128, create_decimal128_context
 
 from app.domain import clock, limits
-from app.domain.errors import DomainError, ErrorCode
+from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 RESERVED_PREFIXES = ("$", "ss_")
@@ -204,6 +204,40 @@ def to_bson(typed: TypedValue, field: Field) -> Any:
     if typed.type is AttributeType.LIST_OF_OBJECTS:
         return objects_to_bson(typed.value, field)
     return scalar_to_bson(typed, field)
+
+
+@dataclass(slots=True)
+class AttributeChanges:
+    """Validated customAttributes input: keys to set (type, stored value), keys to unset, and
+    what the client sent for each set key and where (attribute definitions re-check those)."""
+
+    stored: dict[str, tuple[AttributeType, Any]]
+    removed: set[str]
+    inputs: dict[str, tuple[TypedValue, tuple[str | int, ...]]]
+
+
+def validate_changes(
+    entries: Sequence[tuple[str, TypedValue]], path: Field, errors: ErrorCollector
+) -> AttributeChanges:
+    """Check each (key, value) of a customAttributes list; errors go to ``errors``.
+    A value without a type unsets the key; a key given twice is refused."""
+    changes = AttributeChanges({}, set(), {})
+    seen: set[str] = set()
+    for index, (key, typed) in enumerate(entries):
+        item_path = (*path, "customAttributes", index)
+        try:
+            validate_key(key, (*item_path, "key"))
+            if key in seen:
+                raise DomainError(ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key"))
+            seen.add(key)
+            if typed.type is None:
+                changes.removed.add(key)
+            else:
+                changes.stored[key] = (typed.type, to_bson(typed, (*item_path, "value")))
+                changes.inputs[key] = (typed, (*item_path, "value"))
+        except DomainError as error:
+            errors.add(error)
+    return changes
 
 
 def _json_scalar(value: Any) -> Any:

@@ -124,22 +124,9 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
             assign["timezone"] = data.timezone
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             errors.add(DomainError(ErrorCode.INVALID_INPUT, "not an IANA time zone", (*path, "timezone")))
-    attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = {}
-    attributes_unset: set[str] = set()
-    for index, (key, typed) in enumerate(data.custom_attributes):
-        item_path = (*path, "customAttributes", index)
-        try:
-            attributes.validate_key(key, (*item_path, "key"))
-            if key in attributes_set or key in attributes_unset:
-                raise DomainError(ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key"))
-            if typed.type is None:
-                attributes_unset.add(key)
-            else:
-                attributes_set[key] = (typed.type, attributes.to_bson(typed, (*item_path, "value")))
-        except DomainError as error:
-            errors.add(error)
+    changes = attributes.validate_changes(data.custom_attributes, path, errors)
     errors.raise_if_any()
-    return ValidInstallation(push_registration_id, assign, attributes_set, attributes_unset)
+    return ValidInstallation(push_registration_id, assign, changes.stored, changes.removed)
 
 
 def apply(document: Document, valid: ValidInstallation, now: datetime, path: Field = ("input",)) -> Document:

@@ -168,21 +168,10 @@ def validate_patch(patch: UserPatch, path: Field, box: SecretBox | None = None) 
     if "signedUpAt" in valid.remove:
         errors.add(DomainError(ErrorCode.INVALID_INPUT, "signedUpAt cannot be removed", (*path, "signedUpAt")))
 
-    seen: set[str] = set()
-    for index, (key, typed) in enumerate(patch.custom_attributes or []):
-        item_path = (*path, "customAttributes", index)
-        try:
-            attributes.validate_key(key, (*item_path, "key"))
-            if key in seen:
-                raise DomainError(ErrorCode.INVALID_INPUT, f"{key!r} is given twice", (*item_path, "key"))
-            seen.add(key)
-            if typed.type is None:
-                valid.attributes_unset.add(key)
-            else:
-                valid.attributes_set[key] = (typed.type, attributes.to_bson(typed, (*item_path, "value")))
-                valid.attribute_inputs[key] = (typed, (*item_path, "value"))
-        except DomainError as error:
-            errors.add(error)
+    changes = attributes.validate_changes(patch.custom_attributes or [], path, errors)
+    valid.attributes_set = changes.stored
+    valid.attributes_unset = changes.removed
+    valid.attribute_inputs = changes.inputs
     for index, spec in enumerate(patch.channels or []):
         try:
             channel = validate_channel(spec, (*path, "channels", index))
