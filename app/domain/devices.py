@@ -15,6 +15,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.installation_data import InstallationData
 from app.domain.profile import Document, new_user_document
+from app.domain.retry import retry_transaction
 from app.domain.users import new_user_id
 from app.store.client import Store
 from app.store.transactions import in_transaction
@@ -113,9 +114,11 @@ async def set_primary(store: Store, app_id: str, push_registration_id: str, prim
         )
         return updated
 
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return await in_transaction(store, work)
-        except DuplicateKeyError:
-            continue  # another installation became primary concurrently
-    raise DomainError(ErrorCode.VERSION_CONFLICT, "the installations changed concurrently; retry")
+    # A DuplicateKeyError: another installation became primary concurrently.
+    return await retry_transaction(
+        store,
+        work,
+        retry_on=(DuplicateKeyError,),
+        attempts=MAX_ATTEMPTS,
+        message="the installations changed concurrently; retry",
+    )

@@ -20,9 +20,9 @@ from app.domain.history import EventKind
 from app.domain.identifiers import normalize_emails, normalize_external_user_id, normalize_phones
 from app.domain.merge import StaleUser
 from app.domain.profile import Document, new_user_document
+from app.domain.retry import retry_transaction
 from app.domain.users import new_user_id
 from app.store.client import Store
-from app.store.transactions import in_transaction
 
 # What SDKs send when they have no real id; storing one would merge strangers.
 PLACEHOLDER_IDS = frozenset(
@@ -97,13 +97,14 @@ async def move_installation(
 async def run_retrying[T](store: Store, work: Any) -> T:
     """Run a transaction again when a concurrent one got there first (on MongoDB a unique
     index violation aborts the transaction; a re-run then finds the winner's user)."""
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            result: T = await in_transaction(store, work)
-            return result
-        except (StaleUser, DuplicateKeyError):
-            continue
-    raise DomainError(ErrorCode.VERSION_CONFLICT, "the users changed too often concurrently; retry")
+    result: T = await retry_transaction(
+        store,
+        work,
+        retry_on=(StaleUser, DuplicateKeyError),
+        attempts=MAX_ATTEMPTS,
+        message="the users changed too often concurrently; retry",
+    )
+    return result
 
 
 @dataclass(slots=True)

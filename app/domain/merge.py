@@ -19,9 +19,9 @@ from app.domain.channel_documents import check_channel_limit
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.profile import TEXT_FIELDS, Document, ProfileType, check_document_limits
-from app.domain.users import UserRef, get_user, replace_with_version
+from app.domain.retry import retry_transaction
+from app.domain.users import UserRef, get_user, replace_if_unchanged, replace_with_version
 from app.store.client import Store
-from app.store.transactions import in_transaction
 
 STEP_HOOKS: list[Callable[[str], Awaitable[None]]] = []
 
@@ -178,14 +178,8 @@ async def absorb(
         "appId": app_id,
         "mergedInto": target["_id"],
         "mergedAt": now,
-        "version": source["version"] + 1,
     }
-    result = await store.users.replace_one(
-        {"_id": source["_id"], "appId": app_id, "version": source["version"]},
-        tombstone,
-        session=session,
-    )
-    if result.matched_count != 1:
+    if not await replace_if_unchanged(store, source, tombstone, session):
         raise StaleUser(source["_id"])
     await step("source_tombstoned")
     if not await replace_with_version(store, target, merged, path, session):
@@ -233,9 +227,10 @@ async def merge_users(
         source = await get_user(store, app_id, source_ref, ("source",), session)
         return await absorb(store, actor, target, source, strategy, datetime.now(UTC), session)
 
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return await in_transaction(store, work)
-        except StaleUser:
-            continue
-    raise DomainError(ErrorCode.VERSION_CONFLICT, "the users changed too often concurrently; retry")
+    return await retry_transaction(
+        store,
+        work,
+        retry_on=(StaleUser,),
+        attempts=MAX_ATTEMPTS,
+        message="the users changed too often concurrently; retry",
+    )

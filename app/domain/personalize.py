@@ -28,7 +28,7 @@ from app.domain.profile import (
     new_user_document,
     validate_patch,
 )
-from app.domain.users import check_identifier_conflicts, new_user_id
+from app.domain.users import check_identifier_conflicts, new_user_id, replace_if_unchanged
 from app.store.client import Store
 
 
@@ -153,15 +153,9 @@ async def personalize(
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now)
         await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session)
-        updated["version"] = target["version"] + 1
         # A unique-index violation here means a concurrent call stored the identity first:
         # it propagates (DuplicateKeyError) so that the whole transaction runs again.
-        stored = await store.users.replace_one(
-            {"_id": target["_id"], "appId": app_id, "version": target["version"]},
-            updated,
-            session=session,
-        )
-        if stored.matched_count != 1:
+        if not await replace_if_unchanged(store, target, updated, session):
             raise StaleUser(target["_id"])
         if updated.get("externalUserId"):
             await sessions.revoke_for_user(store, app_id, target["_id"], session)

@@ -163,15 +163,23 @@ async def replace_with_version(
     session: AsyncClientSession | None = None,
 ) -> bool:
     """Store ``updated`` if nobody changed the user since ``previous`` was read."""
-    updated["version"] = previous["version"] + 1
     try:
-        result = await store.users.replace_one(
-            {"_id": previous["_id"], "appId": previous["appId"], "version": previous["version"]},
-            updated,
-            session=session,
-        )
+        return await replace_if_unchanged(store, previous, updated, session)
     except DuplicateKeyError as error:
         raise duplicate_key_error(error, updated, path) from None
+
+
+async def replace_if_unchanged(
+    store: Store, previous: Document, updated: Document, session: AsyncClientSession | None = None
+) -> bool:
+    """Store ``updated`` as the next version if ``previous`` is still the stored one; False if not.
+    A unique-index violation propagates (DuplicateKeyError)."""
+    updated["version"] = previous["version"] + 1
+    result = await store.users.replace_one(
+        {"_id": previous["_id"], "appId": previous["appId"], "version": previous["version"]},
+        updated,
+        session=session,
+    )
     return result.matched_count == 1
 
 
