@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from app.auth import scopes
 from app.domain import definitions, properties
-from app.graphql.access import Info, owned_user
+from app.graphql.access import Info
 from app.graphql.errors import collect_user_errors
 from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
 from app.graphql.inputs.refs import UserRef
+from app.graphql.mutations.owned import change_owned_user
 from app.graphql.types.definitions import (
     AttributeDefinition,
     AttributeDefinitionPayload,
@@ -19,7 +18,6 @@ from app.graphql.types.definitions import (
     AttributeSettingsPayload,
 )
 from app.graphql.types.payloads import UserPayload
-from app.graphql.types.user import User
 
 
 @strawberry.type
@@ -29,16 +27,13 @@ class AttributeMutations:
         "custom attributes in one atomic update: all of them, or none when any is invalid."
     )
     async def update_custom_attributes(self, info: Info, by: UserRef, ops: list[AttributeOp]) -> UserPayload:
-        context = info.context
-
-        async def work() -> dict[str, Any]:
-            owner = await owned_user(info, by.to_domain())
-            return await properties.update_user_attributes(
-                context.store, owner["appId"], context.principal.actor, owner["_id"], [op.to_domain() for op in ops]
-            )
-
-        document, errors = await collect_user_errors(work)
-        return UserPayload(user=User.of(document) if document else None, user_errors=errors)
+        return await change_owned_user(
+            info,
+            by,
+            lambda user: properties.update_user_attributes(
+                user.store, user.app_id, user.actor, user.id, [op.to_domain() for op in ops]
+            ),
+        )
 
     @strawberry.mutation(
         description="Define a custom attribute's type (app scope). Redefining with the same type adds object "

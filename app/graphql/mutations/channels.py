@@ -13,13 +13,9 @@ from app.graphql.errors import collect_user_errors
 from app.graphql.ids import decode_id
 from app.graphql.inputs.channels import ChannelInput
 from app.graphql.inputs.refs import UserRef
+from app.graphql.mutations.owned import OwnedUser, change_owned_user
 from app.graphql.types.channels import ChannelType
 from app.graphql.types.payloads import UserPayload
-from app.graphql.types.user import User
-
-
-def _payload(document: dict[str, Any] | None, errors: list[Any]) -> UserPayload:
-    return UserPayload(user=User.of(document) if document else None, user_errors=errors)
 
 
 @strawberry.type
@@ -30,27 +26,21 @@ class ChannelMutations:
         "(same id) instead of adding a second one."
     )
     async def add_channel(self, info: Info, by: UserRef, channel: ChannelInput) -> UserPayload:
-        context = info.context
+        box = info.context.box
 
-        async def work() -> dict[str, Any]:
-            owner = await owned_user(info, by.to_domain())
+        async def add(user: OwnedUser) -> dict[str, Any]:
             document, _channel_id = await channels.add_channel(
-                context.store,
-                context.box,
-                owner["appId"],
-                context.principal.actor,
-                users.UserRef("id", owner["_id"]),
-                channel.to_domain(),
+                user.store, box, user.app_id, user.actor, user.ref, channel.to_domain()
             )
             return document
 
-        document, errors = await collect_user_errors(work)
-        return _payload(document, errors)
+        return await change_owned_user(info, by, add)
 
     @strawberry.mutation(description="Remove one channel of a user (NOT_FOUND when the user has no such channel).")
     async def remove_channel(self, info: Info, by: UserRef, channel_id: strawberry.ID) -> UserPayload:
         context = info.context
 
+        # Not change_owned_user: the channel id is checked before the user is looked up.
         async def work() -> dict[str, Any]:
             raw_id = decode_id(channel_id, "Channel", ("channelId",))
             owner = await owned_user(info, by.to_domain())
@@ -63,21 +53,14 @@ class ChannelMutations:
             )
 
         document, errors = await collect_user_errors(work)
-        return _payload(document, errors)
+        return UserPayload.of(document, errors)
 
     @strawberry.mutation(description="Remove every channel of the given types from a user.")
     async def unset_channels(self, info: Info, by: UserRef, types: list[ChannelType]) -> UserPayload:
-        context = info.context
-
-        async def work() -> dict[str, Any]:
-            owner = await owned_user(info, by.to_domain())
-            return await channels.unset_channels(
-                context.store,
-                owner["appId"],
-                context.principal.actor,
-                users.UserRef("id", owner["_id"]),
-                [DomainChannelType(kind) for kind in types],
-            )
-
-        document, errors = await collect_user_errors(work)
-        return _payload(document, errors)
+        return await change_owned_user(
+            info,
+            by,
+            lambda user: channels.unset_channels(
+                user.store, user.app_id, user.actor, user.ref, [DomainChannelType(kind) for kind in types]
+            ),
+        )

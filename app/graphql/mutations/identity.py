@@ -130,7 +130,7 @@ class IdentityMutations:
             )
 
         document, errors = await collect_user_errors(work)
-        return UserPayload(user=User.of(document) if document else None, user_errors=errors)
+        return UserPayload.of(document, errors)
 
 
 async def _anonymous_or_own(info: Info, push_registration_id: str) -> None:

@@ -2,43 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from app.auth import scopes
-from app.domain import categories, preferences, users
-from app.graphql.access import Info, owned_user
+from app.domain import categories, preferences
+from app.graphql.access import Info
 from app.graphql.errors import collect_user_errors
 from app.graphql.inputs.preferences import PreferenceCategoryInput, PreferencesInput
 from app.graphql.inputs.refs import UserRef
+from app.graphql.mutations.owned import change_owned_user
 from app.graphql.types.payloads import UserPayload
 from app.graphql.types.preferences import (
     PreferenceCategory,
     PreferenceCategoryPayload,
     RemovePreferenceCategoryPayload,
 )
-from app.graphql.types.user import User
 
 
 @strawberry.type
 class PreferenceMutations:
     @strawberry.mutation(description="Change a user's preferences. Opting out of a mandatory category is refused.")
     async def update_preferences(self, info: Info, by: UserRef, input: PreferencesInput) -> UserPayload:
-        context = info.context
-
-        async def work() -> dict[str, Any]:
-            owner = await owned_user(info, by.to_domain())
-            return await preferences.update_preferences(
-                context.store,
-                owner["appId"],
-                context.principal.actor,
-                users.UserRef("id", owner["_id"]),
-                input.to_domain(),
-            )
-
-        document, errors = await collect_user_errors(work)
-        return UserPayload(user=User.of(document) if document else None, user_errors=errors)
+        return await change_owned_user(
+            info,
+            by,
+            lambda user: preferences.update_preferences(
+                user.store, user.app_id, user.actor, user.ref, input.to_domain()
+            ),
+        )
 
     @strawberry.mutation(description="Create a preference category, or change the one with this name (app scope).")
     async def define_preference_category(self, info: Info, input: PreferenceCategoryInput) -> PreferenceCategoryPayload:

@@ -8,17 +8,13 @@ import strawberry
 
 from app.auth import scopes
 from app.domain import users
-from app.graphql.access import Info, owned_user
-from app.graphql.errors import UserError, collect_user_errors
+from app.graphql.access import Info
+from app.graphql.errors import collect_user_errors
 from app.graphql.ids import encode_id
 from app.graphql.inputs.refs import UserRef
 from app.graphql.inputs.users import UpsertUserInput, UserPatch
+from app.graphql.mutations.owned import change_owned_user
 from app.graphql.types.payloads import DeleteUserPayload, UserPayload
-from app.graphql.types.user import User
-
-
-def _payload(document: dict[str, Any] | None, errors: list[UserError]) -> UserPayload:
-    return UserPayload(user=User.of(document) if document else None, user_errors=errors)
 
 
 @strawberry.type
@@ -35,7 +31,7 @@ class UserMutations:
             return document
 
         document, errors = await collect_user_errors(work)
-        return _payload(document, errors)
+        return UserPayload.of(document, errors)
 
     @strawberry.mutation(
         description="Change a user. Omitted fields are left alone, explicit nulls remove; "
@@ -44,49 +40,26 @@ class UserMutations:
     async def update_user(
         self, info: Info, by: UserRef, patch: UserPatch, expected_version: int | None = None
     ) -> UserPayload:
-        context = info.context
-
-        async def work() -> dict[str, Any]:
-            ref = by.to_domain()
-            owner = await owned_user(info, ref)
-            return await users.update_user(
-                context.store,
-                owner["appId"],
-                context.principal.actor,
-                users.UserRef("id", owner["_id"]),
-                patch.to_domain(),
-                expected_version,
-                box=context.box,
-            )
-
-        document, errors = await collect_user_errors(work)
-        return _payload(document, errors)
+        box = info.context.box
+        return await change_owned_user(
+            info,
+            by,
+            lambda user: users.update_user(
+                user.store, user.app_id, user.actor, user.ref, patch.to_domain(), expected_version, box=box
+            ),
+        )
 
     @strawberry.mutation(description="Add tags (a set: existing ones are kept once).")
     async def add_tags(self, info: Info, by: UserRef, tags: list[str]) -> UserPayload:
-        context = info.context
-
-        async def work() -> dict[str, Any]:
-            owner = await owned_user(info, by.to_domain())
-            return await users.add_tags(
-                context.store, owner["appId"], context.principal.actor, users.UserRef("id", owner["_id"]), tags
-            )
-
-        document, errors = await collect_user_errors(work)
-        return _payload(document, errors)
+        return await change_owned_user(
+            info, by, lambda user: users.add_tags(user.store, user.app_id, user.actor, user.ref, tags)
+        )
 
     @strawberry.mutation(description="Remove tags; tags the user does not have are ignored.")
     async def remove_tags(self, info: Info, by: UserRef, tags: list[str]) -> UserPayload:
-        context = info.context
-
-        async def work() -> dict[str, Any]:
-            owner = await owned_user(info, by.to_domain())
-            return await users.remove_tags(
-                context.store, owner["appId"], context.principal.actor, users.UserRef("id", owner["_id"]), tags
-            )
-
-        document, errors = await collect_user_errors(work)
-        return _payload(document, errors)
+        return await change_owned_user(
+            info, by, lambda user: users.remove_tags(user.store, user.app_id, user.actor, user.ref, tags)
+        )
 
     @strawberry.mutation(description="Erase a user and everything personal about it, history included.")
     async def delete_user(self, info: Info, by: UserRef) -> DeleteUserPayload:

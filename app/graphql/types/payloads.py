@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from app.graphql.errors import UserError
@@ -12,6 +14,10 @@ from app.graphql.types.user import User
 class UserPayload:
     user: User | None = strawberry.field(description="The user after the change; null when nothing changed.")
     user_errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
+
+    @classmethod
+    def of(cls, document: dict[str, Any] | None, errors: list[UserError]) -> UserPayload:
+        return cls(user=User.of(document) if document else None, user_errors=errors)
 
 
 @strawberry.type(description="The id of the erased user, or userErrors saying why nothing was erased.")
