@@ -95,13 +95,7 @@ class IdentityMutations:
             )
 
         result, errors = await collect_user_errors(work)
-        if result is None:
-            return InstallationPayload(installation=None, session_token=None, user_errors=errors)
-        return InstallationPayload(
-            installation=Installation.of(result.installation),
-            session_token=result.session_token,
-            user_errors=[],
-        )
+        return InstallationPayload.of(result, errors)
 
     @strawberry.mutation(
         description="The target absorbs the source: identifiers, channels, tags and installations "

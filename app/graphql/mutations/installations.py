@@ -48,13 +48,7 @@ class InstallationMutations:
             )
 
         saved, errors = await collect_user_errors(work)
-        if saved is None:
-            return InstallationPayload(installation=None, session_token=None, user_errors=errors)
-        return InstallationPayload(
-            installation=Installation.of(saved.installation),
-            session_token=saved.session_token,
-            user_errors=[],
-        )
+        return InstallationPayload.of(saved, errors)
 
     @strawberry.mutation(description="Make an installation its user's primary device (at most one per user), or not.")
     async def set_primary_installation(

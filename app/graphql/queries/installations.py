@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from app.auth import scopes
@@ -18,21 +20,20 @@ class InstallationQueries:
     async def installation(self, info: Info, push_registration_id: str) -> Installation | None:
         context = info.context
         app_id = scopes.require_tenant(context.principal)
-        document = await installations.find(context.store, app_id, push_registration_id)
-        if document is None:
-            return None
-        if context.principal.scope is not Scope.APP:
-            await require_owner_of(info, document)
-        return Installation.of(document)
+        return await _visible(info, await installations.find(context.store, app_id, push_registration_id))
 
 
 async def installation_node(info: Info, raw_id: str) -> Installation | None:
     """node(id:) for installations: null when missing, FORBIDDEN outside the caller's scope."""
     context = info.context
     app_id = scopes.require_tenant(context.principal)
-    document = await installations.find_by_id(context.store, app_id, raw_id)
+    return await _visible(info, await installations.find_by_id(context.store, app_id, raw_id))
+
+
+async def _visible(info: Info, document: dict[str, Any] | None) -> Installation | None:
+    """Null when missing, FORBIDDEN when its user is outside the caller's scope."""
     if document is None:
         return None
-    if context.principal.scope is not Scope.APP:
+    if info.context.principal.scope is not Scope.APP:
         await require_owner_of(info, document)
     return Installation.of(document)
