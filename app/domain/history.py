@@ -53,6 +53,11 @@ async def record(
     await store.history.insert_one(event_document(app_id, user_id, kind, actor, details), session=session)
 
 
+def is_event_id(value: str) -> bool:
+    """Whether ``value`` can name an event (an ``after`` for ``pages``)."""
+    return ObjectId.is_valid(value)
+
+
 async def pages(
     store: Store, app_id: str, user_ids: Sequence[str], first: int, after: str | None
 ) -> list[tuple[list[dict[str, Any]], bool]]:

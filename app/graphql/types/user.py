@@ -6,13 +6,13 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from bson import ObjectId
 from strawberry.relay import PageInfo
 
 from app.domain import preferences
 from app.domain.channel_documents import channels_of
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.domain.errors import DomainError
+from app.domain.history import is_event_id
 from app.domain.profile import ProfileType as DomainProfileType
 from app.graphql.access import Info
 from app.graphql.errors import ClientError
@@ -153,7 +153,7 @@ class User(Node):
                 after_id = decode_id(after, "ProfileEvent", ("after",))
             except DomainError:
                 after_id = None
-            if after_id is None or not ObjectId.is_valid(after_id):
+            if after_id is None or not is_event_id(after_id):
                 raise ClientError("after is not a cursor of this connection", "BAD_USER_INPUT")
         events, more = await info.context.loaders.history_pages.load((self.document["_id"], first, after_id))
         nodes = [ProfileEvent.of(event) for event in events]
