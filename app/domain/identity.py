@@ -94,6 +94,22 @@ async def move_installation(
     )
 
 
+async def leave_user(
+    store: Store, actor: Actor, installation: Document, user_id: str, now: datetime, session: AsyncClientSession
+) -> None:
+    """The installation moves to ``user_id``; the user it leaves records DEPERSONALIZED."""
+    await move_installation(store, installation, user_id, now, session)
+    await history.record(
+        store,
+        installation["appId"],
+        installation["userId"],
+        EventKind.DEPERSONALIZED,
+        actor,
+        {"installationId": installation["_id"]},
+        session,
+    )
+
+
 async def run_retrying[T](store: Store, work: Any) -> T:
     """Run a transaction again when a concurrent one got there first (on MongoDB a unique
     index violation aborts the transaction; a re-run then finds the winner's user)."""
@@ -122,16 +138,7 @@ async def depersonalize(store: Store, app_id: str, actor: Actor, push_registrati
         installation = await installations.get(store, app_id, push_registration_id, session=session)
         fresh = new_user_document(app_id, new_user_id(), now)
         await store.users.insert_one(fresh, session=session)
-        await move_installation(store, installation, fresh["_id"], now, session)
-        await history.record(
-            store,
-            app_id,
-            installation["userId"],
-            EventKind.DEPERSONALIZED,
-            actor,
-            {"installationId": installation["_id"]},
-            session,
-        )
+        await leave_user(store, actor, installation, fresh["_id"], now, session)
         await history.record(
             store,
             app_id,

@@ -17,7 +17,7 @@ from app.domain import history, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
-from app.domain.identity import Identity, move_installation, run_retrying, validate_identity
+from app.domain.identity import Identity, leave_user, run_retrying, validate_identity
 from app.domain.merge import MergeStrategy, StaleUser, absorb
 from app.domain.profile import (
     Document,
@@ -140,16 +140,7 @@ async def personalize(
                 await store.users.insert_one(match, session=session)
                 await history.record(store, app_id, match["_id"], EventKind.CREATED, actor, None, session)
             target = match
-            await move_installation(store, installation, target["_id"], now, session)
-            await history.record(
-                store,
-                app_id,
-                current["_id"],
-                EventKind.DEPERSONALIZED,
-                actor,
-                {"installationId": installation["_id"]},
-                session,
-            )
+            await leave_user(store, actor, installation, target["_id"], now, session)
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now)
         await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session)
