@@ -185,15 +185,20 @@ async def test_installation_lists_do_not_grow_round_trips(
     assert await _round_trips_for_user_with(gateway, tenant, command_log, 5) == (1, 2)
 
 
-async def test_at_most_one_primary_installation_per_user(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+async def _a_and_b_under_one_user(gateway: Gateway, tenant: Tenant) -> None:
+    """Installations "a" and "b", then "a"'s user merged into "b"'s."""
     await register(gateway, tenant, "a")
     user_id = (await register(gateway, tenant, "b"))["user"]["id"]
-    # Put "a" under the same user as "b" (merge), then switch the primary flag around.
     await gateway.data(
         "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { userErrors { code } } }",
         {"t": {"id": user_id}, "s": {"pushRegistrationId": "a"}},
         token=tenant.app_token,
     )
+
+
+async def test_at_most_one_primary_installation_per_user(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    # "a" and "b" under one user; then switch the primary flag around.
+    await _a_and_b_under_one_user(gateway, tenant)
     for prid in ("a", "b", "a"):
         data = await gateway.data(SET_PRIMARY, {"prid": prid, "primary": True}, token=tenant.app_token)
         assert data["setPrimaryInstallation"]["installation"]["isPrimaryDevice"] is True
@@ -211,13 +216,7 @@ async def test_the_store_itself_refuses_a_second_primary(gateway: Gateway, tenan
     import pytest
     from pymongo.errors import DuplicateKeyError
 
-    await register(gateway, tenant, "a")
-    user_id = (await register(gateway, tenant, "b"))["user"]["id"]
-    await gateway.data(
-        "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { userErrors { code } } }",
-        {"t": {"id": user_id}, "s": {"pushRegistrationId": "a"}},
-        token=tenant.app_token,
-    )
+    await _a_and_b_under_one_user(gateway, tenant)
     await gateway.data(SET_PRIMARY, {"prid": "a", "primary": True}, token=tenant.app_token)
     with pytest.raises(DuplicateKeyError):
         await store.installations.update_one(
