@@ -124,14 +124,15 @@ async def test_scopes(gateway: Gateway, tenant: Tenant, other_tenant: Tenant, ad
     assert mine["userErrors"] == [] and _values(mine) == {"launches": "1"}
 
     variables = {"ops": INCREMENT}
-    for prid, kwargs in [
+    refused: list[tuple[str, dict[str, Any]]] = [
         ("known-1", {"token": tenant.user_token("u-2")}),
         ("anon-1", {"token": tenant.user_token("u-1")}),
         ("known-1", {"headers": session_headers(session)}),
         ("anon-2", {"headers": session_headers(session)}),
         ("known-1", {"headers": {"x-app-id": tenant.app_id}}),
         ("known-1", {"token": admin_token}),
-    ]:
+    ]
+    for prid, kwargs in refused:
         assert_forbidden(await gateway.execute(OPS, {**variables, "prid": prid}, **kwargs))
 
     # Another app's installation does not exist for this app.
