@@ -11,7 +11,7 @@ from typing import Any
 import bson
 from bson import ObjectId
 
-from app.domain import attributes, limits
+from app.domain import attributes, limits, profile
 from app.domain.attributes import TypedValue
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.profile import LANGUAGE_TAG, Document, Field
@@ -130,7 +130,10 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
     attributes_set: dict[str, tuple[attributes.AttributeType, Any]] = {}
     attributes_unset: set[str] = set()
     attribute_inputs: dict[str, tuple[TypedValue, Field]] = {}
-    for index, (key, typed) in enumerate(data.custom_attributes):
+    custom_attributes = profile.within_limit(
+        data.custom_attributes, limits.MAX_CUSTOM_ATTRIBUTES_PER_USER, (*path, "customAttributes"), errors
+    )
+    for index, (key, typed) in enumerate(custom_attributes):
         item_path = (*path, "customAttributes", index)
         try:
             attributes.validate_key(key, (*item_path, "key"))
