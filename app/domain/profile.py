@@ -206,7 +206,7 @@ def within_limit[T](items: Sequence[T], limit: int, path: Field, errors: ErrorCo
     """``items``, or nothing (and a LIMIT_EXCEEDED error) when there are more than ``limit``."""
     if len(items) <= limit:
         return items
-    errors.add(DomainError(ErrorCode.LIMIT_EXCEEDED, f"at most {limit} items", path))
+    errors.add(DomainError(ErrorCode.LIMIT_EXCEEDED, f"at most {limit} {path[-1]} in one request", path))
     return []
 
 
