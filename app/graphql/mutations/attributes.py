@@ -12,12 +12,15 @@ from app.graphql.access import Info, owned_user
 from app.graphql.errors import collect_user_errors
 from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
 from app.graphql.inputs.refs import UserRef
+from app.graphql.installation_access import owned_installation
 from app.graphql.types.definitions import (
     AttributeDefinition,
     AttributeDefinitionPayload,
     AttributeSettings,
     AttributeSettingsPayload,
 )
+from app.graphql.types.installation import Installation
+from app.graphql.types.installation_payloads import InstallationPayload
 from app.graphql.types.payloads import UserPayload
 from app.graphql.types.user import User
 
@@ -39,6 +42,30 @@ class AttributeMutations:
 
         document, errors = await collect_user_errors(work)
         return UserPayload(user=User.of(document) if document else None, user_errors=errors)
+
+    @strawberry.mutation(
+        description="The same property operations on an installation's custom attributes, in one atomic "
+        "update. App tokens reach every installation of the app, user and session tokens only their own."
+    )
+    async def update_installation_custom_attributes(
+        self, info: Info, push_registration_id: str, ops: list[AttributeOp]
+    ) -> InstallationPayload:
+        context = info.context
+
+        async def work() -> dict[str, Any]:
+            installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
+            return await properties.update_installation_attributes(
+                context.store,
+                installation["appId"],
+                installation["pushRegistrationId"],
+                [op.to_domain() for op in ops],
+                owner_id=installation["userId"],
+            )
+
+        document, errors = await collect_user_errors(work)
+        return InstallationPayload(
+            installation=Installation.of(document) if document else None, session_token=None, user_errors=errors
+        )
 
     @strawberry.mutation(
         description="Define a custom attribute's type (app scope). Redefining with the same type adds object "
