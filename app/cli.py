@@ -80,21 +80,28 @@ def token(
     subject: Annotated[str | None, typer.Option("--sub", help="externalUserId (user tokens).")] = None,
     hours: Annotated[float, typer.Option(help="Lifetime in hours.")] = 12.0,
     data_dir: Annotated[Path | None, typer.Option(help="Where the embedded store keeps its secrets.")] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            help="aud claim (a gateway with a JWT audience requires it).", envvar="PROFILE_GATEWAY_JWT_AUDIENCE"
+        ),
+    ] = None,
 ) -> None:
     """Mint a JWT: admin (with the admin secret), app or user (with an app key)."""
     ttl = timedelta(hours=hours)
+    # A gateway with PROFILE_GATEWAY_JWT_AUDIENCE refuses tokens without that aud.
+    claims: dict[str, str] = {"scope": scope, **({"aud": audience} if audience else {})}
     if scope == "admin":
         settings = _settings(data_dir)
         if settings.embedded:
             settings = ensure_local_secrets(settings).settings
         assert settings.admin_secret is not None
-        typer.echo(tokens.mint(settings.admin_secret.get_secret_value(), {"scope": "admin"}, ttl=ttl))
+        typer.echo(tokens.mint(settings.admin_secret.get_secret_value(), claims, ttl=ttl))
         return
     if scope not in ("app", "user"):
         raise typer.BadParameter("scope must be admin, app or user", param_hint="SCOPE")
     if not key_id or not key_secret:
         raise typer.BadParameter("app and user tokens need --key-id and --key-secret")
-    claims: dict[str, str] = {"scope": scope}
     if scope == "user":
         if not subject:
             raise typer.BadParameter("user tokens need --sub <externalUserId>")

@@ -154,3 +154,27 @@ def test_serve_reports_a_configuration_error_without_secrets(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
     output = result.stdout + result.stderr
     assert "y" * 10 not in output and "db-password" not in output
+
+
+def test_token_carries_the_audience_the_gateway_requires(tmp_path: Path) -> None:
+    # With PROFILE_GATEWAY_JWT_AUDIENCE set the gateway refuses tokens without that aud,
+    # so the tokens the CLI mints under the same configuration must carry it.
+    from app.auth.tokens import verify
+
+    environment = {**_environment(), "PROFILE_GATEWAY_JWT_AUDIENCE": "profile-gateway-prod"}
+
+    def mint(*arguments: str) -> str:
+        result = subprocess.run(
+            _cli("token", *arguments), cwd=ROOT, env=environment, capture_output=True, text=True, check=True, timeout=60
+        )
+        return result.stdout.strip()
+
+    admin = mint("admin", "--data-dir", str(tmp_path))
+    admin_secret = json.loads((tmp_path / "secrets.json").read_text())["admin_secret"]
+    claims = verify(admin, admin_secret, audience="profile-gateway-prod", leeway_seconds=0)
+    assert claims["scope"] == "admin"
+
+    key_secret = "k" * 48
+    user = mint("user", "--key-id", "key_1", "--key-secret", key_secret, "--sub", "ada")
+    claims = verify(user, key_secret, audience="profile-gateway-prod", leeway_seconds=0)
+    assert (claims["scope"], claims["sub"], claims["aud"]) == ("user", "ada", "profile-gateway-prod")

@@ -16,7 +16,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from app.domain import attributes, limits
-from app.domain.attributes import SCALAR_TYPES, AttributeType
+from app.domain.attributes import SCALAR_TYPES, AttributeType, TypedValue
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.profile import Field, ValidPatch
 from app.store.client import Store
@@ -89,13 +89,23 @@ async def load_rules(store: Store, app_id: str, keys: Iterable[str]) -> Rules:
 def conform_patch(valid: ValidPatch, rules: Rules) -> None:
     """Check a validated patch's custom attributes against the definitions; LIST_OF_OBJECTS
     values are converted again with the defined field types. Raises DomainErrors."""
+    conform_values(valid.attribute_inputs, valid.attributes_set, rules)
+
+
+def conform_values(
+    inputs: Mapping[str, tuple[TypedValue, Field]],
+    converted: dict[str, tuple[AttributeType, Any]],
+    rules: Rules,
+) -> None:
+    """:func:`conform_patch` for any write that keeps what the client sent (``inputs``) next
+    to its stored form (``converted``, updated in place)."""
     errors = ErrorCollector()
-    for key, (typed, value_path) in valid.attribute_inputs.items():
+    for key, (typed, value_path) in inputs.items():
         key_path = (*value_path[:-1], "key")
         try:
             definition = rules.check(key, typed.type, key_path, value_path)
             if typed.type is AttributeType.LIST_OF_OBJECTS and definition is not None:
-                valid.attributes_set[key] = (typed.type, rules.objects_to_bson(definition, typed.value, value_path))
+                converted[key] = (typed.type, rules.objects_to_bson(definition, typed.value, value_path))
         except DomainError as error:
             errors.add(error)
     errors.raise_if_any()
@@ -103,8 +113,17 @@ def conform_patch(valid: ValidPatch, rules: Rules) -> None:
 
 async def enforce(store: Store, app_id: str, valid: ValidPatch) -> None:
     """Load the rules a patch needs and check it: for write paths with a single patch."""
-    if valid.attribute_inputs:
-        conform_patch(valid, await load_rules(store, app_id, valid.attribute_inputs))
+    await enforce_values(store, app_id, valid.attribute_inputs, valid.attributes_set)
+
+
+async def enforce_values(
+    store: Store,
+    app_id: str,
+    inputs: Mapping[str, tuple[TypedValue, Field]],
+    converted: dict[str, tuple[AttributeType, Any]],
+) -> None:
+    if inputs:
+        conform_values(inputs, converted, await load_rules(store, app_id, inputs))
 
 
 def _object_fields(

@@ -9,7 +9,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from app.domain import history, installation_data, installations, sessions
+from app.domain import definitions, history, installation_data, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
@@ -43,6 +43,7 @@ async def save_installation(
     """Create the installation (with an empty anonymous LEAD user, and a session token when
     asked) or update it. ``may_update`` False: an existing installation is refused."""
     valid = installation_data.validate(data)
+    await definitions.enforce_values(store, app_id, valid.attribute_inputs, valid.attributes_set)
     for _ in range(MAX_ATTEMPTS):
         now = datetime.now(UTC)
         existing = await installations.find(store, app_id, valid.push_registration_id)

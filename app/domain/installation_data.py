@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import bson
 from bson import ObjectId
 
-from app.domain import attributes, limits
+from app.domain import attributes, limits, profile
 from app.domain.attributes import TypedValue
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.profile import LANGUAGE_TAG, Document, Field
@@ -52,6 +53,8 @@ class ValidInstallation:
     assign: Document
     attributes_set: dict[str, tuple[attributes.AttributeType, Any]]
     attributes_unset: set[str]
+    # What the client sent for each set key, with its path: checked against definitions.
+    attribute_inputs: dict[str, tuple[TypedValue, Field]] = field(default_factory=dict)
 
 
 def validate_push_registration_id(value: str, path: Field) -> str:
@@ -124,9 +127,12 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
             assign["timezone"] = data.timezone
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             errors.add(DomainError(ErrorCode.INVALID_INPUT, "not an IANA time zone", (*path, "timezone")))
-    changes = attributes.validate_changes(data.custom_attributes, path, errors)
+    custom_attributes = profile.within_limit(
+        data.custom_attributes, limits.MAX_CUSTOM_ATTRIBUTES_PER_USER, (*path, "customAttributes"), errors
+    )
+    changes = attributes.validate_changes(custom_attributes, path, errors)
     errors.raise_if_any()
-    return ValidInstallation(push_registration_id, assign, changes.stored, changes.removed)
+    return ValidInstallation(push_registration_id, assign, changes.stored, changes.removed, changes.inputs)
 
 
 def apply(document: Document, valid: ValidInstallation, now: datetime, path: Field = ("input",)) -> Document:
@@ -146,6 +152,13 @@ def apply(document: Document, valid: ValidInstallation, now: datetime, path: Fie
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED,
             f"an installation has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} custom attributes",
+            (*path, "customAttributes"),
+        )
+    # As for users: far below MongoDB's 16 MiB, so repeated saves cannot grow it without bound.
+    if len(bson.encode(result)) > limits.MAX_DOCUMENT_BYTES:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"an installation is at most {limits.MAX_DOCUMENT_BYTES // 1024} KiB",
             (*path, "customAttributes"),
         )
     result["lastSeenAt"] = now

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from app.crypto import SecretBox
-from app.domain import history, installations, sessions
+from app.domain import definitions, history, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
@@ -85,6 +85,8 @@ async def personalize(
 ) -> Personalized:
     wanted = validate_identity(identity)
     patch = validate_patch(attributes, ("attributes",), box) if attributes is not None else None
+    if patch is not None:
+        await definitions.enforce(store, app_id, patch)
 
     async def work(session: AsyncClientSession) -> Personalized:
         now = datetime.now(UTC)

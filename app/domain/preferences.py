@@ -72,6 +72,14 @@ def _check_choice(index: int, choice: CategoryChoice, defined: Mapping[str, Docu
 
 def validate(patch: PreferencesPatch, defined: Mapping[str, Document], path: Field) -> None:
     """All errors at once; nothing is written when there is one."""
+    # Each choice names a distinct category of the app: a longer list cannot be valid, and
+    # answering it item by item would send back one error per item.
+    if len(patch.categories) > app_categories.MAX_CATEGORIES_PER_APP:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"at most {app_categories.MAX_CATEGORIES_PER_APP} categories (an app has no more)",
+            (*path, "categories"),
+        )
     errors = ErrorCollector()
     for name, value, check in (
         ("language", patch.language, validate_language),

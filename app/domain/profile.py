@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -168,11 +169,16 @@ def validate_patch(patch: UserPatch, path: Field, box: SecretBox | None = None) 
     if "signedUpAt" in valid.remove:
         errors.add(DomainError(ErrorCode.INVALID_INPUT, "signedUpAt cannot be removed", (*path, "signedUpAt")))
 
-    changes = attributes.validate_changes(patch.custom_attributes or [], path, errors)
+    # A list longer than a user may hold cannot be valid: one error for it, not one per item.
+    custom_attributes = within_limit(
+        patch.custom_attributes or [], limits.MAX_CUSTOM_ATTRIBUTES_PER_USER, (*path, "customAttributes"), errors
+    )
+    changes = attributes.validate_changes(custom_attributes, path, errors)
     valid.attributes_set = changes.stored
     valid.attributes_unset = changes.removed
     valid.attribute_inputs = changes.inputs
-    for index, spec in enumerate(patch.channels or []):
+    channels = within_limit(patch.channels or [], limits.MAX_CHANNELS_PER_USER, (*path, "channels"), errors)
+    for index, spec in enumerate(channels):
         try:
             channel = validate_channel(spec, (*path, "channels", index))
         except DomainError as error:
@@ -183,6 +189,14 @@ def validate_patch(patch: UserPatch, path: Field, box: SecretBox | None = None) 
         valid.channels.append((channel, seal(channel, box) if box is not None else {}))
     errors.raise_if_any()
     return valid
+
+
+def within_limit[T](items: Sequence[T], limit: int, path: Field, errors: ErrorCollector) -> Sequence[T]:
+    """``items``, or nothing (and a LIMIT_EXCEEDED error) when there are more than ``limit``."""
+    if len(items) <= limit:
+        return items
+    errors.add(DomainError(ErrorCode.LIMIT_EXCEEDED, f"at most {limit} {path[-1]} in one request", path))
+    return []
 
 
 def _snake(name: str) -> str:

@@ -14,6 +14,7 @@ from app.domain.actor import Actor
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
 from app.domain.history import EventKind
 from app.domain.operations import AttributeOp, plan_operations
+from app.domain.profile import Field
 from app.store.client import Store
 
 Document = dict[str, Any]
@@ -29,6 +30,7 @@ async def apply_operations(
     selector: dict[str, Any],
     ops: Sequence[AttributeOp],
     what: str,
+    path: Field = ("by",),
 ) -> Document:
     """Apply ``ops`` to the one document ``selector`` names in one atomic update; return it
     as stored afterwards. Any invalid operation means nothing is stored (DomainErrors)."""
@@ -41,7 +43,7 @@ async def apply_operations(
             return updated
         current = await collection.find_one({**selector, "appId": app_id})
         if current is None:
-            raise not_found(what, ("by",))
+            raise not_found(what, path)
         errors = plan.diagnose(current)
         if errors:
             raise DomainErrors(errors)
@@ -60,7 +62,17 @@ async def update_user_attributes(
 
 
 async def update_installation_attributes(
-    store: Store, app_id: str, push_registration_id: str, ops: Sequence[AttributeOp]
+    store: Store,
+    app_id: str,
+    push_registration_id: str,
+    ops: Sequence[AttributeOp],
+    owner_id: str | None = None,
 ) -> Document:
+    """``owner_id``: the user the caller was checked against. An installation that moved to
+    another user meanwhile (personalize) is then not written: it is NOT_FOUND for this caller."""
     selector = {"pushRegistrationId": push_registration_id}
-    return await apply_operations(store, store.installations, app_id, selector, ops, "the installation")
+    if owner_id is not None:
+        selector["userId"] = owner_id
+    return await apply_operations(
+        store, store.installations, app_id, selector, ops, "the installation", ("pushRegistrationId",)
+    )

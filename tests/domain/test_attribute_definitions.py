@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import Gateway, Tenant
+from tests.identity_ops import personalize, register, user_by
 
 DEFINE = """
 mutation($input: AttributeDefinitionInput!) {
@@ -156,3 +157,83 @@ async def test_strict_mode_refuses_undefined_keys(gateway: Gateway, tenant: Tena
 async def test_only_app_tokens_define_attributes(gateway: Gateway, tenant: Tenant) -> None:
     body = await gateway.execute(DEFINE, {"input": {"name": "ltv", "type": "NUMBER"}}, token=tenant.user_token("d-1"))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+BULK = """
+mutation($records: [UpsertUserInput!]!) {
+  bulkUpsertUsers(records: $records) { status succeeded failed failures { index code } }
+}
+"""
+UPDATE = """
+mutation($p: UserPatch!) { updateUser(by: {externalUserId: "d-1"}, patch: $p) { userErrors { code field } } }
+"""
+
+
+def _attribute(key: str, value: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"key": key, "value": value}]
+
+
+async def _bulk_failures(gateway: Gateway, tenant: Tenant, records: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    data = await gateway.data(BULK, {"records": records}, token=tenant.app_token)
+    return [(failure["index"], failure["code"]) for failure in data["bulkUpsertUsers"]["failures"]]
+
+
+async def _personalize_errors(
+    gateway: Gateway, tenant: Tenant, prid: str, attributes: dict[str, Any]
+) -> list[tuple[str, list[str]]]:
+    await register(gateway, tenant, prid)
+    payload = await personalize(gateway, tenant, prid, {"externalUserId": f"p-{prid}"}, attributes=attributes)
+    return [(error["code"], error["field"]) for error in payload["userErrors"]]
+
+
+async def test_bulk_and_personalize_check_definitions(gateway: Gateway, tenant: Tenant) -> None:
+    await _define(gateway, tenant, name="ltv", type="NUMBER")
+    records = [
+        {"externalUserId": "b-1", "customAttributes": _attribute("ltv", {"number": "1"})},
+        {"externalUserId": "b-2", "customAttributes": _attribute("ltv", {"string": "lots"})},
+    ]
+    assert await _bulk_failures(gateway, tenant, records) == [(1, "TYPE_MISMATCH")]
+    assert await user_by(gateway, tenant, externalUserId="b-2") is None
+
+    wrong = {"customAttributes": _attribute("ltv", {"boolean": True})}
+    assert await _personalize_errors(gateway, tenant, "dev-1", wrong) == [
+        ("TYPE_MISMATCH", ["attributes", "customAttributes", "0", "value"])
+    ]
+    assert await user_by(gateway, tenant, externalUserId="p-dev-1") is None  # not personalized either
+    right = {"customAttributes": _attribute("ltv", {"number": "7"})}
+    assert await _personalize_errors(gateway, tenant, "dev-2", right) == []
+    user = await user_by(gateway, tenant, externalUserId="p-dev-2")
+    assert user is not None and user["customAttributes"] == [{"key": "ltv", "type": "NUMBER", "value": "7"}]
+
+
+async def test_strict_mode_holds_on_every_write_path(gateway: Gateway, tenant: Tenant) -> None:
+    await _define(gateway, tenant, name="plan", type="STRING")
+    await gateway.data(UPSERT, {"input": {"externalUserId": "d-1"}}, token=tenant.app_token)
+    await gateway.data(STRICT, {"s": True}, token=tenant.app_token)
+    undefined = _attribute("colour", {"string": "red"})
+    defined = _attribute("plan", {"string": "pro"})
+
+    upsert = {"input": {"externalUserId": "d-2", "customAttributes": undefined}}
+    assert await _errors(gateway, tenant, UPSERT, upsert) == [
+        ("INVALID_KEY", ["input", "customAttributes", "0", "key"])
+    ]
+    assert await _errors(gateway, tenant, UPDATE, {"p": {"customAttributes": undefined}}) == [
+        ("INVALID_KEY", ["patch", "customAttributes", "0", "key"])
+    ]
+    assert await _errors(gateway, tenant, OPS, {"ops": [{"setOnce": {"key": "colour", "value": {"string": "x"}}}]}) == [
+        ("INVALID_KEY", ["ops", "0", "setOnce", "key"])
+    ]
+    records = [
+        {"externalUserId": "b-1", "customAttributes": defined},
+        {"externalUserId": "b-2", "customAttributes": undefined},
+    ]
+    assert await _bulk_failures(gateway, tenant, records) == [(1, "INVALID_KEY")]
+    assert await _personalize_errors(gateway, tenant, "dev-1", {"customAttributes": undefined}) == [
+        ("INVALID_KEY", ["attributes", "customAttributes", "0", "key"])
+    ]
+    # Defined keys still go through on each path.
+    assert await _errors(gateway, tenant, UPDATE, {"p": {"customAttributes": defined}}) == []
+    assert await _personalize_errors(gateway, tenant, "dev-2", {"customAttributes": defined}) == []
+    assert await user_by(gateway, tenant, externalUserId="d-2") is None
+    assert await user_by(gateway, tenant, externalUserId="b-2") is None
+    assert await user_by(gateway, tenant, externalUserId="p-dev-1") is None

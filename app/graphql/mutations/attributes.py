@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from app.auth import scopes
@@ -10,6 +12,7 @@ from app.graphql.access import Info
 from app.graphql.errors import collect_user_errors
 from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
 from app.graphql.inputs.refs import UserRef
+from app.graphql.installation_access import owned_installation
 from app.graphql.mutations.owned import change_owned_user
 from app.graphql.types.definitions import (
     AttributeDefinition,
@@ -17,6 +20,8 @@ from app.graphql.types.definitions import (
     AttributeSettings,
     AttributeSettingsPayload,
 )
+from app.graphql.types.installation import Installation
+from app.graphql.types.installation_payloads import InstallationPayload
 from app.graphql.types.payloads import UserPayload
 
 
@@ -33,6 +38,30 @@ class AttributeMutations:
             lambda user: properties.update_user_attributes(
                 user.store, user.app_id, user.actor, user.id, [op.to_domain() for op in ops]
             ),
+        )
+
+    @strawberry.mutation(
+        description="The same property operations on an installation's custom attributes, in one atomic "
+        "update. App tokens reach every installation of the app, user and session tokens only their own."
+    )
+    async def update_installation_custom_attributes(
+        self, info: Info, push_registration_id: str, ops: list[AttributeOp]
+    ) -> InstallationPayload:
+        context = info.context
+
+        async def work() -> dict[str, Any]:
+            installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
+            return await properties.update_installation_attributes(
+                context.store,
+                installation["appId"],
+                installation["pushRegistrationId"],
+                [op.to_domain() for op in ops],
+                owner_id=installation["userId"],
+            )
+
+        document, errors = await collect_user_errors(work)
+        return InstallationPayload(
+            installation=Installation.of(document) if document else None, session_token=None, user_errors=errors
         )
 
     @strawberry.mutation(
