@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +13,7 @@ from bson import ObjectId
 from app.domain import attributes, limits, profile
 from app.domain.attributes import TypedValue
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
-from app.domain.profile import LANGUAGE_TAG, Document, Field
+from app.domain.profile import Document, Field
 
 MAX_PUSH_REGISTRATION_ID_LENGTH = 256
 PUSH_PROVIDERS = frozenset({"FCM", "APNS", "XIAOMI", "OPPO", "HUAWEI"})
@@ -116,17 +115,17 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
         assign["pushProvider"] = provider
     if data.is_push_registration_enabled is not None:
         assign["isPushRegistrationEnabled"] = data.is_push_registration_enabled
-    if data.language is not None:
-        if LANGUAGE_TAG.match(data.language):
-            assign["language"] = data.language
-        else:
-            errors.add(DomainError(ErrorCode.INVALID_INPUT, "not a BCP 47 language tag", (*path, "language")))
-    if data.timezone is not None:
-        try:
-            zoneinfo.ZoneInfo(data.timezone)
-            assign["timezone"] = data.timezone
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors.add(DomainError(ErrorCode.INVALID_INPUT, "not an IANA time zone", (*path, "timezone")))
+    # The same checks as a user's profile: a time zone is looked up in the IANA list, never
+    # loaded by name (ZoneInfo would read client input as a file path).
+    for name, given, check in (
+        ("language", data.language, profile.validate_language),
+        ("timezone", data.timezone, profile.validate_timezone),
+    ):
+        if given is not None:
+            try:
+                assign[name] = check(given, (*path, name))
+            except DomainError as error:
+                errors.add(error)
     custom_attributes = profile.within_limit(
         data.custom_attributes, limits.MAX_CUSTOM_ATTRIBUTES_PER_USER, (*path, "customAttributes"), errors
     )

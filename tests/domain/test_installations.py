@@ -3,6 +3,8 @@ setPrimaryInstallation."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.auth.authenticate import hash_session_token
 from app.store.client import Store
 from tests.commands import CommandLog
@@ -87,6 +89,21 @@ async def test_bad_installation_input_is_refused_and_nothing_stored(
     ]
     assert await store.installations.count_documents({"appId": tenant.app_id}) == 0
     assert await store.users.count_documents({"appId": tenant.app_id}) == 0
+
+
+@pytest.mark.parametrize("timezone", ["America", "posixrules", "../../etc/passwd", "x" * 300])
+async def test_time_zones_that_name_files_are_refused_not_crashed_on(
+    gateway: Gateway, tenant: Tenant, store: Store, timezone: str
+) -> None:
+    # ZoneInfo(value) would read these as paths (a directory, a non-zone file, an escape).
+    body = await gateway.data(
+        SAVE,
+        {"input": {"pushRegistrationId": "dev-tz", "platform": "IOS", "timezone": timezone}},
+        token=tenant.app_token,
+    )
+    errors = body["saveInstallation"]["userErrors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID_INPUT", ["input", "timezone"])]
+    assert await store.installations.count_documents({"appId": tenant.app_id}) == 0
 
 
 async def test_anonymous_registration_returns_a_session_token_stored_only_as_hash(
