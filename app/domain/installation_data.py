@@ -117,13 +117,13 @@ def validate(data: InstallationData, path: Field = ("input",)) -> ValidInstallat
         assign["isPushRegistrationEnabled"] = data.is_push_registration_enabled
     # The same checks as a user's profile: a time zone is looked up in the IANA list, never
     # loaded by name (ZoneInfo would read client input as a file path).
-    for name, given, check in (
+    for name, text, check in (
         ("language", data.language, profile.validate_language),
         ("timezone", data.timezone, profile.validate_timezone),
     ):
-        if given is not None:
+        if text is not None:
             try:
-                assign[name] = check(given, (*path, name))
+                assign[name] = check(text, (*path, name))
             except DomainError as error:
                 errors.add(error)
     custom_attributes = profile.within_limit(
