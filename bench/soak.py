@@ -29,12 +29,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import httpx
 import psutil
 
 from app.auth import tokens
-from bench.soak_workload import UPSERT, USERS, Device, Request, advance, next_request, seed_record
+from bench.soak_workload import UPSERT, USERS, Device, Pager, Request, advance, next_request, seed_record
 
 DEVICES_PER_CLIENT = 4
 
@@ -105,9 +106,10 @@ async def client(
 ) -> None:
     rng = random.Random(seed)
     devices = [Device(f"soak-c{seed}-d{index}") for index in range(DEVICES_PER_CLIENT)]
+    pager = Pager()
     while time.monotonic() < deadline and budget[0] > 0:
         budget[0] -= 1
-        request = next_request(rng, devices)
+        request = next_request(rng, devices, pager)
         tally = tallies[request.name]
         started = time.perf_counter()
         try:
@@ -176,7 +178,7 @@ async def setup(http: httpx.AsyncClient, data_dir: Path) -> Credentials:
     return credentials
 
 
-def start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_server(port: int, data_dir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",  # the soak measures the gateway, not the limiter
@@ -186,15 +188,17 @@ def start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, *command, "--log-level", "warning"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,  # JSON logs: an unexpected error's traceback is there, under its request id
     )
 
 
 async def soak(duration: float, clients: int, max_requests: int) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="soak-"))
     port = free_port()
-    server = start_server(port, data_dir)
+    log_path = data_dir / "server.log"
+    log = log_path.open("wb")
+    server = start_server(port, data_dir, log)
     tallies: dict[str, Tally] = defaultdict(Tally)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
@@ -213,8 +217,12 @@ async def soak(duration: float, clients: int, max_requests: int) -> int:
     finally:
         server.terminate()  # SIGTERM: uvicorn drains in-flight requests, then exits
         server.wait(timeout=30)
+        log.close()
     report(tallies, elapsed, clients, rss)
-    return 1 if any(tally.errors for tally in tallies.values()) else 0
+    if any(tally.errors for tally in tallies.values()):
+        print(f"server log      {log_path}")
+        return 1
+    return 0
 
 
 def percentiles(latencies: list[float]) -> str:

@@ -51,6 +51,13 @@ class Device:
     external_id: str | None = None  # set once personalized (signed in)
 
 
+@dataclass
+class Pager:
+    """The backend's list walk: the filter and cursor of the next page, if one is pending."""
+
+    variables: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class Request:
     """One GraphQL request: its name in the report, whose credentials, what to send."""
@@ -60,6 +67,7 @@ class Request:
     query: str
     variables: dict[str, Any]
     device: Device | None = None
+    pager: Pager | None = None
 
 
 def user_id(rng: random.Random) -> str:
@@ -115,14 +123,16 @@ def list_filter(rng: random.Random) -> dict[str, Any]:
     )
 
 
-def backend(rng: random.Random) -> Request:
+def backend(rng: random.Random, pager: Pager) -> Request:
     roll = rng.random()
     who = user_id(rng)
     if roll < 0.30:
         return Request("user(by:) + installations", "app", READ, {"id": who})
     if roll < 0.50:
+        if pager.variables is not None:  # an export walks on through the pages
+            return Request("users(filter, first, after)", "app", LIST, pager.variables, pager=pager)
         variables = {"filter": list_filter(rng), "first": rng.choice([10, 20, 50])}
-        return Request("users(filter, first)", "app", LIST, variables)
+        return Request("users(filter, first)", "app", LIST, variables, pager=pager)
     if roll < 0.62:
         patch = {"externalUserId": who, "givenName": f"N{rng.randrange(1000)}", "tags": ["soak"]}
         return Request("upsertUser", "app", UPSERT, {"input": patch})
@@ -168,10 +178,14 @@ def mobile(rng: random.Random, device: Device) -> Request:
 
 def advance(request: Request, data: dict[str, Any]) -> None:
     """Move the device to its next state after a successful request."""
+    payload = next(iter(data.values()))
+    if request.pager is not None:
+        page = payload["pageInfo"]
+        more = page["hasNextPage"] and request.variables["first"] == 10  # walk the small pages
+        request.pager.variables = {**request.variables, "after": page["endCursor"]} if more else None
     device = request.device
     if device is None:
         return
-    payload = next(iter(data.values()))
     if request.query is SAVE and request.auth == "anonymous":
         device.session = payload["sessionToken"]
         device.user_id = payload["installation"]["user"]["id"]
@@ -186,11 +200,11 @@ def advance(request: Request, data: dict[str, Any]) -> None:
         device.user_id = payload["id"]
 
 
-def next_request(rng: random.Random, devices: list[Device]) -> Request:
+def next_request(rng: random.Random, devices: list[Device], pager: Pager) -> Request:
     """Half mobile, half backend. A device whose anonymous user id is not known yet asks `me` first."""
     if rng.random() < 0.5:
         device = rng.choice(devices)
         if device.session is not None and device.user_id is None:
             return Request("me (session)", "session", ME, {}, device)
         return mobile(rng, device)
-    return backend(rng)
+    return backend(rng, pager)
