@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -220,8 +221,9 @@ async def soak(duration: float, clients: int, max_requests: int) -> int:
         log.close()
     report(tallies, elapsed, clients, rss)
     if any(tally.errors for tally in tallies.values()):
-        print(f"server log      {log_path}")
+        print(f"server log      {log_path}")  # the store stays next to it, to look into
         return 1
+    shutil.rmtree(data_dir)
     return 0
 
 
