@@ -27,7 +27,10 @@ from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WAIT_SECONDS = 5.0
+# Longer than the client's socket timeout (10 s at the default store timeout): under
+# overload a held command times out on the client side first, which the gateway reports as
+# UNAVAILABLE (retryable), instead of running into a transaction and failing obscurely.
+DEFAULT_WAIT_SECONDS = 30.0
 _ENDS = ("commitTransaction", "abortTransaction", "endSessions")
 
 
