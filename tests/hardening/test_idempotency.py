@@ -1,8 +1,4 @@
-"""Idempotency-Key: a retried mutation is answered from the first response, not applied twice.
-
-(The issue's example retries an ``increment``; until that operation exists, a version-guarded
-``updateUser`` shows the same thing: applied twice, the second call would be a VERSION_CONFLICT.)
-"""
+"""Idempotency-Key: a retried mutation is answered from the first response, not applied twice."""
 
 from __future__ import annotations
 
@@ -23,6 +19,37 @@ READ = '{ user(by: {externalUserId: "idem-1"}) { givenName version } }'
 
 async def _update(gateway: Gateway, tenant: Tenant, key: str, name: str = "Ada") -> Any:
     return await gateway.post(UPDATE, {"name": name}, token=tenant.app_token, headers={"idempotency-key": key})
+
+
+INCREMENT = """
+mutation {
+  updateCustomAttributes(by: {externalUserId: "idem-1"}, ops: [{increment: {key: "launches", amount: "1"}}]) {
+    user { customAttribute(key: "launches") { value } } userErrors { code }
+  }
+}
+"""
+
+
+async def test_a_retried_increment_counts_once(gateway: Gateway, tenant: Tenant) -> None:
+    # A mobile client that lost the first answer sends the same increment again.
+    await gateway.data(UPSERT, token=tenant.app_token)
+    headers = {"idempotency-key": "launch-7f3a"}
+    first = await gateway.post(INCREMENT, token=tenant.app_token, headers=headers)
+    retry = await gateway.post(INCREMENT, token=tenant.app_token, headers=headers)
+    assert retry.content == first.content
+    assert retry.headers["idempotent-replayed"] == "true"
+    read = await gateway.data(
+        '{ user(by: {externalUserId: "idem-1"}) { customAttribute(key: "launches") { value } } }',
+        token=tenant.app_token,
+    )
+    assert read["user"]["customAttribute"] == {"value": "1"}
+    # A new key is a new increment.
+    await gateway.post(INCREMENT, token=tenant.app_token, headers={"idempotency-key": "launch-9b21"})
+    read = await gateway.data(
+        '{ user(by: {externalUserId: "idem-1"}) { customAttribute(key: "launches") { value } } }',
+        token=tenant.app_token,
+    )
+    assert read["user"]["customAttribute"] == {"value": "2"}
 
 
 async def test_a_retried_mutation_is_applied_once_and_replayed(gateway: Gateway, tenant: Tenant) -> None:
