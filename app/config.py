@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1_024)
     rate_limit_per_second: float = Field(default=50.0, ge=0)  # per app; 0 turns the limit off
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Failed authentications per client address (ASGI `client` host); 0 turns the limit off.
+    auth_failure_limit_per_minute: int = Field(default=60, ge=0)
+    auth_failure_burst: int = Field(default=20, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
     metrics: bool = True
     log_format: Literal["json", "text"] = "json"

@@ -83,6 +83,11 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
         if settings.rate_limit_per_second > 0
         else None
     )
+    auth_failures = (
+        RateLimiter(settings.auth_failure_limit_per_minute / 60, settings.auth_failure_burst)
+        if settings.auth_failure_limit_per_minute > 0
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -95,6 +100,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
                 GraphQLView(schema, settings, store, box, persisted),
                 limiter=limiter,
                 idempotency=Idempotency(store, timedelta(hours=settings.idempotency_ttl_hours)),
+                auth_failures=auth_failures,
             )
             yield
         finally:

@@ -41,6 +41,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         embedded_engine="memory",
         admin_secret=SecretStr(secrets.token_urlsafe(48)),
         master_key=SecretStr(Fernet.generate_key().decode()),
+        # Every test shares one client address here; tests/hardening/test_auth_failure_limit.py covers it.
+        auth_failure_limit_per_minute=0,
     )
 
 

@@ -49,6 +49,11 @@ def error_response(status: int, message: str, code: str, request_id: str, **head
     return JSONResponse(body, status_code=status, headers={"x-request-id": request_id, **headers})
 
 
+def rate_limited_response(message: str, wait: float, request_id: str) -> JSONResponse:
+    retry_after = RateLimiter.retry_after_header(wait)
+    return error_response(429, message, "RATE_LIMITED", request_id, **{"retry-after": retry_after})
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(
         self,
@@ -122,10 +127,13 @@ class GraphQLEndpoint:
         view: GraphQLView,
         limiter: RateLimiter | None = None,
         idempotency: Idempotency | None = None,
+        auth_failures: RateLimiter | None = None,
     ) -> None:
         self.view = view
         self.limiter = limiter
         self.idempotency = idempotency
+        # Failed authentications per client address: each bad key id can cost a store look-up.
+        self.auth_failures = auth_failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -143,11 +151,22 @@ class GraphQLEndpoint:
             request.state.principal = Principal(Role.ANONYMOUS)
             await self.view(scope, receive, send)
             return
+        # Behind a proxy the address is the proxy's unless uvicorn trusts its forwarded headers.
+        address = request.client.host if request.client is not None and request.client.host else None
+        if self.auth_failures is not None and address is not None:
+            # Once limited, an address is refused whatever it sends, before any store look-up.
+            wait = self.auth_failures.blocked(address)
+            if wait is not None:
+                message = "too many failed authentications from this address; retry later"
+                await rate_limited_response(message, wait, request_id)(scope, receive, send)
+                return
         try:
             request.state.principal = await authenticate(
                 request.headers, self.view.settings, self.view.store, self.view.box
             )
         except InvalidToken as error:
+            if self.auth_failures is not None and address is not None:
+                self.auth_failures.acquire(address)
             response = error_response(401, str(error), "UNAUTHENTICATED", request_id, **{"www-authenticate": "Bearer"})
             await response(scope, receive, send)
             return
@@ -166,15 +185,8 @@ class GraphQLEndpoint:
         if self.limiter is not None and app_id is not None:
             wait = self.limiter.acquire(app_id)
             if wait is not None:
-                retry_after = self.limiter.retry_after_header(wait)
-                response = error_response(
-                    429,
-                    "rate limit exceeded for this app; retry later",
-                    "RATE_LIMITED",
-                    request_id,
-                    **{"retry-after": retry_after},
-                )
-                await response(scope, receive, send)
+                message = "rate limit exceeded for this app; retry later"
+                await rate_limited_response(message, wait, request_id)(scope, receive, send)
                 return
         if self.idempotency is not None and app_id is not None:
             principal = request.state.principal

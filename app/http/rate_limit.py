@@ -1,4 +1,4 @@
-"""Per-app rate limit: a token bucket per app id, in this process.
+"""Rate limits: a token bucket per key (an app id; a client address for failed authentications), in this process.
 
 Each replica keeps its own buckets, so with N replicas behind a balancer an app gets up to
 N times the configured rate; set the rate per replica accordingly (README, "Running in
@@ -36,12 +36,26 @@ class RateLimiter:
             if len(self.buckets) >= MAX_BUCKETS:
                 self._drop_full(now)
             bucket = self.buckets[key] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
+        self._refill(bucket, now)
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return None
         return (1 - bucket.tokens) / self.rate
+
+    def blocked(self, key: str) -> float | None:
+        """Like acquire, but takes nothing: the seconds until a token, or None when one is there.
+
+        For limits on outcomes (failed authentications): check before the work, take after it.
+        """
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            return None
+        self._refill(bucket, self.clock())
+        return None if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
+
+    def _refill(self, bucket: _Bucket, now: float) -> None:
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
 
     @staticmethod
     def retry_after_header(seconds: float) -> str:
