@@ -64,15 +64,26 @@ async def update_user_attributes(
 async def update_installation_attributes(
     store: Store,
     app_id: str,
+    actor: Actor,
     push_registration_id: str,
     ops: Sequence[AttributeOp],
     owner_id: str | None = None,
 ) -> Document:
     """``owner_id``: the user the caller was checked against. An installation that moved to
-    another user meanwhile (personalize) is then not written: it is NOT_FOUND for this caller."""
+    another user meanwhile (personalize) is then not written: it is NOT_FOUND for this caller.
+
+    The event goes on the installation's user, whose profile history is the only one there is;
+    like a user's, it names the keys and operations, never the values."""
     selector = {"pushRegistrationId": push_registration_id}
     if owner_id is not None:
         selector["userId"] = owner_id
-    return await apply_operations(
+    document = await apply_operations(
         store, store.installations, app_id, selector, ops, "the installation", ("pushRegistrationId",)
     )
+    details = {
+        "installation": document["pushRegistrationId"],
+        "customAttributes": sorted({op.key for op in ops}),
+        "operations": [op.kind for op in ops],
+    }
+    await history.record(store, app_id, document["userId"], EventKind.UPDATED, actor, details)
+    return document

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from app.domain import properties
+from app.domain.actor import SYSTEM
 from app.domain.attributes import AttributeType, TypedValue
 from app.domain.errors import DomainError
 from app.domain.operations import AttributeOp
@@ -204,10 +205,10 @@ async def test_installations_take_the_same_operations(store: Store, tenant: Tena
         AttributeOp("increment", "launches", amount="1"),
         AttributeOp("setOnce", "firstLaunch", TypedValue(AttributeType.DATE, date(2024, 5, 1))),
     ]
-    await properties.update_installation_attributes(store, tenant.app_id, "prid-1", ops)
-    updated = await properties.update_installation_attributes(store, tenant.app_id, "prid-1", ops[:1])
+    await properties.update_installation_attributes(store, tenant.app_id, SYSTEM, "prid-1", ops)
+    updated = await properties.update_installation_attributes(store, tenant.app_id, SYSTEM, "prid-1", ops[:1])
     assert str(updated["attrs"]["launches"]) == "2"
     assert updated["attrMeta"]["firstLaunch"]["type"] == "DATE"
     with pytest.raises(DomainError) as missing:
-        await properties.update_installation_attributes(store, tenant.app_id, "prid-unknown", ops)
+        await properties.update_installation_attributes(store, tenant.app_id, SYSTEM, "prid-unknown", ops)
     assert missing.value.code == "NOT_FOUND"

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from app.store.client import Store
+from tests.domain.test_history import history_of
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import SAVE, assert_forbidden, personalize, register, register_anonymous, session_headers
 
@@ -225,3 +226,29 @@ async def test_save_installation_checks_custom_attributes_like_a_user(
         )
         assert _codes(data["saveInstallation"]) == [expected], attributes[:1]
     assert await _stored(store, tenant, "dev-1") == before
+
+
+async def test_an_applied_batch_is_a_profile_event_of_the_installation_user(gateway: Gateway, tenant: Tenant) -> None:
+    await register(gateway, tenant, "dev-1")
+    assert (await personalize(gateway, tenant, "dev-1", {"externalUserId": "u-1"}))["userErrors"] == []
+    before = (await history_of(gateway, tenant, externalUserId="u-1"))["edges"]
+    assert isinstance(before, list)
+
+    refused: list[dict[str, Any]] = [{"set": {"key": "city", "value": {"string": "Berlin"}}}, {"unset": "city"}]
+    assert _codes(await _ops(gateway, "dev-1", refused, tenant.user_token("u-1")))[0][0] == "INVALID_INPUT"
+    assert (await history_of(gateway, tenant, externalUserId="u-1"))["edges"] == before
+
+    ops: list[dict[str, Any]] = [{"set": {"key": "city", "value": {"string": "Berlin"}}}, *INCREMENT]
+    assert (await _ops(gateway, "dev-1", ops, tenant.user_token("u-1")))["userErrors"] == []
+    edges = (await history_of(gateway, tenant, externalUserId="u-1"))["edges"]
+    assert isinstance(edges, list) and len(edges) == len(before) + 1
+    event = edges[0]["node"]
+    assert event["kind"] == "UPDATED"
+    assert event["actor"] == {"scope": "user", "keyId": tenant.key_id, "subject": "u-1"}
+    # Names only: the value "Berlin" is personal data and stays out of the history.
+    assert event["details"] == {
+        "installation": "dev-1",
+        "customAttributes": ["city", "launches"],
+        "operations": ["set", "increment"],
+    }
+    assert "Berlin" not in str(edges)

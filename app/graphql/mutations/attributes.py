@@ -54,6 +54,7 @@ class AttributeMutations:
             return await properties.update_installation_attributes(
                 context.store,
                 installation["appId"],
+                context.principal.actor,
                 installation["pushRegistrationId"],
                 [op.to_domain() for op in ops],
                 owner_id=installation["userId"],
