@@ -7,7 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import bson
 from bson import ObjectId
 
 from app.domain import attributes, limits, profile
@@ -141,25 +140,14 @@ def apply(document: Document, valid: ValidInstallation, now: datetime, path: Fie
         "attrs": dict(document.get("attrs", {})),
         "attrMeta": dict(document.get("attrMeta", {})),
     }
-    for key, (kind, value) in valid.attributes_set.items():
-        result["attrs"][key] = value
-        result["attrMeta"][key] = {"type": kind.value, "updatedAt": now}
-    for key in valid.attributes_unset:
-        result["attrs"].pop(key, None)
-        result["attrMeta"].pop(key, None)
-    if len(result["attrs"]) > limits.MAX_CUSTOM_ATTRIBUTES_PER_USER:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED,
-            f"an installation has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} custom attributes",
-            (*path, "customAttributes"),
-        )
-    # As for users: far below MongoDB's 16 MiB, so repeated saves cannot grow it without bound.
-    if len(bson.encode(result)) > limits.MAX_DOCUMENT_BYTES:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED,
-            f"an installation is at most {limits.MAX_DOCUMENT_BYTES // 1024} KiB",
-            (*path, "customAttributes"),
-        )
+    profile.apply_attribute_changes(result, valid.attributes_set, valid.attributes_unset, now)
+    profile.check_document_limits(
+        result,
+        path,
+        owner="an installation",
+        whole="an installation",
+        size_path=(*path, "customAttributes"),
+    )
     result["lastSeenAt"] = now
     result["updatedAt"] = now
     return result

@@ -239,32 +239,52 @@ def apply_patch(document: Document, patch: ValidPatch, path: Field, now: datetim
     result.update(patch.assign)
     for name in patch.remove:
         result.pop(name, None)
-    for key, (kind, value) in patch.attributes_set.items():
-        if result["attrMeta"].get(key, {}).get("type") == kind.value and result["attrs"].get(key) == value:
-            continue  # the same value again is no change: updatedAt and the version stay
-        result["attrs"][key] = value
-        result["attrMeta"][key] = {"type": kind.value, "updatedAt": now}
-    for key in patch.attributes_unset:
-        result["attrs"].pop(key, None)
-        result["attrMeta"].pop(key, None)
+    apply_attribute_changes(result, patch.attributes_set, patch.attributes_unset, now)
     if patch.channels:
         result["channels"] = merge_channels(document.get("channels", []), patch.channels, (*path, "channels"), now)
     check_document_limits(result, path)
     return result
 
 
-def check_document_limits(document: Document, path: Field) -> None:
+def apply_attribute_changes(
+    document: Document,
+    assigned: dict[str, tuple[attributes.AttributeType, Any]],
+    removed: set[str],
+    now: datetime,
+) -> None:
+    """Set and remove custom attributes of a user or installation document (in place; its
+    ``attrs`` and ``attrMeta`` must be copies the caller owns)."""
+    for key, (kind, value) in assigned.items():
+        if document["attrMeta"].get(key, {}).get("type") == kind.value and document["attrs"].get(key) == value:
+            continue  # the same value again is no change: the attribute's updatedAt stays
+        document["attrs"][key] = value
+        document["attrMeta"][key] = {"type": kind.value, "updatedAt": now}
+    for key in removed:
+        document["attrs"].pop(key, None)
+        document["attrMeta"].pop(key, None)
+
+
+def check_document_limits(
+    document: Document,
+    path: Field,
+    *,
+    owner: str = "a user",
+    whole: str = "a user's profile",
+    size_path: Field | None = None,
+) -> None:
+    """The custom attribute count and the stored size of a user or installation document."""
     if len(document.get("attrs", {})) > limits.MAX_CUSTOM_ATTRIBUTES_PER_USER:
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED,
-            f"a user has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} custom attributes",
+            f"{owner} has at most {limits.MAX_CUSTOM_ATTRIBUTES_PER_USER} custom attributes",
             (*path, "customAttributes"),
         )
+    # Far below MongoDB's 16 MiB, so repeated saves cannot grow a document without bound.
     if len(bson.encode(document)) > limits.MAX_DOCUMENT_BYTES:
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED,
-            f"a user's profile is at most {limits.MAX_DOCUMENT_BYTES // 1024} KiB",
-            path,
+            f"{whole} is at most {limits.MAX_DOCUMENT_BYTES // 1024} KiB",
+            path if size_path is None else size_path,
         )
 
 
