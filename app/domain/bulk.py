@@ -34,7 +34,7 @@ from app.domain.profile import (
     new_user_document,
     validate_patch,
 )
-from app.domain.users import _changed, _lookup_ref, new_user_id, upsert_user
+from app.domain.users import changed_fields, lookup_ref, new_user_id, upsert_user
 from app.store.client import Store
 
 MAX_RECORDS = 1_000
@@ -88,7 +88,7 @@ async def bulk_upsert(
     for index, patch in enumerate(patches):
         try:
             checked = validate_patch(patch, (*path, index))
-            if _lookup_ref(checked) is None:
+            if lookup_ref(checked) is None:
                 raise DomainError(
                     ErrorCode.INVALID_INPUT,
                     "name the user by externalUserId, or else by an email or phone",
@@ -181,7 +181,7 @@ async def _write(
             document["_id"],
             EventKind.CREATED if created else EventKind.UPDATED,
             actor,
-            _changed(remaining[index]),
+            changed_fields(remaining[index]),
         )
         for index, document, created in written
         if index not in retry

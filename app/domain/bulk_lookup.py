@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.profile import Document, Field, ValidPatch
-from app.domain.users import MAX_REDIRECTS, _interrupted, _lookup_ref
+from app.domain.users import MAX_REDIRECTS, lookup_ref, merge_interrupted
 from app.store.client import Store
 
 _IDENTIFIERS = ("externalUserId", "emails", "phones")
@@ -68,7 +68,7 @@ class Batch:
             pending = {t["mergedInto"] for t in targets if "mergedInto" in t} - set(self.live)
 
     def resolve(self, valid: ValidPatch) -> Document | None:
-        ref = _lookup_ref(valid)
+        ref = lookup_ref(valid)
         assert ref is not None
         name = {"externalUserId": "externalUserId", "email": "emails", "phone": "phones"}[ref.kind]
         document = self.holders.get((name, ref.value))
@@ -83,7 +83,9 @@ class Batch:
         for name, position, value in identifiers(document):
             holder = self.holders.get((name, value))
             if holder is not None and document["_id"] not in (holder["_id"], holder.get("mergedInto")):
-                errors.append(_interrupted(name, value, (*path, name) if position is None else (*path, name, position)))
+                errors.append(
+                    merge_interrupted(name, value, (*path, name) if position is None else (*path, name, position))
+                )
         return errors
 
 

@@ -125,16 +125,16 @@ async def check_identifier_conflicts(
 def _conflicts_with(document: Document, holder: Document, path: Field) -> list[DomainError]:
     errors = []
     if document.get("externalUserId") and holder.get("externalUserId") == document["externalUserId"]:
-        errors.append(_interrupted("externalUserId", document["externalUserId"], (*path, "externalUserId")))
+        errors.append(merge_interrupted("externalUserId", document["externalUserId"], (*path, "externalUserId")))
     for name in ("emails", "phones"):
         held = set(holder.get(name, []))
         for index, value in enumerate(document.get(name, [])):
             if value in held:
-                errors.append(_interrupted(name, value, (*path, name, index)))
+                errors.append(merge_interrupted(name, value, (*path, name, index)))
     return errors
 
 
-def _interrupted(name: str, value: str, path: Field) -> DomainError:
+def merge_interrupted(name: str, value: str, path: Field) -> DomainError:
     return DomainError(
         ErrorCode.USER_MERGE_INTERRUPTED,
         f"another user already holds {name} {value!r}; merge the two users explicitly with mergeUsers",
@@ -151,7 +151,7 @@ def duplicate_key_error(error: DuplicateKeyError, document: Document, path: Fiel
             values = document.get(name, [])
             index = values.index(value) if isinstance(values, list) and value in values else None
             field = (*path, name) if index is None else (*path, name, index)
-            return _interrupted(name, value, field)
+            return merge_interrupted(name, value, field)
     return DomainError(ErrorCode.USER_MERGE_INTERRUPTED, "another user already holds an identifier", path)
 
 
@@ -183,7 +183,7 @@ async def replace_if_unchanged(
     return result.matched_count == 1
 
 
-def _lookup_ref(patch: ValidPatch) -> UserRef | None:
+def lookup_ref(patch: ValidPatch) -> UserRef | None:
     """UpsertUserInput names its user by externalUserId, or else by its first email or phone."""
     if patch.external_user_id is not None:
         return UserRef("externalUserId", patch.external_user_id)
@@ -207,7 +207,7 @@ async def upsert_user(
     ``box`` encrypts channel secrets; inputs with channels need it."""
     valid = validate_patch(patch, path, box)
     await definitions.enforce(store, app_id, valid)
-    ref = _lookup_ref(valid)
+    ref = lookup_ref(valid)
     if ref is None:
         raise DomainError(
             ErrorCode.INVALID_INPUT,
@@ -224,7 +224,7 @@ async def upsert_user(
             updated["updatedAt"] = now
             await check_identifier_conflicts(store, app_id, existing["_id"], updated, path)
             if await replace_with_version(store, existing, updated, path):
-                await history.record(store, app_id, existing["_id"], EventKind.UPDATED, actor, _changed(valid))
+                await history.record(store, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid))
                 return updated, False
             continue
         document = apply_patch(new_user_document(app_id, new_user_id(), now), valid, path, now)
@@ -241,7 +241,7 @@ async def upsert_user(
             if any(_names_lookup(error, ref, path) for error in errors.errors):
                 continue
             raise
-        await history.record(store, app_id, document["_id"], EventKind.CREATED, actor, _changed(valid))
+        await history.record(store, app_id, document["_id"], EventKind.CREATED, actor, changed_fields(valid))
         return document, True
     raise DomainError(ErrorCode.VERSION_CONFLICT, "the user changed too often concurrently; retry", path)
 
@@ -254,7 +254,7 @@ def _names_lookup(conflict: DomainError, ref: UserRef, path: Field) -> bool:
     return conflict.code is ErrorCode.USER_MERGE_INTERRUPTED and conflict.field == expected
 
 
-def _changed(valid: ValidPatch) -> dict[str, Any]:
+def changed_fields(valid: ValidPatch) -> dict[str, Any]:
     """Names of what changed (never the values: history must not copy personal data)."""
     fields = sorted({*valid.assign, *valid.remove})
     attrs = sorted({*valid.attributes_set, *valid.attributes_unset})
@@ -286,7 +286,7 @@ async def update_user(
         expected_version=expected_version,
         path=path,
         ref_path=ref_path,
-        details=_changed(valid),
+        details=changed_fields(valid),
     )
 
 
