@@ -9,7 +9,6 @@ process. The Python modules are already imported; files read per request would b
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import mimetypes
 from dataclasses import dataclass
@@ -54,10 +53,15 @@ def _walk(folder: Traversable, prefix: str) -> dict[str, Asset]:
     return found
 
 
-@functools.cache
+_LOADED: dict[str, dict[str, Asset]] = {}
+
+
 def load_assets(root: Traversable = STATIC_ROOT) -> dict[str, Asset]:
     """Every file under ``root`` by its relative path, read once per process."""
-    return _walk(root, "")
+    key = str(root)
+    if key not in _LOADED:
+        _LOADED[key] = _walk(root, "")
+    return _LOADED[key]
 
 
 def static_route(root: Traversable = STATIC_ROOT) -> Route:
