@@ -279,6 +279,17 @@ def export_schema(
     console.print(json.dumps({"written": str(output)}))
 
 
+@cli.command("export-docs")
+def export_docs(
+    root: Annotated[Path, typer.Option(help="The repository root (holds docs/).")] = Path("."),
+) -> None:
+    """Regenerate the configuration and limits tables in docs/ from the code."""
+    from app import doc_tables
+
+    changed = doc_tables.write(root)
+    console.print(json.dumps({"written": changed}))
+
+
 def main() -> None:
     cli()
 
