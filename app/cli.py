@@ -55,8 +55,10 @@ def _command() -> str:
 
 def _print_how_to_connect(host: str, port: int, data_dir: Path | None) -> None:
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
-    console.print(f"GraphiQL: http://{shown_host}:{port}/graphql   (another port: {_command()} serve --port 8080)")
     dir_option = f" --data-dir {shlex.quote(str(data_dir))}" if data_dir is not None else ""
+    console.print(
+        f"GraphiQL: http://{shown_host}:{port}/graphql   (another port: {_command()} serve --port 8080{dir_option})"
+    )
     console.print(f"Admin token: {_command()} token admin{dir_option}   (paste as Authorization: Bearer <token>)")
 
 
