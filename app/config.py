@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         description="Serve GraphiQL on `GET /graphql` (assets from the package, no CDN); off in production unless set.",
     )
 
-    # Production operations (README, "Running in production"). In production GraphiQL and
+    # Production operations (docs/operations/production.md). In production GraphiQL and
     # introspection are off unless set explicitly.
     introspection: bool = Field(default=True, description="Allow schema introspection; off in production unless set.")
     max_body_bytes: int = Field(
