@@ -176,8 +176,6 @@ def list_apps(
     """List every app with its active key ids (never secrets): how to find a lost app id."""
     import asyncio
 
-    from rich.table import Table
-
     from app.domain.apps import MAX_APPS_PAGE_SIZE, list_apps
     from app.store.client import open_store
 
@@ -205,10 +203,9 @@ def list_apps(
             line = {"id": app["_id"], "name": app["name"], "createdAt": str(app["createdAt"]), "keyIds": key_ids}
             typer.echo(json.dumps(line))
         return
-    table = Table("app id", "name", "created", "active key ids")
     for app, key_ids in found:
-        table.add_row(str(app["_id"]), str(app["name"]), str(app["createdAt"])[:19], ", ".join(key_ids))
-    Console(soft_wrap=True).print(table)
+        # Plain lines, never truncated to the terminal's width: the ids are there to be copied.
+        typer.echo(f"{app['_id']}  {app['name']}  (created {str(app['createdAt'])[:19]})  keys: {', '.join(key_ids)}")
     console.print(f"{len(found)} app(s).")
 
 

@@ -83,3 +83,7 @@ async def test_the_printed_commands_work_as_printed_and_apps_list_finds_the_app(
         (created["app"]["id"], "Listed", [created["key"]["id"]])
     ]
     assert created["key"]["secret"] not in result.stdout
+    # The plain listing keeps whole ids, whatever the terminal's width: they are there to be copied.
+    plain = await asyncio.to_thread(_run, "apps", "list", "--data-dir", str(data_dir))
+    assert plain.stdout.startswith(f"{created['app']['id']}  Listed  (created ")
+    assert plain.stdout.rstrip().endswith(f"keys: {created['key']['id']}")
