@@ -74,3 +74,9 @@ async def test_a_page_costs_two_store_commands_whatever_its_size(
             page = (await gateway.data(APPS, {"first": first}, token=admin_token))["apps"]
         assert len(page["nodes"]) == first
         assert commands == {"find apps": 1, "find app_keys": 1}
+
+
+async def test_a_new_app_lists_its_first_key(gateway: Gateway, admin_token: str) -> None:
+    query = 'mutation { createApp(name: "keys") { app { keys { id secret } } key { id } userErrors { code } } }'
+    payload = (await gateway.data(query, token=admin_token))["createApp"]
+    assert payload["app"]["keys"] == [{"id": payload["key"]["id"], "secret": None}]
