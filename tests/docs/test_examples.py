@@ -7,6 +7,7 @@ returned, user tokens for a `sub`, and the `sessionToken` an answer showed.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pydantic import SecretStr
 
 from app.auth import tokens
 from app.config import Settings
-from app.main import create_app
+from app.main import Runtime, create_app
 from tests.docs.examples import ROOT, Example, doc_files, examples
 
 WITH_EXAMPLES = [path for path in doc_files() if path.exists() and any(example.run for example in examples(path))]
@@ -87,8 +88,10 @@ def _codes(data: Any) -> set[str]:
 
 @pytest.fixture
 async def reader(tmp_path: Path) -> AsyncIterator[Reader]:
-    """A fresh gateway of its own (empty store) and the admin token `token admin` would mint."""
+    """A fresh gateway of its own (an empty embedded store, or a new database on MONGODB_URI)
+    and the admin token `token admin` would mint."""
     settings = Settings(
+        mongodb_uri=os.environ.get("MONGODB_URI"),
         database_name=f"profile_gateway_docs_{secrets.token_hex(4)}",
         data_dir=tmp_path,
         embedded_engine="memory",
@@ -96,13 +99,15 @@ async def reader(tmp_path: Path) -> AsyncIterator[Reader]:
         master_key=SecretStr(Fernet.generate_key().decode()),
         auth_failure_limit_per_minute=0,
     )
-    assert settings.embedded, "the docs' examples run on a fresh embedded store"
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8000") as client:
             assert settings.admin_secret is not None
             yield Reader(client, tokens.mint(settings.admin_secret.get_secret_value(), {"scope": "admin"}))
+        if settings.mongodb_uri is not None:
+            runtime: Runtime = application.state.runtime
+            await runtime.store.client.drop_database(settings.database_name)
 
 
 async def _run(reader: Reader, example: Example) -> None:
