@@ -9,6 +9,7 @@ from app.domain import bulk
 from app.graphql.access import Info
 from app.graphql.errors import collect_user_errors
 from app.graphql.inputs.users import UpsertUserInput
+from app.graphql.pipeline import vouched_patch
 from app.graphql.types.bulk import BulkStatus, BulkUpsertPayload
 
 
@@ -21,7 +22,7 @@ class BulkMutations:
     async def bulk_upsert_users(self, info: Info, records: list[UpsertUserInput]) -> BulkUpsertPayload:
         context = info.context
         app_id = scopes.require_app(context.principal)
-        patches = [record.to_domain() for record in records]
+        patches = [vouched_patch(info, record.to_domain(), ("records", index)) for index, record in enumerate(records)]
         result, errors = await collect_user_errors(
             lambda: bulk.bulk_upsert(context.store, app_id, context.principal.actor, patches)
         )

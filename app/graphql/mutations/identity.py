@@ -19,6 +19,7 @@ from app.graphql.inputs.installations import UserIdentityInput
 from app.graphql.inputs.refs import UserRef
 from app.graphql.inputs.users import UserPatch
 from app.graphql.installation_access import owned_installation
+from app.graphql.pipeline import vouched_identity, vouched_patch
 from app.graphql.types.installation import Installation
 from app.graphql.types.installation_payloads import InstallationPayload, PersonalizePayload
 from app.graphql.types.payloads import UserPayload
@@ -47,22 +48,21 @@ class IdentityMutations:
         context = info.context
         principal = context.principal
         app_id = scopes.require_tenant(principal)
-        if principal.scope is Scope.SESSION:
-            raise scopes.Forbidden("an anonymous session cannot claim an identity")
+        # Decided from the credential alone, before any look-up: no answer reveals who holds a value.
+        wanted = identity.to_domain()
+        vouched_identity(info, wanted.external_user_id, wanted.emails, wanted.phones)
+        patch = vouched_patch(info, attributes.to_domain(), ("attributes",)) if attributes is not None else None
 
         async def work() -> Personalized:
             if principal.scope is Scope.USER:
-                wanted = (identity.external_user_id or "").strip()
-                if wanted != principal.external_user_id:
-                    raise scopes.Forbidden("a user token may personalize only with its own externalUserId")
                 await _anonymous_or_own(info, push_registration_id)
             return await personalize_ops.personalize(
                 context.store,
                 app_id,
                 principal.actor,
                 push_registration_id,
-                identity.to_domain(),
-                attributes.to_domain() if attributes is not None else None,
+                wanted,
+                patch,
                 force_depersonalize=force_depersonalize,
                 keep_as_lead=keep_as_lead,
                 box=context.box,

@@ -14,6 +14,7 @@ from app.graphql.ids import encode_id
 from app.graphql.inputs.refs import UserRef
 from app.graphql.inputs.users import UpsertUserInput, UserPatch
 from app.graphql.mutations.owned import change_owned_user
+from app.graphql.pipeline import vouched_patch
 from app.graphql.types.payloads import DeleteUserPayload, UserPayload
 
 
@@ -23,10 +24,11 @@ class UserMutations:
     async def upsert_user(self, info: Info, input: UpsertUserInput) -> UserPayload:
         context = info.context
         app_id = scopes.require_app(context.principal)
+        patch = vouched_patch(info, input.to_domain(), ("input",))
 
         async def work() -> dict[str, Any]:
             document, _created = await users.upsert_user(
-                context.store, app_id, context.principal.actor, input.to_domain(), box=context.box
+                context.store, app_id, context.principal.actor, patch, box=context.box
             )
             return document
 
@@ -41,11 +43,13 @@ class UserMutations:
         self, info: Info, by: UserRef, patch: UserPatch, expected_version: int | None = None
     ) -> UserPayload:
         box = info.context.box
+        # Decided from the credential alone, before the user is looked up.
+        vouched = vouched_patch(info, patch.to_domain(), ("patch",))
         return await change_owned_user(
             info,
             by,
             lambda user: users.update_user(
-                user.store, user.app_id, user.actor, user.ref, patch.to_domain(), expected_version, box=box
+                user.store, user.app_id, user.actor, user.ref, vouched, expected_version, box=box
             ),
         )
 
