@@ -218,3 +218,20 @@ async def test_no_identifier_oracle_for_user_and_session_tokens(gateway: Gateway
         )
         codes.append(data["updateUser"]["userErrors"])
     assert codes == [[], []]
+
+
+async def test_session_contact_data_is_validated_like_identifiers(gateway: Gateway, tenant: Tenant) -> None:
+    installation, session = await register_anonymous(gateway, tenant, "lead-3")
+    lead_id = installation["user"]["id"]
+    data = await gateway.data(
+        UPDATE,
+        {"by": {"id": lead_id}, "patch": {"emails": ["not an address"], "phones": ["12"]}},
+        headers=session_headers(session),
+    )
+    errors = data["updateUser"]["userErrors"]
+    assert [(error["code"], error["field"]) for error in errors] == [
+        ("INVALID_EMAIL", ["patch", "emails", "0"]),
+        ("INVALID_PHONE", ["patch", "phones", "0"]),
+    ]
+    me = (await gateway.data(ME, headers=session_headers(session)))["me"]
+    assert (me["unverifiedEmails"], me["unverifiedPhones"]) == ([], [])
