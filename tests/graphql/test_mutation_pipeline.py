@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from strawberry.types.base import StrawberryObjectDefinition
+
 from app.graphql.pipeline import MutationPipeline
 from app.graphql.schema import schema
 from tests.helpers import Gateway, Tenant
@@ -10,6 +12,7 @@ from tests.identity_ops import MERGE, assert_forbidden, register_anonymous, sess
 
 def test_every_mutation_declares_its_scope_in_the_pipeline() -> None:
     mutation_type = schema.schema_converter.type_map["Mutation"].definition
+    assert isinstance(mutation_type, StrawberryObjectDefinition)
     undeclared = [
         field.python_name
         for field in mutation_type.fields
