@@ -36,6 +36,16 @@ async def require_may_save(info: Info, push_registration_id: str) -> None:
     await require_owner_of(info, existing)
 
 
+async def require_may_personalize(info: Info, push_registration_id: str) -> None:
+    """A user token may personalize its own installations and anonymous ones (a login)."""
+    context = info.context
+    app_id = scopes.require_tenant(context.principal)
+    installation = await installations.get(context.store, app_id, push_registration_id)
+    user = await find_user(context.store, app_id, UserRef("id", installation["userId"]))
+    if user is not None and user.get("externalUserId") not in (None, context.principal.external_user_id):
+        raise scopes.Forbidden()
+
+
 async def require_owner_of(info: Info, installation: dict[str, Any]) -> None:
     context = info.context
     user = await find_user(context.store, installation["appId"], UserRef("id", installation["userId"]))

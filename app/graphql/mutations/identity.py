@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth import scopes
 from app.auth.principal import Scope
 from app.domain import identity as identity_ops
-from app.domain import installations, merge
+from app.domain import merge
 from app.domain import personalize as personalize_ops
-from app.domain.users import UserRef as DomainUserRef
-from app.domain.users import find_user
 from app.graphql.access import Info
 from app.graphql.inputs.installations import UserIdentityInput
 from app.graphql.inputs.refs import UserRef
 from app.graphql.inputs.users import UserPatch
-from app.graphql.installation_access import owned_installation
+from app.graphql.installation_access import owned_installation, require_may_personalize
 from app.graphql.pipeline import APP, app_id_of, mutation, vouched_identity, vouched_patch
 from app.graphql.types.installation import Installation
 from app.graphql.types.installation_payloads import InstallationPayload, PersonalizePayload
@@ -53,7 +50,7 @@ class IdentityMutations:
         vouched_identity(info, wanted.external_user_id, wanted.emails, wanted.phones)
         patch = vouched_patch(info, attributes.to_domain(), ("attributes",)) if attributes is not None else None
         if context.principal.scope is Scope.USER:
-            await _anonymous_or_own(info, push_registration_id)
+            await require_may_personalize(info, push_registration_id)
         result = await personalize_ops.personalize(
             context.store,
             app_id_of(info),
@@ -107,13 +104,3 @@ class IdentityMutations:
             strategy,
         )
         return UserPayload.of(document, [])
-
-
-async def _anonymous_or_own(info: Info, push_registration_id: str) -> None:
-    """A user token may personalize its own installations and anonymous ones (a login)."""
-    context = info.context
-    app_id = app_id_of(info)
-    installation = await installations.get(context.store, app_id, push_registration_id)
-    user = await find_user(context.store, app_id, DomainUserRef("id", installation["userId"]))
-    if user is not None and user.get("externalUserId") not in (None, context.principal.external_user_id):
-        raise scopes.Forbidden()
