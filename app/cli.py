@@ -131,6 +131,14 @@ def token(
         typer.Option(help="App key secret (app and user tokens).", envvar="PROFILE_GATEWAY_KEY_SECRET"),
     ] = None,
     subject: Annotated[str | None, typer.Option("--sub", help="externalUserId (user tokens).")] = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="A verified email the user token vouches for (`email` claim)."),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option("--phone", help="A verified phone (E.164) the user token vouches for (`phone_number` claim)."),
+    ] = None,
     hours: Annotated[float, typer.Option(help="Lifetime in hours.")] = 12.0,
     data_dir: Annotated[Path | None, typer.Option(help="Where the embedded store keeps its secrets.")] = None,
     audience: Annotated[
@@ -155,6 +163,13 @@ def token(
         if not subject:
             raise typer.BadParameter("user tokens need --sub <externalUserId>")
         claims["sub"] = subject
+        # Only signed claims let a user token assert an email or phone (see SECURITY.md).
+        if email:
+            claims["email"] = email
+        if phone:
+            claims["phone_number"] = phone
+    elif email or phone:
+        raise typer.BadParameter("--email and --phone are claims of user tokens only")
     typer.echo(tokens.mint(key_secret, claims, key_id=key_id, ttl=ttl))
 
 
