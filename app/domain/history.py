@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
 
+from app.domain import clock
 from app.domain.actor import Actor
 from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
 
 
 class EventKind(StrEnum):
@@ -35,22 +35,22 @@ def event_document(
         "appId": app_id,
         "userId": user_id,
         "kind": kind.value,
-        "at": datetime.now(UTC),
+        "at": clock.now(),
         "actor": actor.to_document(),
         "details": details or {},
     }
 
 
-async def record(
-    store: Store,
+def record(
+    unit: UnitOfWork,
     app_id: str,
     user_id: str,
     kind: EventKind,
     actor: Actor,
     details: dict[str, Any] | None = None,
-    session: AsyncClientSession | None = None,
 ) -> None:
-    await store.history.insert_one(event_document(app_id, user_id, kind, actor, details), session=session)
+    """Stage the event in ``unit``: it commits with the change it describes."""
+    unit.record(event_document(app_id, user_id, kind, actor, details))
 
 
 def is_event_id(value: str) -> bool:

@@ -17,6 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from app.domain.errors import not_found
 from app.domain.profile import Document, Field
 from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
 
 
 async def find(
@@ -62,26 +63,18 @@ async def find_by_user_ids(store: Store, app_id: str, user_ids: Sequence[str]) -
     return [grouped[user_id] for user_id in user_ids]
 
 
-async def move_all(
-    store: Store,
-    app_id: str,
-    from_user: str,
-    to_user: str,
-    now: datetime,
-    session: AsyncClientSession,
-) -> None:
+async def move_all(unit: UnitOfWork, app_id: str, from_user: str, to_user: str, now: datetime) -> None:
     """Hand every installation of ``from_user`` to ``to_user``. A moved installation stops
     being primary when the receiving user already has a primary one (at most one each)."""
-    if await store.installations.find_one(
-        {"appId": app_id, "userId": to_user, "isPrimaryDevice": True}, {"_id": 1}, session=session
+    installations = unit.store.installations
+    if await installations.find_one(
+        {"appId": app_id, "userId": to_user, "isPrimaryDevice": True}, {"_id": 1}, session=unit.session
     ):
-        await store.installations.update_many(
+        await unit.update_many(
+            installations,
             {"appId": app_id, "userId": from_user, "isPrimaryDevice": True},
             {"$set": {"isPrimaryDevice": False}},
-            session=session,
         )
-    await store.installations.update_many(
-        {"appId": app_id, "userId": from_user},
-        {"$set": {"userId": to_user, "updatedAt": now}},
-        session=session,
+    await unit.update_many(
+        installations, {"appId": app_id, "userId": from_user}, {"$set": {"userId": to_user, "updatedAt": now}}
     )

@@ -7,11 +7,17 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, Wa
 _TRANSIENT_LABELS = ("TransientTransactionError", "RetryableWriteError", "NoWritesPerformed")
 
 
+class StoreBusy(PyMongoError):
+    """The store refused a transaction for load, not for a bug (a lost race that retries did
+    not settle, an aborted transaction): the client may retry."""
+
+
 def is_unavailable(error: PyMongoError) -> bool:
-    """True for network failures, server selection and operation timeouts and transient labels.
+    """True for network failures, server selection and operation timeouts, transient labels and
+    transactions refused under load (StoreBusy).
 
     Server-side refusals (duplicate keys, bad queries) stay bugs: they are masked, not retried.
     """
-    if isinstance(error, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError):
+    if isinstance(error, ConnectionFailure | ExecutionTimeout | WaitQueueTimeoutError | StoreBusy):
         return True
     return any(error.has_error_label(label) for label in _TRANSIENT_LABELS)

@@ -23,7 +23,7 @@ class BulkMutations:
         app_id = scopes.require_app(context.principal)
         patches = [record.to_domain() for record in records]
         result, errors = await collect_user_errors(
-            lambda: bulk.bulk_upsert(context.store, app_id, context.principal.actor, patches)
+            lambda: bulk.bulk_upsert(context.store, app_id, context.principal.actor, patches, box=context.box)
         )
         if result is None:
             return BulkUpsertPayload(
