@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from app.domain import clock
 from app.domain.errors import DomainError, ErrorCode, not_found
+from app.store import unit_of_work
 from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
 
 Document = dict[str, Any]
 Field = tuple[str | int, ...]
@@ -65,7 +67,7 @@ async def define_category(store: Store, app_id: str, spec: CategoryInput, path: 
                 f"an app has at most {MAX_CATEGORIES_PER_APP} categories",
                 path,
             )
-    now = datetime.now(UTC)
+    now = clock.now()
     document: Document = {
         "_id": category_id,
         "appId": app_id,
@@ -76,17 +78,24 @@ async def define_category(store: Store, app_id: str, spec: CategoryInput, path: 
         "createdAt": existing["createdAt"] if existing else now,
         "updatedAt": now,
     }
-    # Keyed by _id: two concurrent definitions of one name end as one category.
-    await store.preference_categories.replace_one({"_id": category_id}, document, upsert=True)
-    return document
+
+    async def work(unit: UnitOfWork) -> Document:
+        # Keyed by _id: two concurrent definitions of one name end as one category.
+        await unit.replace_one(store.preference_categories, {"_id": category_id}, document, upsert=True)
+        return document
+
+    return await unit_of_work.run(store, work)
 
 
 async def remove_category(store: Store, app_id: str, name: str, path: Field = ("name",)) -> str:
     """Users' stored choices for it stay, unused, and apply again if it is defined again."""
-    result = await store.preference_categories.delete_one({"_id": _category_id(app_id, name)})
-    if result.deleted_count != 1:
-        raise not_found("the category", path)
-    return name
+
+    async def work(unit: UnitOfWork) -> str:
+        if await unit.delete_many(store.preference_categories, {"_id": _category_id(app_id, name)}) != 1:
+            raise not_found("the category", path)
+        return name
+
+    return await unit_of_work.run(store, work)
 
 
 async def list_categories(store: Store, app_id: str) -> list[Document]:

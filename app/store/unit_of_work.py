@@ -63,11 +63,16 @@ class UnitOfWork:
             await collection.insert_many(documents, session=self.session)
 
     async def replace_one(
-        self, collection: AsyncCollection[Document], selector: Mapping[str, Any], document: Document
+        self,
+        collection: AsyncCollection[Document],
+        selector: Mapping[str, Any],
+        document: Document,
+        *,
+        upsert: bool = False,
     ) -> bool:
         """Whether ``selector`` matched (a version guard that missed answers False)."""
         await self._step("replace", collection)
-        result = await collection.replace_one(selector, document, session=self.session)
+        result = await collection.replace_one(selector, document, upsert=upsert, session=self.session)
         return result.matched_count == 1
 
     async def update_one(self, collection: AsyncCollection[Document], selector: Mapping[str, Any], update: Any) -> bool:
