@@ -53,20 +53,22 @@ def hooked(steps: Steps) -> Iterator[Steps]:
 
 
 async def snapshot(store: Store, app_id: str) -> dict[str, list[dict[str, Any]]]:
-    """What the app has in the store: users, installations, history, sessions, idempotency records."""
+    """What the app has in the store (every collection a mutation of the app writes)."""
     result = {}
     for collection in (
         store.users,
         store.installations,
         store.history,
         store.sessions,
+        store.preference_categories,
+        store.app_keys,
         idempotency.collection(store),
     ):
         result[collection.name] = await collection.find({"appId": app_id}).sort("_id", 1).to_list()
     return result
 
 
-_GENERATED = re.compile(r"^([0-9a-f]{16,}|(app|key|ins|inst)_[0-9A-Za-z_-]+)$")
+_GENERATED = re.compile(r"^([0-9a-f]{16,}|(app|key|ins|inst)_[0-9A-Za-z_-]+)(:.*)?$")
 
 
 def _stable(state: Any) -> Any:
@@ -172,6 +174,18 @@ CASES: dict[str, tuple[Setup, str, dict[str, Any]]] = {
         _user,
         f'mutation {{ updatePreferences(by: {BY}, input: {{language: "de", optedOutChannelTypes: [SMS]}}) '
         f"{{ {USER_FIELDS} }} }}",
+        {},
+    ),
+    "definePreferenceCategory": (
+        _nothing,
+        'mutation { definePreferenceCategory(input: {name: "news"}) { userErrors { code } } }',
+        {},
+    ),
+    "removePreferenceCategory": (
+        lambda g, t: g.data(
+            'mutation { definePreferenceCategory(input: {name: "news"}) { userErrors { code } } }', token=t.app_token
+        ),
+        'mutation { removePreferenceCategory(name: "news") { userErrors { code } } }',
         {},
     ),
     "saveInstallation creates": (_nothing, SAVE, {"input": {"pushRegistrationId": "dev-9", "platform": "IOS"}}),
