@@ -25,7 +25,7 @@ from tests.conftest import new_tenant
 from tests.helpers import Gateway, Tenant, error_codes
 from tests.identity_ops import DEPERSONALIZE, MERGE, PERSONALIZE, SAVE, UPSERT
 
-Setup = Callable[[Gateway, Tenant], Awaitable[None]]
+Setup = Callable[[Gateway, Tenant], Awaitable[object]]
 
 
 class InjectedFailure(AutoReconnect):

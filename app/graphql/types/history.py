@@ -9,6 +9,7 @@ import strawberry
 from strawberry.relay import PageInfo
 from strawberry.scalars import JSON
 
+from app.graphql.errors import UserError
 from app.graphql.ids import encode_id
 
 
@@ -58,3 +59,7 @@ class ProfileEventEdge:
 class ProfileEventConnection:
     edges: list[ProfileEventEdge] = strawberry.field(description="The events of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="Why the paging arguments were refused (the page is then empty).",
+    )
