@@ -4,7 +4,9 @@ when the store times out or the user presses Ctrl-C (what happened and how to re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
+import signal
 import time
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from rich.text import Text
 
 from app.config import Settings
 from app.crypto import SecretBox
-from app.importer.run import Options, Summary, count_records, detect_format, run_import
+from app.importer.run import ImportStopped, Options, Summary, count_records, detect_format, run_import
 from app.local_secrets import ensure_local_secrets
 from app.store.client import Store, open_store
 from app.store.errors import is_unavailable
@@ -100,6 +102,8 @@ def run_command(settings: Settings, app_id: str, source: Path, options: Options,
         options.batch_seconds = settings.store_timeout_ms / 1000 * BATCH_SHARE_OF_TIMEOUT
 
     async def run() -> int:
+        stopping = _stop_on_ctrl_c(console)
+        options.stop_requested = stopping.is_set
         store = open_store(settings)
         try:
             await ensure_indexes(store)
@@ -110,6 +114,9 @@ def run_command(settings: Settings, app_id: str, source: Path, options: Options,
         except (DomainError, ValueError) as error:
             console.print(f"[red]{error}[/red]")
             return EXIT_BAD_INPUT
+        except ImportStopped:
+            console.print(f"Stopped after a complete batch. Continue with: {resume_command(source, app_id)}")
+            return EXIT_INTERRUPTED
         finally:
             await store.close()
         return EXIT_REJECTS if summary.rejected else EXIT_OK
@@ -126,6 +133,25 @@ def run_command(settings: Settings, app_id: str, source: Path, options: Options,
             f"Continue with: {resume_command(source, app_id)}"
         )
         return EXIT_STORE_UNAVAILABLE
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         console.print(f"\nInterrupted. Continue with: {resume_command(source, app_id)}")
         return EXIT_INTERRUPTED
+
+
+def _stop_on_ctrl_c(console: Console) -> asyncio.Event:
+    """The first Ctrl-C lets the running batch finish and stops there; a second one stops at
+    once (the running batch then commits completely or not at all)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def on_interrupt() -> None:
+        if stopping.is_set() and task is not None:
+            task.cancel()
+            return
+        stopping.set()
+        console.print("Stopping after the current batch (Ctrl-C again to stop at once)…")
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers (Windows)
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    return stopping

@@ -55,6 +55,8 @@ class Options:
     format: Format | None = None
     # A batch should take about this long at most; None keeps batch_size fixed.
     batch_seconds: float | None = None
+    # Asked after each batch: True stops the import there (ImportStopped), ready for --resume.
+    stop_requested: Callable[[], bool] = field(default=lambda: False)
     on_progress: Callable[[int], None] = field(default=lambda advanced: None)
     on_batch: Callable[[Summary], None] = field(default=lambda summary: None)
 
@@ -118,6 +120,14 @@ class _Checkpoint:
             json.dumps({"source": str(self.source.resolve()), "line": line, "summary": asdict(summary)})
         )
         os.replace(temporary, self.path)
+
+
+class ImportStopped(Exception):
+    """The import stopped between two batches because it was asked to."""
+
+    def __init__(self, summary: Summary) -> None:
+        super().__init__("the import was stopped")
+        self.summary = summary
 
 
 class _BatchSize:
@@ -189,6 +199,8 @@ async def run_import(store: Store, app_id: str, source: Path, options: Options, 
                 batch.append((line, parsed))
             if len(batch) + len(refused) >= size.current:
                 await flush(line)
+                if options.stop_requested():
+                    raise ImportStopped(summary)
         if batch or refused:
             await flush(last_line)
     summary.skipped = skipped

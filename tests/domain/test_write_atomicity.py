@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure
 
 from app.store import idempotency, unit_of_work
 from app.store.client import Store
@@ -321,3 +321,48 @@ async def test_a_change_whose_response_was_not_kept_is_not_applied_again(
     assert (await gateway.data(READ_N, token=tenant.app_token))["user"]["customAttribute"] == {"value": "1"}
     record = await idempotency.collection(store).find_one({"appId": tenant.app_id})
     assert record is not None and record["committed"] is True and len(record["userIds"]) == 1
+
+
+@dataclass
+class Conflicts:
+    """The store refusing transactions as under load (mongoeco's words for a lost race)."""
+
+    times: int
+    seen: int = 0
+
+    async def __call__(self, step: str) -> None:
+        if self.seen < self.times:
+            self.seen += 1
+            raise OperationFailure("Write conflict during transaction commit")
+
+
+@pytest.mark.parametrize(("refusals", "answer"), [(1, None), (10_000, "UNAVAILABLE")])
+async def test_transactions_refused_under_load_are_retried_or_answered_unavailable(
+    gateway: Gateway, store: Store, tenant: Tenant, refusals: int, answer: str | None
+) -> None:
+    await _anonymous_device(gateway, tenant)
+    before = await snapshot(store, tenant.app_id)
+    conflicts = Conflicts(refusals)
+    unit_of_work.WRITE_HOOKS.append(conflicts)
+    try:
+        body = await gateway.execute(
+            PERSONALIZE, {"prid": "dev-1", "identity": {"emails": ["known@example.com"]}}, token=tenant.app_token
+        )
+    finally:
+        unit_of_work.WRITE_HOOKS.remove(conflicts)
+    if answer is None:
+        assert "errors" not in body and body["data"]["personalize"]["userErrors"] == []
+    else:
+        assert error_codes(body) == [answer]  # never INTERNAL_SERVER_ERROR
+        assert await snapshot(store, tenant.app_id) == before
+
+
+async def test_a_merge_answers_the_time_a_later_read_returns(gateway: Gateway, tenant: Tenant) -> None:
+    await _user_and_lead(gateway, tenant)
+    merged = await gateway.data(
+        "mutation($t: UserRef!, $s: UserRef!) { mergeUsers(target: $t, source: $s) { user { updatedAt } } }",
+        {"t": {"externalUserId": "u-1"}, "s": {"email": "lead@example.com"}},
+        token=tenant.app_token,
+    )
+    read = await gateway.data(f"{{ user(by: {BY}) {{ updatedAt }} }}", token=tenant.app_token)
+    assert merged["mergeUsers"]["user"]["updatedAt"] == read["user"]["updatedAt"]

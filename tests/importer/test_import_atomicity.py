@@ -13,9 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from rich.console import Console
 
 from app.config import Settings
 from app.crypto import SecretBox
+from app.importer.console import EXIT_INTERRUPTED, EXIT_STORE_UNAVAILABLE, run_command
 from app.importer.run import Options, run_import
 from app.local_secrets import ensure_local_secrets
 from app.store.client import Store, open_store
@@ -103,3 +107,38 @@ def test_an_import_killed_mid_batch_resumes_with_every_row_and_its_created_event
     stored = asyncio.run(created())
     assert len(stored) == rows
     assert set(stored.values()) == {1}
+
+
+def test_an_unreachable_store_ends_the_import_with_the_resume_command(tmp_path: Path) -> None:
+    source = tmp_path / "users.ndjson"
+    _write_records(source, 3)
+    settings = Settings(
+        mongodb_uri="mongodb://127.0.0.1:9/?directConnection=true",  # the discard port: nothing answers
+        store_timeout_ms=300,
+        master_key=SecretStr(Fernet.generate_key().decode()),
+        admin_secret=SecretStr("x" * 48),
+    )
+    console = Console(record=True, width=200)
+    code = run_command(settings, "app_x", source, Options(batch_size=2), console)
+    output = console.export_text()
+    assert code == EXIT_STORE_UNAVAILABLE
+    assert "--resume" in output and "Traceback" not in output
+
+
+def test_ctrl_c_ends_the_import_with_the_resume_command_and_no_traceback(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    app_id = asyncio.run(_new_app(data_dir))
+    source = tmp_path / "users.ndjson"
+    _write_records(source, 600)
+    checkpoint = tmp_path / "users.ndjson.checkpoint"
+    command = [sys.executable, "-m", "app.cli", "import", str(source), "--app-id", app_id, "--data-dir", str(data_dir)]
+    process = subprocess.Popen(
+        [*command, "--batch-size", "40"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == EXIT_INTERRUPTED, output
+    assert "--resume" in output and "Traceback" not in output
