@@ -19,6 +19,7 @@ import pytest
 from bson import ObjectId
 from pymongo.errors import AutoReconnect, OperationFailure
 
+from app.graphql.ids import encode_id
 from app.store import idempotency, unit_of_work
 from app.store.client import Store
 from tests.conftest import new_tenant
@@ -366,3 +367,24 @@ async def test_a_merge_answers_the_time_a_later_read_returns(gateway: Gateway, t
     )
     read = await gateway.data(f"{{ user(by: {BY}) {{ updatedAt }} }}", token=tenant.app_token)
     assert merged["mergeUsers"]["user"]["updatedAt"] == read["user"]["updatedAt"]
+
+
+DELETE = "mutation($by: UserRef!) { deleteUser(by: $by) { deletedUserId userErrors { code } } }"
+
+
+@pytest.mark.parametrize("by", ["id", "pushRegistrationId"])
+async def test_delete_user_finishes_an_erasure_that_stopped_halfway(
+    gateway: Gateway, store: Store, tenant: Tenant, by: str
+) -> None:
+    # Left by an erasure that ran as separate deletes and stopped after the first one.
+    await _two_users(gateway, tenant)
+    user = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "u-2"})
+    assert user is not None
+    await store.users.delete_one({"_id": user["_id"]})
+    ref = {"id": encode_id("User", user["_id"])} if by == "id" else {"pushRegistrationId": "dev-2"}
+    payload = (await gateway.data(DELETE, {"by": ref}, token=tenant.app_token))["deleteUser"]
+    assert payload["userErrors"] == [] and payload["deletedUserId"] == encode_id("User", user["_id"])
+    for collection in (store.installations, store.history, store.sessions):
+        assert await collection.count_documents({"appId": tenant.app_id, "userId": user["_id"]}) == 0
+    again = (await gateway.data(DELETE, {"by": ref}, token=tenant.app_token))["deleteUser"]
+    assert again["userErrors"] == [{"code": "NOT_FOUND"}]
