@@ -18,7 +18,9 @@ The embedded server (mongoeco 4.11) needs more, found by experiment:
 
 A transaction the store refuses for load (conflicts that retries did not settle, an
 aborted or expired transaction, a lock or time limit) raises ``StoreBusy``: the client is
-told to retry (UNAVAILABLE), never an internal error.
+told to retry (UNAVAILABLE), never an internal error. A store that cannot be reached
+inside a transaction raises ``StoreUnreachable`` at once: the driver's own loop would run the
+transaction again for up to two minutes on its transient label.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ import random
 from collections.abc import Awaitable, Callable
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from app.store.client import Store
-from app.store.errors import StoreBusy
+from app.store.errors import StoreBusy, StoreUnreachable
 
 EMBEDDED_ATTEMPTS = 12
 _EMBEDDED_CONFLICTS = ("Write conflict", "active transaction bound to another session")
@@ -68,8 +70,15 @@ def _busy(error: OperationFailure) -> bool:
 async def in_transaction[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
     """Run ``work`` in one transaction; it may run more than once, so it must only
     touch the store through the session it is given (and raise to abort)."""
+
+    async def bounded(session: AsyncClientSession) -> T:
+        try:
+            return await work(session)
+        except ConnectionFailure as error:
+            raise StoreUnreachable(str(error)) from error
+
     try:
-        return await _in_transaction(store, work)
+        return await _in_transaction(store, bounded)
     except OperationFailure as error:
         if _busy(error):
             raise StoreBusy(f"the store refused the transaction: {error}") from error
