@@ -14,6 +14,7 @@ whatever the store's speed.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
@@ -30,10 +31,12 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.profile import UserPatch
 from app.importer.records import csv_converter, from_json
 from app.store.client import Store
+from app.store.errors import StoreBusy
 
 Format = Literal["ndjson", "csv"]
 IMPORT_ACTOR = Actor("system", subject="import")
 FIRST_ADAPTIVE_BATCH = 25
+BUSY_RETRY_DELAYS = (0.5, 1.0, 2.0)
 Parsed = tuple[int, UserPatch | DomainError]  # (line number, record or why it was refused)
 
 
@@ -146,6 +149,17 @@ class _BatchSize:
             self.current = min(self.limit, self.current * 2)
 
 
+async def _store_batch(store: Store, app_id: str, patches: list[UserPatch], box: SecretBox) -> bulk.BulkResult:
+    """One batch; a batch the store refused for load runs again (it is one unit of work, so
+    it committed completely or not at all)."""
+    for delay in BUSY_RETRY_DELAYS:
+        try:
+            return await bulk.bulk_upsert(store, app_id, IMPORT_ACTOR, patches, box=box)
+        except StoreBusy:
+            await asyncio.sleep(delay)
+    return await bulk.bulk_upsert(store, app_id, IMPORT_ACTOR, patches, box=box)
+
+
 async def run_import(store: Store, app_id: str, source: Path, options: Options, *, box: SecretBox) -> Summary:
     """``box`` encrypts channel secrets in the records."""
     fmt = options.format or detect_format(source)
@@ -165,7 +179,7 @@ async def run_import(store: Store, app_id: str, source: Path, options: Options, 
             handled = len(batch) + len(refused)
             if batch:
                 started = time.monotonic()
-                result = await bulk.bulk_upsert(store, app_id, IMPORT_ACTOR, [patch for _, patch in batch], box=box)
+                result = await _store_batch(store, app_id, [patch for _, patch in batch], box)
                 size.took(time.monotonic() - started)
                 # Paths inside the file's record, without the batch's ("records", index) prefix.
                 refused.extend(

@@ -39,7 +39,8 @@ from app.store.client import Store
 from app.store.errors import StoreBusy, StoreUnreachable
 
 EMBEDDED_ATTEMPTS = 12
-_EMBEDDED_CONFLICTS = ("Write conflict", "active transaction bound to another session")
+# "database is locked": its SQLite engine under load (the lock is held a moment longer).
+_EMBEDDED_CONFLICTS = ("Write conflict", "active transaction bound to another session", "database is locked")
 # WriteConflict, LockTimeout, MaxTimeMSExpired, TransactionTooOld, NoSuchTransaction,
 # ExceededTimeLimit, TransactionExceededLifetimeLimitSeconds.
 _BUSY_CODES = frozenset({112, 24, 50, 225, 251, 262, 290})

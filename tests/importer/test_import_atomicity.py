@@ -23,8 +23,9 @@ from app.importer.console import EXIT_INTERRUPTED, EXIT_STORE_UNAVAILABLE, run_c
 from app.importer.run import Options, run_import
 from app.local_secrets import ensure_local_secrets
 from app.store.client import Store, open_store
+from app.store.errors import StoreUnreachable
 from tests.conftest import new_tenant
-from tests.domain.test_write_atomicity import InjectedFailure, Steps, hooked
+from tests.domain.test_write_atomicity import Steps, hooked
 from tests.helpers import Gateway
 from tests.importer.test_import import _new_app
 
@@ -59,7 +60,7 @@ async def test_an_import_failing_at_any_write_step_resumes_to_complete_rows(
     for fail_at in range(1, len(counting.seen) + 1):
         tenant = await new_tenant(gateway, admin_token, "import steps")
         options = Options(batch_size=3, checkpoint=tmp_path / f"{fail_at}.checkpoint")
-        with hooked(Steps(fail_at=fail_at)), pytest.raises(InjectedFailure):
+        with hooked(Steps(fail_at=fail_at)), pytest.raises(StoreUnreachable):
             await run_import(store, tenant.app_id, source, options, box=box)
         stored = await _created_events(store, tenant.app_id)
         assert len(stored) == (0 if fail_at <= 2 else 3)
@@ -76,7 +77,7 @@ def test_an_import_killed_mid_batch_resumes_with_every_row_and_its_created_event
     data_dir = tmp_path / "data"
     app_id = asyncio.run(_new_app(data_dir))
     source = tmp_path / "users.ndjson"
-    rows = 600
+    rows = 150
     _write_records(source, rows)
     checkpoint = tmp_path / "users.ndjson.checkpoint"
     command = [sys.executable, "-m", "app.cli", "import", str(source), "--app-id", app_id, "--data-dir", str(data_dir)]
@@ -129,7 +130,7 @@ def test_ctrl_c_ends_the_import_with_the_resume_command_and_no_traceback(tmp_pat
     data_dir = tmp_path / "data"
     app_id = asyncio.run(_new_app(data_dir))
     source = tmp_path / "users.ndjson"
-    _write_records(source, 600)
+    _write_records(source, 150)
     checkpoint = tmp_path / "users.ndjson.checkpoint"
     command = [sys.executable, "-m", "app.cli", "import", str(source), "--app-id", app_id, "--data-dir", str(data_dir)]
     process = subprocess.Popen(
