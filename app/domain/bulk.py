@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-
-from pymongo import InsertOne, ReplaceOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from typing import Any
 
 from app.crypto import SecretBox
 from app.domain import clock, definitions, history
@@ -37,11 +35,11 @@ from app.domain.profile import (
 from app.domain.retry import retry_transaction
 from app.domain.users import changed_fields, lookup_ref, new_user_id
 from app.store.client import Store
+from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
 
 MAX_RECORDS = 1_000
 MAX_ATTEMPTS = 5
-_DUPLICATE_KEY = 11000
 
 
 class BulkStatus(StrEnum):
@@ -144,7 +142,7 @@ async def bulk_upsert(
 async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[int, ValidPatch]) -> dict[int, str]:
     """Build every record's document, store them in one bulk write and stage their events."""
     claimed: dict[str, int] = {}
-    operations: list[InsertOne[Document] | ReplaceOne[Document]] = []
+    writes: list[tuple[dict[str, Any] | None, Document]] = []
     written: list[tuple[int, Document, bool]] = []
     unchanged: dict[int, str] = {}
     now = clock.now()
@@ -175,19 +173,17 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
             unchanged[index] = document["_id"]
             continue
         if existing is None:
-            operations.append(InsertOne(document))
+            writes.append((None, document))
         else:
             # Version guard as an upsert: if the user changed meanwhile, the filter misses and
             # the insert collides on _id (a duplicate key): the unit runs again.
             document = {**document, "updatedAt": now, "version": existing["version"] + 1}
             guard = {"_id": existing["_id"], "appId": batch.app_id, "version": existing["version"]}
-            operations.append(ReplaceOne(guard, document, upsert=True))
+            writes.append((guard, document))
         written.append((index, document, existing is None))
     try:
-        await unit.bulk_write(batch.store.users, operations)
-    except (BulkWriteError, DuplicateKeyError) as error:
-        if not _duplicate_key(error):
-            raise
+        await unit.store_many(batch.store.users, writes)
+    except DuplicateKeyError:
         raise _Raced from None  # a concurrent writer: the next look-up sees its users
     for index, document, created in written:
         history.record(
@@ -199,10 +195,3 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
             changed_fields(remaining[index]),
         )
     return {**unchanged, **{index: document["_id"] for index, document, _ in written}}
-
-
-def _duplicate_key(error: BulkWriteError | DuplicateKeyError) -> bool:
-    if isinstance(error, DuplicateKeyError):
-        return True
-    write_errors = error.details.get("writeErrors", [])
-    return bool(write_errors) and all(item.get("code") == _DUPLICATE_KEY for item in write_errors)

@@ -3,12 +3,10 @@ records of the same batch that name them too."""
 
 from __future__ import annotations
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.profile import Document, Field, ValidPatch
 from app.domain.users import MAX_REDIRECTS, lookup_ref, merge_interrupted
-from app.store.client import Store
+from app.store.client import Session, Store
 
 _IDENTIFIERS = ("externalUserId", "emails", "phones")
 # The embedded server (SQLite engine) refuses an $in of more than about 450 values
@@ -47,7 +45,7 @@ class Batch:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         self.failed[index] = DomainError(first.code, first.message + more, first.field)
 
-    async def look_up(self, patches: dict[int, ValidPatch], session: AsyncClientSession | None = None) -> None:
+    async def look_up(self, patches: dict[int, ValidPatch], session: Session | None = None) -> None:
         """Every user that holds an identifier of the batch (plus merge redirects): one find
         per LOOKUP_CHUNK identifiers of a kind, so one find for batches of up to that size."""
         wanted: dict[str, list[str]] = {name: [] for name in _IDENTIFIERS}

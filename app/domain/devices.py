@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pymongo.errors import DuplicateKeyError
-
 from app.domain import clock, definitions, history, installation_data, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
@@ -15,6 +13,7 @@ from app.domain.profile import Document, new_user_document
 from app.domain.retry import retry_transaction
 from app.domain.users import new_user_id
 from app.store.client import Store
+from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
 
 MAX_ATTEMPTS = 3

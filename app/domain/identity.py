@@ -10,8 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pymongo.errors import DuplicateKeyError
-
 from app.domain import clock, history, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
@@ -21,6 +19,7 @@ from app.domain.profile import Document, new_user_document
 from app.domain.retry import retry_transaction
 from app.domain.users import StaleUser, new_user_id
 from app.store.client import Store
+from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
 
 # What SDKs send when they have no real id; storing one would merge strangers.

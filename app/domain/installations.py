@@ -12,17 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from app.domain.errors import not_found
 from app.domain.profile import Document, Field
-from app.store.client import Store
+from app.store.client import Session, Store
 from app.store.unit_of_work import UnitOfWork
 
 
-async def find(
-    store: Store, app_id: str, push_registration_id: str, session: AsyncClientSession | None = None
-) -> Document | None:
+async def find(store: Store, app_id: str, push_registration_id: str, session: Session | None = None) -> Document | None:
     return await store.installations.find_one(
         {"appId": app_id, "pushRegistrationId": push_registration_id}, session=session
     )
@@ -37,7 +33,7 @@ async def get(
     app_id: str,
     push_registration_id: str,
     path: Field = ("pushRegistrationId",),
-    session: AsyncClientSession | None = None,
+    session: Session | None = None,
 ) -> Document:
     document = await find(store, app_id, push_registration_id, session)
     if document is None:

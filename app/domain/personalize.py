@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from app.crypto import SecretBox
 from app.domain import clock, definitions, history, installations, sessions
 from app.domain.actor import Actor
@@ -29,11 +27,11 @@ from app.domain.profile import (
     validate_patch,
 )
 from app.domain.users import StaleUser, check_identifier_conflicts, new_user_id, replace_if_unchanged
-from app.store.client import Store
+from app.store.client import Session, Store
 from app.store.unit_of_work import UnitOfWork
 
 
-async def _holders(store: Store, app_id: str, identity: Identity, session: AsyncClientSession) -> list[Document]:
+async def _holders(store: Store, app_id: str, identity: Identity, session: Session) -> list[Document]:
     clauses: list[dict[str, Any]] = []
     if identity.external_user_id:
         clauses.append({"externalUserId": identity.external_user_id})

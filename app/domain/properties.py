@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-
 from app.domain import clock, definitions, history
 from app.domain.actor import Actor
 from app.domain.errors import DomainErrors, not_found
@@ -18,7 +16,7 @@ from app.domain.history import EventKind
 from app.domain.operations import AttributeOp, Plan, plan_operations
 from app.domain.profile import Field
 from app.domain.retry import retry_transaction
-from app.store.client import Store
+from app.store.client import Collection, Store
 from app.store.unit_of_work import UnitOfWork
 
 Document = dict[str, Any]
@@ -38,7 +36,7 @@ async def plan(store: Store, app_id: str, ops: Sequence[AttributeOp]) -> Plan:
 
 async def apply_plan(
     unit: UnitOfWork,
-    collection: AsyncCollection[Document],
+    collection: Collection,
     app_id: str,
     selector: dict[str, Any],
     planned: Plan,

@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
-
 from app.crypto import SecretBox
 from app.domain import clock, definitions, history
 from app.domain.actor import Actor
@@ -27,8 +23,9 @@ from app.domain.profile import (
     validate_patch,
 )
 from app.domain.retry import retry_transaction
-from app.store import unit_of_work
-from app.store.client import Store
+from app.store import ids, unit_of_work
+from app.store.client import Session, Store
+from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
 
 RefKind = Literal["id", "externalUserId", "email", "phone", "pushRegistrationId"]
@@ -43,8 +40,7 @@ class UserRef:
 
 
 def new_user_id() -> str:
-    # ObjectId text: unique without coordination and ordered by creation time.
-    return str(ObjectId())
+    return ids.new_id()
 
 
 def _ref_query(app_id: str, ref: UserRef, path: Field) -> dict[str, Any]:
@@ -61,7 +57,7 @@ def _ref_query(app_id: str, ref: UserRef, path: Field) -> dict[str, Any]:
 
 
 async def find_user(
-    store: Store, app_id: str, ref: UserRef, path: Field = (), session: AsyncClientSession | None = None
+    store: Store, app_id: str, ref: UserRef, path: Field = (), session: Session | None = None
 ) -> Document | None:
     """The live user a reference names (following merge redirects), or None."""
     if ref.kind == "pushRegistrationId":
@@ -80,7 +76,7 @@ async def find_user(
 
 
 async def get_user(
-    store: Store, app_id: str, ref: UserRef, path: Field = (), session: AsyncClientSession | None = None
+    store: Store, app_id: str, ref: UserRef, path: Field = (), session: Session | None = None
 ) -> Document:
     document = await find_user(store, app_id, ref, path, session)
     if document is None:
@@ -103,7 +99,7 @@ async def check_identifier_conflicts(
     user_id: str | None,
     document: Document,
     path: Field,
-    session: AsyncClientSession | None = None,
+    session: Session | None = None,
 ) -> None:
     """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user."""
     clauses: list[dict[str, Any]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WaitQueueTimeoutError
+from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # a lost race on a unique index
 
 _TRANSIENT_LABELS = ("TransientTransactionError", "RetryableWriteError", "NoWritesPerformed")
 

@@ -21,12 +21,14 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.operations import InsertOne, ReplaceOne
 
 from app.store import idempotency
 from app.store.client import Document, Store
 from app.store.transactions import in_transaction
 
+_DUPLICATE_KEY = 11000
 WRITE_HOOKS: list[Callable[[str], Awaitable[None]]] = []
 
 
@@ -99,13 +101,29 @@ class UnitOfWork:
         result = await collection.delete_many(selector, session=self.session)
         return result.deleted_count
 
-    async def bulk_write(
-        self, collection: AsyncCollection[Document], operations: Sequence[InsertOne[Document] | ReplaceOne[Document]]
+    async def store_many(
+        self, collection: AsyncCollection[Document], writes: Sequence[tuple[Mapping[str, Any] | None, Document]]
     ) -> None:
-        """Ordered: inside a transaction the first failing write aborts it anyway."""
-        if operations:
-            await self._step("bulk", collection)
-            await collection.bulk_write(list(operations), ordered=True, session=self.session)
+        """One bulk write of ``(guard, document)`` pairs: a new document (guard None) is inserted;
+        one with a guard replaces the document the guard matches, or is inserted when it
+        matches none, so a guard that missed collides on ``_id``. Any collision raises
+        DuplicateKeyError. Ordered: inside a transaction the first failing write aborts it."""
+        if not writes:
+            return
+        operations: list[InsertOne[Document] | ReplaceOne[Document]] = [
+            InsertOne(document) if guard is None else ReplaceOne(guard, document, upsert=True)
+            for guard, document in writes
+        ]
+        await self._step("bulk", collection)
+        try:
+            await collection.bulk_write(operations, ordered=True, session=self.session)
+        except BulkWriteError as error:
+            duplicates = [item for item in error.details.get("writeErrors", []) if item.get("code") == _DUPLICATE_KEY]
+            if not duplicates:
+                raise
+            raise DuplicateKeyError(
+                duplicates[0].get("errmsg", "duplicate key"), _DUPLICATE_KEY, duplicates[0]
+            ) from None
 
     async def _flush(self) -> None:
         await self.insert_many(self.store.history, self._events)
