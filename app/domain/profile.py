@@ -285,12 +285,3 @@ def check_document_limits(
             f"{whole} is at most {limits.MAX_DOCUMENT_BYTES // 1024} KiB",
             path if size_path is None else size_path,
         )
-
-
-def identifiers_of(document: Document) -> dict[str, list[str]]:
-    external = document.get("externalUserId")
-    return {
-        "externalUserId": [external] if external else [],
-        "emails": list(document.get("emails", [])),
-        "phones": list(document.get("phones", [])),
-    }
