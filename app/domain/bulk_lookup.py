@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.profile import Document, Field, ValidPatch
 from app.domain.users import MAX_REDIRECTS, lookup_ref, merge_interrupted
+from app.store import users as users_store
 from app.store.client import Session, Store
 
 _IDENTIFIERS = ("externalUserId", "emails", "phones")
@@ -55,12 +56,15 @@ class Batch:
         values = {name: sorted(set(items)) for name, items in wanted.items()}
         found: list[Document] = []
         for start in range(0, max(map(len, values.values())), LOOKUP_CHUNK):
-            clauses = [
-                {name: {"$in": items[start : start + LOOKUP_CHUNK]}}
-                for name, items in values.items()
-                if items[start : start + LOOKUP_CHUNK]
-            ]
-            found += await self.store.users.find({"appId": self.app_id, "$or": clauses}, session=session).to_list()
+            chunk = {name: items[start : start + LOOKUP_CHUNK] for name, items in values.items()}
+            found += await users_store.holders(
+                self.store,
+                self.app_id,
+                external_user_ids=chunk["externalUserId"],
+                emails=chunk["emails"],
+                phones=chunk["phones"],
+                session=session,
+            )
         for document in found:
             self.live[document["_id"]] = document
             for name, _, value in identifiers(document):
@@ -69,9 +73,7 @@ class Batch:
         for _ in range(MAX_REDIRECTS):
             if not pending:
                 break
-            targets = await self.store.users.find(
-                {"appId": self.app_id, "_id": {"$in": sorted(pending)}}, session=session
-            ).to_list()
+            targets = list((await users_store.find_by_ids(self.store, self.app_id, sorted(pending), session)).values())
             self.live.update((target["_id"], target) for target in targets)
             pending = {t["mergedInto"] for t in targets if "mergedInto" in t} - set(self.live)
 

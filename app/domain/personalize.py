@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from app.crypto import SecretBox
 from app.domain import clock, definitions, history, installations, sessions
@@ -27,19 +26,20 @@ from app.domain.profile import (
     validate_patch,
 )
 from app.domain.users import StaleUser, check_identifier_conflicts, new_user_id, replace_if_unchanged
+from app.store import users as users_store
 from app.store.client import Session, Store
 from app.store.unit_of_work import UnitOfWork
 
 
 async def _holders(store: Store, app_id: str, identity: Identity, session: Session) -> list[Document]:
-    clauses: list[dict[str, Any]] = []
-    if identity.external_user_id:
-        clauses.append({"externalUserId": identity.external_user_id})
-    if identity.emails:
-        clauses.append({"emails": {"$in": identity.emails}})
-    if identity.phones:
-        clauses.append({"phones": {"$in": identity.phones}})
-    return await store.users.find({"appId": app_id, "$or": clauses}, session=session).to_list()
+    return await users_store.holders(
+        store,
+        app_id,
+        external_user_ids=[identity.external_user_id] if identity.external_user_id else [],
+        emails=identity.emails,
+        phones=identity.phones,
+        session=session,
+    )
 
 
 def _is_personalized(user: Document) -> bool:
@@ -91,7 +91,7 @@ async def personalize(
         session = unit.session
         now = clock.now()
         installation = await installations.get(store, app_id, push_registration_id, session=session)
-        current = await store.users.find_one({"appId": app_id, "_id": installation["userId"]}, session=session)
+        current = await users_store.find_one(store, app_id, "_id", installation["userId"], session)
         assert current is not None  # an installation always belongs to a user
         holders = await _holders(store, app_id, wanted, session)
         if len({holder["_id"] for holder in holders}) > 1:

@@ -24,6 +24,8 @@ from app.domain.profile import (
 )
 from app.domain.retry import retry_transaction
 from app.store import ids, unit_of_work
+from app.store import installations as installations_store
+from app.store import users as users_store
 from app.store.client import Session, Store
 from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
@@ -43,16 +45,16 @@ def new_user_id() -> str:
     return ids.new_id()
 
 
-def _ref_query(app_id: str, ref: UserRef, path: Field) -> dict[str, Any]:
+def _ref_lookup(ref: UserRef, path: Field) -> tuple[users_store.Identifier, str]:
     match ref.kind:
         case "id":
-            return {"appId": app_id, "_id": ref.value}
+            return "_id", ref.value
         case "externalUserId":
-            return {"appId": app_id, "externalUserId": ref.value}
+            return "externalUserId", ref.value
         case "email":
-            return {"appId": app_id, "emails": normalize_email(ref.value, (*path, "email"))}
+            return "emails", normalize_email(ref.value, (*path, "email"))
         case "phone":
-            return {"appId": app_id, "phones": normalize_phone(ref.value, (*path, "phone"))}
+            return "phones", normalize_phone(ref.value, (*path, "phone"))
     raise ValueError(ref.kind)
 
 
@@ -61,17 +63,15 @@ async def find_user(
 ) -> Document | None:
     """The live user a reference names (following merge redirects), or None."""
     if ref.kind == "pushRegistrationId":
-        installation = await store.installations.find_one(
-            {"appId": app_id, "pushRegistrationId": ref.value}, {"userId": 1}, session=session
-        )
+        installation = await installations_store.find(store, app_id, ref.value, session)
         if installation is None:
             return None
         ref = UserRef("id", installation["userId"])
-    document = await store.users.find_one(_ref_query(app_id, ref, path), session=session)
+    document = await users_store.find_one(store, app_id, *_ref_lookup(ref, path), session)
     for _ in range(MAX_REDIRECTS):
         if document is None or "mergedInto" not in document:
             return document
-        document = await store.users.find_one({"appId": app_id, "_id": document["mergedInto"]}, session=session)
+        document = await users_store.find_one(store, app_id, "_id", document["mergedInto"], session)
     return None
 
 
@@ -86,10 +86,7 @@ async def get_user(
 
 async def find_users_by_ids(store: Store, app_id: str, ids: Sequence[str]) -> list[Document | None]:
     """Users in the order of ``ids`` (None for misses): one round trip, for DataLoaders."""
-    found = {
-        document["_id"]: document
-        async for document in store.users.find({"appId": app_id, "_id": {"$in": list(set(ids))}})
-    }
+    found = await users_store.find_by_ids(store, app_id, ids)
     return [found.get(user_id) for user_id in ids]
 
 
@@ -102,20 +99,18 @@ async def check_identifier_conflicts(
     session: Session | None = None,
 ) -> None:
     """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user."""
-    clauses: list[dict[str, Any]] = []
-    if document.get("externalUserId"):
-        clauses.append({"externalUserId": document["externalUserId"]})
-    if document.get("emails"):
-        clauses.append({"emails": {"$in": document["emails"]}})
-    if document.get("phones"):
-        clauses.append({"phones": {"$in": document["phones"]}})
-    if not clauses:
-        return
-    query: dict[str, Any] = {"appId": app_id, "$or": clauses}
-    if user_id is not None:
-        query["_id"] = {"$ne": user_id}
-    projection = {"externalUserId": 1, "emails": 1, "phones": 1}
-    holders = await store.users.find(query, projection, session=session).limit(10).to_list()
+    external = document.get("externalUserId")
+    holders = await users_store.holders(
+        store,
+        app_id,
+        external_user_ids=[external] if external else [],
+        emails=document.get("emails") or [],
+        phones=document.get("phones") or [],
+        excluding=user_id,
+        identifiers_only=True,
+        limit=10,
+        session=session,
+    )
     errors = [error for holder in holders for error in _conflicts_with(document, holder, path)]
     if errors:
         raise DomainErrors(errors)
@@ -400,17 +395,12 @@ async def _erased_user_id(unit: UnitOfWork, app_id: str, ref: UserRef) -> str | 
     if ref.kind == "id":
         user_id = ref.value
     elif ref.kind == "pushRegistrationId":
-        installation = await unit.store.installations.find_one(
-            {"appId": app_id, "pushRegistrationId": ref.value}, {"userId": 1}, session=unit.session
-        )
+        installation = await installations_store.find(unit.store, app_id, ref.value, unit.session)
         if installation is None:
             return None
         user_id = installation["userId"]
     else:
         return None
-    if await unit.store.users.find_one({"appId": app_id, "_id": user_id}, {"_id": 1}, session=unit.session):
+    if await users_store.exists(unit.store, app_id, user_id, unit.session):
         return None  # a tombstone: merged, not erased
-    for collection in (unit.store.installations, unit.store.sessions, unit.store.history):
-        if await collection.find_one({"appId": app_id, "userId": user_id}, {"_id": 1}, session=unit.session):
-            return user_id
-    return None
+    return user_id if await users_store.has_data_left(unit.store, app_id, user_id, unit.session) else None
