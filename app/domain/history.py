@@ -20,7 +20,6 @@ class EventKind(StrEnum):
     MERGED = "MERGED"
     CHANNEL_ADDED = "CHANNEL_ADDED"
     CHANNEL_REMOVED = "CHANNEL_REMOVED"
-    DELETED = "DELETED"
 
 
 def event_document(

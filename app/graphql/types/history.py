@@ -27,7 +27,7 @@ class ProfileEvent:
     id: strawberry.ID = strawberry.field(description="Opaque id of the event.")
     kind: str = strawberry.field(
         description="CREATED, UPDATED, PERSONALIZED, DEPERSONALIZED, INSTALLATION_MOVED, MERGED, "
-        "CHANNEL_ADDED, CHANNEL_REMOVED or DELETED."
+        "CHANNEL_ADDED or CHANNEL_REMOVED (deleteUser erases the history with the user)."
     )
     at: datetime = strawberry.field(description="When it happened.")
     actor: ProfileEventActor = strawberry.field(description="Who did it.")
