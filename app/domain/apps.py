@@ -10,6 +10,7 @@ from typing import Any
 from app.crypto import SecretBox
 from app.domain import clock
 from app.domain.errors import DomainError, ErrorCode, not_found
+from app.store import apps as apps_store
 from app.store import unit_of_work
 from app.store.client import Store
 from app.store.unit_of_work import UnitOfWork
@@ -50,14 +51,14 @@ async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str,
 
 
 async def get_app(store: Store, app_id: str) -> dict[str, Any] | None:
-    return await store.apps.find_one({"_id": app_id})
+    return await apps_store.find(store, app_id)
 
 
 async def create_app_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
     async def work(unit: UnitOfWork) -> IssuedKey:
-        if await store.apps.find_one({"_id": app_id}, {"_id": 1}, session=unit.session) is None:
+        if await apps_store.find(store, app_id, unit.session) is None:
             raise not_found("the app", ("appId",))
-        active = await store.app_keys.count_documents({"appId": app_id, "revokedAt": None}, session=unit.session)
+        active = await apps_store.count_active_keys(store, app_id, unit.session)
         if active >= MAX_ACTIVE_KEYS_PER_APP:
             raise DomainError(
                 ErrorCode.LIMIT_EXCEEDED,
@@ -91,7 +92,7 @@ async def revoke_app_key(store: Store, app_id: str, key_id: str) -> dict[str, An
             store.app_keys, {"_id": key_id, "appId": app_id, "revokedAt": None}, {"$set": {"revokedAt": clock.now()}}
         )
         if key is None:  # already revoked (it keeps the time it was first revoked), or not found
-            key = await store.app_keys.find_one({"_id": key_id, "appId": app_id}, session=unit.session)
+            key = await apps_store.find_key(store, key_id, app_id, unit.session)
         if key is None:
             raise not_found("the key", ("keyId",))
         return key
@@ -102,7 +103,7 @@ async def revoke_app_key(store: Store, app_id: str, key_id: str) -> dict[str, An
 async def active_key_secret(store: Store, box: SecretBox, key_id: str) -> tuple[str, str] | None:
     """(app id, secret) of a key that exists and is not revoked; read on every request so a
     revocation takes effect at once on every replica."""
-    key = await store.app_keys.find_one({"_id": key_id, "revokedAt": None})
+    key = await apps_store.find_active_key(store, key_id)
     if key is None:
         return None
     return key["appId"], box.decrypt(key["secret"])

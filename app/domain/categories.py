@@ -13,6 +13,7 @@ from typing import Any
 
 from app.domain import clock
 from app.domain.errors import DomainError, ErrorCode, not_found
+from app.store import categories as categories_store
 from app.store import unit_of_work
 from app.store.client import Store
 from app.store.unit_of_work import UnitOfWork
@@ -58,9 +59,9 @@ async def define_category(store: Store, app_id: str, spec: CategoryInput, path: 
             (*path, "description"),
         )
     category_id = _category_id(app_id, name)
-    existing = await store.preference_categories.find_one({"_id": category_id})
+    existing = await categories_store.find(store, category_id)
     if existing is None:
-        count = await store.preference_categories.count_documents({"appId": app_id})
+        count = await categories_store.count(store, app_id)
         if count >= MAX_CATEGORIES_PER_APP:
             raise DomainError(
                 ErrorCode.LIMIT_EXCEEDED,
@@ -105,7 +106,6 @@ async def list_categories(store: Store, app_id: str) -> list[Document]:
 async def categories_of_apps(store: Store, app_ids: Sequence[str]) -> list[list[Document]]:
     """Each app's categories sorted by name, in the order of ``app_ids``: one round trip."""
     found: dict[str, list[Document]] = {app_id: [] for app_id in app_ids}
-    query = {"appId": {"$in": list(set(app_ids))}}
-    async for document in store.preference_categories.find(query).sort("name", 1):
+    for document in await categories_store.of_apps(store, app_ids):
         found[document["appId"]].append(document)
     return [found[app_id] for app_id in app_ids]
