@@ -63,3 +63,14 @@ async def has_data_left(store: Store, app_id: str, user_id: str, session: Sessio
         if await collection.find_one({"appId": app_id, "userId": user_id}, {"_id": 1}, session=session):
             return True
     return False
+
+
+async def page(store: Store, query: dict[str, Any], after_id: str | None, first: int) -> list[Document]:
+    """Up to ``first + 1`` users matching ``query`` after ``after_id`` in id order (keyset),
+    in the first reply (batch size = limit: no getMore)."""
+    page_query = query if after_id is None else {**query, "_id": {"$gt": after_id}}
+    return await store.users.find(page_query).sort("_id", 1).limit(first + 1).batch_size(first + 1).to_list()
+
+
+async def count(store: Store, query: dict[str, Any]) -> int:
+    return await store.users.count_documents(query)
