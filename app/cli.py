@@ -247,14 +247,8 @@ def import_file(
     data_dir: Annotated[Path | None, typer.Option(help="Embedded store (ignored when MONGODB_URI is set).")] = None,
 ) -> None:
     """Import users from NDJSON or CSV through the bulk upsert path, with progress and --resume."""
-    import asyncio
-
-    from app.domain.apps import get_app
-    from app.domain.errors import DomainError
-    from app.importer.console import import_with_progress
+    from app.importer.console import run_command
     from app.importer.run import Options
-    from app.store.client import open_store
-    from app.store.indexes import ensure_indexes
 
     if file_format not in (None, "ndjson", "csv"):
         raise typer.BadParameter("ndjson or csv", param_hint="--format")
@@ -264,22 +258,7 @@ def import_file(
     size = batch_size or (200 if settings.embedded else 1000)
     options = Options(batch_size=size, resume=resume, rejects=rejects, format=file_format)  # type: ignore[arg-type]
 
-    async def run() -> int:
-        store = open_store(settings)
-        try:
-            await ensure_indexes(store)
-            if await get_app(store, app_id) is None:
-                console.print(f"[red]No app {app_id!r} in this store.[/red]")
-                return 2
-            summary = await import_with_progress(store, app_id, file, options, console)
-        except (DomainError, ValueError) as error:
-            console.print(f"[red]{error}[/red]")
-            return 2
-        finally:
-            await store.close()
-        return 1 if summary.rejected else 0
-
-    raise typer.Exit(asyncio.run(run()))
+    raise typer.Exit(run_command(settings, app_id, file, options, console))
 
 
 @cli.command("export-schema")

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from app.auth import tokens
 from app.config import Settings
+from app.crypto import SecretBox
 from app.main import Runtime, create_app
 from app.store.client import Store
 from tests.commands import CommandLog
@@ -77,6 +78,13 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def gateway(http: httpx.AsyncClient) -> Gateway:
     return Gateway(http)
+
+
+@pytest.fixture(scope="session")
+def box(settings: Settings) -> SecretBox:
+    """The secret box the gateway under test encrypts with."""
+    assert settings.master_key is not None
+    return SecretBox(settings.master_key.get_secret_value())
 
 
 @pytest.fixture(scope="session")

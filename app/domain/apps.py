@@ -10,7 +10,10 @@ from typing import Any
 from app.crypto import SecretBox
 from app.domain import clock
 from app.domain.errors import DomainError, ErrorCode, not_found
+from app.store import apps as apps_store
+from app.store import unit_of_work
 from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
 
 MAX_APP_NAME_LENGTH = 200
 MAX_ACTIVE_KEYS_PER_APP = 10
@@ -38,61 +41,69 @@ async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str,
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED, f"an app name has at most {MAX_APP_NAME_LENGTH} characters", ("name",)
         )
-    app: dict[str, Any] = {"_id": _new_id("app"), "name": name, "createdAt": clock.now(), "settings": {}}
-    await store.apps.insert_one(app)
-    key = await _issue_key(store, box, app["_id"])
-    return app, key
+
+    async def work(unit: UnitOfWork) -> tuple[dict[str, Any], IssuedKey]:
+        app: dict[str, Any] = {"_id": _new_id("app"), "name": name, "createdAt": clock.now(), "settings": {}}
+        await unit.insert_one(store.apps, app)
+        return app, await _issue_key(unit, box, app["_id"])
+
+    return await unit_of_work.run(store, work)
 
 
 async def get_app(store: Store, app_id: str) -> dict[str, Any] | None:
-    return await store.apps.find_one({"_id": app_id})
+    return await apps_store.find(store, app_id)
 
 
 async def create_app_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
-    if await get_app(store, app_id) is None:
-        raise not_found("the app", ("appId",))
-    active = await store.app_keys.count_documents({"appId": app_id, "revokedAt": None})
-    if active >= MAX_ACTIVE_KEYS_PER_APP:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED,
-            f"an app has at most {MAX_ACTIVE_KEYS_PER_APP} active keys; revoke one first",
-            ("appId",),
-        )
-    return await _issue_key(store, box, app_id)
+    async def work(unit: UnitOfWork) -> IssuedKey:
+        if await apps_store.find(store, app_id, unit.session) is None:
+            raise not_found("the app", ("appId",))
+        active = await apps_store.count_active_keys(store, app_id, unit.session)
+        if active >= MAX_ACTIVE_KEYS_PER_APP:
+            raise DomainError(
+                ErrorCode.LIMIT_EXCEEDED,
+                f"an app has at most {MAX_ACTIVE_KEYS_PER_APP} active keys; revoke one first",
+                ("appId",),
+            )
+        return await _issue_key(unit, box, app_id)
+
+    return await unit_of_work.run(store, work)
 
 
-async def _issue_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
+async def _issue_key(unit: UnitOfWork, box: SecretBox, app_id: str) -> IssuedKey:
     # 48 random bytes: well above the 32 that HS256 needs.
     key = IssuedKey(_new_id("key"), app_id, secrets.token_urlsafe(48), clock.now())
-    await store.app_keys.insert_one(
+    await unit.insert_one(
+        unit.store.app_keys,
         {
             "_id": key.id,
             "appId": app_id,
             "secret": box.encrypt(key.secret),
             "createdAt": key.created_at,
             "revokedAt": None,
-        }
+        },
     )
     return key
 
 
 async def revoke_app_key(store: Store, app_id: str, key_id: str) -> dict[str, Any]:
-    key = await store.app_keys.find_one_and_update(
-        {"_id": key_id, "appId": app_id, "revokedAt": None},
-        {"$set": {"revokedAt": clock.now()}},
-        return_document=True,
-    )
-    if key is None:  # already revoked (it keeps the time it was first revoked), or not found
-        key = await store.app_keys.find_one({"_id": key_id, "appId": app_id})
-    if key is None:
-        raise not_found("the key", ("keyId",))
-    return key
+    async def work(unit: UnitOfWork) -> dict[str, Any]:
+        key = await unit.find_one_and_update(
+            store.app_keys, {"_id": key_id, "appId": app_id, "revokedAt": None}, {"$set": {"revokedAt": clock.now()}}
+        )
+        if key is None:  # already revoked (it keeps the time it was first revoked), or not found
+            key = await apps_store.find_key(store, key_id, app_id, unit.session)
+        if key is None:
+            raise not_found("the key", ("keyId",))
+        return key
+
+    return await unit_of_work.run(store, work)
 
 
 async def active_key_secret(store: Store, box: SecretBox, key_id: str) -> tuple[str, str] | None:
     """(app id, secret) of a key that exists and is not revoked; read on every request so a
     revocation takes effect at once on every replica."""
-    key = await store.app_keys.find_one({"_id": key_id, "revokedAt": None})
+    key = await apps_store.find_active_key(store, key_id)
     if key is None:
         return None
     return key["appId"], box.decrypt(key["secret"])

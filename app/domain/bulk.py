@@ -1,10 +1,11 @@
 """Bulk upsert: many user records, each validated alone, written in one unordered bulk write.
 
-Round trips per batch do not grow with its size: the definitions and the app setting
-(two small reads, only when records carry custom attributes), one find for every user
-the batch names, one unordered bulk write, one history insert. The bulk write goes out as
-at most two commands: ``insert`` for new users and ``update`` (version-guarded replaces)
-for existing ones. New users are plain inserts rather than upserts because the embedded
+The records that pass validation are one unit of work (one transaction): their users and
+their CREATED/UPDATED events commit together. Round trips per batch do not grow with its
+size: the definitions and the app setting (two small reads, only when records carry custom
+attributes), one find for every user the batch names, one ordered bulk write, one history
+insert, the commit. The bulk write goes out as one command per run of inserts or of
+version-guarded replaces. New users are plain inserts rather than upserts because the embedded
 server takes about twice as long for an upsert once the collection grows; on MongoDB
 both cost the same.
 """
@@ -13,14 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pymongo import InsertOne, ReplaceOne
-from pymongo.errors import BulkWriteError
-
-from app.domain import definitions, history
+from app.crypto import SecretBox
+from app.domain import clock, definitions, history
 from app.domain.actor import Actor
 from app.domain.bulk_lookup import Batch, check_duplicates
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
@@ -34,11 +32,14 @@ from app.domain.profile import (
     new_user_document,
     validate_patch,
 )
-from app.domain.users import changed_fields, lookup_ref, new_user_id, upsert_user
+from app.domain.retry import retry_transaction
+from app.domain.users import changed_fields, lookup_ref, new_user_id
 from app.store.client import Store
+from app.store.errors import DuplicateKeyError
+from app.store.unit_of_work import UnitOfWork
 
 MAX_RECORDS = 1_000
-_DUPLICATE_KEY = 11000
+MAX_ATTEMPTS = 5
 
 
 class BulkStatus(StrEnum):
@@ -76,10 +77,21 @@ class BulkResult:
         return BulkStatus.FAIL if self.succeeded == 0 else BulkStatus.PARTIAL
 
 
+class _Raced(Exception):
+    """A user of the batch changed or was created concurrently: run the batch's unit again."""
+
+
 async def bulk_upsert(
-    store: Store, app_id: str, actor: Actor, patches: Sequence[UserPatch], path: Field = ("records",)
+    store: Store,
+    app_id: str,
+    actor: Actor,
+    patches: Sequence[UserPatch],
+    path: Field = ("records",),
+    *,
+    box: SecretBox,
 ) -> BulkResult:
-    """Upsert each record like upsertUser; one bad record never blocks the others."""
+    """Upsert each record like upsertUser; one bad record never blocks the others. The records
+    that pass validation are stored with their events as one unit of work."""
     if len(patches) > MAX_RECORDS:
         raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_RECORDS} records per call", path)
     batch = Batch(store, app_id, path)
@@ -87,7 +99,7 @@ async def bulk_upsert(
     valid: dict[int, ValidPatch] = {}
     for index, patch in enumerate(patches):
         try:
-            checked = validate_patch(patch, (*path, index))
+            checked = validate_patch(patch, (*path, index), box)
             if lookup_ref(checked) is None:
                 raise DomainError(
                     ErrorCode.INVALID_INPUT,
@@ -105,32 +117,35 @@ async def bulk_upsert(
             batch.fail(index, error)
     check_duplicates(batch, {i: v for i, v in valid.items() if i not in batch.failed})
     remaining = {i: v for i, v in valid.items() if i not in batch.failed}
-    await batch.look_up(remaining)
-    writes, events, retry = await _write(batch, actor, remaining)
-    for index in retry:  # lost a race with another writer: the single-record path sorts it out
-        try:
-            document, _ = await upsert_user(store, app_id, actor, patches[index], (*path, index))
-            result.user_ids[index] = document["_id"]
-        except (DomainError, DomainErrors) as error:
-            batch.fail(index, error)
-    if events:
-        await store.history.insert_many(events, ordered=False)
-    result.user_ids.update(writes)
+    refused = dict(batch.failed)
+
+    async def work(unit: UnitOfWork) -> dict[int, str]:
+        batch.reset(refused)
+        await batch.look_up(remaining, unit.session)
+        return await _write(unit, batch, actor, remaining)
+
+    if remaining:
+        result.user_ids = await retry_transaction(
+            store,
+            work,
+            retry_on=(_Raced,),
+            attempts=MAX_ATTEMPTS,
+            message="users of the batch changed too often concurrently; retry",
+            field=path,
+        )
     result.failures = [
         BulkFailure(index, error.code, error.message, error.field) for index, error in sorted(batch.failed.items())
     ]
     return result
 
 
-async def _write(
-    batch: Batch, actor: Actor, remaining: dict[int, ValidPatch]
-) -> tuple[dict[int, str], list[dict[str, Any]], list[int]]:
-    """Build every record's document and store them in one unordered bulk write."""
+async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[int, ValidPatch]) -> dict[int, str]:
+    """Build every record's document, store them in one bulk write and stage their events."""
     claimed: dict[str, int] = {}
-    operations: list[InsertOne[Document] | ReplaceOne[Document]] = []
+    writes: list[tuple[dict[str, Any] | None, Document]] = []
     written: list[tuple[int, Document, bool]] = []
     unchanged: dict[int, str] = {}
-    now = datetime.now(UTC)
+    now = clock.now()
     for index, valid in sorted(remaining.items()):
         record_path = (*batch.path, index)
         existing = batch.resolve(valid)
@@ -158,33 +173,25 @@ async def _write(
             unchanged[index] = document["_id"]
             continue
         if existing is None:
-            operations.append(InsertOne(document))
+            writes.append((None, document))
         else:
             # Version guard as an upsert: if the user changed meanwhile, the filter misses and
-            # the insert collides on _id, which comes back as a per-record write error.
+            # the insert collides on _id (a duplicate key): the unit runs again.
             document = {**document, "updatedAt": now, "version": existing["version"] + 1}
             guard = {"_id": existing["_id"], "appId": batch.app_id, "version": existing["version"]}
-            operations.append(ReplaceOne(guard, document, upsert=True))
+            writes.append((guard, document))
         written.append((index, document, existing is None))
-    retry: set[int] = set()
-    if operations:
-        try:
-            await batch.store.users.bulk_write(operations, ordered=False)
-        except BulkWriteError as error:
-            for write_error in error.details.get("writeErrors", []):
-                if write_error.get("code") != _DUPLICATE_KEY:
-                    raise
-                retry.add(written[write_error["index"]][0])
-    events = [
-        history.event_document(
+    try:
+        await unit.store_many(batch.store.users, writes)
+    except DuplicateKeyError:
+        raise _Raced from None  # a concurrent writer: the next look-up sees its users
+    for index, document, created in written:
+        history.record(
+            unit,
             batch.app_id,
             document["_id"],
             EventKind.CREATED if created else EventKind.UPDATED,
             actor,
             changed_fields(remaining[index]),
         )
-        for index, document, created in written
-        if index not in retry
-    ]
-    ids = {index: document["_id"] for index, document, _ in written if index not in retry}
-    return {**unchanged, **ids}, events, sorted(retry)
+    return {**unchanged, **{index: document["_id"] for index, document, _ in written}}

@@ -6,7 +6,8 @@ from __future__ import annotations
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.profile import Document, Field, ValidPatch
 from app.domain.users import MAX_REDIRECTS, lookup_ref, merge_interrupted
-from app.store.client import Store
+from app.store import users as users_store
+from app.store.client import Session, Store
 
 _IDENTIFIERS = ("externalUserId", "emails", "phones")
 # The embedded server (SQLite engine) refuses an $in of more than about 450 values
@@ -33,13 +34,19 @@ class Batch:
         self.holders: dict[tuple[str, str], Document] = {}  # (field, value) → stored user
         self.live: dict[str, Document] = {}  # user id → live user (tombstones resolved)
 
+    def reset(self, failed: dict[int, DomainError]) -> None:
+        """Start an attempt of the batch's unit of work afresh: only ``failed`` stands."""
+        self.failed = dict(failed)
+        self.holders.clear()
+        self.live.clear()
+
     def fail(self, index: int, error: DomainError | DomainErrors) -> None:
         errors = error.errors if isinstance(error, DomainErrors) else [error]
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         self.failed[index] = DomainError(first.code, first.message + more, first.field)
 
-    async def look_up(self, patches: dict[int, ValidPatch]) -> None:
+    async def look_up(self, patches: dict[int, ValidPatch], session: Session | None = None) -> None:
         """Every user that holds an identifier of the batch (plus merge redirects): one find
         per LOOKUP_CHUNK identifiers of a kind, so one find for batches of up to that size."""
         wanted: dict[str, list[str]] = {name: [] for name in _IDENTIFIERS}
@@ -49,12 +56,15 @@ class Batch:
         values = {name: sorted(set(items)) for name, items in wanted.items()}
         found: list[Document] = []
         for start in range(0, max(map(len, values.values())), LOOKUP_CHUNK):
-            clauses = [
-                {name: {"$in": items[start : start + LOOKUP_CHUNK]}}
-                for name, items in values.items()
-                if items[start : start + LOOKUP_CHUNK]
-            ]
-            found += await self.store.users.find({"appId": self.app_id, "$or": clauses}).to_list()
+            chunk = {name: items[start : start + LOOKUP_CHUNK] for name, items in values.items()}
+            found += await users_store.holders(
+                self.store,
+                self.app_id,
+                external_user_ids=chunk["externalUserId"],
+                emails=chunk["emails"],
+                phones=chunk["phones"],
+                session=session,
+            )
         for document in found:
             self.live[document["_id"]] = document
             for name, _, value in identifiers(document):
@@ -63,7 +73,7 @@ class Batch:
         for _ in range(MAX_REDIRECTS):
             if not pending:
                 break
-            targets = await self.store.users.find({"appId": self.app_id, "_id": {"$in": sorted(pending)}}).to_list()
+            targets = list((await users_store.find_by_ids(self.store, self.app_id, sorted(pending), session)).values())
             self.live.update((target["_id"], target) for target in targets)
             pending = {t["mergedInto"] for t in targets if "mergedInto" in t} - set(self.live)
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from app.domain import clock
 from app.domain.errors import DomainError, ErrorCode, not_found
+from app.store import categories as categories_store
+from app.store import unit_of_work
 from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
 
 Document = dict[str, Any]
 Field = tuple[str | int, ...]
@@ -56,16 +59,16 @@ async def define_category(store: Store, app_id: str, spec: CategoryInput, path: 
             (*path, "description"),
         )
     category_id = _category_id(app_id, name)
-    existing = await store.preference_categories.find_one({"_id": category_id})
+    existing = await categories_store.find(store, category_id)
     if existing is None:
-        count = await store.preference_categories.count_documents({"appId": app_id})
+        count = await categories_store.count(store, app_id)
         if count >= MAX_CATEGORIES_PER_APP:
             raise DomainError(
                 ErrorCode.LIMIT_EXCEEDED,
                 f"an app has at most {MAX_CATEGORIES_PER_APP} categories",
                 path,
             )
-    now = datetime.now(UTC)
+    now = clock.now()
     document: Document = {
         "_id": category_id,
         "appId": app_id,
@@ -76,17 +79,24 @@ async def define_category(store: Store, app_id: str, spec: CategoryInput, path: 
         "createdAt": existing["createdAt"] if existing else now,
         "updatedAt": now,
     }
-    # Keyed by _id: two concurrent definitions of one name end as one category.
-    await store.preference_categories.replace_one({"_id": category_id}, document, upsert=True)
-    return document
+
+    async def work(unit: UnitOfWork) -> Document:
+        # Keyed by _id: two concurrent definitions of one name end as one category.
+        await unit.replace_one(store.preference_categories, {"_id": category_id}, document, upsert=True)
+        return document
+
+    return await unit_of_work.run(store, work)
 
 
 async def remove_category(store: Store, app_id: str, name: str, path: Field = ("name",)) -> str:
     """Users' stored choices for it stay, unused, and apply again if it is defined again."""
-    result = await store.preference_categories.delete_one({"_id": _category_id(app_id, name)})
-    if result.deleted_count != 1:
-        raise not_found("the category", path)
-    return name
+
+    async def work(unit: UnitOfWork) -> str:
+        if await unit.delete_many(store.preference_categories, {"_id": _category_id(app_id, name)}) != 1:
+            raise not_found("the category", path)
+        return name
+
+    return await unit_of_work.run(store, work)
 
 
 async def list_categories(store: Store, app_id: str) -> list[Document]:
@@ -96,7 +106,6 @@ async def list_categories(store: Store, app_id: str) -> list[Document]:
 async def categories_of_apps(store: Store, app_ids: Sequence[str]) -> list[list[Document]]:
     """Each app's categories sorted by name, in the order of ``app_ids``: one round trip."""
     found: dict[str, list[Document]] = {app_id: [] for app_id in app_ids}
-    query = {"appId": {"$in": list(set(app_ids))}}
-    async for document in store.preference_categories.find(query).sort("name", 1):
+    for document in await categories_store.of_apps(store, app_ids):
         found[document["appId"]].append(document)
     return [found[app_id] for app_id in app_ids]

@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bson import ObjectId
-
 from app.crypto import SecretBox
 from app.domain import limits
 from app.domain.channel_fields import fingerprint
 from app.domain.channel_specs import ChannelType, ValidChannel
 from app.domain.errors import DomainError, ErrorCode
+from app.store import ids
 
 Document = dict[str, Any]
 Field = tuple[str | int, ...]
@@ -55,7 +54,7 @@ def merge_channel(
     if opted_in is None:  # not given: a new channel is opted in, a known one keeps its choice
         opted_in = previous["optedIn"] if previous is not None else True
     fresh: Document = {
-        "id": previous["id"] if previous is not None else str(ObjectId()),
+        "id": previous["id"] if previous is not None else ids.new_id(),
         "type": channel.type.value,
         "key": channel.key,
         "optedIn": opted_in,

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from pymongo import ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
-
-from app.domain import definitions, history, installation_data, installations, sessions
+from app.domain import clock, definitions, history, installation_data, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
@@ -18,7 +13,8 @@ from app.domain.profile import Document, new_user_document
 from app.domain.retry import retry_transaction
 from app.domain.users import new_user_id
 from app.store.client import Store
-from app.store.transactions import in_transaction
+from app.store.errors import DuplicateKeyError
+from app.store.unit_of_work import UnitOfWork
 
 MAX_ATTEMPTS = 3
 _OWNERSHIP = frozenset({"_id", "appId", "userId", "pushRegistrationId", "isPrimaryDevice", "createdAt"})
@@ -41,12 +37,14 @@ async def save_installation(
     issue_session: bool,
 ) -> Saved:
     """Create the installation (with an empty anonymous LEAD user, and a session token when
-    asked) or update it. ``may_update`` False: an existing installation is refused."""
+    asked) or update it, as one unit of work. ``may_update`` False: an existing installation
+    is refused."""
     valid = installation_data.validate(data)
     await definitions.enforce_values(store, app_id, valid.attribute_inputs, valid.attributes_set)
-    for _ in range(MAX_ATTEMPTS):
-        now = datetime.now(UTC)
-        existing = await installations.find(store, app_id, valid.push_registration_id)
+
+    async def work(unit: UnitOfWork) -> Saved:
+        now = clock.now()
+        existing = await installations.find(store, app_id, valid.push_registration_id, unit.session)
         if existing is not None:
             if not may_update:
                 raise DomainError(
@@ -58,46 +56,43 @@ async def save_installation(
             # Only the device's own fields: who owns the installation (and whether it is the
             # primary one) may change concurrently through personalize and friends.
             changes = {key: value for key, value in updated.items() if key not in _OWNERSHIP}
-            stored = await store.installations.find_one_and_update(
-                {"_id": existing["_id"], "appId": app_id},
-                {"$set": changes},
-                return_document=ReturnDocument.AFTER,
+            stored = await unit.find_one_and_update(
+                store.installations, {"_id": existing["_id"], "appId": app_id}, {"$set": changes}
             )
             if stored is None:
-                continue  # deleted meanwhile (with its user): register it anew
+                raise _Raced  # deleted meanwhile (with its user): register it anew
+            unit.touches(stored["userId"])
             return Saved(stored, created=False)
+        user = new_user_document(app_id, new_user_id(), now)
+        installation = installation_data.new_document(app_id, user["_id"], valid, now)
+        await unit.insert_one(store.users, user)
+        await unit.insert_one(store.installations, installation)
+        history.record(unit, app_id, user["_id"], EventKind.CREATED, actor, {"installationId": installation["_id"]})
+        token = await sessions.issue(unit, app_id, user["_id"]) if issue_session else None
+        return Saved(installation, created=True, session_token=token)
 
-        async def create(session: AsyncClientSession, now: datetime = now) -> Saved:
-            user = new_user_document(app_id, new_user_id(), now)
-            installation = installation_data.new_document(app_id, user["_id"], valid, now)
-            await store.users.insert_one(user, session=session)
-            await store.installations.insert_one(installation, session=session)
-            await history.record(
-                store,
-                app_id,
-                user["_id"],
-                EventKind.CREATED,
-                actor,
-                {"installationId": installation["_id"]},
-                session,
-            )
-            token = await sessions.issue(store, app_id, user["_id"], session) if issue_session else None
-            return Saved(installation, created=True, session_token=token)
+    # A DuplicateKeyError: registered concurrently; the next attempt updates it instead.
+    return await retry_transaction(
+        store,
+        work,
+        retry_on=(_Raced, DuplicateKeyError),
+        attempts=MAX_ATTEMPTS,
+        message="the installation changed too often concurrently; retry",
+    )
 
-        try:
-            return await in_transaction(store, create)
-        except DuplicateKeyError:
-            continue  # registered concurrently: update it instead
-    raise DomainError(ErrorCode.VERSION_CONFLICT, "the installation changed too often concurrently; retry")
+
+class _Raced(Exception):
+    """The installation changed between the look-up and the write."""
 
 
 async def set_primary(store: Store, app_id: str, push_registration_id: str, primary: bool) -> Document:
     """At most one primary installation per user (a unique partial index backs this up)."""
 
-    async def work(session: AsyncClientSession) -> Document:
-        installation = await installations.get(store, app_id, push_registration_id, session=session)
+    async def work(unit: UnitOfWork) -> Document:
+        installation = await installations.get(store, app_id, push_registration_id, session=unit.session)
         if primary:
-            await store.installations.update_many(
+            await unit.update_many(
+                store.installations,
                 {
                     "appId": app_id,
                     "userId": installation["userId"],
@@ -105,14 +100,14 @@ async def set_primary(store: Store, app_id: str, push_registration_id: str, prim
                     "_id": {"$ne": installation["_id"]},
                 },
                 {"$set": {"isPrimaryDevice": False}},
-                session=session,
             )
-        updated = {**installation, "isPrimaryDevice": primary, "updatedAt": datetime.now(UTC)}
-        await store.installations.update_one(
+        updated = {**installation, "isPrimaryDevice": primary, "updatedAt": clock.now()}
+        await unit.update_one(
+            store.installations,
             {"_id": installation["_id"], "appId": app_id},
             {"$set": {"isPrimaryDevice": primary, "updatedAt": updated["updatedAt"]}},
-            session=session,
         )
+        unit.touches(installation["userId"])
         return updated
 
     # A DuplicateKeyError: another installation became primary concurrently.

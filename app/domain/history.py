@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
-
+from app.domain import clock
 from app.domain.actor import Actor
-from app.store.client import Store
+from app.store import history as history_store
+from app.store.unit_of_work import UnitOfWork
 
 
 class EventKind(StrEnum):
@@ -23,72 +20,33 @@ class EventKind(StrEnum):
     MERGED = "MERGED"
     CHANNEL_ADDED = "CHANNEL_ADDED"
     CHANNEL_REMOVED = "CHANNEL_REMOVED"
-    DELETED = "DELETED"
 
 
 def event_document(
     app_id: str, user_id: str, kind: EventKind, actor: Actor, details: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     return {
-        # ObjectIds grow with time: history pages by _id, newest first.
-        "_id": ObjectId(),
+        "_id": history_store.new_event_id(),
         "appId": app_id,
         "userId": user_id,
         "kind": kind.value,
-        "at": datetime.now(UTC),
+        "at": clock.now(),
         "actor": actor.to_document(),
         "details": details or {},
     }
 
 
-async def record(
-    store: Store,
+def record(
+    unit: UnitOfWork,
     app_id: str,
     user_id: str,
     kind: EventKind,
     actor: Actor,
     details: dict[str, Any] | None = None,
-    session: AsyncClientSession | None = None,
 ) -> None:
-    await store.history.insert_one(event_document(app_id, user_id, kind, actor, details), session=session)
+    """Stage the event in ``unit``: it commits with the change it describes."""
+    unit.record(event_document(app_id, user_id, kind, actor, details))
 
 
-def is_event_id(value: str) -> bool:
-    """Whether ``value`` can name an event (an ``after`` for ``pages``)."""
-    return ObjectId.is_valid(value)
-
-
-async def pages(
-    store: Store, app_id: str, user_ids: Sequence[str], first: int, after: str | None
-) -> list[tuple[list[dict[str, Any]], bool]]:
-    """Each user's events newest first and whether more follow, in the order of ``user_ids``;
-    ``after`` is the id of the last event of the previous page. One round trip (DataLoaders).
-
-    One aggregate: each user's newest ``first + 1`` events through a ``$unionWith`` branch of
-    its own, so every branch reads only its user's page off the (appId, userId, _id) index;
-    a single find with ``userId: {$in: ...}`` would read every event of every user."""
-    if not user_ids:
-        return []
-
-    def branch(user_id: str) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"appId": app_id, "userId": user_id}
-        if after is not None:
-            query["_id"] = {"$lt": ObjectId(after)}
-        return [{"$match": query}, {"$sort": {"_id": -1}}, {"$limit": first + 1}]
-
-    distinct = list(dict.fromkeys(user_ids))
-    pipeline = branch(distinct[0]) + [
-        {"$unionWith": {"coll": store.history.name, "pipeline": branch(user_id)}} for user_id in distinct[1:]
-    ]
-    grouped: dict[str, list[dict[str, Any]]] = {user_id: [] for user_id in distinct}
-    # The whole answer in the first batch: a getMore would make the round trips grow with
-    # the number of users (the default first batch is 101 documents).
-    cursor = await store.history.aggregate(pipeline, batchSize=len(distinct) * (first + 1))
-    async for event in cursor:
-        grouped[event["userId"]].append(event)
-    result = []
-    for user_id in user_ids:
-        # Union output keeps branch order on MongoDB, but nothing documents it: sort here.
-        events = sorted(grouped[user_id], key=lambda event: event["_id"], reverse=True)
-        result.append((events[:first], len(events) > first))
-    return result
+is_event_id = history_store.is_event_id
+pages = history_store.pages

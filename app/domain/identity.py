@@ -6,23 +6,21 @@ a lost installation, a half-merged pair or two users holding one identifier.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
-
-from app.domain import history, installations, sessions
+from app.domain import clock, history, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.history import EventKind
 from app.domain.identifiers import normalize_emails, normalize_external_user_id, normalize_phones
-from app.domain.merge import StaleUser
 from app.domain.profile import Document, new_user_document
 from app.domain.retry import retry_transaction
-from app.domain.users import new_user_id
+from app.domain.users import StaleUser, new_user_id
 from app.store.client import Store
+from app.store.errors import DuplicateKeyError
+from app.store.unit_of_work import UnitOfWork
 
 # What SDKs send when they have no real id; storing one would merge strangers.
 PLACEHOLDER_IDS = frozenset(
@@ -83,34 +81,29 @@ def validate_identity(identity: Identity, path: tuple[str, ...] = ("identity",))
     return result
 
 
-async def move_installation(
-    store: Store, installation: Document, user_id: str, now: datetime, session: AsyncClientSession
-) -> None:
+async def move_installation(unit: UnitOfWork, installation: Document, user_id: str, now: datetime) -> None:
     # A moved installation is never primary for its new user: that is the user's own choice.
-    await store.installations.update_one(
+    await unit.update_one(
+        unit.store.installations,
         {"_id": installation["_id"], "appId": installation["appId"]},
         {"$set": {"userId": user_id, "isPrimaryDevice": False, "updatedAt": now}},
-        session=session,
     )
 
 
-async def leave_user(
-    store: Store, actor: Actor, installation: Document, user_id: str, now: datetime, session: AsyncClientSession
-) -> None:
+async def leave_user(unit: UnitOfWork, actor: Actor, installation: Document, user_id: str, now: datetime) -> None:
     """The installation moves to ``user_id``; the user it leaves records DEPERSONALIZED."""
-    await move_installation(store, installation, user_id, now, session)
-    await history.record(
-        store,
+    await move_installation(unit, installation, user_id, now)
+    history.record(
+        unit,
         installation["appId"],
         installation["userId"],
         EventKind.DEPERSONALIZED,
         actor,
         {"installationId": installation["_id"]},
-        session,
     )
 
 
-async def run_retrying[T](store: Store, work: Any) -> T:
+async def run_retrying[T](store: Store, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     """Run a transaction again when a concurrent one got there first (on MongoDB a unique
     index violation aborts the transaction; a re-run then finds the winner's user)."""
     result: T = await retry_transaction(
@@ -133,22 +126,14 @@ class Depersonalized:
 async def depersonalize(store: Store, app_id: str, actor: Actor, push_registration_id: str) -> Depersonalized:
     """The installation gets a fresh anonymous LEAD user (and a session token for it)."""
 
-    async def work(session: AsyncClientSession) -> Depersonalized:
-        now = datetime.now(UTC)
-        installation = await installations.get(store, app_id, push_registration_id, session=session)
+    async def work(unit: UnitOfWork) -> Depersonalized:
+        now = clock.now()
+        installation = await installations.get(store, app_id, push_registration_id, session=unit.session)
         fresh = new_user_document(app_id, new_user_id(), now)
-        await store.users.insert_one(fresh, session=session)
-        await leave_user(store, actor, installation, fresh["_id"], now, session)
-        await history.record(
-            store,
-            app_id,
-            fresh["_id"],
-            EventKind.CREATED,
-            actor,
-            {"installationId": installation["_id"]},
-            session,
-        )
-        token = await sessions.issue(store, app_id, fresh["_id"], session)
+        await unit.insert_one(store.users, fresh)
+        await leave_user(unit, actor, installation, fresh["_id"], now)
+        history.record(unit, app_id, fresh["_id"], EventKind.CREATED, actor, {"installationId": installation["_id"]})
+        token = await sessions.issue(unit, app_id, fresh["_id"])
         moved = {**installation, "userId": fresh["_id"], "isPrimaryDevice": False, "updatedAt": now}
         return Depersonalized(moved, installation["userId"], token)
 

@@ -7,12 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bson import ObjectId
-
 from app.domain import attributes, limits, profile
 from app.domain.attributes import TypedValue
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.profile import Document, Field
+from app.store import ids
 
 MAX_PUSH_REGISTRATION_ID_LENGTH = 256
 PUSH_PROVIDERS = frozenset({"FCM", "APNS", "XIAOMI", "OPPO", "HUAWEI"})
@@ -155,7 +154,7 @@ def apply(document: Document, valid: ValidInstallation, now: datetime, path: Fie
 
 def new_document(app_id: str, user_id: str, valid: ValidInstallation, now: datetime) -> Document:
     base: Document = {
-        "_id": str(ObjectId()),
+        "_id": ids.new_id(),
         "appId": app_id,
         "userId": user_id,
         "pushRegistrationId": valid.push_registration_id,

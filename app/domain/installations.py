@@ -1,34 +1,20 @@
 """Installations: one install of the business's app on a device, owned by one user at a time.
 
-Stored form (collection ``installations``)::
-
-    {_id, appId, userId, pushRegistrationId, platform, pushToken, pushProvider,
-     isPushRegistrationEnabled, isPrimaryDevice, appVersion, sdkVersion, os, osVersion,
-     deviceModel, language, timezone, attrs, attrMeta, createdAt, updatedAt, lastSeenAt}
+The queries live in app/store/installations.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from app.domain.errors import not_found
 from app.domain.profile import Document, Field
-from app.store.client import Store
+from app.store import installations as installations_store
+from app.store.client import Session, Store
 
-
-async def find(
-    store: Store, app_id: str, push_registration_id: str, session: AsyncClientSession | None = None
-) -> Document | None:
-    return await store.installations.find_one(
-        {"appId": app_id, "pushRegistrationId": push_registration_id}, session=session
-    )
-
-
-async def find_by_id(store: Store, app_id: str, installation_id: str) -> Document | None:
-    return await store.installations.find_one({"appId": app_id, "_id": installation_id})
+# The collection's queries, under the names the rest of the app knows.
+find = installations_store.find
+find_by_id = installations_store.find_by_id
+find_by_user_ids = installations_store.find_by_user_ids
+move_all = installations_store.move_all
 
 
 async def get(
@@ -36,52 +22,9 @@ async def get(
     app_id: str,
     push_registration_id: str,
     path: Field = ("pushRegistrationId",),
-    session: AsyncClientSession | None = None,
+    session: Session | None = None,
 ) -> Document:
     document = await find(store, app_id, push_registration_id, session)
     if document is None:
         raise not_found("the installation", path)
     return document
-
-
-ONE_BATCH = 100_000
-
-
-async def find_by_user_ids(store: Store, app_id: str, user_ids: Sequence[str]) -> list[list[Document]]:
-    """Each user's installations, in the order of ``user_ids``: one round trip, for DataLoaders."""
-    grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}
-    # One batch (up to the server's 16 MiB): the default first batch of 101 documents would
-    # add getMore round trips as the page of users grows.
-    cursor = (
-        store.installations.find({"appId": app_id, "userId": {"$in": list(grouped)}})
-        .sort("createdAt", 1)
-        .batch_size(ONE_BATCH)
-    )
-    async for document in cursor:
-        grouped[document["userId"]].append(document)
-    return [grouped[user_id] for user_id in user_ids]
-
-
-async def move_all(
-    store: Store,
-    app_id: str,
-    from_user: str,
-    to_user: str,
-    now: datetime,
-    session: AsyncClientSession,
-) -> None:
-    """Hand every installation of ``from_user`` to ``to_user``. A moved installation stops
-    being primary when the receiving user already has a primary one (at most one each)."""
-    if await store.installations.find_one(
-        {"appId": app_id, "userId": to_user, "isPrimaryDevice": True}, {"_id": 1}, session=session
-    ):
-        await store.installations.update_many(
-            {"appId": app_id, "userId": from_user, "isPrimaryDevice": True},
-            {"$set": {"isPrimaryDevice": False}},
-            session=session,
-        )
-    await store.installations.update_many(
-        {"appId": app_id, "userId": from_user},
-        {"$set": {"userId": to_user, "updatedAt": now}},
-        session=session,
-    )

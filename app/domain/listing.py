@@ -15,6 +15,7 @@ from typing import Any
 
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, ErrorCollector
 from app.domain.segments import UserFilter, compile_filter
+from app.store import users as users_store
 from app.store.client import Store
 
 Document = dict[str, Any]
@@ -78,12 +79,9 @@ async def list_users(store: Store, app_id: str, given: UserFilter | None, first:
     except DomainError as error:
         errors.add(error)
     errors.raise_if_any()  # all input errors together
-    page_query = query if last_seen is None else {**query, "_id": {"$gt": last_seen}}
-    # batch_size = limit: the whole page comes back in the first reply, with no getMore.
-    cursor = store.users.find(page_query).sort("_id", 1).limit(first + 1).batch_size(first + 1)
-    documents = await cursor.to_list()
+    documents = await users_store.page(store, query, last_seen, first)
     return UserPage(documents[:first], len(documents) > first, query)
 
 
 async def count_users(store: Store, query: Document) -> int:
-    return await store.users.count_documents(query)
+    return await users_store.count(store, query)

@@ -1,27 +1,26 @@
 """mergeUsers: one profile absorbs another; the source becomes a tombstone.
 
-The steps run in one transaction. ``STEP_HOOKS`` lets tests interrupt a merge between
+The steps run as one unit of work (one transaction). ``STEP_HOOKS`` lets tests interrupt a merge between
 two steps (the production list is empty) to show that nothing partial remains.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from app.domain import history, installations, limits, sessions
+from app.domain import clock, history, installations, limits, sessions
 from app.domain.actor import Actor
 from app.domain.channel_documents import check_channel_limit
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.profile import TEXT_FIELDS, Document, ProfileType, check_document_limits
 from app.domain.retry import retry_transaction
-from app.domain.users import UserRef, get_user, replace_if_unchanged, replace_with_version
+from app.domain.users import StaleUser, UserRef, get_user, replace_if_unchanged, replace_with_version
 from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
 
 STEP_HOOKS: list[Callable[[str], Awaitable[None]]] = []
 
@@ -57,10 +56,6 @@ class MergeStrategy(StrEnum):
     PREFER_TARGET = "PREFER_TARGET"
     PREFER_SOURCE = "PREFER_SOURCE"
     PREFER_NEWEST = "PREFER_NEWEST"
-
-
-class StaleUser(Exception):
-    """A user changed between read and write inside a transaction: run it again."""
 
 
 async def step(name: str) -> None:
@@ -158,16 +153,16 @@ def merged_document(target: Document, source: Document, strategy: MergeStrategy,
 
 
 async def absorb(
-    store: Store,
+    unit: UnitOfWork,
     actor: Actor,
     target: Document,
     source: Document,
     strategy: MergeStrategy,
     now: datetime,
-    session: AsyncClientSession,
     path: tuple[str, ...] = ("source",),
 ) -> Document:
-    """The merge steps, inside the caller's transaction. Returns the stored target."""
+    """The merge steps, inside the caller's unit of work. Returns the stored target."""
+    store = unit.store
     check_mergeable(target, source, path)
     app_id: str = target["appId"]
     merged = merged_document(target, source, strategy, path)
@@ -179,34 +174,29 @@ async def absorb(
         "mergedInto": target["_id"],
         "mergedAt": now,
     }
-    if not await replace_if_unchanged(store, source, tombstone, session):
+    if not await replace_if_unchanged(unit, source, tombstone):
         raise StaleUser(source["_id"])
     await step("source_tombstoned")
-    if not await replace_with_version(store, target, merged, path, session):
+    if not await replace_with_version(unit, target, merged, path):
         raise StaleUser(target["_id"])
     await step("target_updated")
-    await installations.move_all(store, app_id, source["_id"], target["_id"], now, session)
+    await installations.move_all(unit, app_id, source["_id"], target["_id"], now)
     await step("installations_moved")
     # Redirect chains stay one hop long; the history follows the person (and is erased with it).
-    await store.users.update_many(
-        {"appId": app_id, "mergedInto": source["_id"]},
-        {"$set": {"mergedInto": target["_id"]}},
-        session=session,
+    await unit.update_many(
+        store.users, {"appId": app_id, "mergedInto": source["_id"]}, {"$set": {"mergedInto": target["_id"]}}
     )
-    await store.history.update_many(
-        {"appId": app_id, "userId": source["_id"]},
-        {"$set": {"userId": target["_id"]}},
-        session=session,
+    await unit.update_many(
+        store.history, {"appId": app_id, "userId": source["_id"]}, {"$set": {"userId": target["_id"]}}
     )
-    await sessions.revoke_for_user(store, app_id, source["_id"], session)
-    await history.record(
-        store,
+    await sessions.revoke_for_user(unit, app_id, source["_id"])
+    history.record(
+        unit,
         app_id,
         target["_id"],
         EventKind.MERGED,
         actor,
         {"sourceUserId": source["_id"], "strategy": strategy.value},
-        session,
     )
     return merged
 
@@ -222,10 +212,10 @@ async def merge_users(
     source_ref: UserRef,
     strategy: MergeStrategy,
 ) -> Document:
-    async def work(session: AsyncClientSession) -> Document:
-        target = await get_user(store, app_id, target_ref, ("target",), session)
-        source = await get_user(store, app_id, source_ref, ("source",), session)
-        return await absorb(store, actor, target, source, strategy, datetime.now(UTC), session)
+    async def work(unit: UnitOfWork) -> Document:
+        target = await get_user(store, app_id, target_ref, ("target",), unit.session)
+        source = await get_user(store, app_id, source_ref, ("source",), unit.session)
+        return await absorb(unit, actor, target, source, strategy, clock.now())
 
     return await retry_transaction(
         store,

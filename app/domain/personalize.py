@@ -1,24 +1,21 @@
 """personalize: attaching an installation to the person an identity names.
 
-It runs in one transaction, so a crash or a concurrent call never leaves a lost
+It runs as one unit of work (one transaction), so a crash or a concurrent call never leaves a lost
 installation, a half-merged pair or two users holding one identifier.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-
-from pymongo.asynchronous.client_session import AsyncClientSession
+from datetime import datetime
 
 from app.crypto import SecretBox
-from app.domain import definitions, history, installations, sessions
+from app.domain import clock, definitions, history, installations, sessions
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.identity import Identity, leave_user, run_retrying, validate_identity
-from app.domain.merge import MergeStrategy, StaleUser, absorb
+from app.domain.merge import MergeStrategy, absorb
 from app.domain.profile import (
     Document,
     ProfileType,
@@ -29,19 +26,21 @@ from app.domain.profile import (
     new_user_document,
     validate_patch,
 )
-from app.domain.users import check_identifier_conflicts, new_user_id, replace_if_unchanged
-from app.store.client import Store
+from app.domain.users import StaleUser, check_identifier_conflicts, new_user_id, replace_if_unchanged
+from app.store import users as users_store
+from app.store.client import Session, Store
+from app.store.unit_of_work import UnitOfWork
 
 
-async def _holders(store: Store, app_id: str, identity: Identity, session: AsyncClientSession) -> list[Document]:
-    clauses: list[dict[str, Any]] = []
-    if identity.external_user_id:
-        clauses.append({"externalUserId": identity.external_user_id})
-    if identity.emails:
-        clauses.append({"emails": {"$in": identity.emails}})
-    if identity.phones:
-        clauses.append({"phones": {"$in": identity.phones}})
-    return await store.users.find({"appId": app_id, "$or": clauses}, session=session).to_list()
+async def _holders(store: Store, app_id: str, identity: Identity, session: Session) -> list[Document]:
+    return await users_store.holders(
+        store,
+        app_id,
+        external_user_ids=[identity.external_user_id] if identity.external_user_id else [],
+        emails=identity.emails,
+        phones=identity.phones,
+        session=session,
+    )
 
 
 def _is_personalized(user: Document) -> bool:
@@ -83,17 +82,18 @@ async def personalize(
     *,
     force_depersonalize: bool = False,
     keep_as_lead: bool = False,
-    box: SecretBox | None = None,
+    box: SecretBox,
 ) -> Personalized:
     wanted = validate_identity(identity)
     patch = validate_patch(attributes, ("attributes",), box) if attributes is not None else None
     if patch is not None:
         await definitions.enforce(store, app_id, patch)
 
-    async def work(session: AsyncClientSession) -> Personalized:
-        now = datetime.now(UTC)
+    async def work(unit: UnitOfWork) -> Personalized:
+        session = unit.session
+        now = clock.now()
         installation = await installations.get(store, app_id, push_registration_id, session=session)
-        current = await store.users.find_one({"appId": app_id, "_id": installation["userId"]}, session=session)
+        current = await users_store.find_one(store, app_id, "_id", installation["userId"], session)
         assert current is not None  # an installation always belongs to a user
         holders = await _holders(store, app_id, wanted, session)
         if len({holder["_id"] for holder in holders}) > 1:
@@ -121,14 +121,7 @@ async def personalize(
             # A known person on a device used anonymously: the lead's data comes along.
             assert match is not None
             target = await absorb(
-                store,
-                actor,
-                match,
-                current,
-                MergeStrategy.PREFER_TARGET,
-                now,
-                session,
-                ("pushRegistrationId",),
+                unit, actor, match, current, MergeStrategy.PREFER_TARGET, now, ("pushRegistrationId",)
             )
             moved_from = current["_id"]
         elif not force_depersonalize:
@@ -141,37 +134,35 @@ async def personalize(
             # Only this installation leaves; the previous user keeps its data and other devices.
             if match is None:
                 match = new_user_document(app_id, new_user_id(), now)
-                await store.users.insert_one(match, session=session)
-                await history.record(store, app_id, match["_id"], EventKind.CREATED, actor, None, session)
+                await unit.insert_one(store.users, match)
+                history.record(unit, app_id, match["_id"], EventKind.CREATED, actor, None)
             target = match
-            await leave_user(store, actor, installation, target["_id"], now, session)
+            await leave_user(unit, actor, installation, target["_id"], now)
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now)
         await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session)
         # A unique-index violation here means a concurrent call stored the identity first:
         # it propagates (DuplicateKeyError) so that the whole transaction runs again.
-        if not await replace_if_unchanged(store, target, updated, session):
+        if not await replace_if_unchanged(unit, target, updated):
             raise StaleUser(target["_id"])
         if updated.get("externalUserId"):
-            await sessions.revoke_for_user(store, app_id, target["_id"], session)
+            await sessions.revoke_for_user(unit, app_id, target["_id"])
         if moved_from is not None:
-            await history.record(
-                store,
+            history.record(
+                unit,
                 app_id,
                 target["_id"],
                 EventKind.INSTALLATION_MOVED,
                 actor,
                 {"installationId": installation["_id"], "fromUserId": moved_from},
-                session,
             )
-        await history.record(
-            store,
+        history.record(
+            unit,
             app_id,
             target["_id"],
             EventKind.PERSONALIZED,
             actor,
             {"installationId": installation["_id"], "keepAsLead": keep_as_lead},
-            session,
         )
         moved = await installations.get(store, app_id, push_registration_id, session=session)
         return Personalized(updated, moved)

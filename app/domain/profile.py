@@ -15,8 +15,6 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-import bson
-
 from app.crypto import SecretBox
 from app.domain import attributes, clock, limits
 from app.domain.attributes import TypedValue
@@ -30,6 +28,7 @@ from app.domain.identifiers import (
     normalize_tags,
 )
 from app.domain.patch import UNSET, Maybe
+from app.store import ids
 
 Document = dict[str, Any]
 Field = tuple[str | int, ...]
@@ -305,18 +304,9 @@ def check_document_limits(
             (*path, "customAttributes"),
         )
     # Far below MongoDB's 16 MiB, so repeated saves cannot grow a document without bound.
-    if len(bson.encode(document)) > limits.MAX_DOCUMENT_BYTES:
+    if ids.encoded_size(document) > limits.MAX_DOCUMENT_BYTES:
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED,
             f"{whole} is at most {limits.MAX_DOCUMENT_BYTES // 1024} KiB",
             path if size_path is None else size_path,
         )
-
-
-def identifiers_of(document: Document) -> dict[str, list[str]]:
-    external = document.get("externalUserId")
-    return {
-        "externalUserId": [external] if external else [],
-        "emails": list(document.get("emails", [])),
-        "phones": list(document.get("phones", [])),
-    }

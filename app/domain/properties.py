@@ -1,21 +1,23 @@
-"""Property operations on users and installations (both keep ``attrs``/``attrMeta``)."""
+"""Property operations on users and installations (both keep ``attrs``/``attrMeta``).
+
+The operations are planned once (one pipeline update with its guards) and applied as one
+unit of work with the history event.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
-
-from app.domain import definitions, history
+from app.domain import clock, definitions, history
 from app.domain.actor import Actor
-from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
+from app.domain.errors import DomainErrors, not_found
 from app.domain.history import EventKind
-from app.domain.operations import AttributeOp, plan_operations
+from app.domain.operations import AttributeOp, Plan, plan_operations
 from app.domain.profile import Field
-from app.store.client import Store
+from app.domain.retry import retry_transaction
+from app.store.client import Collection, Store
+from app.store.unit_of_work import UnitOfWork
 
 Document = dict[str, Any]
 # A guard that fails only because of a concurrent change is simply tried again; the update
@@ -23,42 +25,66 @@ Document = dict[str, Any]
 MAX_ATTEMPTS = 3
 
 
-async def apply_operations(
-    store: Store,
-    collection: AsyncCollection[Document],
+class _GuardRaced(Exception):
+    """The guard missed, yet the document read in the same unit passes it: run the unit again."""
+
+
+async def plan(store: Store, app_id: str, ops: Sequence[AttributeOp]) -> Plan:
+    rules = await definitions.load_rules(store, app_id, [op.key for op in ops])
+    return plan_operations(ops, rules, clock.now())
+
+
+async def apply_plan(
+    unit: UnitOfWork,
+    collection: Collection,
     app_id: str,
     selector: dict[str, Any],
-    ops: Sequence[AttributeOp],
+    planned: Plan,
     what: str,
     path: Field = ("by",),
 ) -> Document:
-    """Apply ``ops`` to the one document ``selector`` names in one atomic update; return it
-    as stored afterwards. Any invalid operation means nothing is stored (DomainErrors)."""
-    rules = await definitions.load_rules(store, app_id, [op.key for op in ops])
-    plan = plan_operations(ops, rules, datetime.now(UTC))
-    query = plan.filter({**selector, "appId": app_id})
-    for _ in range(MAX_ATTEMPTS):
-        updated = await collection.find_one_and_update(query, plan.pipeline(), return_document=ReturnDocument.AFTER)
-        if updated is not None:
-            return updated
-        current = await collection.find_one({**selector, "appId": app_id})
-        if current is None:
-            raise not_found(what, path)
-        errors = plan.diagnose(current)
-        if errors:
-            raise DomainErrors(errors)
-    raise DomainError(ErrorCode.VERSION_CONFLICT, f"{what} changed too often concurrently; retry", ("ops",))
+    """Apply ``planned`` to the one document ``selector`` names in one atomic update inside
+    ``unit``; return it as stored afterwards. Any invalid operation means nothing is stored."""
+    updated = await unit.find_one_and_update(
+        collection, planned.filter({**selector, "appId": app_id}), planned.pipeline()
+    )
+    if updated is not None:
+        return updated
+    current = await collection.find_one({**selector, "appId": app_id}, session=unit.session)
+    if current is None:
+        raise not_found(what, path)
+    errors = planned.diagnose(current)
+    if errors:
+        raise DomainErrors(errors)
+    raise _GuardRaced
+
+
+async def _run(store: Store, work: Any, what: str) -> Document:
+    document: Document = await retry_transaction(
+        store,
+        work,
+        retry_on=(_GuardRaced,),
+        attempts=MAX_ATTEMPTS,
+        message=f"{what} changed too often concurrently; retry",
+        field=("ops",),
+    )
+    return document
 
 
 async def update_user_attributes(
     store: Store, app_id: str, actor: Actor, user_id: str, ops: Sequence[AttributeOp]
 ) -> Document:
+    planned = await plan(store, app_id, ops)
     # A merged user is a tombstone: it must not take writes.
     selector = {"_id": user_id, "mergedInto": {"$exists": False}}
-    document = await apply_operations(store, store.users, app_id, selector, ops, "the user")
     details = {"customAttributes": sorted({op.key for op in ops}), "operations": [op.kind for op in ops]}
-    await history.record(store, app_id, user_id, EventKind.UPDATED, actor, details)
-    return document
+
+    async def work(unit: UnitOfWork) -> Document:
+        document = await apply_plan(unit, store.users, app_id, selector, planned, "the user")
+        history.record(unit, app_id, user_id, EventKind.UPDATED, actor, details)
+        return document
+
+    return await _run(store, work, "the user")
 
 
 async def update_installation_attributes(
@@ -74,16 +100,21 @@ async def update_installation_attributes(
 
     The event goes on the installation's user, whose profile history is the only one there is;
     like a user's, it names the keys and operations, never the values."""
+    planned = await plan(store, app_id, ops)
     selector = {"pushRegistrationId": push_registration_id}
     if owner_id is not None:
         selector["userId"] = owner_id
-    document = await apply_operations(
-        store, store.installations, app_id, selector, ops, "the installation", ("pushRegistrationId",)
-    )
-    details = {
-        "installation": document["pushRegistrationId"],
-        "customAttributes": sorted({op.key for op in ops}),
-        "operations": [op.kind for op in ops],
-    }
-    await history.record(store, app_id, document["userId"], EventKind.UPDATED, actor, details)
-    return document
+
+    async def work(unit: UnitOfWork) -> Document:
+        document = await apply_plan(
+            unit, store.installations, app_id, selector, planned, "the installation", ("pushRegistrationId",)
+        )
+        details = {
+            "installation": document["pushRegistrationId"],
+            "customAttributes": sorted({op.key for op in ops}),
+            "operations": [op.kind for op in ops],
+        }
+        history.record(unit, app_id, document["userId"], EventKind.UPDATED, actor, details)
+        return document
+
+    return await _run(store, work, "the installation")

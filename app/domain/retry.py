@@ -1,29 +1,29 @@
-"""Running a transaction again when a concurrent one got there first."""
+"""Running a unit of work again when a concurrent one got there first."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from pymongo.asynchronous.client_session import AsyncClientSession
+from collections.abc import Awaitable, Callable, Sequence
 
 from app.domain.errors import DomainError, ErrorCode
+from app.store import unit_of_work
 from app.store.client import Store
-from app.store.transactions import in_transaction
+from app.store.unit_of_work import UnitOfWork
 
 
 async def retry_transaction[T](
     store: Store,
-    work: Callable[[AsyncClientSession], Awaitable[T]],
+    work: Callable[[UnitOfWork], Awaitable[T]],
     *,
     retry_on: tuple[type[Exception], ...],
     attempts: int,
     message: str,
+    field: Sequence[str | int] = (),
 ) -> T:
-    """``work`` in a transaction, again on ``retry_on`` (the caller's sign of a lost race),
+    """``work`` as one unit of work, again on ``retry_on`` (the caller's sign of a lost race),
     at most ``attempts`` times; then VERSION_CONFLICT with ``message``."""
     for _ in range(attempts):
         try:
-            return await in_transaction(store, work)
+            return await unit_of_work.run(store, work)
         except retry_on:
             continue
-    raise DomainError(ErrorCode.VERSION_CONFLICT, message)
+    raise DomainError(ErrorCode.VERSION_CONFLICT, message, field)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from app.store.client import Store
+from app.domain import clock
+from app.store.unit_of_work import UnitOfWork
 
 TOKEN_BYTES = 32
 
@@ -23,19 +21,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def issue(store: Store, app_id: str, user_id: str, session: AsyncClientSession | None = None) -> str:
+async def issue(unit: UnitOfWork, app_id: str, user_id: str) -> str:
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    await store.sessions.insert_one(
-        {
-            "_id": hash_token(token),
-            "appId": app_id,
-            "userId": user_id,
-            "createdAt": datetime.now(UTC),
-        },
-        session=session,
+    await unit.insert_one(
+        unit.store.sessions,
+        {"_id": hash_token(token), "appId": app_id, "userId": user_id, "createdAt": clock.now()},
     )
     return token
 
 
-async def revoke_for_user(store: Store, app_id: str, user_id: str, session: AsyncClientSession | None = None) -> None:
-    await store.sessions.delete_many({"appId": app_id, "userId": user_id}, session=session)
+async def revoke_for_user(unit: UnitOfWork, app_id: str, user_id: str) -> None:
+    await unit.delete_many(unit.store.sessions, {"appId": app_id, "userId": user_id})

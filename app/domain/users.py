@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
-
 from app.crypto import SecretBox
 from app.domain import clock, definitions, history
 from app.domain.actor import Actor
@@ -26,7 +22,13 @@ from app.domain.profile import (
     new_user_document,
     validate_patch,
 )
-from app.store.client import Store
+from app.domain.retry import retry_transaction
+from app.store import ids, unit_of_work
+from app.store import installations as installations_store
+from app.store import users as users_store
+from app.store.client import Session, Store
+from app.store.errors import DuplicateKeyError
+from app.store.unit_of_work import UnitOfWork
 
 RefKind = Literal["id", "externalUserId", "email", "phone", "pushRegistrationId"]
 MAX_WRITE_ATTEMPTS = 8
@@ -40,44 +42,41 @@ class UserRef:
 
 
 def new_user_id() -> str:
-    # ObjectId text: unique without coordination and ordered by creation time.
-    return str(ObjectId())
+    return ids.new_id()
 
 
-def _ref_query(app_id: str, ref: UserRef, path: Field) -> dict[str, Any]:
+def _ref_lookup(ref: UserRef, path: Field) -> tuple[users_store.Identifier, str]:
     match ref.kind:
         case "id":
-            return {"appId": app_id, "_id": ref.value}
+            return "_id", ref.value
         case "externalUserId":
-            return {"appId": app_id, "externalUserId": ref.value}
+            return "externalUserId", ref.value
         case "email":
-            return {"appId": app_id, "emails": normalize_email(ref.value, (*path, "email"))}
+            return "emails", normalize_email(ref.value, (*path, "email"))
         case "phone":
-            return {"appId": app_id, "phones": normalize_phone(ref.value, (*path, "phone"))}
+            return "phones", normalize_phone(ref.value, (*path, "phone"))
     raise ValueError(ref.kind)
 
 
 async def find_user(
-    store: Store, app_id: str, ref: UserRef, path: Field = (), session: AsyncClientSession | None = None
+    store: Store, app_id: str, ref: UserRef, path: Field = (), session: Session | None = None
 ) -> Document | None:
     """The live user a reference names (following merge redirects), or None."""
     if ref.kind == "pushRegistrationId":
-        installation = await store.installations.find_one(
-            {"appId": app_id, "pushRegistrationId": ref.value}, {"userId": 1}, session=session
-        )
+        installation = await installations_store.find(store, app_id, ref.value, session)
         if installation is None:
             return None
         ref = UserRef("id", installation["userId"])
-    document = await store.users.find_one(_ref_query(app_id, ref, path), session=session)
+    document = await users_store.find_one(store, app_id, *_ref_lookup(ref, path), session)
     for _ in range(MAX_REDIRECTS):
         if document is None or "mergedInto" not in document:
             return document
-        document = await store.users.find_one({"appId": app_id, "_id": document["mergedInto"]}, session=session)
+        document = await users_store.find_one(store, app_id, "_id", document["mergedInto"], session)
     return None
 
 
 async def get_user(
-    store: Store, app_id: str, ref: UserRef, path: Field = (), session: AsyncClientSession | None = None
+    store: Store, app_id: str, ref: UserRef, path: Field = (), session: Session | None = None
 ) -> Document:
     document = await find_user(store, app_id, ref, path, session)
     if document is None:
@@ -87,10 +86,7 @@ async def get_user(
 
 async def find_users_by_ids(store: Store, app_id: str, ids: Sequence[str]) -> list[Document | None]:
     """Users in the order of ``ids`` (None for misses): one round trip, for DataLoaders."""
-    found = {
-        document["_id"]: document
-        async for document in store.users.find({"appId": app_id, "_id": {"$in": list(set(ids))}})
-    }
+    found = await users_store.find_by_ids(store, app_id, ids)
     return [found.get(user_id) for user_id in ids]
 
 
@@ -100,23 +96,21 @@ async def check_identifier_conflicts(
     user_id: str | None,
     document: Document,
     path: Field,
-    session: AsyncClientSession | None = None,
+    session: Session | None = None,
 ) -> None:
     """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user."""
-    clauses: list[dict[str, Any]] = []
-    if document.get("externalUserId"):
-        clauses.append({"externalUserId": document["externalUserId"]})
-    if document.get("emails"):
-        clauses.append({"emails": {"$in": document["emails"]}})
-    if document.get("phones"):
-        clauses.append({"phones": {"$in": document["phones"]}})
-    if not clauses:
-        return
-    query: dict[str, Any] = {"appId": app_id, "$or": clauses}
-    if user_id is not None:
-        query["_id"] = {"$ne": user_id}
-    projection = {"externalUserId": 1, "emails": 1, "phones": 1}
-    holders = await store.users.find(query, projection, session=session).limit(10).to_list()
+    external = document.get("externalUserId")
+    holders = await users_store.holders(
+        store,
+        app_id,
+        external_user_ids=[external] if external else [],
+        emails=document.get("emails") or [],
+        phones=document.get("phones") or [],
+        excluding=user_id,
+        identifiers_only=True,
+        limit=10,
+        session=session,
+    )
     errors = [error for holder in holders for error in _conflicts_with(document, holder, path)]
     if errors:
         raise DomainErrors(errors)
@@ -155,32 +149,28 @@ def duplicate_key_error(error: DuplicateKeyError, document: Document, path: Fiel
     return DomainError(ErrorCode.USER_MERGE_INTERRUPTED, "another user already holds an identifier", path)
 
 
-async def replace_with_version(
-    store: Store,
-    previous: Document,
-    updated: Document,
-    path: Field,
-    session: AsyncClientSession | None = None,
-) -> bool:
+class StaleUser(Exception):
+    """A user changed between read and write inside a unit of work: run it again."""
+
+
+async def replace_with_version(unit: UnitOfWork, previous: Document, updated: Document, path: Field) -> bool:
     """Store ``updated`` if nobody changed the user since ``previous`` was read."""
     try:
-        return await replace_if_unchanged(store, previous, updated, session)
+        return await replace_if_unchanged(unit, previous, updated)
     except DuplicateKeyError as error:
         raise duplicate_key_error(error, updated, path) from None
 
 
-async def replace_if_unchanged(
-    store: Store, previous: Document, updated: Document, session: AsyncClientSession | None = None
-) -> bool:
+async def replace_if_unchanged(unit: UnitOfWork, previous: Document, updated: Document) -> bool:
     """Store ``updated`` as the next version if ``previous`` is still the stored one; False if not.
     A unique-index violation propagates (DuplicateKeyError)."""
     updated["version"] = previous["version"] + 1
-    result = await store.users.replace_one(
+    unit.touches(previous["_id"])
+    return await unit.replace_one(
+        unit.store.users,
         {"_id": previous["_id"], "appId": previous["appId"], "version": previous["version"]},
         updated,
-        session=session,
     )
-    return result.matched_count == 1
 
 
 def lookup_ref(patch: ValidPatch) -> UserRef | None:
@@ -200,11 +190,12 @@ async def upsert_user(
     actor: Actor,
     patch: UserPatch,
     path: Field = ("input",),
-    box: SecretBox | None = None,
+    *,
+    box: SecretBox,
 ) -> tuple[Document, bool]:
     """Create or update the user the input's identifier names. Returns (user, created).
 
-    ``box`` encrypts channel secrets; inputs with channels need it."""
+    ``box`` encrypts channel secrets."""
     valid = validate_patch(patch, path, box)
     await definitions.enforce(store, app_id, valid)
     ref = lookup_ref(valid)
@@ -214,36 +205,53 @@ async def upsert_user(
             "name the user by externalUserId, or else by at least one email or phone",
             path,
         )
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        existing = await find_user(store, app_id, ref, path)
-        now = clock.now()
-        if existing is not None:
-            updated = apply_patch(existing, valid, path, now)
-            if updated == existing:
-                return existing, False
-            updated["updatedAt"] = now
-            await check_identifier_conflicts(store, app_id, existing["_id"], updated, path)
-            if await replace_with_version(store, existing, updated, path):
-                await history.record(store, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid))
-                return updated, False
-            continue
-        document = apply_patch(new_user_document(app_id, new_user_id(), now), valid, path, now)
-        try:
-            await check_identifier_conflicts(store, app_id, None, document, path)
-            await store.users.insert_one(document)
-        except DuplicateKeyError as error:
-            conflict = duplicate_key_error(error, document, path)
-            if _names_lookup(conflict, ref, path):
-                continue  # a concurrent upsert created this user first: update it instead
-            raise conflict from None
-        except DomainErrors as errors:
-            # The pre-check can see the racer's user too (it was created after our look-up).
-            if any(_names_lookup(error, ref, path) for error in errors.errors):
-                continue
-            raise
-        await history.record(store, app_id, document["_id"], EventKind.CREATED, actor, changed_fields(valid))
-        return document, True
-    raise DomainError(ErrorCode.VERSION_CONFLICT, "the user changed too often concurrently; retry", path)
+
+    async def work(unit: UnitOfWork) -> tuple[Document, bool]:
+        return await upsert_in(unit, app_id, actor, valid, ref, path)
+
+    return await retry_transaction(
+        store,
+        work,
+        retry_on=(StaleUser,),
+        attempts=MAX_WRITE_ATTEMPTS,
+        message="the user changed too often concurrently; retry",
+        field=path,
+    )
+
+
+async def upsert_in(
+    unit: UnitOfWork, app_id: str, actor: Actor, valid: ValidPatch, ref: UserRef, path: Field
+) -> tuple[Document, bool]:
+    """One upsert inside ``unit``; StaleUser when a concurrent writer got there first."""
+    store = unit.store
+    existing = await find_user(store, app_id, ref, path, unit.session)
+    now = clock.now()
+    if existing is not None:
+        updated = apply_patch(existing, valid, path, now)
+        if updated == existing:
+            return existing, False
+        updated["updatedAt"] = now
+        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session)
+        if not await replace_with_version(unit, existing, updated, path):
+            raise StaleUser(existing["_id"])
+        history.record(unit, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid))
+        return updated, False
+    document = apply_patch(new_user_document(app_id, new_user_id(), now), valid, path, now)
+    try:
+        await check_identifier_conflicts(store, app_id, None, document, path, unit.session)
+        await unit.insert_one(store.users, document)
+    except DuplicateKeyError as error:
+        conflict = duplicate_key_error(error, document, path)
+        if _names_lookup(conflict, ref, path):
+            raise StaleUser(ref.value) from None  # a concurrent upsert created this user first
+        raise conflict from None
+    except DomainErrors as errors:
+        # The pre-check can see the racer's user too (it was created after our look-up).
+        if any(_names_lookup(error, ref, path) for error in errors.errors):
+            raise StaleUser(ref.value) from None
+        raise
+    history.record(unit, app_id, document["_id"], EventKind.CREATED, actor, changed_fields(valid))
+    return document, True
 
 
 def _names_lookup(conflict: DomainError, ref: UserRef, path: Field) -> bool:
@@ -273,7 +281,8 @@ async def update_user(
     expected_version: int | None = None,
     path: Field = ("patch",),
     ref_path: Field = ("by",),
-    box: SecretBox | None = None,
+    *,
+    box: SecretBox,
 ) -> Document:
     valid = validate_patch(patch, path, box)
     await definitions.enforce(store, app_id, valid)
@@ -303,9 +312,11 @@ async def modify_user(
     details: dict[str, Any] | None = None,
     event: EventKind = EventKind.UPDATED,
 ) -> Document:
-    """Load, ``change(document, now) -> document``, store with a version guard; retry on races."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        existing = await get_user(store, app_id, ref, ref_path)
+    """Load, ``change(document, now) -> document``, store with a version guard and the event,
+    as one unit of work; run again on races."""
+
+    async def work(unit: UnitOfWork) -> Document:
+        existing = await get_user(store, app_id, ref, ref_path, unit.session)
         if expected_version is not None and existing["version"] != expected_version:
             raise DomainError(
                 ErrorCode.VERSION_CONFLICT,
@@ -317,11 +328,20 @@ async def modify_user(
         if updated == existing:
             return existing
         updated["updatedAt"] = now
-        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path)
-        if await replace_with_version(store, existing, updated, path):
-            await history.record(store, app_id, existing["_id"], event, actor, details)
-            return updated
-    raise DomainError(ErrorCode.VERSION_CONFLICT, "the user changed too often concurrently; retry", path)
+        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session)
+        if not await replace_with_version(unit, existing, updated, path):
+            raise StaleUser(existing["_id"])
+        history.record(unit, app_id, existing["_id"], event, actor, details)
+        return updated
+
+    return await retry_transaction(
+        store,
+        work,
+        retry_on=(StaleUser,),
+        attempts=MAX_WRITE_ATTEMPTS,
+        message="the user changed too often concurrently; retry",
+        field=path,
+    )
 
 
 async def add_tags(store: Store, app_id: str, actor: Actor, ref: UserRef, tags: Sequence[str]) -> Document:
@@ -346,13 +366,41 @@ async def remove_tags(store: Store, app_id: str, actor: Actor, ref: UserRef, tag
 
 
 async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
-    """Erase the user, its history, sessions and installations: nothing personal stays behind."""
-    document = await get_user(store, app_id, ref, ("by",))
-    user_id: str = document["_id"]
-    await store.users.delete_one({"appId": app_id, "_id": user_id})
-    # Tombstones of users merged into this one would otherwise still resolve to it.
-    await store.users.delete_many({"appId": app_id, "mergedInto": user_id})
-    await store.history.delete_many({"appId": app_id, "userId": user_id})
-    await store.sessions.delete_many({"appId": app_id, "userId": user_id})
-    await store.installations.delete_many({"appId": app_id, "userId": user_id})
-    return user_id
+    """Erase the user, its history, sessions and installations in one unit of work: nothing
+    personal stays behind, and nothing is erased unless all of it is.
+
+    A user whose document is gone while its installations, sessions or history remain (an
+    erasure interrupted before deletes were one unit) can be named by id or by one of its
+    installations, and the erasure is finished."""
+
+    async def work(unit: UnitOfWork) -> str:
+        document = await find_user(store, app_id, ref, ("by",), unit.session)
+        user_id = document["_id"] if document is not None else await _erased_user_id(unit, app_id, ref)
+        if user_id is None:
+            raise not_found("the user", ("by",))
+        unit.touches(user_id)
+        await unit.delete_many(store.users, {"appId": app_id, "_id": user_id})
+        # Tombstones of users merged into this one would otherwise still resolve to it.
+        await unit.delete_many(store.users, {"appId": app_id, "mergedInto": user_id})
+        await unit.delete_many(store.history, {"appId": app_id, "userId": user_id})
+        await unit.delete_many(store.sessions, {"appId": app_id, "userId": user_id})
+        await unit.delete_many(store.installations, {"appId": app_id, "userId": user_id})
+        return user_id
+
+    return await unit_of_work.run(store, work)
+
+
+async def _erased_user_id(unit: UnitOfWork, app_id: str, ref: UserRef) -> str | None:
+    """The id of a user without a document but with data left behind, or None."""
+    if ref.kind == "id":
+        user_id = ref.value
+    elif ref.kind == "pushRegistrationId":
+        installation = await installations_store.find(unit.store, app_id, ref.value, unit.session)
+        if installation is None:
+            return None
+        user_id = installation["userId"]
+    else:
+        return None
+    if await users_store.exists(unit.store, app_id, user_id, unit.session):
+        return None  # a tombstone: merged, not erased
+    return user_id if await users_store.has_data_left(unit.store, app_id, user_id, unit.session) else None

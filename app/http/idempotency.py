@@ -1,5 +1,11 @@
 """Idempotent retries: a mutation request with an ``Idempotency-Key`` header runs once per app and
-key; a repeat gets the first response again (header ``Idempotent-Replayed: true``)."""
+key; a repeat gets the first response again (header ``Idempotent-Replayed: true``).
+
+The request holds its claim on the key while it runs: each unit of work it commits marks the
+claim in the same transaction (app/store/unit_of_work.py). So a change is applied at most
+once per key even when the response is lost: a repeat of a request whose change committed
+but whose response was not kept (the store failed after the commit) is answered 409
+``IDEMPOTENCY_KEY_APPLIED`` and never runs again."""
 
 from __future__ import annotations
 
@@ -75,21 +81,40 @@ class Idempotency:
             await app(scope, replay, send)  # queries are safe to repeat
             return
         fingerprint = hashlib.sha256(caller.encode() + b"\0" + body).hexdigest()
-        recorded = await idempotency.claim(self.store, app_id, text, fingerprint, self.ttl)
-        if recorded is not None:
+        claim, recorded = await idempotency.claim(self.store, app_id, text, fingerprint, self.ttl)
+        if claim is None:
             await self._answer(send, recorded, fingerprint, request_id)
             return
-        await self._run_once(scope, replay, send, app, app_id, text)
+        await self._run_once(scope, replay, send, app, claim)
 
     async def _answer(
-        self, send: Send, recorded: idempotency.Recorded, fingerprint: str, request_id: str | None
+        self, send: Send, recorded: idempotency.Recorded | None, fingerprint: str, request_id: str | None
     ) -> None:
-        if recorded.fingerprint != fingerprint:
+        if recorded is None:
+            # Claimed and released twice in a row by others: let the client try again.
+            await send_error(
+                send,
+                409,
+                "a request with this Idempotency-Key is still running",
+                code="IDEMPOTENCY_KEY_IN_USE",
+                request_id=request_id,
+                headers={"retry-after": "1"},
+            )
+        elif recorded.fingerprint != fingerprint:
             await send_error(
                 send,
                 422,
                 "this Idempotency-Key was used with a different request",
                 code="IDEMPOTENCY_KEY_REUSED",
+                request_id=request_id,
+            )
+        elif recorded.committed and recorded.finished and recorded.body is None:
+            await send_error(
+                send,
+                409,
+                "the request with this Idempotency-Key was applied, but its response was not kept; "
+                "read the current state instead of sending it again",
+                code="IDEMPOTENCY_KEY_APPLIED",
                 request_id=request_id,
             )
         elif recorded.status is None or recorded.body is None:
@@ -110,7 +135,9 @@ class Idempotency:
             await send({"type": "http.response.start", "status": recorded.status, "headers": headers})
             await send({"type": "http.response.body", "body": recorded.body})
 
-    async def _run_once(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, app_id: str, key: str) -> None:
+    async def _run_once(
+        self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, claim: idempotency.Claim
+    ) -> None:
         status = 500
         content_type = "application/json"
         chunks: list[bytes] = []
@@ -125,19 +152,21 @@ class Idempotency:
             await send(message)
 
         completed = False
+        held = idempotency.hold(claim)
         try:
             await app(scope, receive, recording_send)
             body = b"".join(chunks)
-            # A retryable failure is not recorded: the client's retry must run again.
+            # A retryable failure is not recorded: a retry runs again unless a change committed.
             if status < 500 and not any(code in body for code in RETRYABLE_CODES):
-                await idempotency.complete(self.store, app_id, key, status, content_type, body)
+                await idempotency.complete(self.store, claim, status, content_type, body)
                 completed = True
         except PyMongoError:
             log.warning("could not record an idempotent response", exc_info=True)
         finally:
+            idempotency.let_go(held)
             if not completed:
                 try:
-                    await idempotency.release(self.store, app_id, key)
+                    await idempotency.release(self.store, claim)
                 except PyMongoError:
                     log.warning("could not release an idempotency key", exc_info=True)
 

@@ -1,30 +1,42 @@
 """Streams a file through bulk_upsert in batches, with a rejects file and a checkpoint.
 
-After each batch is stored, its rejects are flushed and the checkpoint records the last
-line of the batch, so ``--resume`` continues after it: no record is written twice and no
-reject is reported twice. (Re-running a stored batch would be harmless anyway: an upsert
-with the same values changes nothing.)
+Each batch is one unit of work: its users and their CREATED/UPDATED events commit together
+or not at all. After a batch is stored, its rejects are flushed and the checkpoint records
+the last line of the batch, so ``--resume`` continues after it: no record is written twice
+and no reject is reported twice. A process killed between a batch's commit and its
+checkpoint runs that batch again on ``--resume``; an upsert with the same values changes
+nothing (and records no event), so every row keeps exactly its one CREATED event.
+
+With ``batch_seconds`` set, batches start small and grow while one takes well under that
+time, and shrink when one takes longer: a batch stays well inside the store's timeout
+whatever the store's speed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+from app.crypto import SecretBox
 from app.domain import bulk
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.profile import UserPatch
 from app.importer.records import csv_converter, from_json
 from app.store.client import Store
+from app.store.errors import StoreBusy
 
 Format = Literal["ndjson", "csv"]
 IMPORT_ACTOR = Actor("system", subject="import")
+FIRST_ADAPTIVE_BATCH = 25
+BUSY_RETRY_DELAYS = (0.5, 1.0, 2.0)
 Parsed = tuple[int, UserPatch | DomainError]  # (line number, record or why it was refused)
 
 
@@ -44,6 +56,10 @@ class Options:
     rejects: Path | None = None
     checkpoint: Path | None = None
     format: Format | None = None
+    # A batch should take about this long at most; None keeps batch_size fixed.
+    batch_seconds: float | None = None
+    # Asked after each batch: True stops the import there (ImportStopped), ready for --resume.
+    stop_requested: Callable[[], bool] = field(default=lambda: False)
     on_progress: Callable[[int], None] = field(default=lambda advanced: None)
     on_batch: Callable[[Summary], None] = field(default=lambda summary: None)
 
@@ -109,7 +125,43 @@ class _Checkpoint:
         os.replace(temporary, self.path)
 
 
-async def run_import(store: Store, app_id: str, source: Path, options: Options) -> Summary:
+class ImportStopped(Exception):
+    """The import stopped between two batches because it was asked to."""
+
+    def __init__(self, summary: Summary) -> None:
+        super().__init__("the import was stopped")
+        self.summary = summary
+
+
+class _BatchSize:
+    """The size of the next batch: fixed, or adapted to the time the last one took."""
+
+    def __init__(self, options: Options) -> None:
+        self.limit, self.budget = options.batch_size, options.batch_seconds
+        self.current = self.limit if self.budget is None else min(self.limit, FIRST_ADAPTIVE_BATCH)
+
+    def took(self, seconds: float) -> None:
+        if self.budget is None:
+            return
+        if seconds > self.budget:
+            self.current = max(1, self.current // 2)
+        elif seconds < self.budget / 4:
+            self.current = min(self.limit, self.current * 2)
+
+
+async def _store_batch(store: Store, app_id: str, patches: list[UserPatch], box: SecretBox) -> bulk.BulkResult:
+    """One batch; a batch the store refused for load runs again (it is one unit of work, so
+    it committed completely or not at all)."""
+    for delay in BUSY_RETRY_DELAYS:
+        try:
+            return await bulk.bulk_upsert(store, app_id, IMPORT_ACTOR, patches, box=box)
+        except StoreBusy:
+            await asyncio.sleep(delay)
+    return await bulk.bulk_upsert(store, app_id, IMPORT_ACTOR, patches, box=box)
+
+
+async def run_import(store: Store, app_id: str, source: Path, options: Options, *, box: SecretBox) -> Summary:
+    """``box`` encrypts channel secrets in the records."""
     fmt = options.format or detect_format(source)
     checkpoint = _Checkpoint(options.checkpoint or source.with_name(source.name + ".checkpoint"), source)
     done_line, summary = checkpoint.load() if options.resume else (0, Summary())
@@ -121,11 +173,14 @@ async def run_import(store: Store, app_id: str, source: Path, options: Options) 
             rejects.writerow(["line", "code", "field", "message"])
         batch: list[tuple[int, UserPatch]] = []
         refused: list[tuple[int, DomainError]] = []
+        size = _BatchSize(options)
 
         async def flush(last_line: int) -> None:
             handled = len(batch) + len(refused)
             if batch:
-                result = await bulk.bulk_upsert(store, app_id, IMPORT_ACTOR, [patch for _, patch in batch])
+                started = time.monotonic()
+                result = await _store_batch(store, app_id, [patch for _, patch in batch], box)
+                size.took(time.monotonic() - started)
                 # Paths inside the file's record, without the batch's ("records", index) prefix.
                 refused.extend(
                     (batch[failure.index][0], DomainError(failure.code, failure.message, failure.field[2:]))
@@ -156,8 +211,10 @@ async def run_import(store: Store, app_id: str, source: Path, options: Options) 
                 refused.append((line, parsed))
             else:
                 batch.append((line, parsed))
-            if len(batch) + len(refused) >= options.batch_size:
+            if len(batch) + len(refused) >= size.current:
                 await flush(line)
+                if options.stop_requested():
+                    raise ImportStopped(summary)
         if batch or refused:
             await flush(last_line)
     summary.skipped = skipped

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import CommandListener
@@ -15,6 +16,9 @@ from app.config import Settings
 from app.store.embedded import EmbeddedServer
 
 Document = dict[str, Any]
+# What the domain names without importing the driver.
+Session = AsyncClientSession
+Collection = AsyncCollection[Document]
 
 
 @dataclass(slots=True)

@@ -15,6 +15,12 @@ The embedded server (mongoeco 4.11) needs more, found by experiment:
   The driver pools session ids, so later operations, even ones outside any transaction,
   would run inside the stale transaction and their writes would never be committed. The
   failed transaction is therefore aborted explicitly.
+
+A transaction the store refuses for load (conflicts that retries did not settle, an
+aborted or expired transaction, a lock or time limit) raises ``StoreBusy``: the client is
+told to retry (UNAVAILABLE), never an internal error. A store that cannot be reached
+inside a transaction raises ``StoreUnreachable`` at once: the driver's own loop would run the
+transaction again for up to two minutes on its transient label.
 """
 
 from __future__ import annotations
@@ -25,14 +31,19 @@ import random
 from collections.abc import Awaitable, Callable
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from app.store.client import Store
+from app.store.errors import StoreBusy, StoreUnreachable
 
 EMBEDDED_ATTEMPTS = 12
-_EMBEDDED_CONFLICTS = ("Write conflict", "active transaction bound to another session")
+# "database is locked": its SQLite engine under load (the lock is held a moment longer).
+_EMBEDDED_CONFLICTS = ("Write conflict", "active transaction bound to another session", "database is locked")
+# WriteConflict, LockTimeout, MaxTimeMSExpired, TransactionTooOld, NoSuchTransaction,
+# ExceededTimeLimit, TransactionExceededLifetimeLimitSeconds.
+_BUSY_CODES = frozenset({112, 24, 50, 225, 251, 262, 290})
 
 
 def _embedded_conflict(error: OperationFailure) -> bool:
@@ -51,9 +62,31 @@ async def _run_embedded[T](store: Store, work: Callable[[AsyncClientSession], Aw
             raise
 
 
+def _busy(error: OperationFailure) -> bool:
+    if isinstance(error, DuplicateKeyError):
+        return False  # a lost race on a unique index: the caller decides
+    return error.code in _BUSY_CODES or _embedded_conflict(error) or "transaction" in str(error).lower()
+
+
 async def in_transaction[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
     """Run ``work`` in one transaction; it may run more than once, so it must only
     touch the store through the session it is given (and raise to abort)."""
+
+    async def bounded(session: AsyncClientSession) -> T:
+        try:
+            return await work(session)
+        except ConnectionFailure as error:
+            raise StoreUnreachable(str(error)) from error
+
+    try:
+        return await _in_transaction(store, bounded)
+    except OperationFailure as error:
+        if _busy(error):
+            raise StoreBusy(f"the store refused the transaction: {error}") from error
+        raise
+
+
+async def _in_transaction[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
     if store.embedded is None:
         async with store.client.start_session() as session:
             return await session.with_transaction(

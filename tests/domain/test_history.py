@@ -19,6 +19,7 @@ query($by: UserRef!, $first: Int, $after: String) {
     history(first: $first, after: $after) {
       edges { cursor node { kind at actor { scope keyId subject } details } }
       pageInfo { hasNextPage endCursor }
+      userErrors { code field }
     }
   }
 }
@@ -89,10 +90,11 @@ async def test_history_pages(gateway: Gateway, tenant: Tenant) -> None:
             break
         after = info["endCursor"]
     assert seen == ["d", "c", "b", "a", "created"]
-    bad = await gateway.execute(
-        HISTORY, {"by": {"externalUserId": "alice"}, "after": "garbage"}, token=tenant.app_token
-    )
-    assert [e["extensions"]["code"] for e in bad["errors"]] == ["BAD_USER_INPUT"]
+    # Paging mistakes are userErrors on the connection, as on users(): the user stays readable.
+    bad = await history_of(gateway, tenant, after="garbage", externalUserId="alice")
+    assert bad["userErrors"] == [{"code": "INVALID_INPUT", "field": ["after"]}] and bad["edges"] == []
+    too_many = await history_of(gateway, tenant, first=500, externalUserId="alice")
+    assert too_many["userErrors"] == [{"code": "LIMIT_EXCEEDED", "field": ["first"]}]
 
 
 LISTED_HISTORY = """

@@ -41,7 +41,9 @@ def _rejects(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))[1:]
 
 
-async def test_csv_import_resumes_without_repeating_work(tmp_path: Path, store: Store, tenant: Tenant) -> None:
+async def test_csv_import_resumes_without_repeating_work(
+    tmp_path: Path, store: Store, tenant: Tenant, box: SecretBox
+) -> None:
     source = tmp_path / "users.csv"
     source.write_text("\n".join(CSV_ROWS) + "\n")
 
@@ -49,10 +51,10 @@ async def test_csv_import_resumes_without_repeating_work(tmp_path: Path, store: 
         raise Interrupted
 
     with pytest.raises(Interrupted):
-        await run_import(store, tenant.app_id, source, Options(batch_size=3, on_batch=stop_after_first_batch))
+        await run_import(store, tenant.app_id, source, Options(batch_size=3, on_batch=stop_after_first_batch), box=box)
     assert await store.users.count_documents({"appId": tenant.app_id}) == 2  # i-1, i-3 (i-2 refused)
 
-    summary = await run_import(store, tenant.app_id, source, Options(batch_size=3, resume=True))
+    summary = await run_import(store, tenant.app_id, source, Options(batch_size=3, resume=True), box=box)
     assert (summary.read, summary.imported, summary.rejected, summary.skipped) == (7, 5, 2, 3)
     stored = {u["externalUserId"]: u async for u in store.users.find({"appId": tenant.app_id})}
     assert sorted(stored) == ["i-1", "i-3", "i-5", "i-6", "i-7"]

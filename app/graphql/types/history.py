@@ -9,6 +9,7 @@ import strawberry
 from strawberry.relay import PageInfo
 from strawberry.scalars import JSON
 
+from app.graphql.errors import UserError
 from app.graphql.ids import encode_id
 
 
@@ -26,7 +27,7 @@ class ProfileEvent:
     id: strawberry.ID = strawberry.field(description="Opaque id of the event.")
     kind: str = strawberry.field(
         description="CREATED, UPDATED, PERSONALIZED, DEPERSONALIZED, INSTALLATION_MOVED, MERGED, "
-        "CHANNEL_ADDED, CHANNEL_REMOVED or DELETED."
+        "CHANNEL_ADDED or CHANNEL_REMOVED (deleteUser erases the history with the user)."
     )
     at: datetime = strawberry.field(description="When it happened.")
     actor: ProfileEventActor = strawberry.field(description="Who did it.")
@@ -58,3 +59,7 @@ class ProfileEventEdge:
 class ProfileEventConnection:
     edges: list[ProfileEventEdge] = strawberry.field(description="The events of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="Why the paging arguments were refused (the page is then empty).",
+    )

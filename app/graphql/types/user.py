@@ -11,11 +11,12 @@ from strawberry.relay import PageInfo
 from app.domain import preferences
 from app.domain.channel_documents import channels_of
 from app.domain.channel_specs import ChannelType as DomainChannelType
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import is_event_id
+from app.domain.listing import check_page_size
 from app.domain.profile import ProfileType as DomainProfileType
 from app.graphql.access import Info
-from app.graphql.errors import ClientError
+from app.graphql.errors import user_errors
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
 from app.graphql.types.channels import Channel, ChannelType
@@ -159,8 +160,11 @@ class User(Node):
 
     @strawberry.field(description="Profile events with time and actor, newest first.")
     async def history(self, info: Info, first: int = 20, after: str | None = None) -> ProfileEventConnection:
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise ClientError(f"first must be between 0 and {MAX_PAGE_SIZE}", "BAD_USER_INPUT")
+        # Paging mistakes are userErrors, as on users(first:, after:).
+        try:
+            check_page_size(first)
+        except DomainError as error:
+            return _refused_history(error)
         after_id = None
         if after is not None:
             try:
@@ -168,7 +172,9 @@ class User(Node):
             except DomainError:
                 after_id = None
             if after_id is None or not is_event_id(after_id):
-                raise ClientError("after is not a cursor of this connection", "BAD_USER_INPUT")
+                return _refused_history(
+                    DomainError(ErrorCode.INVALID_INPUT, "after is not a cursor of this connection", ("after",))
+                )
         events, more = await info.context.loaders.history_pages.load((self.document["_id"], first, after_id))
         nodes = [ProfileEvent.of(event) for event in events]
         edges = [ProfileEventEdge(cursor=str(node.id), node=node) for node in nodes]
@@ -196,3 +202,8 @@ class User(Node):
     def version(self) -> int:
         value: int = self.document["version"]
         return value
+
+
+def _refused_history(error: DomainError) -> ProfileEventConnection:
+    empty = PageInfo(has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None)
+    return ProfileEventConnection(edges=[], page_info=empty, user_errors=user_errors(error))

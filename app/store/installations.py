@@ -1,0 +1,61 @@
+"""The installations collection: look-ups and ownership moves.
+
+Stored form::
+
+    {_id, appId, userId, pushRegistrationId, platform, pushToken, pushProvider,
+     isPushRegistrationEnabled, isPrimaryDevice, appVersion, sdkVersion, os, osVersion,
+     deviceModel, language, timezone, attrs, attrMeta, createdAt, updatedAt, lastSeenAt}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from app.store.client import Document, Session, Store
+from app.store.unit_of_work import UnitOfWork
+
+
+async def find(store: Store, app_id: str, push_registration_id: str, session: Session | None = None) -> Document | None:
+    return await store.installations.find_one(
+        {"appId": app_id, "pushRegistrationId": push_registration_id}, session=session
+    )
+
+
+async def find_by_id(store: Store, app_id: str, installation_id: str) -> Document | None:
+    return await store.installations.find_one({"appId": app_id, "_id": installation_id})
+
+
+ONE_BATCH = 100_000
+
+
+async def find_by_user_ids(store: Store, app_id: str, user_ids: Sequence[str]) -> list[list[Document]]:
+    """Each user's installations, in the order of ``user_ids``: one round trip, for DataLoaders."""
+    grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}
+    # One batch (up to the server's 16 MiB): the default first batch of 101 documents would
+    # add getMore round trips as the page of users grows.
+    cursor = (
+        store.installations.find({"appId": app_id, "userId": {"$in": list(grouped)}})
+        .sort("createdAt", 1)
+        .batch_size(ONE_BATCH)
+    )
+    async for document in cursor:
+        grouped[document["userId"]].append(document)
+    return [grouped[user_id] for user_id in user_ids]
+
+
+async def move_all(unit: UnitOfWork, app_id: str, from_user: str, to_user: str, now: datetime) -> None:
+    """Hand every installation of ``from_user`` to ``to_user``. A moved installation stops
+    being primary when the receiving user already has a primary one (at most one each)."""
+    installations = unit.store.installations
+    if await installations.find_one(
+        {"appId": app_id, "userId": to_user, "isPrimaryDevice": True}, {"_id": 1}, session=unit.session
+    ):
+        await unit.update_many(
+            installations,
+            {"appId": app_id, "userId": from_user, "isPrimaryDevice": True},
+            {"$set": {"isPrimaryDevice": False}},
+        )
+    await unit.update_many(
+        installations, {"appId": app_id, "userId": from_user}, {"$set": {"userId": to_user, "updatedAt": now}}
+    )

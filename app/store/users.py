@@ -1,0 +1,76 @@
+"""The users collection: look-ups by identifier and by id (writes go through the unit of work)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from app.store.client import Document, Session, Store
+
+Identifier = Literal["_id", "externalUserId", "emails", "phones"]
+
+
+async def find_one(
+    store: Store, app_id: str, field: Identifier, value: str, session: Session | None = None
+) -> Document | None:
+    """The user document (live or tombstone) whose ``field`` holds ``value``."""
+    return await store.users.find_one({"appId": app_id, field: value}, session=session)
+
+
+async def find_by_ids(
+    store: Store, app_id: str, ids: Sequence[str], session: Session | None = None
+) -> dict[str, Document]:
+    """The users of ``ids`` that exist, by id: one round trip."""
+    query = {"appId": app_id, "_id": {"$in": sorted(set(ids))}}
+    return {document["_id"]: document async for document in store.users.find(query, session=session)}
+
+
+async def holders(
+    store: Store,
+    app_id: str,
+    *,
+    external_user_ids: Sequence[str] = (),
+    emails: Sequence[str] = (),
+    phones: Sequence[str] = (),
+    excluding: str | None = None,
+    identifiers_only: bool = False,
+    limit: int = 0,
+    session: Session | None = None,
+) -> list[Document]:
+    """Users holding any of the identifiers (one find); ``limit`` 0 means all of them."""
+    clauses: list[dict[str, Any]] = [
+        {name: {"$in": list(values)}}
+        for name, values in (("externalUserId", external_user_ids), ("emails", emails), ("phones", phones))
+        if values
+    ]
+    if not clauses:
+        return []
+    query: dict[str, Any] = {"appId": app_id, "$or": clauses}
+    if excluding is not None:
+        query["_id"] = {"$ne": excluding}
+    projection = {"externalUserId": 1, "emails": 1, "phones": 1} if identifiers_only else None
+    return await store.users.find(query, projection, session=session).limit(limit).to_list()
+
+
+async def exists(store: Store, app_id: str, user_id: str, session: Session | None = None) -> bool:
+    """Whether any document (live user or tombstone) has this id."""
+    return await store.users.find_one({"appId": app_id, "_id": user_id}, {"_id": 1}, session=session) is not None
+
+
+async def has_data_left(store: Store, app_id: str, user_id: str, session: Session | None = None) -> bool:
+    """Whether installations, sessions or history still name the user."""
+    for collection in (store.installations, store.sessions, store.history):
+        if await collection.find_one({"appId": app_id, "userId": user_id}, {"_id": 1}, session=session):
+            return True
+    return False
+
+
+async def page(store: Store, query: dict[str, Any], after_id: str | None, first: int) -> list[Document]:
+    """Up to ``first + 1`` users matching ``query`` after ``after_id`` in id order (keyset),
+    in the first reply (batch size = limit: no getMore)."""
+    page_query = query if after_id is None else {**query, "_id": {"$gt": after_id}}
+    return await store.users.find(page_query).sort("_id", 1).limit(first + 1).batch_size(first + 1).to_list()
+
+
+async def count(store: Store, query: dict[str, Any]) -> int:
+    return await store.users.count_documents(query)
