@@ -13,7 +13,7 @@ from app.domain import definitions, history
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
 from app.domain.history import EventKind
-from app.domain.operations import AttributeOp, plan_operations
+from app.domain.operations import AttributeOp, check_operation_count, plan_operations
 from app.domain.profile import Field
 from app.store.client import Store
 
@@ -34,6 +34,7 @@ async def apply_operations(
 ) -> Document:
     """Apply ``ops`` to the one document ``selector`` names in one atomic update; return it
     as stored afterwards. Any invalid operation means nothing is stored (DomainErrors)."""
+    check_operation_count(ops)  # before the store is read: 1,000 keys must not cost a query
     rules = await definitions.load_rules(store, app_id, [op.key for op in ops])
     plan = plan_operations(ops, rules, datetime.now(UTC))
     query = plan.filter({**selector, "appId": app_id})
