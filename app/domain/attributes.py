@@ -208,7 +208,8 @@ def _typed_field(value: Any, expected: AttributeType, field: Field) -> Any:
             raise DomainError(ErrorCode.TYPE_MISMATCH, f"expected an ISO {expected.lower()} string", field)
         return _nested_scalar(TypedValue(expected, _parse_iso(value, expected, field)), field)
     if expected is AttributeType.NUMBER and isinstance(value, str | int | float) and not isinstance(value, bool):
-        return _nested_scalar(TypedValue(expected, str(value)), field)
+        text = value if isinstance(value, str) else _number_text(value, field)
+        return _nested_scalar(TypedValue(expected, text), field)
     if expected is AttributeType.BOOLEAN and isinstance(value, bool):
         return value
     if expected is AttributeType.STRING and isinstance(value, str):
@@ -221,7 +222,7 @@ def _json_to_bson(value: Any, depth: int, field: Field, budget: _Budget) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        return _nested_scalar(TypedValue(AttributeType.NUMBER, str(value)), field)
+        return _nested_scalar(TypedValue(AttributeType.NUMBER, _number_text(value, field)), field)
     if isinstance(value, str):
         return check_string(value, field)
     if isinstance(value, Mapping):
@@ -229,6 +230,13 @@ def _json_to_bson(value: Any, depth: int, field: Field, budget: _Budget) -> Any:
     if isinstance(value, list):
         return _list_to_bson(value, depth, field, budget)
     raise DomainError(ErrorCode.TYPE_MISMATCH, "not a JSON value", field)
+
+
+def _number_text(value: int | float, field: Field) -> str:
+    # str() of a huge int is slow (and refused past 4,300 digits): its size says enough.
+    if isinstance(value, int) and value.bit_length() > 4 * limits.MAX_NUMBER_DIGITS:
+        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"a number has at most {limits.MAX_NUMBER_DIGITS} digits", field)
+    return str(value)
 
 
 def _kind_of(value: Any) -> str:

@@ -7,9 +7,10 @@ from typing import Any
 import strawberry
 
 from app.auth import scopes
-from app.domain import definitions, properties
+from app.domain import definitions, limits, properties
+from app.domain.operations import operation_count_error
 from app.graphql.access import Info
-from app.graphql.errors import collect_user_errors
+from app.graphql.errors import collect_user_errors, user_errors
 from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
 from app.graphql.inputs.refs import UserRef
 from app.graphql.installation_access import owned_installation
@@ -32,6 +33,8 @@ class AttributeMutations:
         "custom attributes in one atomic update: all of them, or none when any is invalid."
     )
     async def update_custom_attributes(self, info: Info, by: UserRef, ops: list[AttributeOp]) -> UserPayload:
+        if len(ops) > limits.MAX_OPERATIONS_PER_CALL:  # before the user is looked up
+            return UserPayload(user=None, user_errors=user_errors(operation_count_error()))
         return await change_owned_user(
             info,
             by,
@@ -48,6 +51,10 @@ class AttributeMutations:
         self, info: Info, push_registration_id: str, ops: list[AttributeOp]
     ) -> InstallationPayload:
         context = info.context
+        if len(ops) > limits.MAX_OPERATIONS_PER_CALL:  # before the installation is looked up
+            return InstallationPayload(
+                installation=None, session_token=None, user_errors=user_errors(operation_count_error())
+            )
 
         async def work() -> dict[str, Any]:
             installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
