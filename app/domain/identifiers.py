@@ -139,16 +139,6 @@ def normalize_tags(values: Sequence[str], field: Sequence[str | int]) -> list[st
     return normalize_list(values, normalize_tag, field, limits.MAX_TAGS_PER_USER, "tags")
 
 
-def email_of_external_user_id(value: str | None) -> str | None:
-    """The email an externalUserId is, when it is a valid address (else None)."""
-    if value is None or "@" not in value:
-        return None
-    try:
-        return normalize_email(value)
-    except DomainError:
-        return None
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DIGITS = re.compile(r"-?[0-9]{1,16}")
 
