@@ -106,10 +106,14 @@ def _type_guard(plan: Plan, key: str, kind: AttributeType, key_path: Path, verb:
     plan.diagnoses.append(check)
 
 
+# One item appended or removed: the list type it belongs to.
+_APPENDED_TO = {**attributes.LIST_OF, AttributeType.OBJECT: AttributeType.LIST_OF_OBJECTS}
+
+
 def _list_items(op: AttributeOp, rules: Rules, key_path: Path, value_path: Path) -> tuple[AttributeType, list[Any]]:
-    """append/remove: one string or number goes to a list of its type; lists and objects as given."""
+    """append/remove: one string, number or object goes to a list of its type; lists as given."""
     typed = op.value
-    kind = None if typed is None or typed.type is None else attributes.LIST_OF.get(typed.type, typed.type)
+    kind = None if typed is None or typed.type is None else _APPENDED_TO.get(typed.type, typed.type)
     if typed is None or kind not in attributes.LIST_TYPES:
         raise DomainError(
             ErrorCode.TYPE_MISMATCH,

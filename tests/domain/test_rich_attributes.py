@@ -368,3 +368,20 @@ async def test_too_many_operations_are_refused_before_the_store_is_read(
     assert _errors(payload) == [("LIMIT_EXCEEDED", ["ops"])]
     # only the caller's credential is looked up; neither the user nor the definitions
     assert not [name for name in commands if "users" in name or "attribute_definitions" in name], commands
+
+
+async def test_one_object_appends_to_a_list_of_objects(gateway: Gateway, tenant: Tenant) -> None:
+    await _upsert(gateway, tenant, [{"key": "orders", "value": {"objects": [{"sku": "a", "qty": 1}]}}])
+    payload = await _ops(gateway, tenant, [{"append": {"key": "orders", "value": {"object": {"sku": "b", "qty": 2}}}}])
+    assert payload["userErrors"] == []
+    assert _values(payload)["orders"] == [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}]
+    payload = await _ops(gateway, tenant, [{"remove": {"key": "orders", "value": {"object": {"sku": "a", "qty": 1}}}}])
+    assert _values(payload)["orders"] == [{"sku": "b", "qty": 2}]
+
+
+async def test_a_date_inside_an_object_filters_as_a_date(gateway: Gateway, tenant: Tenant) -> None:
+    await _upsert(gateway, tenant, [{"key": "profile", "value": {"object": {"name": "b"}}}])
+    await _ops(gateway, tenant, [{"set": {"key": "profile", "path": ["since"], "value": {"date": "2020-11-30"}}}])
+    since = {"key": "profile", "path": ["since"]}
+    assert await _filter(gateway, tenant, {**since, "gte": {"date": "2020-01-01"}}) == ["u-1"]
+    assert await _filter(gateway, tenant, {**since, "lt": {"date": "2020-11-30"}}) == []
