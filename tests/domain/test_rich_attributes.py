@@ -3,6 +3,7 @@ they invite (deep nesting, huge lists, keys with '$', '.' or NUL, mixed lists)."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -385,3 +386,18 @@ async def test_a_date_inside_an_object_filters_as_a_date(gateway: Gateway, tenan
     since = {"key": "profile", "path": ["since"]}
     assert await _filter(gateway, tenant, {**since, "gte": {"date": "2020-01-01"}}) == ["u-1"]
     assert await _filter(gateway, tenant, {**since, "lt": {"date": "2020-11-30"}}) == []
+
+
+async def test_concurrent_path_sets_lose_no_update(gateway: Gateway, tenant: Tenant) -> None:
+    """Each path set is one atomic update built in the store, not a read-modify-write."""
+    created = await _upsert(gateway, tenant, [{"key": "o", "value": {"object": {"start": 0}}}])
+    results = await asyncio.gather(
+        *(
+            _ops(gateway, tenant, [{"set": {"key": "o", "path": ["slots", f"s{index}"], "value": {"number": "1"}}}])
+            for index in range(12)
+        )
+    )
+    assert all(result["userErrors"] == [] for result in results)
+    final = await _ops(gateway, tenant, [{"set": {"key": "o", "path": ["done"], "value": {"boolean": True}}}])
+    assert _values(final)["o"] == {"start": 0, "slots": {f"s{index}": 1 for index in range(12)}, "done": True}
+    assert final["user"]["version"] == created["user"]["version"] + 12 + 1
