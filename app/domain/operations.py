@@ -164,8 +164,8 @@ def _depth(value: Any) -> int:
 
 
 def _path_guards(plan: Plan, key: str, path: tuple[str, ...], new_value: Any, value_path: Path) -> None:
-    """Every level above the target is an object (or missing); after a set, the object keeps
-    within the key limit and the whole value within the size limit."""
+    """Every level above the target is an object (or missing); after a set, the target's
+    object keeps within the key limit."""
     attribute = f"$attrs.{key}"
     levels = [_within(attribute, path[:depth]) for depth in range(1, len(path))]
     checks: list[Any] = [{"$in": [{"$type": level}, ["object", "missing", "null"]]} for level in levels]
@@ -211,7 +211,7 @@ def _add_path_op(plan: Plan, op: AttributeOp, rules: Rules, path: Path, now: dat
     typed = op.value
     removing = op.kind == "unsetPath" or (typed is not None and typed.type is None)
     if op.kind not in ("set", "unsetPath"):
-        raise DomainError(ErrorCode.INVALID_INPUT, "a path goes with set or unset only", (*path, "path"))
+        raise DomainError(ErrorCode.INVALID_INPUT, "a path goes with set or unsetPath only", (*path, "path"))
     definition = rules.check(key, AttributeType.OBJECT, key_path, value_path)
     if definition is not None and definition.object_fields:
         raise DomainError(
@@ -220,7 +220,11 @@ def _add_path_op(plan: Plan, op: AttributeOp, rules: Rules, path: Path, now: dat
     _type_guard(plan, key, AttributeType.OBJECT, key_path, "set a path in")
     if removing:
         _path_guards(plan, key, segments, None, value_path)
-        plan.fields[attrs] = {"$cond": [_missing(key), "$$REMOVE", _put(f"${attrs}", segments, None)]}
+        # Where a level above the target is missing there is nothing to remove: the value stays
+        # as it is (building the path would add empty objects).
+        parent_is_object = {"$eq": [{"$type": _within(f"${attrs}", segments[:-1])}, "object"]}
+        removed = {"$cond": [parent_is_object, _put(f"${attrs}", segments, None), f"${attrs}"]}
+        plan.fields[attrs] = {"$cond": [_missing(key), "$$REMOVE", removed]}
         plan.fields[meta] = {"$cond": [_missing(key), "$$REMOVE", _meta(AttributeType.OBJECT, now)]}
         return
     assert typed is not None and typed.type is not None

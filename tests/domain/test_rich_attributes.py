@@ -153,6 +153,9 @@ async def test_set_and_unset_inside_an_object_by_path(gateway: Gateway, tenant: 
     assert _values(payload)["address"]["since"] == "2020-11-30"
     payload = await _ops(gateway, tenant, [{"unsetPath": {"key": "address", "path": ["geo", "precise"]}}])
     assert _values(payload)["address"]["geo"] == {"lat": 46.1, "lng": 15.98}
+    # removing below a missing level changes nothing (no empty objects appear)
+    payload = await _ops(gateway, tenant, [{"unsetPath": {"key": "address", "path": ["nowhere", "x"]}}])
+    assert "nowhere" not in _values(payload)["address"]
     # a missing key and missing levels become objects
     payload = await _ops(
         gateway, tenant, [{"set": {"key": "prefs", "path": ["ui", "theme"], "value": {"string": "dark"}}}]
