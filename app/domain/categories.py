@@ -35,7 +35,7 @@ class CategoryInput:
 
 
 def validate_name(name: str, path: Field) -> str:
-    if not CATEGORY_NAME.match(name):
+    if not CATEGORY_NAME.fullmatch(name):  # fullmatch: "$" alone accepts a final newline
         raise DomainError(
             ErrorCode.INVALID_INPUT,
             "a category name is a letter, then up to 63 letters, digits, '_' or '-'",

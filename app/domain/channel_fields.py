@@ -44,7 +44,7 @@ def required(values: Mapping[str, Any], name: str, path: Field) -> Any:
 
 def token_field(value: Any, path: Field, what: str, maximum: int = MAX_TOKEN_LENGTH) -> str:
     text = text_field(value, path, maximum, what)
-    if not TARGET_ID.match(text):
+    if not TARGET_ID.fullmatch(text):  # fullmatch: "$" alone accepts a final newline
         raise DomainError(ErrorCode.INVALID_INPUT, f"{what} must be printable text without spaces", path)
     return text
 

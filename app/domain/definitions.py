@@ -23,6 +23,8 @@ from app.store.client import Store
 
 MAX_DEFINITIONS_PER_APP = 500
 STRICT_SETTING = "strictAttributes"
+# The types whose values are objects: a definition may fix the types of their fields.
+OBJECT_TYPES = frozenset({AttributeType.OBJECT, AttributeType.LIST_OF_OBJECTS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +69,11 @@ class Rules:
             )
         return definition
 
-    def objects_to_bson(self, definition: Definition | None, objects: list[Any], path: Field) -> Any:
-        """LIST_OF_OBJECTS values typed by the definition's object fields, when it has any."""
+    def to_bson(self, definition: Definition | None, typed: TypedValue, path: Field) -> Any:
+        """A value as stored; OBJECT and LIST_OF_OBJECTS fields typed by the definition's
+        object fields, when it has any."""
         fields = definition.object_fields if definition is not None and definition.object_fields else None
-        return attributes.objects_to_bson(objects, path, fields)
+        return attributes.to_bson(typed, path, fields)
 
 
 NO_RULES = Rules({})
@@ -87,8 +90,8 @@ async def load_rules(store: Store, app_id: str, keys: Iterable[str]) -> Rules:
 
 
 def conform_patch(valid: ValidPatch, rules: Rules) -> None:
-    """Check a validated patch's custom attributes against the definitions; LIST_OF_OBJECTS
-    values are converted again with the defined field types. Raises DomainErrors."""
+    """Check a validated patch's custom attributes against the definitions; OBJECT and
+    LIST_OF_OBJECTS values are converted again with the defined field types. Raises DomainErrors."""
     conform_values(valid.attribute_inputs, valid.attributes_set, rules)
 
 
@@ -104,8 +107,8 @@ def conform_values(
         key_path = (*value_path[:-1], "key")
         try:
             definition = rules.check(key, typed.type, key_path, value_path)
-            if typed.type is AttributeType.LIST_OF_OBJECTS and definition is not None:
-                converted[key] = (typed.type, rules.objects_to_bson(definition, typed.value, value_path))
+            if typed.type in OBJECT_TYPES and definition is not None and definition.object_fields:
+                converted[key] = (typed.type, rules.to_bson(definition, typed, value_path))
         except DomainError as error:
             errors.add(error)
     errors.raise_if_any()
@@ -131,10 +134,14 @@ def _object_fields(
 ) -> dict[str, AttributeType]:
     if not fields:
         return {}
-    if definition_type is not AttributeType.LIST_OF_OBJECTS:
+    if definition_type not in OBJECT_TYPES:
         raise DomainError(
-            ErrorCode.INVALID_INPUT, "only LIST_OF_OBJECTS attributes have object fields", ("input", "objectFields")
+            ErrorCode.INVALID_INPUT,
+            "only OBJECT and LIST_OF_OBJECTS attributes have object fields",
+            ("input", "objectFields"),
         )
+    if len(fields) > limits.MAX_OBJECT_FIELDS:
+        raise DomainError(ErrorCode.LIMIT_EXCEEDED, "too many object fields", ("input", "objectFields"))
     result: dict[str, AttributeType] = {}
     for index, (name, kind) in enumerate(fields):
         path = ("input", "objectFields", index)

@@ -1,8 +1,22 @@
-"""Validation and normalisation of the identifiers a user is found by."""
+"""Validation and normalisation of the identifiers a user is found by: the one place their
+rules live, for every write path (upsert, update, personalize, bulk, import, channels).
+
+- externalUserId: any casing of "null" (what SDKs send for a missing id) is null; every
+  other non-empty string is an id, "0" and "anonymous" included. No control characters.
+- phones: E.164, with or without the leading "+" when the digits start with a valid
+  country code ("38516419710" is stored as "+38516419710").
+- emails: RFC 5322 syntax, kept in lower case.
+- tags: short strings without control characters.
+- date-times (signedUpAt and every DATETIME input): RFC 3339 text, or epoch milliseconds
+  (what JavaScript's ``Date.now()`` gives).
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -11,8 +25,24 @@ from app.domain import limits
 from app.domain.confusables import confusable_reason
 from app.domain.errors import DomainError, ErrorCode
 
-# Sent by SDKs and integrations that serialise a missing id as text.
-NULL_STRINGS = frozenset({"null", "Null", "NULL"})
+# Digits only (spaces, dashes and dots allowed between them): an E.164 number without its "+".
+_BARE_DIGITS = re.compile(r"[0-9][0-9 .\-]{5,20}")
+
+
+def is_null_text(value: str) -> bool:
+    """What SDKs and integrations send for a missing id: "null" in any casing."""
+    return value.strip().lower() == "null"
+
+
+def has_control_characters(value: str) -> bool:
+    """NUL, newlines, tabs and the other C0/C1 control characters (Unicode category Cc)."""
+    return any(unicodedata.category(character) == "Cc" for character in value)
+
+
+def refuse_control_characters(value: str, field: Sequence[str | int], what: str) -> str:
+    if has_control_characters(value):
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{what} may not contain control characters", field)
+    return value
 
 
 def normalize_email(value: str, field: Sequence[str | int] = ()) -> str:
@@ -29,9 +59,13 @@ def normalize_email(value: str, field: Sequence[str | int] = ()) -> str:
 
 
 def normalize_phone(value: str, field: Sequence[str | int] = ()) -> str:
-    """A phone number in E.164 (``+`` and country code required)."""
+    """A phone number in E.164; the ``+`` may be left out when the digits start with a valid
+    country code. Stored with the ``+``."""
+    text = value.strip()
+    if _BARE_DIGITS.fullmatch(text):
+        text = "+" + text
     try:
-        number = phonenumbers.parse(value, None)
+        number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         raise DomainError(
             ErrorCode.INVALID_PHONE,
@@ -44,12 +78,13 @@ def normalize_phone(value: str, field: Sequence[str | int] = ()) -> str:
 
 
 def normalize_external_user_id(value: str | None, field: Sequence[str | int] = ()) -> str | None:
-    """None for JSON null and its string spellings; otherwise the trimmed id."""
-    if value is None or value in NULL_STRINGS:
+    """None for JSON null and "null" in any casing; otherwise the trimmed id."""
+    if value is None or is_null_text(value):
         return None
     stripped = value.strip()
     if not stripped:
         raise DomainError(ErrorCode.INVALID_INPUT, "externalUserId must not be empty", field)
+    refuse_control_characters(value, field, "externalUserId")  # before trimming: "a\n" is refused
     if len(stripped) > limits.MAX_EXTERNAL_USER_ID_LENGTH:
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED,
@@ -94,6 +129,7 @@ def normalize_tag(value: str, field: Sequence[str | int]) -> str:
     tag = value.strip()
     if not tag:
         raise DomainError(ErrorCode.INVALID_INPUT, "a tag must not be empty", field)
+    refuse_control_characters(value, field, "a tag")
     if len(tag) > limits.MAX_TAG_LENGTH:
         raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"a tag has at most {limits.MAX_TAG_LENGTH} characters", field)
     return tag
@@ -101,3 +137,24 @@ def normalize_tag(value: str, field: Sequence[str | int]) -> str:
 
 def normalize_tags(values: Sequence[str], field: Sequence[str | int]) -> list[str]:
     return normalize_list(values, normalize_tag, field, limits.MAX_TAGS_PER_USER, "tags")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DIGITS = re.compile(r"-?[0-9]{1,16}")
+
+
+def parse_moment(value: object) -> datetime:
+    """A date-time as clients send it: RFC 3339 text or epoch milliseconds (an integer, or
+    its digits as text). Raises ValueError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        milliseconds = value
+    elif isinstance(value, str) and _EPOCH_DIGITS.fullmatch(value):
+        milliseconds = int(value)
+    elif isinstance(value, str):
+        return datetime.fromisoformat(value)
+    else:
+        raise ValueError("expected RFC 3339 text or epoch milliseconds")
+    try:
+        return _EPOCH + timedelta(milliseconds=milliseconds)
+    except OverflowError:
+        raise ValueError("epoch milliseconds out of range") from None

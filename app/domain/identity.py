@@ -22,21 +22,6 @@ from app.store.client import Store
 from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
 
-# What SDKs send when they have no real id; storing one would merge strangers.
-PLACEHOLDER_IDS = frozenset(
-    {
-        "",
-        "null",
-        "undefined",
-        "anonymous",
-        "0",
-        "-1",
-        "n/a",
-        "none",
-        "nil",
-        "00000000-0000-0000-0000-000000000000",
-    }
-)
 MAX_ATTEMPTS = 8
 
 
@@ -51,21 +36,11 @@ def validate_identity(identity: Identity, path: tuple[str, ...] = ("identity",))
     errors = ErrorCollector()
     result = Identity()
     if identity.external_user_id is not None:
-        if identity.external_user_id.strip().lower() in PLACEHOLDER_IDS:
-            errors.add(
-                DomainError(
-                    ErrorCode.INVALID_INPUT,
-                    f"{identity.external_user_id[:40]!r} is a placeholder, not an identity",
-                    (*path, "externalUserId"),
-                )
-            )
-        else:
-            try:
-                result.external_user_id = normalize_external_user_id(
-                    identity.external_user_id, (*path, "externalUserId")
-                )
-            except DomainError as error:
-                errors.add(error)
+        # The same rule as every other path: "null" in any casing is no id, "0" is an id.
+        try:
+            result.external_user_id = normalize_external_user_id(identity.external_user_id, (*path, "externalUserId"))
+        except DomainError as error:
+            errors.add(error)
     for name, normalize in (("emails", normalize_emails), ("phones", normalize_phones)):
         try:
             setattr(result, name, normalize(getattr(identity, name), (*path, name)))

@@ -7,8 +7,12 @@ from typing import Final
 
 MAX_CUSTOM_ATTRIBUTES_PER_USER: Final = 200
 MAX_STRING_LENGTH: Final = 4_096
-MAX_LIST_LENGTH: Final = 100  # objects in a LIST_OF_OBJECTS value
-MAX_OBJECT_FIELDS: Final = 50  # fields in one object of a LIST_OF_OBJECTS value
+MAX_LIST_LENGTH: Final = 100  # items in any list value (strings, numbers, objects), at any depth
+MAX_OBJECT_FIELDS: Final = 50  # keys in one object, at any depth
+MAX_OBJECT_DEPTH: Final = 5  # nested object levels in one value (an OBJECT attribute is level 1)
+MAX_VALUE_NODES: Final = 1_000  # keys and list items in one attribute value, all levels together
+MAX_VALUE_BYTES: Final = 16 * 1024  # one attribute value as stored (BSON)
+MAX_NUMBER_ADJUSTED_EXPONENT: Final = 6_000  # |a number| < 1E+6001: far inside Decimal128, so sums never overflow
 MAX_TAGS_PER_USER: Final = 100
 MAX_TAG_LENGTH: Final = 64
 MAX_EMAILS_PER_USER: Final = 10

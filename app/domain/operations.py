@@ -1,9 +1,14 @@
 """Property operations (set, setOnce, increment, append, remove, unset) turned into ONE
 pipeline update, so a batch applies atomically and concurrent increments never lose a count.
 
-Type rules that depend on the stored value (increment needs a NUMBER, append/remove a
-LIST_OF_OBJECTS, lists and attribute counts have limits) are guards in the update's filter:
-when the filter does not match, the document is read once to say which guard failed.
+Type rules that depend on the stored value (increment needs a NUMBER, append/remove a list
+of the item's type, a path needs an OBJECT, lists and attribute counts have limits) are
+guards in the update's filter: when the filter does not match, the document is read once to
+say which guard failed.
+
+A value inside an OBJECT is set or unset by a path (a list of validated keys). The update
+builds the new object with ``$getField``/``$setField`` whose field names are ``$literal``
+strings, so no path segment is ever read as a field path or an operator.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from app.domain.attributes import AttributeType, TypedValue
 from app.domain.definitions import Rules
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 
-OpKind = Literal["set", "setOnce", "increment", "append", "remove", "unset"]
+OpKind = Literal["set", "setOnce", "increment", "append", "remove", "unset", "unsetPath"]
 Document = dict[str, Any]
 Path = tuple[str | int, ...]
 _ZERO = Decimal128("0")
@@ -34,6 +39,7 @@ class AttributeOp:
     key: str
     value: TypedValue | None = None
     amount: str | None = None
+    path: tuple[str, ...] | None = None  # set/unsetPath: a value inside an OBJECT
 
 
 Diagnosis = Callable[[Document], DomainError | None]
@@ -100,13 +106,137 @@ def _type_guard(plan: Plan, key: str, kind: AttributeType, key_path: Path, verb:
     plan.diagnoses.append(check)
 
 
-def _objects(op: AttributeOp, rules: Rules, key_path: Path, value_path: Path) -> list[dict[str, Any]]:
+# One item appended or removed: the list type it belongs to.
+_APPENDED_TO = {**attributes.LIST_OF, AttributeType.OBJECT: AttributeType.LIST_OF_OBJECTS}
+
+
+def _list_items(op: AttributeOp, rules: Rules, key_path: Path, value_path: Path) -> tuple[AttributeType, list[Any]]:
+    """append/remove: one string, number or object goes to a list of its type; lists as given."""
     typed = op.value
-    if typed is None or typed.type is not AttributeType.LIST_OF_OBJECTS:
-        raise DomainError(ErrorCode.TYPE_MISMATCH, f"{op.kind} takes objects (LIST_OF_OBJECTS)", value_path)
-    definition = rules.check(op.key, AttributeType.LIST_OF_OBJECTS, key_path, value_path)
-    objects: list[dict[str, Any]] = rules.objects_to_bson(definition, typed.value, value_path)
-    return objects
+    kind = None if typed is None or typed.type is None else _APPENDED_TO.get(typed.type, typed.type)
+    if typed is None or kind not in attributes.LIST_TYPES:
+        raise DomainError(
+            ErrorCode.TYPE_MISMATCH,
+            f"{op.kind} takes a string, a number, strings, numbers or objects",
+            value_path,
+        )
+    assert kind is not None
+    items = typed.value if typed.type in attributes.LIST_TYPES else [typed.value]
+    definition = rules.check(op.key, kind, key_path, value_path)
+    stored: list[Any] = rules.to_bson(definition, TypedValue(kind, items), value_path)
+    return kind, stored
+
+
+def _get(document: Any, segment: str) -> dict[str, Any]:
+    return {"$getField": {"field": {"$literal": segment}, "input": document}}
+
+
+def _within(document: Any, path: Sequence[str]) -> Any:
+    """The value at ``path`` inside ``document``; null where a level is not an object (a
+    plain $getField on a string is an error in MongoDB)."""
+    current = document
+    for segment in path:
+        current = {"$cond": [{"$eq": [{"$type": current}, "object"]}, _get(current, segment), None]}
+    return current
+
+
+def _put(document: Any, path: Sequence[str], value: Any) -> dict[str, Any]:
+    """``document`` with ``value`` at ``path`` (missing levels become objects). ``value``
+    None removes the last key (``$setField`` with ``$$REMOVE``, done with ``$objectToArray``
+    because the embedded store does not support that form)."""
+    base = {"$ifNull": [document, {}]}
+    head, rest = path[0], path[1:]
+    if rest:
+        return {"$setField": {"field": {"$literal": head}, "input": base, "value": _put(_get(base, head), rest, value)}}
+    if value is None:
+        kept = {"$filter": {"input": {"$objectToArray": base}, "cond": {"$ne": ["$$this.k", {"$literal": head}]}}}
+        return {"$arrayToObject": [kept]}
+    return {"$setField": {"field": {"$literal": head}, "input": base, "value": {"$literal": value}}}
+
+
+def _depth(value: Any) -> int:
+    """Object levels in a stored value."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return max((_depth(item) for item in value), default=0)
+    return 0
+
+
+def _path_guards(plan: Plan, key: str, path: tuple[str, ...], new_value: Any, value_path: Path) -> None:
+    """Every level above the target is an object (or missing); after a set, the target's
+    object keeps within the key limit."""
+    attribute = f"$attrs.{key}"
+    levels = [_within(attribute, path[:depth]) for depth in range(1, len(path))]
+    checks: list[Any] = [{"$in": [{"$type": level}, ["object", "missing", "null"]]} for level in levels]
+    if new_value is not None:
+        parent = {"$ifNull": [_within(attribute, path[:-1]), {}]}
+        names = {"$map": {"input": {"$objectToArray": parent}, "in": "$$this.k"}}
+        united = {"$size": {"$setUnion": [names, {"$literal": [path[-1]]}]}}
+        checks.append({"$lte": [united, limits.MAX_OBJECT_FIELDS]})
+        # No $bsonSize guard on the whole value: the embedded store cannot size Decimal128
+        # values. The key and depth limits per level and the size of what is set bound it.
+    plan.guards.append({"$expr": {"$and": checks}})
+
+    def check(document: Document) -> DomainError | None:
+        if (document.get("attrMeta", {}).get(key) or {}).get("type") not in (None, AttributeType.OBJECT.value):
+            return None  # the type guard explains it
+        current: Any = document.get("attrs", {}).get(key)
+        for segment in path[:-1]:
+            if current is None:
+                return None
+            if not isinstance(current, dict):
+                break
+            current = current.get(segment)
+        if current is not None and not isinstance(current, dict):
+            return DomainError(
+                ErrorCode.TYPE_MISMATCH, "the path leads through a value that is not an object", value_path
+            )
+        if new_value is not None and isinstance(current, dict) and len({*current, path[-1]}) > limits.MAX_OBJECT_FIELDS:
+            return DomainError(
+                ErrorCode.LIMIT_EXCEEDED, f"an object has at most {limits.MAX_OBJECT_FIELDS} keys", value_path
+            )
+        return None
+
+    plan.diagnoses.append(check)
+
+
+def _add_path_op(plan: Plan, op: AttributeOp, rules: Rules, path: Path, now: datetime) -> None:
+    """set/unset of one value inside an OBJECT attribute."""
+    assert op.path is not None
+    key, attrs, meta = op.key, f"attrs.{op.key}", f"attrMeta.{op.key}"
+    key_path: Path = (*path, "key")
+    value_path: Path = (*path, "value")
+    segments = attributes.validate_path(op.path, (*path, "path"))
+    typed = op.value
+    removing = op.kind == "unsetPath" or (typed is not None and typed.type is None)
+    if op.kind not in ("set", "unsetPath"):
+        raise DomainError(ErrorCode.INVALID_INPUT, "a path goes with set or unsetPath only", (*path, "path"))
+    definition = rules.check(key, AttributeType.OBJECT, key_path, value_path)
+    if definition is not None and definition.object_fields:
+        raise DomainError(
+            ErrorCode.TYPE_MISMATCH, f"{key!r} has defined object fields: set the whole object", (*path, "path")
+        )
+    _type_guard(plan, key, AttributeType.OBJECT, key_path, "set a path in")
+    if removing:
+        _path_guards(plan, key, segments, None, value_path)
+        # Where a level above the target is missing there is nothing to remove: the value stays
+        # as it is (building the path would add empty objects).
+        parent_is_object = {"$eq": [{"$type": _within(f"${attrs}", segments[:-1])}, "object"]}
+        removed = {"$cond": [parent_is_object, _put(f"${attrs}", segments, None), f"${attrs}"]}
+        plan.fields[attrs] = {"$cond": [_missing(key), "$$REMOVE", removed]}
+        plan.fields[meta] = {"$cond": [_missing(key), "$$REMOVE", _meta(AttributeType.OBJECT, now)]}
+        return
+    assert typed is not None and typed.type is not None
+    value = attributes.nested_to_bson(typed, value_path)
+    if len(segments) + _depth(value) > limits.MAX_OBJECT_DEPTH:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED, f"objects nest at most {limits.MAX_OBJECT_DEPTH} levels deep", value_path
+        )
+    _path_guards(plan, key, segments, value, value_path)
+    plan.adding.append(key)
+    plan.fields[attrs] = _put(f"${attrs}", segments, value)
+    plan.fields[meta] = _meta(AttributeType.OBJECT, now)
 
 
 def _add_op(plan: Plan, op: AttributeOp, rules: Rules, path: Path, now: datetime) -> None:
@@ -115,17 +245,16 @@ def _add_op(plan: Plan, op: AttributeOp, rules: Rules, path: Path, now: datetime
     value_path: Path = (*path, "value")
     attrs, meta = f"attrs.{key}", f"attrMeta.{key}"
     typed = op.value
-    if op.kind == "unset" or (op.kind == "set" and typed is not None and typed.type is None):
+    if op.path is not None:
+        _add_path_op(plan, op, rules, path, now)
+    elif op.kind == "unset" or (op.kind == "set" and typed is not None and typed.type is None):
         rules.check(key, None, key_path, value_path)
         plan.unset += [attrs, meta]
     elif op.kind in ("set", "setOnce"):
         if typed is None or typed.type is None:
             raise DomainError(ErrorCode.INVALID_INPUT, "setOnce needs a value", value_path)
         definition = rules.check(key, typed.type, key_path, value_path)
-        if typed.type is AttributeType.LIST_OF_OBJECTS:
-            stored = rules.objects_to_bson(definition, typed.value, value_path)
-        else:
-            stored = attributes.to_bson(typed, value_path)
+        stored = rules.to_bson(definition, typed, value_path)
         plan.adding.append(key)
         if op.kind == "set":
             plan.fields[attrs] = {"$literal": stored}
@@ -141,19 +270,19 @@ def _add_op(plan: Plan, op: AttributeOp, rules: Rules, path: Path, now: datetime
         # Decimal128 addition is exact decimal arithmetic in the store: 0.1 + 0.2 == 0.3.
         plan.fields[attrs] = {"$add": [{"$ifNull": [f"${attrs}", _ZERO]}, amount]}
         plan.fields[meta] = _meta(AttributeType.NUMBER, now)
-    elif op.kind == "append":
-        objects = _objects(op, rules, key_path, value_path)
-        _type_guard(plan, key, AttributeType.LIST_OF_OBJECTS, key_path, "append to")
-        _length_guard(plan, key, len(objects), value_path)
+    elif op.kind == "append":  # a missing key becomes a list of the given items
+        kind, items = _list_items(op, rules, key_path, value_path)
+        _type_guard(plan, key, kind, key_path, "append to")
+        _length_guard(plan, key, len(items), value_path)
         plan.adding.append(key)
-        plan.fields[attrs] = {"$concatArrays": [{"$ifNull": [f"${attrs}", []]}, {"$literal": objects}]}
-        plan.fields[meta] = _meta(AttributeType.LIST_OF_OBJECTS, now)
-    else:  # remove: every stored object equal to one of the given ones; a missing key stays missing
-        objects = _objects(op, rules, key_path, value_path)
-        _type_guard(plan, key, AttributeType.LIST_OF_OBJECTS, key_path, "remove from")
-        kept = {"$filter": {"input": f"${attrs}", "cond": {"$eq": [{"$in": ["$$this", {"$literal": objects}]}, False]}}}
+        plan.fields[attrs] = {"$concatArrays": [{"$ifNull": [f"${attrs}", []]}, {"$literal": items}]}
+        plan.fields[meta] = _meta(kind, now)
+    else:  # remove: every stored item equal to one of the given ones; a missing key stays missing
+        kind, items = _list_items(op, rules, key_path, value_path)
+        _type_guard(plan, key, kind, key_path, "remove from")
+        kept = {"$filter": {"input": f"${attrs}", "cond": {"$eq": [{"$in": ["$$this", {"$literal": items}]}, False]}}}
         plan.fields[attrs] = {"$cond": [_missing(key), "$$REMOVE", kept]}
-        plan.fields[meta] = {"$cond": [_missing(key), "$$REMOVE", _meta(AttributeType.LIST_OF_OBJECTS, now)]}
+        plan.fields[meta] = {"$cond": [_missing(key), "$$REMOVE", _meta(kind, now)]}
 
 
 def _length_guard(plan: Plan, key: str, added: int, value_path: Path) -> None:
@@ -164,23 +293,29 @@ def _length_guard(plan: Plan, key: str, added: int, value_path: Path) -> None:
         current = document.get("attrs", {}).get(key)
         if isinstance(current, list) and len(current) + added > limits.MAX_LIST_LENGTH:
             return DomainError(
-                ErrorCode.LIMIT_EXCEEDED, f"a list has at most {limits.MAX_LIST_LENGTH} objects", value_path
+                ErrorCode.LIMIT_EXCEEDED, f"a list has at most {limits.MAX_LIST_LENGTH} items", value_path
             )
         return None
 
     plan.diagnoses.append(check)
 
 
+def check_operation_count(ops: Sequence[AttributeOp], path: Path = ("ops",)) -> None:
+    """The batch's size, checked before anything is read from the store."""
+    if not ops:
+        raise DomainError(ErrorCode.INVALID_INPUT, "give at least one operation", path)
+    if len(ops) > limits.MAX_OPERATIONS_PER_CALL:
+        raise operation_count_error(path)
+
+
+def operation_count_error(path: Path = ("ops",)) -> DomainError:
+    return DomainError(ErrorCode.LIMIT_EXCEEDED, f"at most {limits.MAX_OPERATIONS_PER_CALL} operations per call", path)
+
+
 def plan_operations(ops: Sequence[AttributeOp], rules: Rules, now: datetime, path: Path = ("ops",)) -> Plan:
     """Validate every operation (collecting all errors) and build the update. Raises DomainErrors."""
+    check_operation_count(ops, path)
     errors = ErrorCollector()
-    if not ops:
-        errors.add(DomainError(ErrorCode.INVALID_INPUT, "give at least one operation", path))
-    if len(ops) > limits.MAX_OPERATIONS_PER_CALL:
-        errors.add(
-            DomainError(ErrorCode.LIMIT_EXCEEDED, f"at most {limits.MAX_OPERATIONS_PER_CALL} operations per call", path)
-        )
-    errors.raise_if_any()
     plan = Plan()
     seen: set[str] = set()
     for index, op in enumerate(ops):

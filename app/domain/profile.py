@@ -26,6 +26,7 @@ from app.domain.identifiers import (
     normalize_external_user_id,
     normalize_phones,
     normalize_tags,
+    refuse_control_characters,
 )
 from app.domain.patch import UNSET, Maybe
 from app.store import ids
@@ -90,11 +91,11 @@ class ValidPatch:
 def _text(value: str, path: Field, name: str) -> str:
     if len(value) > limits.MAX_NAME_LENGTH:
         raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"{name} has at most {limits.MAX_NAME_LENGTH} characters", path)
-    return value.strip()
+    return refuse_control_characters(value, path, name).strip()
 
 
 def _language(value: str, path: Field) -> str:
-    if not LANGUAGE_TAG.match(value):
+    if not LANGUAGE_TAG.fullmatch(value):  # fullmatch: "$" alone accepts a final newline
         raise DomainError(ErrorCode.INVALID_INPUT, f"{value[:40]!r} is not a BCP 47 language tag", path)
     return value
 

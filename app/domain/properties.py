@@ -13,7 +13,7 @@ from app.domain import clock, definitions, history
 from app.domain.actor import Actor
 from app.domain.errors import DomainErrors, not_found
 from app.domain.history import EventKind
-from app.domain.operations import AttributeOp, Plan, plan_operations
+from app.domain.operations import AttributeOp, Plan, check_operation_count, plan_operations
 from app.domain.profile import Field
 from app.domain.retry import retry_transaction
 from app.store.client import Collection, Store
@@ -30,6 +30,7 @@ class _GuardRaced(Exception):
 
 
 async def plan(store: Store, app_id: str, ops: Sequence[AttributeOp]) -> Plan:
+    check_operation_count(ops)  # before the store is read: 1,000 keys must not cost a query
     rules = await definitions.load_rules(store, app_id, [op.key for op in ops])
     return plan_operations(ops, rules, clock.now())
 

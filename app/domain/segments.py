@@ -39,6 +39,8 @@ class AttributeCondition:
     lte: TypedValue | None = None
     in_: Sequence[TypedValue] | None = None
     exists: bool | None = None
+    contains: TypedValue | None = None
+    path: Sequence[str] | None = None  # into an OBJECT value: a list of keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +113,20 @@ def compile_filter(app_id: str, given: UserFilter | None, path: Field = ("filter
 
 def compile_condition(condition: AttributeCondition, path: Field) -> Document:
     key = attributes.validate_key(condition.key, (*path, "key"))
-    field_path = f"attrs.{key}"  # safe: the key matched ^[A-Za-z][A-Za-z0-9_]*$
-    given = [name for name in (*COMPARISONS, "in_", "exists") if getattr(condition, name) is not None]
+    segments: tuple[str, ...] = ()
+    if condition.path is not None:
+        segments = attributes.validate_path(condition.path, (*path, "path"))
+    # Safe as a field path: the key and every segment matched ^[A-Za-z][A-Za-z0-9_]*$.
+    field_path = ".".join(("attrs", key, *segments))
+    given = [name for name in (*COMPARISONS, "in_", "exists", "contains") if getattr(condition, name) is not None]
     if len(given) != 1:
         raise DomainError(
             ErrorCode.INVALID_INPUT,
-            "an attribute condition needs exactly one of eq, ne, gt, gte, lt, lte, in, exists",
+            "an attribute condition needs exactly one of eq, ne, gt, gte, lt, lte, in, exists, contains",
             path,
         )
     name = given[0]
+    type_path = f"attrMeta.{key}.type"
     if name == "exists":
         return {field_path: {"$exists": bool(condition.exists)}}
     if name == "in_":
@@ -130,29 +137,47 @@ def compile_condition(condition: AttributeCondition, path: Field) -> Document:
                 f"`in` takes at most {MAX_IN_VALUES} values",
                 (*path, "in"),
             )
-        converted = [_comparable(value, (*path, "in", index)) for index, value in enumerate(values)]
-        types = sorted({str(value.type) for value in values})
-        return {field_path: {"$in": converted}, f"attrMeta.{key}.type": {"$in": types}}
+        converted = [_comparable(value, (*path, "in", index), segments) for index, value in enumerate(values)]
+        types = [AttributeType.OBJECT.value] if segments else sorted({str(value.type) for value in values})
+        return {field_path: {"$in": converted}, type_path: {"$in": types}}
+    if name == "contains":
+        return _contains(condition.contains, field_path, type_path, segments, (*path, "contains"))
     value: TypedValue = getattr(condition, name)
-    clause: Document = {field_path: {COMPARISONS[name]: _comparable(value, (*path, name))}}
+    clause: Document = {field_path: {COMPARISONS[name]: _comparable(value, (*path, name), segments)}}
     if name != "ne":
         # Values compare within their own attribute type: a NUMBER condition never matches
         # a STRING "149.99", and DATE never a DATETIME. MongoDB's type bracketing does most
         # of this, but not DATE vs DATETIME (both BSON dates), and the embedded store
         # compares across types; the stored type makes it explicit on both. `ne` keeps
         # MongoDB's meaning: anything but this value, including users without the key.
-        clause[f"attrMeta.{key}.type"] = str(value.type)
+        # Inside an OBJECT the attribute's type is OBJECT; BSON types keep values apart there.
+        clause[type_path] = AttributeType.OBJECT.value if segments else str(value.type)
     return clause
 
 
-def _comparable(value: TypedValue, path: Field) -> Any:
-    """A typed scalar as stored, so it compares with stored values of the same type."""
+def _contains(
+    value: TypedValue | None, field_path: str, type_path: str, segments: tuple[str, ...], path: Field
+) -> Document:
+    """List membership: a LIST_OF_STRINGS or LIST_OF_NUMBERS (or a list inside an OBJECT)
+    holding this string or number."""
+    if value is None or value.type not in attributes.LIST_OF:
+        raise DomainError(ErrorCode.TYPE_MISMATCH, "contains takes a string or a number", path)
+    item = _comparable(value, path, segments)
+    kind = AttributeType.OBJECT if segments else attributes.LIST_OF[value.type]
+    return {field_path: {"$elemMatch": {"$eq": item}}, type_path: kind.value}
+
+
+def _comparable(value: TypedValue, path: Field, segments: tuple[str, ...] = ()) -> Any:
+    """A typed scalar as stored (inside an object when ``segments``), so it compares with
+    stored values of the same type."""
     if value.type is None:
         raise DomainError(
             ErrorCode.INVALID_INPUT,
             "compare with a value; use `exists: false` for unset attributes",
             path,
         )
-    if value.type is AttributeType.LIST_OF_OBJECTS:
-        raise DomainError(ErrorCode.TYPE_MISMATCH, "lists of objects cannot be compared", path)
-    return attributes.to_bson(value, path)
+    if value.type not in attributes.SCALAR_TYPES:
+        raise DomainError(
+            ErrorCode.TYPE_MISMATCH, "compare with a scalar value; use `contains` for list membership", path
+        )
+    return attributes.nested_to_bson(value, path) if segments else attributes.to_bson(value, path)

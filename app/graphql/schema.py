@@ -28,6 +28,7 @@ from app.graphql.queries.listing import ListingQueries
 from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.record import RecordOperation
+from app.graphql.scalars import SCALAR_OVERRIDES
 from app.graphql.types.installation import Installation
 from app.graphql.types.user import User
 
@@ -82,6 +83,7 @@ def build_schema(
         mutation=Mutation,
         types=[User, Installation],
         extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,  # DateTime also takes epoch milliseconds
         config=StrawberryConfig(
             auto_camel_case=True,
             disable_field_suggestions=not limits.field_suggestions,

@@ -2,18 +2,21 @@
 
 NDJSON lines carry the fields of UpsertUserInput as JSON. CSV columns are the standard
 attributes (lists separated by ``;``) and ``attr.<key>[:<type>]`` for custom attributes,
-type one of string (default), number, boolean, date, datetime, objects (JSON).
+type one of string (default), number, boolean, date, datetime (RFC 3339 or epoch
+milliseconds), strings and numbers (a JSON list, or items separated by ``;``), object (a
+JSON object) and objects (a JSON list of objects).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from app.domain.attributes import NULL, AttributeType, TypedValue
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.identifiers import parse_moment
 from app.domain.profile import UserPatch
 
 ALIASES = {"firstName": "givenName", "lastName": "surname", "email": "emails", "phone": "phones"}
@@ -27,6 +30,9 @@ VALUE_MEMBERS: dict[str, AttributeType | None] = {
     "date": AttributeType.DATE,
     "datetime": AttributeType.DATETIME,
     "objects": AttributeType.LIST_OF_OBJECTS,
+    "strings": AttributeType.LIST_OF_STRINGS,
+    "numbers": AttributeType.LIST_OF_NUMBERS,
+    "object": AttributeType.OBJECT,
     "null": None,
 }
 HINTS = {
@@ -37,7 +43,11 @@ HINTS = {
     "datetime": "datetime",
     "objects": "objects",
     "list": "objects",
+    "strings": "strings",
+    "numbers": "numbers",
+    "object": "object",
 }
+HINT_TYPES = {hint: kind for hint, kind in VALUE_MEMBERS.items() if kind is not None}
 TRUE, FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 
 
@@ -67,15 +77,35 @@ def _parse(kind: str, raw: Any, field: tuple[str | int, ...]) -> Any:
             case "date":
                 return date.fromisoformat(raw)
             case "datetime":
-                return datetime.fromisoformat(raw)
+                return parse_moment(raw)  # RFC 3339 or epoch milliseconds
             case "objects":
                 value = json.loads(raw) if isinstance(raw, str) else raw
                 if not isinstance(value, list):
                     raise ValueError("expected a JSON list of objects")
                 return value
+            case "object":
+                value = json.loads(raw) if isinstance(raw, str) else raw
+                if not isinstance(value, dict):
+                    raise ValueError("expected a JSON object")
+                return value
+            case "strings" | "numbers":
+                return _items(kind, raw, field)
     except (TypeError, ValueError) as error:
         raise _invalid(f"{kind}: {error}", *field) from None
     raise _invalid(f"unknown type {kind!r}", *field)
+
+
+def _items(kind: str, raw: Any, field: tuple[str | int, ...]) -> list[str]:
+    """A scalar list: a JSON list, or (in a CSV cell) items separated by ``;``."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        values: Any = json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(";")]
+    else:
+        values = raw
+    if not isinstance(values, list):
+        raise ValueError(f"expected a list of {kind}")
+    item_kind = "string" if kind == "strings" else "number"
+    return [_parse(item_kind, item, (*field, index)) for index, item in enumerate(values)]
 
 
 def typed_value(member: Mapping[str, Any], field: tuple[str | int, ...]) -> TypedValue:
@@ -155,7 +185,7 @@ def csv_converter(columns: list[str]) -> Converter:
                 continue  # an empty cell leaves the value alone
             if column in attribute_columns:
                 key, hint = attribute_columns[column]
-                kind = AttributeType.LIST_OF_OBJECTS if hint == "objects" else AttributeType(hint.upper())
+                kind = HINT_TYPES[hint]
                 custom.append((key, TypedValue(kind, _parse(hint, cell.strip(), (column,)))))
             elif ALIASES.get(column, column) in LISTS:
                 record[column] = [part.strip() for part in cell.split(";") if part.strip()]

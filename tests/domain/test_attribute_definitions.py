@@ -115,10 +115,10 @@ async def test_values_must_match_definitions_on_every_write_path(gateway: Gatewa
     values = {item["key"]: item["value"] for item in ok["updateCustomAttributes"]["user"]["customAttributes"]}
     assert values == {
         "ltv": "10.5",
-        # DATE object fields are stored as dates (read back as midnight UTC)
+        # a DATE object field reads back as a date, a NUMBER field as a JSON number
         "orders": [
-            {"sku": "a", "price": "9.99", "on": "2024-05-01T00:00:00Z"},
-            {"sku": "b", "on": "2024-06-01T00:00:00Z"},
+            {"sku": "a", "price": 9.99, "on": "2024-05-01"},
+            {"sku": "b", "on": "2024-06-01"},
         ],
     }
 

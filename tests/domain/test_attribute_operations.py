@@ -134,8 +134,8 @@ async def test_a_batch_with_an_invalid_operation_stores_nothing(gateway: Gateway
             "TYPE_MISMATCH",
             ["ops", "1", "append", "key"],
         ),
-        # append needs objects
-        ([{"append": {"key": "d", "value": {"string": "x"}}}], "TYPE_MISMATCH", ["ops", "0", "append", "value"]),
+        # append takes list items: a string, a number, lists or objects
+        ([{"append": {"key": "d", "value": {"boolean": True}}}], "TYPE_MISMATCH", ["ops", "0", "append", "value"]),
         ([{"increment": {"key": "e", "amount": "ten"}}], "TYPE_MISMATCH", ["ops", "0", "increment", "amount"]),
         ([{"unset": "$where"}], "RESERVED_KEY", ["ops", "0", "unset"]),
     ]

@@ -68,8 +68,9 @@ async def test_all_six_types_round_trip(gateway: Gateway, tenant: Tenant, store:
             "key": "orders",
             "type": "LIST_OF_OBJECTS",
             "value": [
-                {"sku": "A-1", "price": "9.95", "qty": "2", "gift": True, "note": None},
-                {"sku": "B-2", "price": "0.1"},
+                # numbers stay JSON numbers inside objects; text stays text
+                {"sku": "A-1", "price": "9.95", "qty": 2, "gift": True, "note": None},
+                {"sku": "B-2", "price": 0.1},
             ],
         },
         {"key": "plan", "type": "STRING", "value": "pro ✓"},
@@ -181,8 +182,11 @@ async def test_keys_inside_objects_are_checked(gateway: Gateway, tenant: Tenant,
         ({"number": ""}, []),
         ({"datetime": "2024-05-01T12:30:00"}, []),
         ({"objects": [1]}, ["0"]),
-        ({"objects": [{"nested": {"a": 1}}]}, ["0", "nested"]),
-        ({"objects": [{"ok": 1}, {"list": [1, 2]}]}, ["1", "list"]),
+        # a list inside an object holds one type, and no lists
+        ({"objects": [{"ok": 1}, {"list": [1, "2"]}]}, ["1", "list"]),
+        ({"object": {"a": {"b": [[1], [2]]}}}, ["a", "b"]),
+        ({"object": [1, 2]}, []),
+        ({"numbers": ["1", "one"]}, ["1"]),
     ],
 )
 async def test_type_mismatch(

@@ -104,3 +104,32 @@ async def test_a_batch_where_every_record_fails(gateway: Gateway, tenant: Tenant
     payload = await _bulk(gateway, tenant, [{"emails": ["bad"]}, {"phones": ["12"]}])
     assert (payload["status"], payload["succeeded"], payload["failed"]) == ("FAIL", 0, 2)
     assert [f["code"] for f in payload["failures"]] == ["INVALID_EMAIL", "INVALID_PHONE"]
+
+
+async def test_lists_and_objects_in_bulk_records(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    await gateway.data(
+        'mutation { defineAttribute(input: {name: "scores", type: LIST_OF_NUMBERS}) { userErrors { code } } }',
+        token=tenant.app_token,
+    )
+    records = [
+        {
+            "externalUserId": "b-1",
+            "customAttributes": [
+                {"key": "wishlist", "value": {"strings": ["iphone12"]}},
+                {"key": "scores", "value": {"numbers": ["1", "2.5"]}},
+                {"key": "address", "value": {"object": {"geo": {"lat": 45.8}, "since": "2020"}}},
+            ],
+        },
+        {"externalUserId": "b-2", "customAttributes": [{"key": "scores", "value": {"strings": ["x"]}}]},
+        {"externalUserId": "b-3", "customAttributes": [{"key": "o", "value": {"object": {"a.b": 1}}}]},
+    ]
+    payload = await _bulk(gateway, tenant, records)
+    assert (payload["succeeded"], payload["failed"]) == (1, 2)
+    assert [(failure["index"], failure["code"]) for failure in payload["failures"]] == [
+        (1, "TYPE_MISMATCH"),
+        (2, "RESERVED_KEY"),
+    ]
+    stored = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "b-1"})
+    assert stored is not None
+    assert stored["attrMeta"]["scores"]["type"] == "LIST_OF_NUMBERS"
+    assert stored["attrs"]["address"]["since"] == "2020"

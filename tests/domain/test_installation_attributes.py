@@ -192,7 +192,7 @@ async def test_save_installation_checks_custom_attributes_like_a_user(
 ) -> None:
     await register(gateway, tenant, "dev-1", customAttributes=[{"key": "theme", "value": {"string": "dark"}}])
     before = await _stored(store, tenant, "dev-1")
-    big = [{"text": "x" * 4_000} for _ in range(60)]
+    big = [{"text": "x" * 3_500} for _ in range(4)]  # under the 16 KiB of one value
     cases: list[tuple[list[dict[str, Any]], tuple[str, list[str]]]] = [
         ([{"key": "$where", "value": {"string": "x"}}], ("RESERVED_KEY", ["input", "customAttributes", "0", "key"])),
         ([{"key": "a.b", "value": {"string": "x"}}], ("RESERVED_KEY", ["input", "customAttributes", "0", "key"])),
@@ -214,7 +214,7 @@ async def test_save_installation_checks_custom_attributes_like_a_user(
             ("LIMIT_EXCEEDED", ["input", "customAttributes"]),
         ),
         (
-            [{"key": "big", "value": {"objects": big}}, {"key": "big2", "value": {"objects": big}}],
+            [{"key": f"big{index}", "value": {"objects": big}} for index in range(20)],
             ("LIMIT_EXCEEDED", ["input", "customAttributes"]),
         ),
     ]

@@ -104,7 +104,12 @@ async def test_limits_are_inclusive(gateway: Gateway, tenant: Tenant) -> None:
             {"key": "n", "value": {"number": "9" * limits.MAX_NUMBER_DIGITS}},
             {
                 "key": "l",
-                "value": {"objects": [{f"f{i}": i for i in range(limits.MAX_OBJECT_FIELDS)}] * limits.MAX_LIST_LENGTH},
+                "value": {
+                    "objects": [
+                        {f"f{i}": i for i in range(limits.MAX_OBJECT_FIELDS)},
+                        *[{"a": 1}] * (limits.MAX_LIST_LENGTH - 1),
+                    ]
+                },
             },
         ],
     }

@@ -180,28 +180,37 @@ async def test_identity_matching_two_users_is_conflicting(gateway: Gateway, tena
     )
 
 
-@pytest.mark.parametrize(
-    "placeholder",
-    [
-        "null",
-        "NULL",
-        "undefined",
-        "anonymous",
-        "0",
-        "-1",
-        "n/a",
-        "N/A",
-        "",
-        "  ",
-        "00000000-0000-0000-0000-000000000000",
-    ],
-)
-async def test_placeholder_identities_are_refused(gateway: Gateway, tenant: Tenant, placeholder: str) -> None:
+@pytest.mark.parametrize("placeholder", ["null", "NULL", "Null", "nUlL", " null "])
+async def test_null_text_in_any_casing_is_no_identity(gateway: Gateway, tenant: Tenant, placeholder: str) -> None:
     await register(gateway, tenant, "dev-1")
     payload = await personalize(gateway, tenant, "dev-1", {"externalUserId": placeholder})
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_INPUT", ["identity"])]
+
+
+@pytest.mark.parametrize("value", ["", "  ", "a\u0000b", "a\n"])
+async def test_empty_or_control_character_ids_are_refused(gateway: Gateway, tenant: Tenant, value: str) -> None:
+    await register(gateway, tenant, "dev-1")
+    payload = await personalize(gateway, tenant, "dev-1", {"externalUserId": value})
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
         ("INVALID_INPUT", ["identity", "externalUserId"])
     ]
+
+
+@pytest.mark.parametrize("external_user_id", ["0", "anonymous", "undefined", "-1"])
+async def test_an_id_upsert_stores_is_one_personalize_accepts(
+    gateway: Gateway, tenant: Tenant, external_user_id: str
+) -> None:
+    """A backend-created user "0" can log in on a device: one rule on every path."""
+    upsert = await gateway.data(
+        "mutation($i: UpsertUserInput!) { upsertUser(input: $i) { user { id } userErrors { code } } }",
+        {"i": {"externalUserId": external_user_id}},
+        token=tenant.app_token,
+    )
+    assert upsert["upsertUser"]["userErrors"] == []
+    await register(gateway, tenant, "dev-1")
+    payload = await personalize(gateway, tenant, "dev-1", {"externalUserId": external_user_id})
+    assert payload["userErrors"] == []
+    assert payload["user"]["id"] == upsert["upsertUser"]["user"]["id"]
 
 
 async def test_empty_identity_and_unknown_installation(gateway: Gateway, tenant: Tenant) -> None:

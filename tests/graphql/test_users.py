@@ -174,20 +174,20 @@ async def test_first_and_last_name_are_aliases(gateway: Gateway, tenant: Tenant)
 
 
 async def test_null_strings_are_null_external_ids(gateway: Gateway, tenant: Tenant, store: Store) -> None:
-    for index, spelling in enumerate(("null", "Null", "NULL")):
+    for index, spelling in enumerate(("null", "Null", "NULL", "nuLL")):
         email = f"anon{index}@example.com"
         payload = await upsert(gateway, tenant, {"externalUserId": spelling, "emails": [email]})
         assert payload["userErrors"] == []
         assert payload["user"]["externalUserId"] is None and payload["user"]["identified"] is False
         stored = await store.users.find_one({"appId": tenant.app_id, "emails": email})
         assert stored is not None and "externalUserId" not in stored
-    # Not the string spellings of null that are merely similar.
-    named = await upsert(gateway, tenant, {"externalUserId": "nuLL"})
-    assert named["user"]["externalUserId"] == "nuLL"
+    # Other strings are ids, the ones that merely look like placeholders too.
+    named = await upsert(gateway, tenant, {"externalUserId": "0"})
+    assert named["user"]["externalUserId"] == "0"
     alone = await upsert(gateway, tenant, {"externalUserId": "null"})
     assert [error["code"] for error in alone["userErrors"]] == ["INVALID_INPUT"]
     assert alone["userErrors"][0]["field"] == ["input"]
-    assert await store.users.count_documents({"appId": tenant.app_id}) == 4
+    assert await store.users.count_documents({"appId": tenant.app_id}) == 5
 
 
 async def test_external_user_id_is_set_once(gateway: Gateway, tenant: Tenant, store: Store) -> None:

@@ -133,7 +133,15 @@ CASES: dict[str, Case] = {
     "dotted object field": Case(UPSERT, attr("items", {"objects": [{"a.b": 1}]})),
     "prototype object field": Case(UPSERT, attr("items", {"objects": [{"__proto__": {"admin": True}}]})),
     "deeply nested object": Case(UPSERT, attr("items", {"objects": [nested(200)]})),
-    "list inside an object": Case(UPSERT, attr("items", {"objects": [{"a": [1, 2, 3]}]})),
+    "mixed list inside an object": Case(UPSERT, attr("items", {"objects": [{"a": [1, "2", True]}]})),
+    "list of lists inside an object": Case(UPSERT, attr("o", {"object": {"a": [[1], [2]]}})),
+    "object nested 50 deep": Case(UPSERT, attr("o", {"object": nested(50)}), code="LIMIT_EXCEEDED"),
+    "NUL in an object key": Case(UPSERT, attr("o", {"object": {"a": {"b\u0000": 1}}}), code="INVALID_KEY"),
+    "operator key in an object": Case(UPSERT, attr("o", {"object": {"a": {"$where": 1}}}), code="RESERVED_KEY"),
+    "dotted key in an object": Case(UPSERT, attr("o", {"object": {"a.b": 1}}), code="RESERVED_KEY"),
+    "huge list of strings": Case(UPSERT, attr("l", {"strings": ["x"] * 100_000}), code="LIMIT_EXCEEDED"),
+    "NUL in a string value": Case(UPSERT, attr("s", {"string": "a\u0000b"}), code="INVALID_INPUT"),
+    "trailing newline in a key": Case(UPSERT, attr("plan\n", {"string": "x"}), code="INVALID_KEY"),
     "huge list of objects": Case(UPSERT, attr("items", {"objects": [{"n": i} for i in range(10_000)]})),
     "operator key defined": Case(DEFINE, {"input": {"name": "$where", "type": "STRING"}}),
     # Sizes.
@@ -169,6 +177,24 @@ CASES: dict[str, Case] = {
     "number NaN": Case(UPSERT, attr("ltv", {"number": "NaN"})),
     "number Infinity": Case(UPSERT, attr("ltv", {"number": "-Infinity"})),
     "increment by a huge amount": Case(OPS, {"by": VICTIM, "ops": [{"increment": {"key": "n", "amount": "1e999999"}}]}),
+    "increment by the largest Decimal128": Case(
+        OPS,
+        {"by": VICTIM, "ops": [{"increment": {"key": "n", "amount": "9.999999999999999999999999999999999E+6144"}}]},
+        code="LIMIT_EXCEEDED",
+    ),
+    "1,000 distinct keys": Case(
+        OPS,
+        {"by": VICTIM, "ops": [{"set": {"key": f"k{i}", "value": {"string": "x"}}} for i in range(1_000)]},
+        code="LIMIT_EXCEEDED",
+    ),
+    "dotted path into an object": Case(
+        OPS,
+        {"by": VICTIM, "ops": [{"set": {"key": "o", "path": ["a.b"], "value": {"string": "x"}}}]},
+        code="RESERVED_KEY",
+    ),
+    "operator path into an object": Case(
+        OPS, {"by": VICTIM, "ops": [{"unsetPath": {"key": "o", "path": ["$where"]}}]}, code="RESERVED_KEY"
+    ),
     "negative expected version": Case(UPDATE, {"by": VICTIM, "patch": {"givenName": "x"}, "v": -1}),
     "expected version beyond Int": Case(UPDATE, {"by": VICTIM, "patch": {"givenName": "x"}, "v": 2**53}),
     "impossible birthday": Case(UPDATE, {"by": VICTIM, "patch": {"birthday": "2024-13-45"}}),
@@ -210,7 +236,7 @@ CASES: dict[str, Case] = {
     "installation append deeply nested": Case(
         INSTALLATION_OPS,
         device_ops({"append": {"key": "l", "value": {"objects": [nested(200)]}}}),
-        code="TYPE_MISMATCH",
+        code="LIMIT_EXCEEDED",
     ),
     "installation remove operator field": Case(
         INSTALLATION_OPS,
@@ -259,9 +285,7 @@ CASES: dict[str, Case] = {
     "personalize operator externalUserId": Case(
         PERSONALIZE, personalize({"externalUserId": {"$ne": None}}), code="BAD_USER_INPUT"
     ),
-    "personalize placeholder externalUserId": Case(
-        PERSONALIZE, personalize({"externalUserId": "undefined"}), code="INVALID_INPUT"
-    ),
+    "personalize null externalUserId": Case(PERSONALIZE, personalize({"externalUserId": "nUlL"}), code="INVALID_INPUT"),
     "personalize confusable email": Case(
         PERSONALIZE, personalize({"emails": ["victim@ex\u0430mple.com"]}), code="INVALID_EMAIL"
     ),

@@ -107,3 +107,36 @@ def test_the_import_command_on_an_embedded_store(tmp_path: Path) -> None:
 
     unknown = CliRunner().invoke(cli, ["import", str(source), "--app-id", "app_nope", "--data-dir", str(data_dir)])
     assert unknown.exit_code == 2
+
+
+async def test_lists_and_objects_import_from_csv_and_ndjson(tmp_path: Path, store: Store, tenant: Tenant) -> None:
+    csv_source = tmp_path / "typed.csv"
+    csv_source.write_text(
+        "externalUserId,signedUpAt,attr.wishlist:strings,attr.scores:numbers,attr.address:object\n"
+        'c-1,1700000000123,iphone12;ipad,1.5;2,"{""city"": ""Zagreb"", ""floor"": 2}"\n'
+        'c-2,,"[""a""]",[1],"{""$where"": 1}"\n'
+    )
+    summary = await run_import(store, tenant.app_id, csv_source, Options(batch_size=10))
+    assert (summary.imported, summary.rejected) == (1, 1)  # c-2: a reserved key inside the object
+    ndjson_source = tmp_path / "typed.ndjson"
+    record = {
+        "externalUserId": "n-1",
+        "customAttributes": [
+            {"key": "wishlist", "value": {"strings": ["x"]}},
+            {"key": "scores", "value": {"numbers": [3, "4.25"]}},
+            {"key": "address", "value": {"object": {"geo": {"lat": 45.8}}}},
+        ],
+    }
+    ndjson_source.write_text(json.dumps(record) + "\n")
+    summary = await run_import(store, tenant.app_id, ndjson_source, Options(batch_size=10))
+    assert (summary.imported, summary.rejected) == (1, 0)
+    stored = {u["externalUserId"]: u async for u in store.users.find({"appId": tenant.app_id})}
+    first = stored["c-1"]
+    assert first["attrs"]["wishlist"] == ["iphone12", "ipad"]
+    assert [str(number) for number in first["attrs"]["scores"]] == ["1.5", "2"]
+    assert first["attrs"]["address"]["city"] == "Zagreb" and str(first["attrs"]["address"]["floor"]) == "2"
+    assert first["attrMeta"]["address"]["type"] == "OBJECT"
+    assert first["signedUpAt"].isoformat().startswith("2023-11-14T22:13:20.123")
+    second = stored["n-1"]
+    assert [str(number) for number in second["attrs"]["scores"]] == ["3", "4.25"]
+    assert second["attrMeta"]["wishlist"]["type"] == "LIST_OF_STRINGS"

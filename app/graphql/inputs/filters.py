@@ -13,7 +13,7 @@ from app.graphql.inputs.attributes import AttributeValue
 from app.graphql.types.channels import ChannelType
 
 
-@strawberry.input(description="A custom attribute's key plus exactly one comparison.")
+@strawberry.input(description="A custom attribute's key (and a path into an OBJECT) plus exactly one comparison.")
 class AttributeCondition:
     key: str = strawberry.field(description="The custom attribute's key.")
     eq: AttributeValue | None = strawberry.field(default=None, description="Equal to.")
@@ -28,6 +28,12 @@ class AttributeCondition:
         default=None, name="in", description="Equal to one of these (at most 100)."
     )
     exists: bool | None = strawberry.field(default=None, description="Whether the attribute is set.")
+    contains: AttributeValue | None = strawberry.field(
+        default=None, description="A list (LIST_OF_STRINGS, LIST_OF_NUMBERS) holding this string or number."
+    )
+    path: list[str] | None = strawberry.field(
+        default=None, description="Compare a value inside an OBJECT attribute: the keys leading to it."
+    )
 
     def to_domain(self) -> segments.AttributeCondition:
         def typed(value: AttributeValue | None) -> TypedValue | None:
@@ -43,6 +49,8 @@ class AttributeCondition:
             lte=typed(self.lte),
             in_=[value.to_domain() for value in self.in_] if self.in_ is not None else None,
             exists=self.exists,
+            contains=typed(self.contains),
+            path=self.path,
         )
 
 

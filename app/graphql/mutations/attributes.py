@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.domain import definitions, properties
+from app.domain.operations import check_operation_count
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
 from app.graphql.inputs.refs import UserRef
@@ -30,6 +31,7 @@ class AttributeMutations:
     )
     async def update_custom_attributes(self, info: Info, by: UserRef, ops: list[AttributeOp]) -> UserPayload:
         context = info.context
+        check_operation_count([op.to_domain() for op in ops])  # before the user is looked up
         ref = await owned_user_ref(info, by)
         document = await properties.update_user_attributes(
             context.store, app_id_of(info), context.principal.actor, ref.value, [op.to_domain() for op in ops]
@@ -45,6 +47,7 @@ class AttributeMutations:
         self, info: Info, push_registration_id: str, ops: list[AttributeOp]
     ) -> InstallationPayload:
         context = info.context
+        check_operation_count([op.to_domain() for op in ops])  # before the installation is looked up
         installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
         document = await properties.update_installation_attributes(
             context.store,

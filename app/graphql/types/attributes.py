@@ -19,7 +19,9 @@ class CustomAttribute:
     key: str = strawberry.field(description="The attribute's key.")
     type: AttributeType = strawberry.field(description="The type of the value.")
     value: JSON | None = strawberry.field(
-        description="NUMBER: decimal text; DATE: YYYY-MM-DD; DATETIME: RFC 3339; LIST_OF_OBJECTS: a list of objects."
+        description="NUMBER: decimal text; DATE: YYYY-MM-DD; DATETIME: RFC 3339; LIST_OF_STRINGS: strings; "
+        "LIST_OF_NUMBERS: decimal texts; OBJECT: an object; LIST_OF_OBJECTS: a list of objects. Inside objects, "
+        "numbers are JSON numbers and dates YYYY-MM-DD."
     )
 
 

@@ -11,7 +11,7 @@ from app.domain.definitions import Definition
 from app.graphql.errors import UserError
 
 
-@strawberry.type(description="A field of the objects in a LIST_OF_OBJECTS attribute.")
+@strawberry.type(description="A field of an OBJECT attribute or of the objects in a LIST_OF_OBJECTS attribute.")
 class ObjectField:
     name: str = strawberry.field(description="Field name.")
     type: AttributeType = strawberry.field(description="Its scalar type.")
@@ -22,7 +22,7 @@ class AttributeDefinition:
     name: str = strawberry.field(description="The attribute key.")
     type: AttributeType = strawberry.field(description="The type; it never changes once defined.")
     object_fields: list[ObjectField] = strawberry.field(
-        description="LIST_OF_OBJECTS: the fields its objects may have (empty: any scalar fields)."
+        description="OBJECT and LIST_OF_OBJECTS: the fields its objects may have (empty: any fields)."
     )
 
     @classmethod
