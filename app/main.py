@@ -24,7 +24,7 @@ from app.crypto import SecretBox
 from app.graphql.limits.rules import QueryLimits
 from app.graphql.persisted import PersistedQueries, load_manifest
 from app.graphql.schema import build_schema
-from app.graphql.view import GraphQLEndpoint, GraphQLView
+from app.graphql.view import GraphQLEndpoint, GraphQLView, json_limits_of
 from app.http.body_limit import BodySizeLimit
 from app.http.graphiql import STATIC_DIR
 from app.http.headers import SecurityHeaders
@@ -99,7 +99,12 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             graphql.endpoint = GraphQLEndpoint(
                 GraphQLView(schema, settings, store, box, persisted),
                 limiter=limiter,
-                idempotency=Idempotency(store, timedelta(hours=settings.idempotency_ttl_hours)),
+                idempotency=Idempotency(
+                    store,
+                    timedelta(hours=settings.idempotency_ttl_hours),
+                    max_tokens=settings.max_query_tokens,
+                    limits=json_limits_of(settings),
+                ),
                 auth_failures=auth_failures,
             )
             yield

@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any
 
+from cross_web import HTTPException
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,10 +27,12 @@ from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
 from app.graphql.errors import ClientError
 from app.graphql.extensions import MASKED_MESSAGE
+from app.graphql.limits.guards import OPERATION_NAME_REQUIRED
 from app.graphql.persisted import PersistedQueries, PersistedQueryError
+from app.http.errors import STATUS_CODES
 from app.http.graphiql import local_graphiql_html
 from app.http.idempotency import Idempotency
-from app.http.json_body import decode_request_json
+from app.http.json_body import JsonLimitExceeded, JsonLimits, decode_request_json
 from app.http.rate_limit import RateLimiter
 from app.store.client import Store
 
@@ -54,6 +57,16 @@ def rate_limited_response(message: str, wait: float, request_id: str) -> JSONRes
     return error_response(429, message, "RATE_LIMITED", request_id, **{"retry-after": retry_after})
 
 
+def json_limits_of(settings: Settings) -> JsonLimits:
+    return JsonLimits(
+        max_depth=settings.max_json_depth,
+        max_nodes=settings.max_json_values,
+        max_list_length=settings.max_json_list_length,
+        max_string_length=settings.max_json_string_length,
+        max_number_length=settings.max_json_number_length,
+    )
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(
         self,
@@ -68,6 +81,21 @@ class GraphQLView(GraphQL[Context, None]):
         self.store = store
         self.box = box
         self.persisted = persisted or PersistedQueries(enabled=False, cache_size=1)
+        self.json_limits = json_limits_of(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's refusals (400, 405, ...) as the JSON error shape, with a code."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            code = "LIMIT_EXCEEDED" if isinstance(error, JsonLimitExceeded) else STATUS_CODES.get(error.status_code)
+            request_id = getattr(request.state, "request_id", None) or request_id_of(request)
+            response = error_response(error.status_code, error.reason, code or "BAD_REQUEST", request_id)
+        await response(scope, receive, send)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET with only a persisted query's hash is an operation, not a browser.
@@ -95,6 +123,10 @@ class GraphQLView(GraphQL[Context, None]):
         result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
         if to_register is not None and query is not None and result.data is not None:
             self.persisted.register(to_register, query)
+        if result.data is None and any(
+            (error.extensions or {}).get("code") == OPERATION_NAME_REQUIRED for error in result.errors or ()
+        ):
+            sub_response.status_code = 400  # a request error: nothing was run
         return result
 
     @property
@@ -102,7 +134,7 @@ class GraphQLView(GraphQL[Context, None]):
         return local_graphiql_html(super().graphql_ide_html)
 
     def decode_json(self, data: str | bytes) -> object:
-        return decode_request_json(data)
+        return decode_request_json(data, self.json_limits)
 
     async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
         # Strawberry builds a context before it renders GraphiQL too; that page runs nothing.
