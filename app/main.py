@@ -32,6 +32,7 @@ from app.http.idempotency import Idempotency
 from app.http.json_errors import JsonErrorBodies
 from app.http.observe import Observe
 from app.http.rate_limit import RateLimiter
+from app.http.slow_clients import BodyReadTimeout
 from app.local_secrets import ensure_local_secrets
 from app.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from app.store import idempotency
@@ -160,5 +161,6 @@ def _edge(settings: Settings, metrics: Metrics | None) -> list[Middleware]:
             max_age=600,
         ),
         Middleware(JsonErrorBodies),
+        Middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
     ]
