@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     max_fragment_spreads: int = Field(default=200, ge=0)  # spreads per document, as written
     max_json_depth: int = Field(default=32, ge=4)
     max_json_values: int = Field(default=200_000, ge=100)
-    max_json_list_length: int = Field(default=1_000, ge=10)
+    max_json_list_length: int = Field(default=2_000, ge=10)  # above the schema's largest list limit
     max_json_string_length: int = Field(default=1_048_576, ge=1_024)
     max_json_number_length: int = Field(default=100, ge=20)
     # Longest lifetime (exp - iat) of a JWT per scope; longer-lived tokens get 401.

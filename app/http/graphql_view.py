@@ -4,7 +4,6 @@ and a typed context built from the principal the authentication middleware found
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
 
 from cross_web import HTTPException
@@ -28,8 +27,6 @@ from app.http.errors import STATUS_CODES, send_error
 from app.http.graphiql import local_graphiql_html
 from app.http.json_body import JsonLimitExceeded, JsonLimits, decode_request_json
 from app.store.client import Store
-
-log = logging.getLogger("app.graphql")
 
 
 def json_limits_of(settings: Settings) -> JsonLimits:

@@ -23,7 +23,7 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 class JsonLimits:
     max_depth: int = 32
     max_nodes: int = 200_000
-    max_list_length: int = 1_000
+    max_list_length: int = 2_000
     max_string_length: int = 1_048_576
     max_number_length: int = 100
 
