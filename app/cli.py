@@ -97,6 +97,7 @@ def serve(
     """Serve the GraphQL API (embedded store unless MONGODB_URI is set)."""
     import uvicorn
 
+    from app.http.slow_clients import uvicorn_options
     from app.main import create_app
 
     settings = _settings(data_dir)
@@ -119,6 +120,8 @@ def serve(
         lifespan="on",
         # On SIGTERM stop accepting, let in-flight requests finish (bounded), then close the store.
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # Slow clients: header, keep-alive (and, in the app, body) timeouts.
+        **uvicorn_options(settings),
     )
 
 

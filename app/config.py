@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -156,6 +157,32 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long a mutation's response is kept for `Idempotency-Key` retries."
     )
+
+    # Request limits (docs/reference/request-limits.md).
+    max_query_fragments: int = Field(default=50, ge=0)  # fragment definitions per document
+    max_fragment_spreads: int = Field(default=200, ge=0)  # spreads per document, as written
+    max_json_depth: int = Field(default=32, ge=4)
+    max_json_values: int = Field(default=200_000, ge=100)
+    max_json_list_length: int = Field(default=2_000, ge=10)  # above the schema's largest list limit
+    max_json_string_length: int = Field(default=1_048_576, ge=1_024)
+    max_json_number_length: int = Field(default=100, ge=20)
+    # Longest lifetime (exp - iat) of a JWT per scope; longer-lived tokens get 401.
+    max_user_token_lifetime_hours: float = Field(default=24, gt=0)
+    max_app_token_lifetime_hours: float = Field(default=24, gt=0)
+    max_admin_token_lifetime_hours: float = Field(default=24, gt=0)
+    # Slow clients (uvicorn, `profile-gateway serve`): seconds allowed for a request's headers,
+    # for its body, and for an idle keep-alive connection.
+    header_timeout_seconds: float = Field(default=10, gt=0)
+    body_timeout_seconds: float = Field(default=30, gt=0)
+    keep_alive_timeout_seconds: float = Field(default=5, gt=0)
+
+    @property
+    def token_max_lifetimes(self) -> dict[str, timedelta]:
+        return {
+            "user": timedelta(hours=self.max_user_token_lifetime_hours),
+            "app": timedelta(hours=self.max_app_token_lifetime_hours),
+            "admin": timedelta(hours=self.max_admin_token_lifetime_hours),
+        }
 
     @property
     def suggestions_enabled(self) -> bool:

@@ -16,21 +16,25 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.limits.rules import QueryLimits
 from app.graphql.persisted import PersistedQueries, load_manifest
 from app.graphql.schema import build_schema
-from app.graphql.view import GraphQLEndpoint, GraphQLView
+from app.http.auth_failure_limit import AuthFailureLimit
+from app.http.authentication import Authentication
 from app.http.body_limit import BodySizeLimit
 from app.http.graphiql import static_route
+from app.http.graphql_view import GraphQLView, json_limits_of
 from app.http.headers import SecurityHeaders
 from app.http.idempotency import Idempotency
+from app.http.idempotency_hook import IdempotencyHook
 from app.http.json_errors import JsonErrorBodies
 from app.http.observe import Observe
-from app.http.rate_limit import RateLimiter
+from app.http.rate_limit import AppRateLimit, RateLimiter
+from app.http.slow_clients import BodyReadTimeout
 from app.local_secrets import ensure_local_secrets
 from app.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from app.store import idempotency
@@ -52,7 +56,7 @@ class Runtime:
 class _LateEndpoint:
     """The /graphql ASGI app, bound to the store once the lifespan has opened it."""
 
-    endpoint: GraphQLEndpoint | None = None
+    endpoint: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.endpoint is None:
@@ -95,11 +99,24 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             await ensure_indexes(store)
             await idempotency.ensure_indexes(store)
             app.state.runtime = Runtime(settings, store, box)
-            graphql.endpoint = GraphQLEndpoint(
-                GraphQLView(schema, settings, store, box, persisted),
-                limiter=limiter,
-                idempotency=Idempotency(store, timedelta(hours=settings.idempotency_ttl_hours)),
-                auth_failures=auth_failures,
+            view = GraphQLView(schema, settings, store, box, persisted)
+            idempotent = Idempotency(
+                store,
+                timedelta(hours=settings.idempotency_ttl_hours),
+                max_tokens=settings.max_query_tokens,
+                limits=json_limits_of(settings),
+            )
+            # Outermost first: refuse a blocked address before any look-up, then authenticate,
+            # then spend the app's rate, then run once per Idempotency-Key.
+            graphql.endpoint = AuthFailureLimit(
+                Authentication(
+                    AppRateLimit(IdempotencyHook(view, idempotent), limiter),
+                    settings,
+                    store,
+                    box,
+                    graphiql=view.graphql_ide is not None,
+                ),
+                auth_failures,
             )
             yield
         finally:
@@ -154,5 +171,6 @@ def _edge(settings: Settings, metrics: Metrics | None) -> list[Middleware]:
             max_age=600,
         ),
         Middleware(JsonErrorBodies),
+        Middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
     ]

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from app.auth import tokens
 from app.config import Settings
-from app.graphql.view import GraphQLView
+from app.http.graphql_view import GraphQLView
 from app.main import create_app
 from bench.read import SCENARIOS, free_port, seed_users
 

@@ -46,7 +46,13 @@ async def _bearer(authorization: str, settings: Settings, store: Store, box: Sec
     if key_id is None:
         # Only the admin secret signs tokens without a key id.
         assert settings.admin_secret is not None
-        claims = verify(token, settings.admin_secret.get_secret_value(), audience=audience, leeway_seconds=leeway)
+        claims = verify(
+            token,
+            settings.admin_secret.get_secret_value(),
+            audience=audience,
+            leeway_seconds=leeway,
+            max_lifetimes=settings.token_max_lifetimes,
+        )
         if claims.get("scope") != Scope.ADMIN:
             raise InvalidToken("a token without a key id must be an admin token")
         return Principal(Scope.ADMIN)
@@ -56,7 +62,7 @@ async def _bearer(authorization: str, settings: Settings, store: Store, box: Sec
     if key is None:
         raise InvalidToken("unknown or revoked key")
     app_id, secret = key
-    claims = verify(token, secret, audience=audience, leeway_seconds=leeway)
+    claims = verify(token, secret, audience=audience, leeway_seconds=leeway, max_lifetimes=settings.token_max_lifetimes)
     scope = claims.get("scope")
     if scope == Scope.APP:
         return Principal(Scope.APP, app_id=app_id, key_id=key_id)

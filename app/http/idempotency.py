@@ -10,16 +10,17 @@ but whose response was not kept (the store failed after the commit) is answered 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from datetime import timedelta
 
+from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from pymongo.errors import PyMongoError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.errors import send_error
+from app.http.json_body import JsonLimits, decode_request_json
 from app.store import idempotency
 from app.store.client import Store
 
@@ -29,11 +30,15 @@ KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as the IETF draft 
 RETRYABLE_CODES = (b'"UNAVAILABLE"', b'"INTERNAL_SERVER_ERROR"')
 
 
-def is_mutation(body: bytes) -> bool:
+def is_mutation(body: bytes, max_tokens: int, limits: JsonLimits | None = None) -> bool:
+    """Bounded like the view's own parse (JSON limits, token limit): a body the view would
+    refuse is no mutation here either, and costs no more to look at than to refuse."""
     try:
-        payload = json.loads(body)
-        document = parse(payload["query"])
-    except (ValueError, KeyError, TypeError, GraphQLError):
+        payload = decode_request_json(body, limits)
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return False
+        document = parse(payload["query"], no_location=True, max_tokens=max_tokens)
+    except (ValueError, KeyError, TypeError, GraphQLError, HTTPException):
         return False  # the view below refuses it; nothing would be applied
     operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
     wanted = payload.get("operationName")
@@ -51,9 +56,12 @@ async def read_body(receive: Receive) -> bytes:
 
 
 class Idempotency:
-    def __init__(self, store: Store, ttl: timedelta) -> None:
+    def __init__(self, store: Store, ttl: timedelta, max_tokens: int = 2_000, limits: JsonLimits | None = None) -> None:
         self.store = store
         self.ttl = ttl
+        # The query limits of the view, so the mutation check is never the costlier parse.
+        self.max_tokens = max_tokens
+        self.limits = limits
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, app_id: str, caller: str, app: ASGIApp
@@ -77,7 +85,7 @@ class Idempotency:
             return
         body = await read_body(receive)
         replay = _replaying(body)
-        if not is_mutation(body):
+        if not is_mutation(body, self.max_tokens, self.limits):
             await app(scope, replay, send)  # queries are safe to repeat
             return
         fingerprint = hashlib.sha256(caller.encode() + b"\0" + body).hexdigest()

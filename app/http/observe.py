@@ -9,6 +9,7 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.errors import STATUS_CODES, send_error
@@ -51,6 +52,10 @@ class Observe:
 
         try:
             await self.app(scope, receive, observed_send)
+        except ClientDisconnect:
+            # The client went away mid-request: nothing to answer, nothing of ours failed.
+            log.info("client disconnected before the request was read", extra={"request_id": request_id})
+            status = 499  # nginx's "client closed request", for the log line and metrics
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id})
             if response_started:

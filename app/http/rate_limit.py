@@ -12,6 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.http.errors import send_error
+
 MAX_BUCKETS = 100_000  # bounded memory: idle (full) buckets are dropped beyond this
 
 
@@ -69,3 +73,29 @@ class RateLimiter:
         ]
         for key in full:
             del self.buckets[key]
+
+
+class AppRateLimit:
+    """ASGI middleware: one token per request from the authenticated principal's app (429 when
+    none is left). Runs after authentication, which leaves the principal in the scope state."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter | None) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state", {})
+        app_id = getattr(state.get("principal"), "app_id", None)
+        if self.limiter is not None and app_id is not None:
+            wait = self.limiter.acquire(app_id)
+            if wait is not None:
+                await send_error(
+                    send,
+                    429,
+                    "rate limit exceeded for this app; retry later",
+                    code="RATE_LIMITED",
+                    request_id=state.get("request_id"),
+                    headers={"retry-after": RateLimiter.retry_after_header(wait)},
+                )
+                return
+        await self.app(scope, receive, send)

@@ -85,4 +85,4 @@ async def test_a_repeated_query_is_validated_once_with_all_limits_on(
         await gateway.data(query, token=tenant.app_token)
     assert len(validated) == 1
     specified = len(specified_rules) + 2  # + strawberry's oneOf and Maybe rules
-    assert validated[0] == specified + 3  # depth, aliases and cost
+    assert validated[0] == specified + 4  # fragments, depth, aliases and cost

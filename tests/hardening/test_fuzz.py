@@ -7,7 +7,9 @@ against a running gateway see CONTRIBUTING.md (fuzzing).
 
 from __future__ import annotations
 
+import json
 import os
+import random
 from typing import Any
 
 import schemathesis
@@ -65,3 +67,63 @@ def _errors(response: Any) -> list[dict[str, Any]]:
     except ValueError:
         return []
     return body.get("errors") or [] if isinstance(body, dict) else []
+
+
+# Hostile request JSON: the shapes that used to become 500s (deep nesting, huge numbers, lone
+# surrogates, non-object batch items), mixed at random into the variables of real operations.
+HOSTILE_QUERIES = (
+    "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { userErrors { code } } }",
+    "mutation($input: InstallationInput!) { saveInstallation(input: $input) { userErrors { code } } }",
+    "query($filter: UserFilter, $n: Int) { users(filter: $filter, first: $n) { totalCount } }",
+)
+HOSTILE_BODIES = 150
+
+
+def _hostile_value(rng: random.Random, depth: int = 0) -> bytes:
+    choice = rng.randrange(9 if depth < 3 else 6)
+    match choice:
+        case 0:
+            return b"9" * rng.choice((5, 101, 5_000))
+        case 1:
+            return rng.choice((b'"\\ud800"', b'"x\\udfffy"', b'"\\ud83d\\ude00"', b'"ok"'))
+        case 2:
+            return rng.choice((b"NaN", b"-Infinity", b"1e99999", b"-0", b"null", b"true"))
+        case 3:
+            deep = rng.choice((10, 40, 5_000))
+            return b"[" * deep + b"1" + b"]" * deep
+        case 4:
+            return b"[" + b",".join(b"{}" for _ in range(rng.choice((3, 1_001, 20_000)))) + b"]"
+        case 5:
+            return b'"' + b"x" * rng.choice((10, 2_000_000 // 2)) + b'"'
+        case _:
+            fields = [
+                b'"'
+                + rng.choice((b"input", b"filter", b"a", b"externalUserId"))
+                + b'": '
+                + _hostile_value(rng, depth + 1)
+                for _ in range(rng.randrange(1, 4))
+            ]
+            return b"{" + b", ".join(fields) + b"}"
+
+
+def hostile_bodies(count: int, seed: int = 20_261_203) -> list[bytes]:
+    rng = random.Random(seed)  # a fixed seed: a failure reproduces
+    bodies = []
+    for _ in range(count):
+        query = json.dumps(rng.choice(HOSTILE_QUERIES)).encode()
+        body = b'{"query": ' + query + b', "variables": ' + _hostile_value(rng, 2) + b"}"
+        bodies.append(body if rng.random() < 0.9 else b"[" + _hostile_value(rng, 3) + b"]")
+    return bodies
+
+
+async def test_hostile_request_json_never_fails_the_server(gateway: Gateway, tenant: Tenant) -> None:
+    failures: list[str] = []
+    for body in hostile_bodies(HOSTILE_BODIES):
+        for headers in ({"authorization": f"Bearer {tenant.app_token}"}, {"x-app-id": tenant.app_id}):
+            response = await gateway.client.post(
+                "/graphql", content=body, headers={**headers, "content-type": "application/json"}
+            )
+            codes = [error.get("extensions", {}).get("code") for error in _errors(response)]
+            if response.status_code >= 500 or "INTERNAL_SERVER_ERROR" in codes:
+                failures.append(f"{response.status_code} {response.text[:200]}\n{body[:300]!r}")
+    assert failures == [], f"{len(failures)} failed; first:\n{failures[0]}"

@@ -68,7 +68,7 @@ REVOKE_KEY = """mutation($appId: ID!, $keyId: ID!) {
 VICTIM = {"externalUserId": "victim"}
 DEVICE = "victim-device"  # an anonymous installation every case starts with (see the seed)
 MB = 1024 * 1024
-LEAKS = ("Traceback", 'File "', "pymongo", "bson", "mongoeco", "/app/", "site-packages")
+LEAKS = ("Traceback", 'File "', "pymongo", "bson", "mongoeco", "/app/", "site-packages", "xoxb-secret-token")
 
 
 def nested(depth: int) -> dict[str, Any]:
@@ -236,7 +236,7 @@ CASES: dict[str, Case] = {
     "installation append deeply nested": Case(
         INSTALLATION_OPS,
         device_ops({"append": {"key": "l", "value": {"objects": [nested(200)]}}}),
-        code="LIMIT_EXCEEDED",
+        code="LIMIT_EXCEEDED",  # the request JSON's nesting limit, before GraphQL coerces it
     ),
     "installation remove operator field": Case(
         INSTALLATION_OPS,
@@ -435,6 +435,66 @@ CASES: dict[str, Case] = {
     "form body": Case(
         raw=b"query=mutation+%7B+deleteUser%28by%3A+%7BexternalUserId%3A+%22victim%22%7D%29+%7B+deletedUserId+%7D+%7D",
         content_type="application/x-www-form-urlencoded",
+    ),
+    # Request JSON past its limits, and documents that are request errors.
+    "JSON variables nested 10,000 deep": Case(
+        raw=json.dumps({"query": UPSERT}).encode()[:-1]
+        + b', "variables": {"input": '
+        + b'{"a": ' * 10_000
+        + b"1"
+        + b"}" * 10_000
+        + b"}}",
+        code="LIMIT_EXCEEDED",
+    ),
+    "5,000-digit integer variable": Case(
+        raw=json.dumps({"query": UPDATE}).encode()[:-1]
+        + b', "variables": {"by": {"externalUserId": "victim"}, "patch": {"givenName": "x"}, "v": '
+        + b"9" * 5_000
+        + b"}}",
+        code="LIMIT_EXCEEDED",
+    ),
+    "lone surrogate in a string variable": Case(
+        raw=json.dumps(
+            {"query": UPSERT, "variables": {"input": {"externalUserId": "victim", "givenName": "\ud800"}}}
+        ).encode(),
+        code="BAD_REQUEST",
+    ),
+    "anonymous saveInstallation lone surrogate": Case(
+        raw=json.dumps(
+            {"query": SAVE, "variables": {"input": {"pushRegistrationId": "\udfff", "platform": "IOS"}}}
+        ).encode(),
+        auth="anonymous",
+        code="BAD_REQUEST",
+    ),
+    "NaN as a JSON number": Case(raw=b'{"query": "query($n: Float) { __typename }", "variables": {"n": NaN}}'),
+    "batch item that is not an object": Case(raw=b"[1]"),
+    "batch item null": Case(raw=b"[null]"),
+    "several operations without operationName": Case(
+        raw=json.dumps({"query": "query A { __typename } " + DELETE.replace("mutation(", "mutation B(")}).encode(),
+        code="OPERATION_NAME_REQUIRED",
+    ),
+    "anonymous bulkUpsertUsers of 100,000 records": Case(
+        BULK, {"records": [{} for _ in range(100_000)]}, auth="anonymous", code="LIMIT_EXCEEDED"
+    ),
+    "anonymous bulkUpsertUsers of 1,000 records": Case(
+        BULK, {"records": [{"externalUserId": f"b{i}"} for i in range(1_000)]}, auth="anonymous", code="FORBIDDEN"
+    ),
+    "anonymous fragment fan-out": Case(
+        "mutation { ...F0 }\n"
+        + "\n".join(f"fragment F{i} on Mutation {{ ...F{i + 1} ...F{i + 1} }}" for i in range(20))
+        + '\nfragment F20 on Mutation { deleteUser(by: {externalUserId: "victim"}) { deletedUserId } }',
+        auth="anonymous",
+        code="FORBIDDEN",
+    ),
+    "fragment fan-out of aliases": Case(
+        "mutation { ...F0 }\n"
+        + "\n".join(f"fragment F{i} on Mutation {{ ...F{i + 1} ...F{i + 1} }}" for i in range(20))
+        + '\nfragment F20 on Mutation { d: deleteUser(by: {externalUserId: "victim"}) { deletedUserId } }'
+    ),
+    "slack access token echoed in a coercion error": Case(
+        ADD_CHANNEL,
+        channel(slack={"accessToken": "xoxb-secret-token", "userId": "U1", "bogus": True}),
+        code="BAD_USER_INPUT",
     ),
     "multipart body": Case(
         raw=b'--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{}\r\n--b--\r\n',

@@ -1,11 +1,9 @@
 """The limits as Strawberry extensions and graphql-core validation rules.
 
-Strawberry's QueryDepthLimiter and MaxAliasesLimiter create a new rule *class* each time
-they are constructed; passed as factories (one extension per request) every request
-brings new classes, the validation cache (keyed on the rules) never hits, and every
-request is validated again (strawberry issue #4635). Here the rule classes are built
-once per schema and handed to one AddValidationRules, so the rules tuple is the same
-object contents on every request and a repeated document is validated once.
+The rule classes are built once per schema and handed to one AddValidationRules, so the
+rules tuple has the same contents on every request and a repeated document is validated
+once (the validation cache keys on the rules). The depth and alias rules are this
+project's own (limits/shape.py): they measure each fragment once, however often spread.
 """
 
 from __future__ import annotations
@@ -22,12 +20,12 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 from app.config import Settings
 from app.domain.listing import MAX_PAGE_SIZE
 from app.graphql.limits.cost import cost_rule
+from app.graphql.limits.guards import RequestGuards
+from app.graphql.limits.shape import aliases_rule, depth_rule, fragments_rule
 
 SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
@@ -38,6 +36,8 @@ class QueryLimits:
     max_tokens: int = 2_000
     max_aliases: int = 15
     max_cost: int = 10_000
+    max_fragments: int = 50
+    max_fragment_spreads: int = 200
     field_suggestions: bool = True
     cache_size: int = 256  # distinct documents kept parsed and validated; 0 turns caching off
 
@@ -48,13 +48,16 @@ class QueryLimits:
             max_tokens=settings.max_query_tokens,
             max_aliases=settings.max_query_aliases,
             max_cost=settings.max_query_cost,
+            max_fragments=settings.max_query_fragments,
+            max_fragment_spreads=settings.max_fragment_spreads,
             field_suggestions=settings.suggestions_enabled,
             cache_size=settings.query_cache_size,
         )
 
     def validation_rules(self) -> list[type[ASTValidationRule]]:
         return [
-            depth_rule(self.max_depth, should_ignore=None),
+            fragments_rule(self.max_fragments, self.max_fragment_spreads),
+            depth_rule(self.max_depth),
             aliases_rule(self.max_aliases),
             cost_rule(self.max_cost, MAX_PAGE_SIZE),
         ]
@@ -71,6 +74,8 @@ class QueryLimits:
             # when the parser cache hands back the same document for the same text.
             size = self.cache_size
             factories += [lambda: ParserCache(maxsize=size), lambda: ValidationCache(maxsize=size)]
+        # After the validation cache, whose errors it extends.
+        factories.append(RequestGuards)
         return factories
 
 

@@ -1,0 +1,123 @@
+"""Strawberry's ASGI view for /graphql: bounded JSON decoding, persisted queries, JSON refusals
+and a typed context built from the principal the authentication middleware found."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
+
+from app.auth.principal import Principal
+from app.auth.principal import Scope as Role
+from app.config import Settings
+from app.crypto import SecretBox
+from app.graphql.context import Context, build_loaders
+from app.graphql.errors import ClientError
+from app.graphql.limits.guards import OPERATION_NAME_REQUIRED
+from app.graphql.persisted import PersistedQueries, PersistedQueryError
+from app.http.errors import STATUS_CODES, send_error
+from app.http.graphiql import local_graphiql_html
+from app.http.json_body import JsonLimitExceeded, JsonLimits, decode_request_json
+from app.store.client import Store
+
+
+def json_limits_of(settings: Settings) -> JsonLimits:
+    return JsonLimits(
+        max_depth=settings.max_json_depth,
+        max_nodes=settings.max_json_values,
+        max_list_length=settings.max_json_list_length,
+        max_string_length=settings.max_json_string_length,
+        max_number_length=settings.max_json_number_length,
+    )
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: BaseSchema,
+        settings: Settings,
+        store: Store,
+        box: SecretBox,
+        persisted: PersistedQueries | None = None,
+    ) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.settings = settings
+        self.store = store
+        self.box = box
+        self.persisted = persisted or PersistedQueries(enabled=False, cache_size=1)
+        self.json_limits = json_limits_of(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's refusals (400, 405, ...) as the JSON error shape, with a code."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as error:
+            code = "LIMIT_EXCEEDED" if isinstance(error, JsonLimitExceeded) else STATUS_CODES.get(error.status_code)
+            request_id = scope.get("state", {}).get("request_id")
+            await send_error(send, error.status_code, error.reason, code=code, request_id=request_id)
+            return
+        await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET with only a persisted query's hash is an operation, not a browser.
+        hashed_only = "extensions" in request.query_params
+        return not hashed_only and super().should_render_graphql_ide(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolve a persisted query's text first; register it once it has validated."""
+        try:
+            query, to_register = self.persisted.resolve(request_data.query, request_data.extensions)
+        except PersistedQueryError as error:
+            if error.status != 200:
+                sub_response.status_code = error.status
+            return ExecutionResult(data=None, errors=[ClientError(error.message, error.code)])
+        if query is not request_data.query:
+            request_data = dataclasses.replace(request_data, query=query)
+        result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        if to_register is not None and query is not None and result.data is not None:
+            self.persisted.register(to_register, query)
+        if result.data is None and any(
+            (error.extensions or {}).get("code") == OPERATION_NAME_REQUIRED for error in result.errors or ()
+        ):
+            sub_response.status_code = 400  # a request error: nothing was run
+        return result
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return local_graphiql_html(super().graphql_ide_html)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data, self.json_limits)
+
+    async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
+        # Strawberry builds a context before it renders GraphiQL too; that page runs nothing.
+        principal = getattr(request.state, "principal", None) or Principal(Role.ANONYMOUS)
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            store=self.store,
+            box=self.box,
+            principal=principal,
+            request_id=request.state.request_id,
+            loaders=build_loaders(self.store, principal.app_id),
+        )
