@@ -109,14 +109,16 @@ def test_the_import_command_on_an_embedded_store(tmp_path: Path) -> None:
     assert unknown.exit_code == 2
 
 
-async def test_lists_and_objects_import_from_csv_and_ndjson(tmp_path: Path, store: Store, tenant: Tenant) -> None:
+async def test_lists_and_objects_import_from_csv_and_ndjson(
+    tmp_path: Path, store: Store, tenant: Tenant, box: SecretBox
+) -> None:
     csv_source = tmp_path / "typed.csv"
     csv_source.write_text(
         "externalUserId,signedUpAt,attr.wishlist:strings,attr.scores:numbers,attr.address:object\n"
         'c-1,1700000000123,iphone12;ipad,1.5;2,"{""city"": ""Zagreb"", ""floor"": 2}"\n'
         'c-2,,"[""a""]",[1],"{""$where"": 1}"\n'
     )
-    summary = await run_import(store, tenant.app_id, csv_source, Options(batch_size=10))
+    summary = await run_import(store, tenant.app_id, csv_source, Options(batch_size=10), box=box)
     assert (summary.imported, summary.rejected) == (1, 1)  # c-2: a reserved key inside the object
     ndjson_source = tmp_path / "typed.ndjson"
     record = {
@@ -128,7 +130,7 @@ async def test_lists_and_objects_import_from_csv_and_ndjson(tmp_path: Path, stor
         ],
     }
     ndjson_source.write_text(json.dumps(record) + "\n")
-    summary = await run_import(store, tenant.app_id, ndjson_source, Options(batch_size=10))
+    summary = await run_import(store, tenant.app_id, ndjson_source, Options(batch_size=10), box=box)
     assert (summary.imported, summary.rejected) == (1, 0)
     stored = {u["externalUserId"]: u async for u in store.users.find({"appId": tenant.app_id})}
     first = stored["c-1"]
