@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     persisted_queries_cache_size: int = Field(default=1_000, ge=1)
     persisted_queries_only: bool = False  # accept only the operations of the manifest
     persisted_queries_manifest: Path | None = None
-    embedded_port: int = Field(default=0, ge=0, le=65_535)  # 0: any free port
     graphiql: bool = True
 
     # Production operations (README, "Running in production"). In production GraphiQL and

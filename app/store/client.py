@@ -81,7 +81,7 @@ def open_store(settings: Settings, listeners: list[CommandListener] | None = Non
     if settings.mongodb_uri is not None:
         uri = settings.mongodb_uri
     else:
-        embedded = EmbeddedServer(settings.data_dir, engine=settings.embedded_engine, port=settings.embedded_port)
+        embedded = EmbeddedServer(settings.data_dir, engine=settings.embedded_engine)
         uri = embedded.start()
     return connect(
         uri,
