@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     shutdown_grace_seconds: int = Field(default=10, ge=0)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # Registered persisted queries expire this long after their last look-up in the store.
+    persisted_queries_ttl_hours: int = Field(default=168, ge=1)
 
     @property
     def suggestions_enabled(self) -> bool:

@@ -85,7 +85,7 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> ExecutionResult:
         """Resolve a persisted query's text first; register it once it has validated."""
         try:
-            query, to_register = self.persisted.resolve(request_data.query, request_data.extensions)
+            query, to_register = await self.persisted.resolve(request_data.query, request_data.extensions)
         except PersistedQueryError as error:
             if error.status != 200:
                 sub_response.status_code = error.status
@@ -94,7 +94,7 @@ class GraphQLView(GraphQL[Context, None]):
             request_data = dataclasses.replace(request_data, query=query)
         result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
         if to_register is not None and query is not None and result.data is not None:
-            self.persisted.register(to_register, query)
+            await self.persisted.register(to_register, query)
         return result
 
     @property
@@ -166,7 +166,7 @@ class GraphQLEndpoint:
             )
         except InvalidToken as error:
             if self.auth_failures is not None and address is not None:
-                self.auth_failures.acquire(address)
+                await self.auth_failures.acquire(address)
             response = error_response(401, str(error), "UNAUTHENTICATED", request_id, **{"www-authenticate": "Bearer"})
             await response(scope, receive, send)
             return
@@ -183,7 +183,7 @@ class GraphQLEndpoint:
             return
         app_id = request.state.principal.app_id
         if self.limiter is not None and app_id is not None:
-            wait = self.limiter.acquire(app_id)
+            wait = await self.limiter.acquire(app_id)
             if wait is not None:
                 message = "rate limit exceeded for this app; retry later"
                 await rate_limited_response(message, wait, request_id)(scope, receive, send)
