@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -73,6 +75,28 @@ class EmbeddedServer:
             raise
         log.info("embedded store listening", extra={"uri": uri, "engine": self._engine})
         return uri
+
+    def run_in_foreground(self, on_ready: Callable[[str], None]) -> None:
+        """Serve on this thread until SIGTERM or SIGINT (``profile-gateway store``)."""
+        self._ready = concurrent.futures.Future()
+
+        def announce(ready: concurrent.futures.Future[str]) -> None:
+            if ready.exception() is None:
+                on_ready(ready.result())
+
+        self._ready.add_done_callback(announce)
+
+        async def serve_until_signalled() -> None:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self._signalled)
+            await self._serve()
+
+        asyncio.run(serve_until_signalled())
+
+    def _signalled(self) -> None:
+        if self._stop_event is not None:
+            self._stop_event.set()
 
     def stop(self) -> None:
         thread, self._thread = self._thread, None

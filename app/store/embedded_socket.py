@@ -28,7 +28,7 @@ def socket_uri(path: Path) -> str:
     return f"mongodb://{quote(str(path), safe='')}/?directConnection=true"
 
 
-def _is_served(path: Path) -> bool:
+def is_served(path: Path) -> bool:
     if not path.exists():
         return False
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
@@ -55,7 +55,7 @@ class UnixSocketProxyServer(TransactionGatedProxyServer):
         async with self._lifecycle_lock:
             if self._server is not None:
                 return None
-            if _is_served(self.socket_path):
+            if is_served(self.socket_path):
                 raise StoreAlreadyRunning(f"another store already listens on {self.socket_path}")
             try:
                 if self._owns_client:
