@@ -248,6 +248,7 @@ def import_file(
     from app.importer.run import Options
     from app.store.client import open_store
     from app.store.indexes import ensure_indexes
+    from app.store.store_kind import detect_embedded_store
 
     if file_format not in (None, "ndjson", "csv"):
         raise typer.BadParameter("ndjson or csv", param_hint="--format")
@@ -260,6 +261,7 @@ def import_file(
     async def run() -> int:
         store = open_store(settings)
         try:
+            await detect_embedded_store(store)
             await ensure_indexes(store)
             if await get_app(store, app_id) is None:
                 console.print(f"[red]No app {app_id!r} in this store.[/red]")

@@ -37,6 +37,7 @@ from app.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from app.store import idempotency, persisted_queries, rate_limits
 from app.store.client import Store, open_store
 from app.store.indexes import ensure_indexes
+from app.store.store_kind import detect_embedded_store
 
 log = logging.getLogger("app")
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings, [*(listeners or []), *([metrics.store_listener] if metrics else [])])
         try:
+            await detect_embedded_store(store)
             await ensure_indexes(store)
             await idempotency.ensure_indexes(store)
             await rate_limits.ensure_indexes(store)
