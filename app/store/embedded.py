@@ -24,7 +24,13 @@ from mongoeco.engines.sqlite import SQLiteEngine
 
 from app.store.embedded_gate import DEFAULT_WAIT_SECONDS
 from app.store.embedded_socket import UnixSocketProxyServer, socket_uri
-from app.store.private_dir import ensure_private_dir, ensure_private_file, socket_path_in
+from app.store.private_dir import (
+    ensure_private_dir,
+    ensure_private_file,
+    private_socket_path,
+    remove_socket_dir,
+    socket_path_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +126,10 @@ class EmbeddedServer:
         self._stop_event = asyncio.Event()
         ensure_private_dir(self._data_dir)
         if self._socket_path is None:
-            self._socket_path = socket_path_in(self._data_dir)
+            # A memory store shares no file with another server on the same data dir, so it
+            # gets a socket of its own (several in-process gateways, as in the tests).
+            memory = self._engine == "memory"
+            self._socket_path = private_socket_path() if memory else socket_path_in(self._data_dir)
         if self._engine == "sqlite":
             engine: SQLiteEngine | MemoryEngine = SQLiteEngine(str(ensure_private_file(self.database_file)))
         else:
@@ -137,3 +146,4 @@ class EmbeddedServer:
             await self._stop_event.wait()
         finally:
             await proxy.close()
+            remove_socket_dir(self._socket_path, self._data_dir)

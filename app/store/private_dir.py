@@ -50,5 +50,16 @@ def socket_path_in(data_dir: Path, name: str = "store.sock") -> Path:
     candidate = data_dir.resolve() / name
     if len(os.fsencode(candidate)) <= MAX_SOCKET_PATH_BYTES:
         return candidate
-    # mkdtemp creates the directory 0700.
+    return private_socket_path(name)
+
+
+def private_socket_path(name: str = "store.sock") -> Path:
+    """A socket path in a fresh directory of its own (mkdtemp creates it 0700)."""
     return Path(tempfile.mkdtemp(prefix="profile-gateway-")) / name
+
+
+def remove_socket_dir(socket_path: Path, data_dir: Path) -> None:
+    """Remove the directory made by ``private_socket_path`` once its socket is gone (never the data dir)."""
+    if socket_path.parent != data_dir.resolve():
+        with contextlib.suppress(OSError):
+            socket_path.parent.rmdir()

@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import psutil
 import pytest
@@ -127,4 +128,19 @@ def test_another_local_user_cannot_connect(server: EmbeddedServer, world_readabl
 def test_a_second_store_on_the_same_data_dir_is_refused(server: EmbeddedServer, world_readable_parent: Path) -> None:
     server.start()
     with pytest.raises(StoreAlreadyRunning):
-        EmbeddedServer(world_readable_parent / "data", engine="memory").start()
+        EmbeddedServer(world_readable_parent / "data", engine="sqlite").start()
+
+
+def test_a_memory_store_listens_in_a_private_directory_of_its_own(world_readable_parent: Path) -> None:
+    data_dir = world_readable_parent / "data"
+    first, second = EmbeddedServer(data_dir, engine="memory"), EmbeddedServer(data_dir, engine="memory")
+    try:
+        uris = {first.start(), second.start()}  # nothing shared, so both may run
+        assert len(uris) == 2
+        for uri in uris:
+            socket_dir = Path(unquote(urlsplit(uri).netloc)).parent
+            assert mode(socket_dir) == 0o700 and socket_dir.stat().st_uid == os.geteuid()
+    finally:
+        first.stop()
+        second.stop()
+    assert not socket_dir.exists()  # removed with its socket
