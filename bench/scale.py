@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,9 +41,10 @@ from app.domain.apps import create_app
 from app.domain.profile import new_user_document
 from app.store.client import connect
 from app.store.store_address import running_store_uri
-from bench.read import free_port, wait_until_up
+from bench.read import free_port
 
 SEED_BATCH = 500
+_GLOBAL_IDS: list[str] = []  # users' GraphQL ids, read once the gateway runs
 START_SECONDS = 600  # the gateway builds its indexes over the seeded users at start
 
 
@@ -66,15 +69,15 @@ SHAPES = [
     ),
     Shape(
         "user(by: {id})",
-        "query($v: String!) { user(by: {id: $v}) { id } }",
-        lambda i, n: {"v": _user_id((i * 7919) % n)},
+        "query($v: ID!) { user(by: {id: $v}) { id } }",
+        lambda i, n: {"v": _GLOBAL_IDS[i % len(_GLOBAL_IDS)]},
     ),
     Shape("users(first: 50)", "{ users(first: 50) { nodes { id externalUserId tags } } }", lambda i, n: {}),
     Shape("users { totalCount }", "{ users(first: 1) { totalCount totalCountIsExact } }", lambda i, n: {}),
     Shape(
         "updateCustomAttributes (increment)",
         "mutation($v: String!) { updateCustomAttributes(by: {externalUserId: $v},"
-        ' operations: [{increment: {key: "visits", by: "1"}}]) { userErrors { code } } }',
+        ' ops: [{increment: {key: "visits", amount: "1"}}]) { userErrors { code } } }',
         lambda i, n: {"v": f"u{(i * 7919) % n}"},
         write=True,
     ),
@@ -146,6 +149,19 @@ async def _measure(
     return times, (_cpu(store) - store_before) / calls, (_cpu(gateway) - gateway_before) / calls, outcome
 
 
+async def _wait_started(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"the gateway exited; see {log}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"the gateway did not start within {START_SECONDS} s; see {log}")
+
+
 def _start(arguments: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen([sys.executable, "-m", "app.cli", *arguments], env=env, stdout=output, stderr=output)
@@ -154,7 +170,13 @@ def _start(arguments: list[str], env: dict[str, str], log: Path) -> subprocess.P
 async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str, str, str, str, str]]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-scale-{users}-")) / "data"
     env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI" and not k.startswith("PROFILE_GATEWAY_")}
-    env |= {"PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0", "PROFILE_GATEWAY_LOG_FORMAT": "text"}
+    env |= {
+        "PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+        "PROFILE_GATEWAY_LOG_FORMAT": "text",
+        # The index build over the seeded users keeps the store busy for a long time; with
+        # the default timeouts the driver would give up on it and the gateway not start.
+        "PROFILE_GATEWAY_STORE_TIMEOUT_MS": "300000",
+    }
     started: list[subprocess.Popen[bytes]] = []
     try:
         started.append(
@@ -171,10 +193,16 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
         port = free_port()
         serve = ["serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"]
         started.append(_start(serve, env, data_dir.parent / "gateway.log"))
-        await wait_until_up(f"http://127.0.0.1:{port}/healthz", START_SECONDS)
+        await _wait_started(f"http://127.0.0.1:{port}/readyz", started[1], data_dir.parent / "gateway.log")
         store, gateway = psutil.Process(started[0].pid), psutil.Process(started[1].pid)
         rows = []
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            page = await client.post(
+                "/graphql",
+                json={"query": "{ users(first: 100) { nodes { id } } }"},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            _GLOBAL_IDS[:] = [node["id"] for node in page.json()["data"]["users"]["nodes"]]
             for shape in SHAPES:
                 calls = args.write_calls if shape.write else args.calls
                 times, store_cpu, gateway_cpu, outcome = await _measure(
@@ -216,6 +244,8 @@ async def main() -> None:
     parser.add_argument("--write-calls", type=int, default=5, help="calls per write shape")
     parser.add_argument("--engine", choices=["memory", "sqlite"], default="memory")
     args = parser.parse_args()
+    # Stopped from outside (SIGTERM), still stop the store and gateway processes started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"Embedded store ({args.engine}) in its own process; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
     for users in (int(size) for size in args.sizes.split(",")):
         _print(users, await run_size(users, args))
