@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
 import sys
+import time
 from datetime import timedelta
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -13,11 +16,14 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from starlette.applications import Starlette
 
 from app.auth import tokens
 from app.config import Settings
 from app.local_secrets import SECRETS_FILE, ensure_local_secrets
 from app.observability.logs import configure_logging
+from app.store.embedded_socket import StoreAlreadyRunning
+from app.store.store_address import running_store_uri
 
 cli = typer.Typer(help="Profile Gateway: a GraphQL service for end-user profiles.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)  # paths and commands stay on one line, ready to copy
@@ -76,6 +82,9 @@ def _require_local_store(settings: Settings, what: str) -> None:
     raise typer.Exit(code=2)
 
 
+WORKER_LOG_LEVEL = "PROFILE_GATEWAY_WORKER_LOG_LEVEL"  # from `serve --workers` to its processes
+
+
 def _settings(data_dir: Path | None) -> Settings:
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
     try:
@@ -87,12 +96,59 @@ def _settings(data_dir: Path | None) -> Settings:
         raise typer.Exit(code=2) from None
 
 
+def _shared_store(settings: Settings, log_level: str, workers: int) -> tuple[Settings, subprocess.Popen[bytes] | None]:
+    """Settings for gateways that reach the embedded store as a process of its own.
+
+    A ``profile-gateway store`` already serving the data dir is used; with several workers
+    and none running, one is started here (and stopped with the gateway).
+    """
+    uri = running_store_uri(settings.data_dir)
+    child: subprocess.Popen[bytes] | None = None
+    if uri is None and workers > 1:
+        command = [sys.executable, "-m", "app.cli", "store", "--data-dir", str(settings.data_dir)]
+        command += ["--engine", settings.embedded_engine, "--log-level", log_level]
+        child = subprocess.Popen(command)  # noqa: S603 (our own CLI, no shell)
+        deadline = time.monotonic() + 30
+        while (uri := running_store_uri(settings.data_dir)) is None:
+            if child.poll() is not None or time.monotonic() > deadline:
+                child.kill()
+                console.print("[red]The embedded store did not start.[/red]")
+                raise typer.Exit(code=1)
+            time.sleep(0.05)
+    if uri is None:
+        return settings, None
+    return settings.model_copy(update={"mongodb_uri": uri}), child
+
+
+def _export_for_workers(settings: Settings, log_level: str) -> None:
+    """Worker processes read their settings from the environment: pass on what was resolved here."""
+    assert settings.admin_secret is not None and settings.master_key is not None
+    os.environ["PROFILE_GATEWAY_ADMIN_SECRET"] = settings.admin_secret.get_secret_value()
+    os.environ["PROFILE_GATEWAY_MASTER_KEY"] = settings.master_key.get_secret_value()
+    os.environ["PROFILE_GATEWAY_DATA_DIR"] = str(settings.data_dir)
+    os.environ[WORKER_LOG_LEVEL] = log_level
+    if settings.mongodb_uri is not None:
+        os.environ["MONGODB_URI"] = settings.mongodb_uri
+
+
+def worker_app() -> Starlette:
+    """The application of one ``serve --workers`` process (uvicorn's factory)."""
+    from app.main import create_app
+
+    settings = Settings()
+    configure_logging(os.environ.get(WORKER_LOG_LEVEL, "info"), settings.log_format)
+    return create_app(settings)
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     data_dir: Annotated[Path | None, typer.Option(help="Embedded store and generated secrets.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Gateway processes; they share the store (embedded: as its own process).")
+    ] = 1,
 ) -> None:
     """Serve the GraphQL API (embedded store unless MONGODB_URI is set)."""
     import uvicorn
@@ -100,29 +156,82 @@ def serve(
     from app.http.slow_clients import uvicorn_options
     from app.main import create_app
 
+    os.umask(0o077)  # anything this process creates (the store's files, secrets) is owner-only
     settings = _settings(data_dir)
     configure_logging(log_level, settings.log_format)
+    child: subprocess.Popen[bytes] | None = None
     if settings.embedded:
         local = ensure_local_secrets(settings)
         settings = local.settings
         if local.generated:
             console.print(f"Generated an admin secret and a master key into {local.path} (keep it private).")
-        console.print(f"Embedded store: {settings.data_dir.resolve()}")
+        settings, child = _shared_store(settings, log_level, workers)
+        where = "its own process" if settings.mongodb_uri is not None else "in this process"
+        console.print(f"Embedded store ({where}): {settings.data_dir.resolve()}")
     else:
         console.print("Store: MONGODB_URI")
     _print_how_to_connect(host, port, data_dir)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
-        log_config=None,  # keep the JSON handler configured above
-        lifespan="on",
-        # On SIGTERM stop accepting, let in-flight requests finish (bounded), then close the store.
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        # Slow clients: header, keep-alive (and, in the app, body) timeouts.
-        **uvicorn_options(settings),
-    )
+    if workers > 1:
+        _export_for_workers(settings, log_level)
+    try:
+        uvicorn.run(
+            create_app(settings) if workers == 1 else "app.cli:worker_app",
+            factory=workers > 1,
+            workers=workers if workers > 1 else None,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=None,  # keep the JSON handler configured above
+            lifespan="on",
+            # On SIGTERM stop accepting, let in-flight requests finish (bounded), then close the store.
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            # Slow clients: header, keep-alive (and, in the app, body) timeouts.
+            **uvicorn_options(settings),
+        )
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=30)
+
+
+@cli.command()
+def store(
+    data_dir: Annotated[Path | None, typer.Option(help="Embedded store and generated secrets.")] = None,
+    engine: Annotated[str | None, typer.Option(help="sqlite or memory (default: the EMBEDDED_ENGINE setting).")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run the embedded store as its own process, for several gateways (`serve` on the same --data-dir)."""
+    from app.store.embedded import EmbeddedServer
+    from app.store.store_address import remove_address, write_address
+
+    os.umask(0o077)
+    settings = _settings(data_dir)
+    configure_logging(log_level, settings.log_format)
+    if not settings.embedded:
+        console.print("[red]MONGODB_URI is set: there is no embedded store to run.[/red]")
+        raise typer.Exit(code=2)
+    if engine not in (None, "sqlite", "memory"):
+        raise typer.BadParameter("sqlite or memory", param_hint="--engine")
+    local = ensure_local_secrets(settings)
+    server = EmbeddedServer(settings.data_dir, engine=engine or settings.embedded_engine)  # type: ignore[arg-type]
+
+    announced: list[str] = []
+
+    def ready(uri: str) -> None:
+        write_address(settings.data_dir, uri)
+        announced.append(uri)
+        console.print(f"Embedded store: {settings.data_dir.resolve()} (secrets: {local.path})")
+        console.print(f"Gateways on this data dir find it: profile-gateway serve --data-dir {settings.data_dir}")
+        typer.echo(f"MONGODB_URI={uri}")
+
+    try:
+        server.run_in_foreground(ready)
+    except StoreAlreadyRunning as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from None
+    finally:
+        if announced:  # never the address file of another store that was already running
+            remove_address(settings.data_dir)
 
 
 @cli.command()

@@ -107,12 +107,6 @@ class Settings(BaseSettings):
         default=False, description="Run only the operations of the manifest (needs `PERSISTED_QUERIES_MANIFEST`)."
     )
     persisted_queries_manifest: Path | None = Field(default=None, description="Path of the persisted query manifest.")
-    embedded_port: int = Field(
-        default=0,
-        ge=0,
-        le=65_535,
-        description="Embedded store only: the 127.0.0.1 port of its wire server; 0 picks a free one.",
-    )
     graphiql: bool = Field(
         default=True,
         description="Serve GraphiQL on `GET /graphql` (assets from the package, no CDN); off in production unless set.",
@@ -157,24 +151,43 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long a mutation's response is kept for `Idempotency-Key` retries."
     )
+    persisted_queries_ttl_hours: int = Field(
+        default=168,
+        ge=1,
+        description="Registered persisted queries expire from the store this long after their last look-up.",
+    )
 
     # Request limits (docs/reference/request-limits.md).
-    max_query_fragments: int = Field(default=50, ge=0)  # fragment definitions per document
-    max_fragment_spreads: int = Field(default=200, ge=0)  # spreads per document, as written
-    max_json_depth: int = Field(default=32, ge=4)
-    max_json_values: int = Field(default=200_000, ge=100)
-    max_json_list_length: int = Field(default=2_000, ge=10)  # above the schema's largest list limit
-    max_json_string_length: int = Field(default=1_048_576, ge=1_024)
-    max_json_number_length: int = Field(default=100, ge=20)
+    max_query_fragments: int = Field(default=50, ge=0, description="Fragment definitions per GraphQL document.")
+    max_fragment_spreads: int = Field(default=200, ge=0, description="Fragment spreads per document, as written.")
+    max_json_depth: int = Field(default=32, ge=4, description="Nesting depth of the request's JSON (body, variables).")
+    max_json_values: int = Field(default=200_000, ge=100, description="Values in the request's JSON, all levels.")
+    max_json_list_length: int = Field(
+        default=2_000, ge=10, description="Items in one JSON list of a request (above the schema's largest list limit)."
+    )
+    max_json_string_length: int = Field(default=1_048_576, ge=1_024, description="Characters in one JSON string.")
+    max_json_number_length: int = Field(default=100, ge=20, description="Characters in one JSON number.")
     # Longest lifetime (exp - iat) of a JWT per scope; longer-lived tokens get 401.
-    max_user_token_lifetime_hours: float = Field(default=24, gt=0)
-    max_app_token_lifetime_hours: float = Field(default=24, gt=0)
-    max_admin_token_lifetime_hours: float = Field(default=24, gt=0)
+    max_user_token_lifetime_hours: float = Field(
+        default=24, gt=0, description="Longest lifetime (exp - iat) of a user token; longer ones get 401."
+    )
+    max_app_token_lifetime_hours: float = Field(
+        default=24, gt=0, description="Longest lifetime (exp - iat) of an app token; longer ones get 401."
+    )
+    max_admin_token_lifetime_hours: float = Field(
+        default=24, gt=0, description="Longest lifetime (exp - iat) of an admin token; longer ones get 401."
+    )
     # Slow clients (uvicorn, `profile-gateway serve`): seconds allowed for a request's headers,
     # for its body, and for an idle keep-alive connection.
-    header_timeout_seconds: float = Field(default=10, gt=0)
-    body_timeout_seconds: float = Field(default=30, gt=0)
-    keep_alive_timeout_seconds: float = Field(default=5, gt=0)
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, description="`serve`: seconds a client has to send a request's headers."
+    )
+    body_timeout_seconds: float = Field(
+        default=30, gt=0, description="Seconds a client has to send a request's body (else 408)."
+    )
+    keep_alive_timeout_seconds: float = Field(
+        default=5, gt=0, description="`serve`: seconds an idle keep-alive connection stays open."
+    )
 
     @property
     def token_max_lifetimes(self) -> dict[str, timedelta]:

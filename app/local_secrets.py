@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from app.config import Settings
+from app.store.private_dir import FILE_MODE, ensure_private_dir
 
 SECRETS_FILE = "secrets.json"
 
@@ -36,13 +37,13 @@ def ensure_local_secrets(settings: Settings) -> LocalSecrets:
     if path.exists():
         stored = json.loads(path.read_text())
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.data_dir)
         stored = {
             "admin_secret": secrets.token_urlsafe(48),
             "master_key": Fernet.generate_key().decode(),
         }
         # Created with owner-only permissions before anything is written into it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "w") as handle:
             json.dump(stored, handle)
         generated = True

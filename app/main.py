@@ -37,9 +37,10 @@ from app.http.rate_limit import AppRateLimit, RateLimiter
 from app.http.slow_clients import BodyReadTimeout
 from app.local_secrets import ensure_local_secrets
 from app.observability.metrics import CONTENT_TYPE_LATEST, Metrics
-from app.store import idempotency
+from app.store import idempotency, persisted_queries, rate_limits
 from app.store.client import Store, open_store
 from app.store.indexes import ensure_indexes
+from app.store.store_kind import detect_embedded_store
 
 log = logging.getLogger("app")
 
@@ -74,31 +75,40 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
         QueryLimits.from_settings(settings), settings.max_batch_operations, introspection=settings.introspection
     )
     manifest = settings.persisted_queries_manifest
-    persisted = PersistedQueries(
-        enabled=settings.persisted_queries,
-        cache_size=settings.persisted_queries_cache_size,
-        allow_list=(load_manifest(manifest) if settings.persisted_queries_only and manifest else None),
-    )
+    allow_list = load_manifest(manifest) if settings.persisted_queries_only and manifest else None
     graphql = _LateEndpoint()
     metrics = Metrics() if settings.metrics else None
-    limiter = (
-        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-        if settings.rate_limit_per_second > 0
-        else None
-    )
-    auth_failures = (
-        RateLimiter(settings.auth_failure_limit_per_minute / 60, settings.auth_failure_burst)
-        if settings.auth_failure_limit_per_minute > 0
-        else None
-    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings, [*(listeners or []), *([metrics.store_listener] if metrics else [])])
         try:
+            await detect_embedded_store(store)
             await ensure_indexes(store)
             await idempotency.ensure_indexes(store)
+            await rate_limits.ensure_indexes(store)
+            await persisted_queries.ensure_indexes(store)
             app.state.runtime = Runtime(settings, store, box)
+            persisted = PersistedQueries(
+                enabled=settings.persisted_queries,
+                cache_size=settings.persisted_queries_cache_size,
+                allow_list=allow_list,
+                store=store,
+                ttl=timedelta(hours=settings.persisted_queries_ttl_hours),
+            )
+            # Limits live in the store, so every replica shares them.
+            limiter = (
+                RateLimiter(store, "requests", settings.rate_limit_per_second, settings.rate_limit_burst)
+                if settings.rate_limit_per_second > 0
+                else None
+            )
+            auth_failures = (
+                RateLimiter(
+                    store, "auth-failures", settings.auth_failure_limit_per_minute / 60, settings.auth_failure_burst
+                )
+                if settings.auth_failure_limit_per_minute > 0
+                else None
+            )
             view = GraphQLView(schema, settings, store, box, persisted)
             idempotent = Idempotency(
                 store,

@@ -29,8 +29,8 @@ from pydantic import SecretStr
 from app.auth import tokens
 from app.config import Settings
 from app.http.graphql_view import GraphQLView
-from app.main import create_app
-from bench.read import SCENARIOS, free_port, seed_users
+from app.main import Runtime, create_app
+from bench.read import SCENARIOS, seed_users
 
 
 @contextlib.contextmanager
@@ -51,26 +51,30 @@ def orjson_bodies() -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def gateway(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """An in-process gateway and the URI of the store it uses."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
+        runtime: Runtime = app.state.runtime
+        store_uri = runtime.store.embedded.uri if runtime.store.embedded is not None else settings.mongodb_uri
+        assert store_uri is not None
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            yield client
+            yield client, store_uri
 
 
 async def run(args: argparse.Namespace) -> None:
-    port = free_port()
     base = Settings(
         data_dir=Path(tempfile.mkdtemp(prefix="bench-hot-")),
         embedded_engine="memory",
-        embedded_port=port,
         admin_secret=SecretStr(secrets.token_urlsafe(48)),
         master_key=SecretStr(Fernet.generate_key().decode()),
     )
-    # The second gateway (caches off) reads the first one's embedded store.
-    uncached = base.model_copy(update={"mongodb_uri": f"mongodb://127.0.0.1:{port}", "query_cache_size": 0})
-    async with gateway(base) as default, gateway(uncached) as without_caches:
+    async with contextlib.AsyncExitStack() as stack:
+        default, store_uri = await stack.enter_async_context(gateway(base))
+        # The second gateway (caches off) reads the first one's embedded store.
+        uncached = base.model_copy(update={"mongodb_uri": store_uri, "query_cache_size": 0})
+        without_caches, _ = await stack.enter_async_context(gateway(uncached))
         assert base.admin_secret is not None
         token = await seed_users(default, "", tokens.mint(base.admin_secret.get_secret_value(), {"scope": "admin"}), 60)
         variants: dict[str, tuple[httpx.AsyncClient, Callable[[], contextlib.AbstractContextManager[Any]]]] = {

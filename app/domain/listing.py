@@ -21,6 +21,11 @@ from app.store.client import Store
 Document = dict[str, Any]
 
 MAX_PAGE_SIZE = 100
+# totalCount counts at most this many users by default (`totalCount(limit:)` up to the maximum)
+# and gives up after the time limit, so a count never costs more than a bounded scan.
+DEFAULT_COUNT_LIMIT = 10_000
+MAX_COUNT_LIMIT = 100_000
+COUNT_TIME_LIMIT_MS = 2_000
 CURSOR_PREFIX = "users:"
 
 
@@ -83,5 +88,30 @@ async def list_users(store: Store, app_id: str, given: UserFilter | None, first:
     return UserPage(documents[:first], len(documents) > first, query)
 
 
-async def count_users(store: Store, query: Document) -> int:
-    return await users_store.count(store, query)
+@dataclass(frozen=True, slots=True)
+class Count:
+    """How many users match: ``value`` is exact when ``exact``, else a lower bound."""
+
+    value: int
+    exact: bool
+
+
+def check_count_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_COUNT_LIMIT:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED, f"limit must be between 1 and {MAX_COUNT_LIMIT}", ("totalCount", "limit")
+        )
+    return limit
+
+
+async def count_users(store: Store, query: Document, limit: int, at_least: int) -> Count:
+    """Count the users ``query`` matches, up to ``limit``, within COUNT_TIME_LIMIT_MS.
+
+    The count stops at ``limit + 1`` matches, so its cost is bounded by the limit, not by
+    the size of the app. Over the limit it answers ``limit`` (not exact); out of time,
+    ``at_least`` (what the page already proves: its users, plus one when more follow).
+    """
+    matched = await users_store.count(store, query, limit=limit + 1, time_limit_ms=COUNT_TIME_LIMIT_MS)
+    if matched is None:  # out of time
+        return Count(at_least, exact=False)
+    return Count(min(matched, limit), exact=matched <= limit)

@@ -5,11 +5,12 @@ registered text; an unknown one answers ``PersistedQueryNotFound`` and the clien
 the hash with the full text, which is verified (sha256 of the text must equal the hash)
 and registered once it has passed validation.
 
-Where the registry lives: in each process, a bounded LRU. The protocol heals every miss
-with one extra round trip, so replicas that do not share a registry only cost a client
-one resend per replica and query; a shared registry in the store would instead add a
-store round trip to every request on the hot path, and let any caller grow a collection.
-The LRU bounds what an abuser can make the gateway keep (entries x maximum text size).
+Where the registry lives: in the store (app/store/persisted_queries.py), so a query
+registered through one replica runs by hash on every other, with a bounded LRU in each
+process in front of it. A hash always names the same text, so the LRU never goes stale:
+a hash seen before costs no round trip, one seen first costs one look-up by ``_id``.
+Stored texts are bounded in length, registered only once they validate, and expire
+(``PROFILE_GATEWAY_PERSISTED_QUERIES_TTL_HOURS`` after their last look-up).
 
 Allow-list (``PROFILE_GATEWAY_PERSISTED_QUERIES_ONLY``, for production): only the
 operations of a manifest shipped with the deployment run, by hash or by identical text;
@@ -25,8 +26,12 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from app.store import persisted_queries
+from app.store.client import Store
 
 HASH = re.compile(r"^[0-9a-f]{64}$")
 MAX_REGISTERED_LENGTH = 20_000  # characters; longer texts run but are not kept
@@ -47,13 +52,24 @@ def sha256_hex(text: str) -> str:
 
 
 class PersistedQueries:
-    def __init__(self, *, enabled: bool, cache_size: int, allow_list: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        cache_size: int,
+        allow_list: Mapping[str, str] | None = None,
+        store: Store | None = None,
+        ttl: timedelta = timedelta(days=7),
+    ) -> None:
+        """Without a ``store`` the registry is this process's LRU alone."""
         self.enabled = enabled
         self.cache_size = cache_size
         self.allow_list = dict(allow_list) if allow_list is not None else None
+        self.store = store
+        self.ttl = ttl
         self._registered: OrderedDict[str, str] = OrderedDict()
 
-    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    async def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
         """The text to run and the hash to register it under once it validates (or None)."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
@@ -66,17 +82,35 @@ class PersistedQueries:
         if not self.enabled:
             raise PersistedQueryError("PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
         if query is None:
-            text = self._registered.get(digest)
+            text = await self._lookup(digest)
             if text is None:
                 raise PersistedQueryError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
-            self._registered.move_to_end(digest)
             return text, None
         _verify(query, digest)
         return query, digest
 
-    def register(self, digest: str, query: str) -> None:
+    async def register(self, digest: str, query: str) -> None:
         if len(query) > MAX_REGISTERED_LENGTH:
             return
+        self._remember(digest, query)
+        if self.store is not None:
+            await persisted_queries.save(self.store, digest, query, self.ttl)
+
+    async def _lookup(self, digest: str) -> str | None:
+        text = self._registered.get(digest)
+        if text is not None:
+            self._registered.move_to_end(digest)
+            return text
+        if self.store is None:
+            return None
+        text = await persisted_queries.find(self.store, digest, self.ttl)
+        # Checked again: a stored text is only trusted when it still hashes to its key.
+        if text is None or sha256_hex(text) != digest:
+            return None
+        self._remember(digest, text)
+        return text
+
+    def _remember(self, digest: str, query: str) -> None:
         self._registered[digest] = query
         self._registered.move_to_end(digest)
         while len(self._registered) > self.cache_size:

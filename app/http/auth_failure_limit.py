@@ -39,7 +39,7 @@ class AuthFailureLimit:
         async def counting_send(message: Message) -> None:
             # Check before the work, take after it: only failures count.
             if message["type"] == "http.response.start" and message["status"] == 401:
-                limiter.acquire(address)
+                await limiter.acquire(address)
             await send(message)
 
         await self.app(scope, receive, counting_send)

@@ -85,7 +85,7 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> ExecutionResult:
         """Resolve a persisted query's text first; register it once it has validated."""
         try:
-            query, to_register = self.persisted.resolve(request_data.query, request_data.extensions)
+            query, to_register = await self.persisted.resolve(request_data.query, request_data.extensions)
         except PersistedQueryError as error:
             if error.status != 200:
                 sub_response.status_code = error.status
@@ -94,7 +94,7 @@ class GraphQLView(GraphQL[Context, None]):
             request_data = dataclasses.replace(request_data, query=query)
         result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
         if to_register is not None and query is not None and result.data is not None:
-            self.persisted.register(to_register, query)
+            await self.persisted.register(to_register, query)
         if result.data is None and any(
             (error.extensions or {}).get("code") == OPERATION_NAME_REQUIRED for error in result.errors or ()
         ):

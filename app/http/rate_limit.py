@@ -1,78 +1,88 @@
-"""Rate limits: a token bucket per key (an app id; a client address for failed authentications), in this process.
+"""Rate limits: a token bucket per key (an app id; a client address for failed authentications), in the store.
 
-Each replica keeps its own buckets, so with N replicas behind a balancer an app gets up to
-N times the configured rate; set the rate per replica accordingly (README, "Running in
-production"), or enforce a global limit at the balancer.
+The buckets live in the store (app/store/rate_limits.py), so N gateway replicas enforce
+one limit between them; each take is one round trip keyed by ``_id``. Refusals learned
+from the store are also remembered in this process until a token is due: ``blocked``
+answers from that memory without a round trip, so a limited address is refused before
+any store look-up here (on another replica, after its first failure there).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from pymongo.errors import PyMongoError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.http.errors import send_error
+from app.store import rate_limits
+from app.store.client import Store
 
-MAX_BUCKETS = 100_000  # bounded memory: idle (full) buckets are dropped beyond this
+log = logging.getLogger("app.http")
 
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    updated: float
+MAX_REMEMBERED = 100_000  # bounded memory: refusals already over are dropped beyond this
 
 
 class RateLimiter:
-    def __init__(self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: Store,
+        limit: str,
+        rate_per_second: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``limit`` names the buckets in the store (``requests``, ``auth-failures``)."""
+        self.store = store
+        self.limit = limit
         self.rate = rate_per_second
         self.burst = burst
         self.clock = clock
-        self.buckets: dict[str, _Bucket] = {}
+        self._blocked_until: dict[str, float] = {}
 
-    def acquire(self, key: str) -> float | None:
+    async def acquire(self, key: str) -> float | None:
         """Take one token: None when allowed, else the seconds until the next token."""
-        now = self.clock()
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            if len(self.buckets) >= MAX_BUCKETS:
-                self._drop_full(now)
-            bucket = self.buckets[key] = _Bucket(float(self.burst), now)
-        self._refill(bucket, now)
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
+        try:
+            took = await rate_limits.take(self.store, self.limit, key, self.rate, self.burst)
+        except PyMongoError:
+            # Fail open: the request itself needs the store and reports the outage.
+            log.warning("rate limit unavailable: the store did not answer", extra={"limit": self.limit})
             return None
-        return (1 - bucket.tokens) / self.rate
+        if took.tokens >= 1:
+            return None
+        wait = (1 - took.tokens) / self.rate
+        self._remember(key, wait)
+        return None if took.allowed else wait
 
     def blocked(self, key: str) -> float | None:
-        """Like acquire, but takes nothing: the seconds until a token, or None when one is there.
+        """The seconds until a token when this process saw the bucket empty, else None; no round trip.
 
         For limits on outcomes (failed authentications): check before the work, take after it.
         """
-        bucket = self.buckets.get(key)
-        if bucket is None:
+        until = self._blocked_until.get(key)
+        if until is None:
             return None
-        self._refill(bucket, self.clock())
-        return None if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
+        wait = until - self.clock()
+        if wait <= 0:
+            del self._blocked_until[key]
+            return None
+        return wait
 
-    def _refill(self, bucket: _Bucket, now: float) -> None:
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
+    def _remember(self, key: str, wait: float) -> None:
+        now = self.clock()
+        if key not in self._blocked_until and len(self._blocked_until) >= MAX_REMEMBERED:
+            for old in [k for k, until in self._blocked_until.items() if until <= now]:
+                del self._blocked_until[old]
+            if len(self._blocked_until) >= MAX_REMEMBERED:
+                del self._blocked_until[next(iter(self._blocked_until))]
+        self._blocked_until[key] = now + wait
 
     @staticmethod
     def retry_after_header(seconds: float) -> str:
         return str(max(1, math.ceil(seconds)))
-
-    def _drop_full(self, now: float) -> None:
-        full = [
-            key
-            for key, bucket in self.buckets.items()
-            if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst
-        ]
-        for key in full:
-            del self.buckets[key]
 
 
 class AppRateLimit:
@@ -87,7 +97,7 @@ class AppRateLimit:
         state = scope.get("state", {})
         app_id = getattr(state.get("principal"), "app_id", None)
         if self.limiter is not None and app_id is not None:
-            wait = self.limiter.acquire(app_id)
+            wait = await self.limiter.acquire(app_id)
             if wait is not None:
                 await send_error(
                     send,

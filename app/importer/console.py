@@ -31,6 +31,7 @@ from app.local_secrets import ensure_local_secrets
 from app.store.client import Store, open_store
 from app.store.errors import is_unavailable
 from app.store.indexes import ensure_indexes
+from app.store.store_kind import detect_embedded_store
 
 EXIT_OK = 0
 EXIT_REJECTS = 1
@@ -106,6 +107,7 @@ def run_command(settings: Settings, app_id: str, source: Path, options: Options,
         options.stop_requested = stopping.is_set
         store = open_store(settings)
         try:
+            await detect_embedded_store(store)
             await ensure_indexes(store)
             if await get_app(store, app_id) is None:
                 console.print(f"[red]No app {app_id!r} in this store.[/red]")

@@ -28,6 +28,9 @@ class Store:
     client: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
     embedded: EmbeddedServer | None = None
+    # The one switch for embedded-only workarounds (docs/operations/embedded-store.md):
+    # on when the store is mongoeco, started here or reached as its own process.
+    embedded_workarounds: bool = False
     apps: AsyncCollection[Document] = field(init=False)
     app_keys: AsyncCollection[Document] = field(init=False)
     users: AsyncCollection[Document] = field(init=False)
@@ -76,7 +79,7 @@ def connect(
         event_listeners=listeners or [],
         appname="profile-gateway",
     )
-    return Store(client=client, db=client[database_name], embedded=embedded)
+    return Store(client=client, db=client[database_name], embedded=embedded, embedded_workarounds=embedded is not None)
 
 
 def open_store(settings: Settings, listeners: list[CommandListener] | None = None) -> Store:
@@ -85,7 +88,7 @@ def open_store(settings: Settings, listeners: list[CommandListener] | None = Non
     if settings.mongodb_uri is not None:
         uri = settings.mongodb_uri
     else:
-        embedded = EmbeddedServer(settings.data_dir, engine=settings.embedded_engine, port=settings.embedded_port)
+        embedded = EmbeddedServer(settings.data_dir, engine=settings.embedded_engine)
         uri = embedded.start()
     return connect(
         uri,

@@ -1,8 +1,11 @@
 """The embedded Mongo-compatible server (mongoeco) used when no MONGODB_URI is configured.
 
 It runs on its own thread and event loop so that its storage work never stalls the
-loop that serves HTTP requests; the gateway talks to it over TCP with the real driver,
-exactly as it talks to MongoDB.
+loop that serves HTTP requests (or as a process of its own: ``profile-gateway store``);
+the gateway talks to it with the real driver, exactly as it talks to MongoDB.
+
+It is private: it listens on a Unix socket inside the 0700 data directory (no TCP port
+any local process could reach), and its SQLite files are created 0600.
 """
 
 from __future__ import annotations
@@ -10,14 +13,24 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from mongoeco.engines.memory import MemoryEngine
 from mongoeco.engines.sqlite import SQLiteEngine
 
-from app.store.embedded_gate import DEFAULT_WAIT_SECONDS, TransactionGatedProxyServer
+from app.store.embedded_gate import DEFAULT_WAIT_SECONDS
+from app.store.embedded_socket import UnixSocketProxyServer, socket_uri
+from app.store.private_dir import (
+    ensure_private_dir,
+    ensure_private_file,
+    private_socket_path,
+    remove_socket_dir,
+    socket_path_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +44,12 @@ class EmbeddedServer:
         self,
         data_dir: Path,
         engine: Literal["sqlite", "memory"] = "sqlite",
-        host: str = "127.0.0.1",
-        port: int = 0,
         transaction_wait_seconds: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self._data_dir = data_dir
         self._engine = engine
-        self._host = host
-        self._port = port
+        # Fixed once, so that a restarted server is found again at the same address.
+        self._socket_path: Path | None = None
         self._transaction_wait_seconds = transaction_wait_seconds
         self._ready: concurrent.futures.Future[str] = concurrent.futures.Future()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -49,15 +60,49 @@ class EmbeddedServer:
     def database_file(self) -> Path:
         return self._data_dir / "profile-gateway.sqlite"
 
+    @property
+    def uri(self) -> str:
+        """The driver's connection string (the socket's path, percent-encoded)."""
+        if self._socket_path is None:
+            raise RuntimeError("embedded server not started")
+        return socket_uri(self._socket_path)
+
     def start(self) -> str:
         if self._thread is not None:
             raise RuntimeError("embedded server already started")
         self._ready = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, name="embedded-store", daemon=True)
         self._thread.start()
-        uri = self._ready.result(timeout=START_TIMEOUT_SECONDS)
+        try:
+            uri = self._ready.result(timeout=START_TIMEOUT_SECONDS)
+        except BaseException:
+            self._thread.join(timeout=START_TIMEOUT_SECONDS)
+            self._thread = None
+            raise
         log.info("embedded store listening", extra={"uri": uri, "engine": self._engine})
         return uri
+
+    def run_in_foreground(self, on_ready: Callable[[str], None]) -> None:
+        """Serve on this thread until SIGTERM or SIGINT (``profile-gateway store``)."""
+        self._ready = concurrent.futures.Future()
+
+        def announce(ready: concurrent.futures.Future[str]) -> None:
+            if ready.exception() is None:
+                on_ready(ready.result())
+
+        self._ready.add_done_callback(announce)
+
+        async def serve_until_signalled() -> None:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self._signalled)
+            await self._serve()
+
+        asyncio.run(serve_until_signalled())
+
+    def _signalled(self) -> None:
+        if self._stop_event is not None:
+            self._stop_event.set()
 
     def stop(self) -> None:
         thread, self._thread = self._thread, None
@@ -79,23 +124,26 @@ class EmbeddedServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
+        ensure_private_dir(self._data_dir)
+        if self._socket_path is None:
+            # A memory store shares no file with another server on the same data dir, so it
+            # gets a socket of its own (several in-process gateways, as in the tests).
+            memory = self._engine == "memory"
+            self._socket_path = private_socket_path() if memory else socket_path_in(self._data_dir)
         if self._engine == "sqlite":
-            self._data_dir.mkdir(parents=True, exist_ok=True)
-            engine: SQLiteEngine | MemoryEngine = SQLiteEngine(str(self.database_file))
+            engine: SQLiteEngine | MemoryEngine = SQLiteEngine(str(ensure_private_file(self.database_file)))
         else:
             engine = MemoryEngine()
-        proxy = TransactionGatedProxyServer(
+        proxy = UnixSocketProxyServer(
             engine=engine,
-            host=self._host,
-            port=self._port,
+            socket_path=self._socket_path,
             mongodb_dialect="8.0",
             wait_seconds=self._transaction_wait_seconds,
         )
         await proxy.start()
         try:
-            # The port is fixed after the first start so a restarted server is found again.
-            self._port = proxy.address.port
-            self._ready.set_result(proxy.address.uri)
+            self._ready.set_result(proxy.uri)
             await self._stop_event.wait()
         finally:
             await proxy.close()
+            remove_socket_dir(self._socket_path, self._data_dir)

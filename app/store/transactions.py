@@ -9,7 +9,9 @@ The embedded server (mongoeco 4.11) needs more, found by experiment:
   server belongs to this process). Commands of other sessions are held back by the
   server while a transaction is open (app/store/embedded_gate.py).
 - Its memory engine fails a commit with "Write conflict" when any other write ran on the
-  server since the transaction started (possible when the gate's wait ran out). Neither
+  server since the transaction started (possible when the gate's wait ran out).
+  (``store.embedded_workarounds`` turns these on, also for gateways that share a
+  ``profile-gateway store`` process, where the gate alone orders transactions between them.) Neither
   error carries the transient label, so such a transaction is run again here.
 - After such a failed commit the server keeps the transaction open on that session id.
   The driver pools session ids, so later operations, even ones outside any transaction,
@@ -87,7 +89,7 @@ async def in_transaction[T](store: Store, work: Callable[[AsyncClientSession], A
 
 
 async def _in_transaction[T](store: Store, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-    if store.embedded is None:
+    if not store.embedded_workarounds:
         async with store.client.start_session() as session:
             return await session.with_transaction(
                 work, read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")

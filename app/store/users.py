@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from pymongo.errors import ExecutionTimeout
+
 from app.store.client import Document, Session, Store
 
 Identifier = Literal["_id", "externalUserId", "emails", "phones"]
@@ -72,5 +74,9 @@ async def page(store: Store, query: dict[str, Any], after_id: str | None, first:
     return await store.users.find(page_query).sort("_id", 1).limit(first + 1).batch_size(first + 1).to_list()
 
 
-async def count(store: Store, query: dict[str, Any]) -> int:
-    return await store.users.count_documents(query)
+async def count(store: Store, query: dict[str, Any], *, limit: int, time_limit_ms: int) -> int | None:
+    """Matching users, counted up to ``limit``; None when the store ran out of time."""
+    try:
+        return await store.users.count_documents(query, limit=limit, maxTimeMS=time_limit_ms)
+    except ExecutionTimeout:
+        return None

@@ -148,14 +148,14 @@ async def test_production_error_messages_suggest_no_field_names(
     ]
 
 
-def test_the_registry_keeps_only_the_most_recent_queries() -> None:
+async def test_the_registry_keeps_only_the_most_recent_queries_in_process() -> None:
     registry = PersistedQueries(enabled=True, cache_size=2)
     texts = [f"query Q{index} {{ __typename }}" for index in range(3)]
     for text in texts:
-        registry.register(sha256_hex(text), text)
-    assert registry.resolve(None, persisted(sha256_hex(texts[2])))[0] == texts[2]
+        await registry.register(sha256_hex(text), text)
+    assert (await registry.resolve(None, persisted(sha256_hex(texts[2]))))[0] == texts[2]
     with pytest.raises(PersistedQueryError):
-        registry.resolve(None, persisted(sha256_hex(texts[0])))
+        await registry.resolve(None, persisted(sha256_hex(texts[0])))
 
 
 def test_the_allow_list_needs_a_manifest_and_the_manifest_must_match_its_hashes(

@@ -17,8 +17,8 @@ from app.graphql.types.user import User
 DEFAULT_PAGE_SIZE = 20
 
 
-async def _no_count() -> int:
-    return 0
+async def _no_count(limit: int) -> listing.Count:
+    return listing.Count(0, exact=True)
 
 
 def _refused(error: DomainError | DomainErrors) -> UserConnection:
@@ -60,8 +60,9 @@ class ListingQueries:
             UserEdge(cursor=listing.encode_cursor(document["_id"]), node=User.of(document)) for document in page.users
         ]
 
-        async def count() -> int:
-            return await listing.count_users(context.store, page.query)
+        async def count(limit: int) -> listing.Count:
+            at_least = len(page.users) + (1 if page.has_next_page else 0)
+            return await listing.count_users(context.store, page.query, limit, at_least)
 
         page_info = PageInfo(
             has_next_page=page.has_next_page,

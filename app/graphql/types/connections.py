@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 import strawberry
 from strawberry.relay import PageInfo
 
-from app.graphql.errors import UserError
+from app.domain.errors import DomainError
+from app.domain.listing import COUNT_TIME_LIMIT_MS, DEFAULT_COUNT_LIMIT, MAX_COUNT_LIMIT, Count, check_count_limit
+from app.graphql.errors import ClientError, UserError
 from app.graphql.types.user import User
 
 
@@ -24,12 +28,37 @@ class UserConnection:
     user_errors: list[UserError] = strawberry.field(
         description="Why the filter or the paging arguments were refused (the page is then empty)."
     )
-    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+    counter: strawberry.Private[Callable[[int], Awaitable[Count]]]
+    counts: strawberry.Private[dict[int, asyncio.Task[Count]]] = dataclasses.field(default_factory=dict)
 
     @strawberry.field(description="The users of this page (edges without cursors).")
     def nodes(self) -> list[User]:
         return [edge.node for edge in self.edges]
 
-    @strawberry.field(description="How many users match the filter, on all pages (counted only when asked for).")
-    async def total_count(self) -> int:
-        return await self.counter()
+    @strawberry.field(
+        description=(
+            "How many users match the filter, on all pages (counted only when asked for), counting at most "
+            f"`limit` (1 to {MAX_COUNT_LIMIT}, default {DEFAULT_COUNT_LIMIT}): when more match, it answers "
+            f"`limit`. A count that takes longer than {COUNT_TIME_LIMIT_MS} ms answers the users this page proves "
+            "exist. `totalCountIsExact` (with the same `limit`) tells whether the number is exact."
+        )
+    )
+    async def total_count(self, limit: int = DEFAULT_COUNT_LIMIT) -> int:
+        return (await self._count(limit)).value
+
+    @strawberry.field(
+        description="Whether `totalCount` (with the same `limit`) is the exact number of matching users, "
+        "false when it was capped at `limit` or stopped by the time limit."
+    )
+    async def total_count_is_exact(self, limit: int = DEFAULT_COUNT_LIMIT) -> bool:
+        return (await self._count(limit)).exact
+
+    async def _count(self, limit: int) -> Count:
+        try:
+            check_count_limit(limit)
+        except DomainError as error:
+            raise ClientError(error.message, error.code.value) from None
+        # Both fields, in any order or at once, share one count per limit.
+        if limit not in self.counts:
+            self.counts[limit] = asyncio.ensure_future(self.counter(limit))
+        return await self.counts[limit]

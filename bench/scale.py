@@ -1,0 +1,255 @@
+"""How request times grow with the number of users, with the store's CPU and the gateway's apart.
+
+    python -m bench.scale [--sizes 1000,10000,50000] [--calls 20] [--write-calls 5] [--engine memory]
+
+For each size, in a fresh temporary data directory: starts ``profile-gateway store`` (the
+embedded store as its own process), creates an app and inserts that many users straight
+into the store (before the gateway creates its indexes, so seeding does not pay for the
+unique-index checks that the benchmark measures), starts one ``profile-gateway serve``
+process on the store, then sends each request shape sequentially from this process and
+prints per shape: the median and p90 wall time, and the CPU seconds per call of the store
+process and of the gateway process (read from each process, so the load generator's own
+CPU is in neither). Loopback only; every process started here is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from pydantic import SecretStr
+
+from app.auth import tokens
+from app.crypto import SecretBox
+from app.domain.apps import create_app
+from app.domain.profile import new_user_document
+from app.store.client import connect
+from app.store.store_address import running_store_uri
+from bench.read import free_port
+
+SEED_BATCH = 500
+_GLOBAL_IDS: list[str] = []  # users' GraphQL ids, read once the gateway runs
+START_SECONDS = 600  # the gateway builds its indexes over the seeded users at start
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    query: str
+    variables: Callable[[int, int], dict[str, Any]]  # (call number, users) → variables
+    write: bool = False
+
+
+SHAPES = [
+    Shape(
+        "user(by: {externalUserId})",
+        "query($v: String!) { user(by: {externalUserId: $v}) { id } }",
+        lambda i, n: {"v": f"u{(i * 7919) % n}"},
+    ),
+    Shape(
+        "user(by: {email})",
+        "query($v: String!) { user(by: {email: $v}) { id } }",
+        lambda i, n: {"v": f"u{(i * 7919) % n}@example.com"},
+    ),
+    Shape(
+        "user(by: {id})",
+        "query($v: ID!) { user(by: {id: $v}) { id } }",
+        lambda i, n: {"v": _GLOBAL_IDS[i % len(_GLOBAL_IDS)]},
+    ),
+    Shape("users(first: 50)", "{ users(first: 50) { nodes { id externalUserId tags } } }", lambda i, n: {}),
+    Shape("users { totalCount }", "{ users(first: 1) { totalCount totalCountIsExact } }", lambda i, n: {}),
+    Shape(
+        "updateCustomAttributes (increment)",
+        "mutation($v: String!) { updateCustomAttributes(by: {externalUserId: $v},"
+        ' ops: [{increment: {key: "visits", amount: "1"}}]) { userErrors { code } } }',
+        lambda i, n: {"v": f"u{(i * 7919) % n}"},
+        write=True,
+    ),
+    Shape(
+        "upsertUser (new user)",
+        "mutation($v: String!) { upsertUser(input: {externalUserId: $v}) { userErrors { code } } }",
+        lambda i, n: {"v": f"new-{n}-{i}"},
+        write=True,
+    ),
+]
+
+
+def _user_id(index: int) -> str:
+    return f"user{index:08d}"
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+async def _seed(data_dir: Path, store_uri: str, users: int) -> str:
+    """An app with ``users`` users, inserted directly; its app token."""
+    master_key = json.loads((data_dir / "secrets.json").read_text())["master_key"]
+    store = connect(store_uri, "profile_gateway", timeout_ms=120_000)
+    try:
+        _, key = await create_app(store, SecretBox(SecretStr(master_key).get_secret_value()), "scale")
+        now = datetime.now(UTC)
+        for start in range(0, users, SEED_BATCH):
+            documents = []
+            for index in range(start, min(users, start + SEED_BATCH)):
+                document = new_user_document(key.app_id, _user_id(index), now)
+                document.update(
+                    type="CUSTOMER",
+                    externalUserId=f"u{index}",
+                    emails=[f"u{index}@example.com"],
+                    tags=["bench", f"cohort{index % 5}"],
+                )
+                documents.append(document)
+            await store.users.insert_many(documents, ordered=False)
+    finally:
+        await store.close()
+    return tokens.mint(key.secret, {"scope": "app"}, key_id=key.id)
+
+
+async def _measure(
+    client: httpx.AsyncClient,
+    shape: Shape,
+    users: int,
+    calls: int,
+    token: str,
+    store: psutil.Process,
+    gateway: psutil.Process,
+) -> tuple[list[float], float, float, str]:
+    times = []
+    store_before, gateway_before = _cpu(store), _cpu(gateway)
+    outcome = "ok"
+    for call in range(calls):
+        started = time.perf_counter()
+        response = await client.post(
+            "/graphql",
+            json={"query": shape.query, "variables": shape.variables(call, users)},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        times.append(time.perf_counter() - started)
+        body = response.json()
+        if response.status_code != 200 or body.get("errors"):
+            outcome = f"HTTP {response.status_code} {json.dumps(body)[:80]}"
+    return times, (_cpu(store) - store_before) / calls, (_cpu(gateway) - gateway_before) / calls, outcome
+
+
+async def _wait_started(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"the gateway exited; see {log}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"the gateway did not start within {START_SECONDS} s; see {log}")
+
+
+def _start(arguments: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen([sys.executable, "-m", "app.cli", *arguments], env=env, stdout=output, stderr=output)
+
+
+async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str, str, str, str, str]]:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"bench-scale-{users}-")) / "data"
+    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI" and not k.startswith("PROFILE_GATEWAY_")}
+    env |= {
+        "PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+        "PROFILE_GATEWAY_LOG_FORMAT": "text",
+        # The index build over the seeded users keeps the store busy for a long time; with
+        # the default timeouts the driver would give up on it and the gateway not start.
+        "PROFILE_GATEWAY_STORE_TIMEOUT_MS": "300000",
+    }
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        started.append(
+            _start(["store", "--data-dir", str(data_dir), "--engine", args.engine], env, data_dir.parent / "store.log")
+        )
+        deadline = time.monotonic() + 60
+        while (store_uri := running_store_uri(data_dir)) is None:
+            if time.monotonic() > deadline or started[0].poll() is not None:
+                raise SystemExit(f"the store did not start; see {data_dir.parent / 'store.log'}")
+            await asyncio.sleep(0.1)
+        seeding = time.perf_counter()
+        token = await _seed(data_dir, store_uri, users)
+        print(f"  seeded {users} users in {time.perf_counter() - seeding:.1f} s", file=sys.stderr)
+        port = free_port()
+        serve = ["serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"]
+        started.append(_start(serve, env, data_dir.parent / "gateway.log"))
+        await _wait_started(f"http://127.0.0.1:{port}/readyz", started[1], data_dir.parent / "gateway.log")
+        store, gateway = psutil.Process(started[0].pid), psutil.Process(started[1].pid)
+        rows = []
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            page = await client.post(
+                "/graphql",
+                json={"query": "{ users(first: 100) { nodes { id } } }"},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            _GLOBAL_IDS[:] = [node["id"] for node in page.json()["data"]["users"]["nodes"]]
+            for shape in SHAPES:
+                calls = args.write_calls if shape.write else args.calls
+                times, store_cpu, gateway_cpu, outcome = await _measure(
+                    client, shape, users, calls, token, store, gateway
+                )
+                p90 = sorted(times)[max(0, int(len(times) * 0.9) - 1)]
+                rows.append(
+                    (
+                        shape.name,
+                        f"{statistics.median(times) * 1000:,.0f}",
+                        f"{p90 * 1000:,.0f}",
+                        f"{store_cpu * 1000:,.1f}",
+                        f"{gateway_cpu * 1000:,.1f}",
+                        outcome,
+                    )
+                )
+        return rows
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _print(users: int, rows: list[tuple[str, str, str, str, str, str]]) -> None:
+    print(f"\n### {users:,} users\n")
+    print("| request | median ms | p90 ms | store CPU ms/call | gateway CPU ms/call | outcome |")
+    print("|---|---:|---:|---:|---:|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,50000", help="comma-separated numbers of users")
+    parser.add_argument("--calls", type=int, default=20, help="calls per read shape")
+    parser.add_argument("--write-calls", type=int, default=5, help="calls per write shape")
+    parser.add_argument("--engine", choices=["memory", "sqlite"], default="memory")
+    args = parser.parse_args()
+    # Stopped from outside (SIGTERM), still stop the store and gateway processes started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    print(f"Embedded store ({args.engine}) in its own process; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    for users in (int(size) for size in args.sizes.split(",")):
+        _print(users, await run_size(users, args))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
