@@ -106,7 +106,7 @@ async def bulk_upsert(
     check_duplicates(batch, {i: v for i, v in valid.items() if i not in batch.failed})
     remaining = {i: v for i, v in valid.items() if i not in batch.failed}
     await batch.look_up(remaining)
-    writes, events, retry = await _write(batch, actor, remaining)
+    writes, events, retry, written_users = await _write(batch, actor, remaining)
     for index in retry:  # lost a race with another writer: the single-record path sorts it out
         try:
             document, _ = await upsert_user(store, app_id, actor, patches[index], (*path, index))
@@ -114,7 +114,7 @@ async def bulk_upsert(
         except (DomainError, DomainErrors) as error:
             batch.fail(index, error)
     if events:
-        await store.history.insert_many(events, ordered=False)
+        await history.record_many(store, events, written_users)
     result.user_ids.update(writes)
     result.failures = [
         BulkFailure(index, error.code, error.message, error.field) for index, error in sorted(batch.failed.items())
@@ -124,7 +124,7 @@ async def bulk_upsert(
 
 async def _write(
     batch: Batch, actor: Actor, remaining: dict[int, ValidPatch]
-) -> tuple[dict[int, str], list[dict[str, Any]], list[int]]:
+) -> tuple[dict[int, str], list[dict[str, Any]], list[int], dict[str, dict[str, Any]]]:
     """Build every record's document and store them in one unordered bulk write."""
     claimed: dict[str, int] = {}
     operations: list[InsertOne[Document] | ReplaceOne[Document]] = []
@@ -187,4 +187,5 @@ async def _write(
         if index not in retry
     ]
     ids = {index: document["_id"] for index, document, _ in written if index not in retry}
-    return {**unchanged, **ids}, events, sorted(retry)
+    users = {document["_id"]: document for index, document, _ in written if index not in retry}
+    return {**unchanged, **ids}, events, sorted(retry), users

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -10,7 +10,9 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from app.domain import events as change_events
 from app.domain.actor import Actor
+from app.store import outbox
 from app.store.client import Store
 
 
@@ -49,8 +51,67 @@ async def record(
     actor: Actor,
     details: dict[str, Any] | None = None,
     session: AsyncClientSession | None = None,
+    *,
+    user: dict[str, Any] | None = None,
 ) -> None:
-    await store.history.insert_one(event_document(app_id, user_id, kind, actor, details), session=session)
+    """Store the history event and its change event(s) through ``session`` (both commit with
+    the change when it runs in a transaction). ``user``: the profile as this change wrote it,
+    when the caller has it (else it is read through the session)."""
+    document = event_document(app_id, user_id, kind, actor, details)
+    await store.history.insert_one(document, session=session)
+    await publish(store, app_id, user_id, kind, document["details"], document["at"], session, user)
+
+
+async def record_many(
+    store: Store, documents: Sequence[dict[str, Any]], users: Mapping[str, dict[str, Any]]
+) -> None:
+    """Store history events of one app (from ``event_document``) and their change events;
+    ``users``: the profiles as the changes wrote them, by id."""
+    if not documents:
+        return
+    await store.history.insert_many(documents, ordered=False)
+    app_id = documents[0]["appId"]
+    staged = [
+        change
+        for document in documents
+        for change in change_events.change_events(
+            app_id=app_id,
+            user_id=document["userId"],
+            kind=document["kind"],
+            details=document["details"],
+            occurred_at=document["at"],
+            version=users.get(document["userId"], {}).get("version"),
+            external_user_id=users.get(document["userId"], {}).get("externalUserId"),
+        )
+    ]
+    await outbox.append(store, app_id, staged)
+
+
+async def publish(
+    store: Store,
+    app_id: str,
+    user_id: str,
+    kind: EventKind,
+    details: dict[str, Any],
+    at: datetime,
+    session: AsyncClientSession | None = None,
+    user: dict[str, Any] | None = None,
+) -> None:
+    """Write the change event(s) of a history event to the outbox, through the same session
+    as the change (``user``: the profile when the caller has it, e.g. one being deleted)."""
+    if user is None:
+        projection = {"version": 1, "externalUserId": 1}
+        user = await store.users.find_one({"_id": user_id, "appId": app_id}, projection, session=session) or {}
+    staged = change_events.change_events(
+        app_id=app_id,
+        user_id=user_id,
+        kind=kind.value,
+        details=details,
+        occurred_at=at,
+        version=user.get("version"),
+        external_user_id=user.get("externalUserId"),
+    )
+    await outbox.append(store, app_id, staged, session)
 
 
 def is_event_id(value: str) -> bool:

@@ -57,7 +57,7 @@ async def update_user_attributes(
     selector = {"_id": user_id, "mergedInto": {"$exists": False}}
     document = await apply_operations(store, store.users, app_id, selector, ops, "the user")
     details = {"customAttributes": sorted({op.key for op in ops}), "operations": [op.kind for op in ops]}
-    await history.record(store, app_id, user_id, EventKind.UPDATED, actor, details)
+    await history.record(store, app_id, user_id, EventKind.UPDATED, actor, details, user=document)
     return document
 
 

@@ -224,7 +224,9 @@ async def upsert_user(
             updated["updatedAt"] = now
             await check_identifier_conflicts(store, app_id, existing["_id"], updated, path)
             if await replace_with_version(store, existing, updated, path):
-                await history.record(store, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid))
+                await history.record(
+                    store, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid), user=updated
+                )
                 return updated, False
             continue
         document = apply_patch(new_user_document(app_id, new_user_id(), now), valid, path, now)
@@ -241,7 +243,9 @@ async def upsert_user(
             if any(_names_lookup(error, ref, path) for error in errors.errors):
                 continue
             raise
-        await history.record(store, app_id, document["_id"], EventKind.CREATED, actor, changed_fields(valid))
+        await history.record(
+            store, app_id, document["_id"], EventKind.CREATED, actor, changed_fields(valid), user=document
+        )
         return document, True
     raise DomainError(ErrorCode.VERSION_CONFLICT, "the user changed too often concurrently; retry", path)
 
@@ -319,7 +323,7 @@ async def modify_user(
         updated["updatedAt"] = now
         await check_identifier_conflicts(store, app_id, existing["_id"], updated, path)
         if await replace_with_version(store, existing, updated, path):
-            await history.record(store, app_id, existing["_id"], event, actor, details)
+            await history.record(store, app_id, existing["_id"], event, actor, details, user=updated)
             return updated
     raise DomainError(ErrorCode.VERSION_CONFLICT, "the user changed too often concurrently; retry", path)
 
@@ -355,4 +359,5 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
     await store.history.delete_many({"appId": app_id, "userId": user_id})
     await store.sessions.delete_many({"appId": app_id, "userId": user_id})
     await store.installations.delete_many({"appId": app_id, "userId": user_id})
+    await history.publish(store, app_id, user_id, EventKind.DELETED, {}, clock.now(), user=document)
     return user_id

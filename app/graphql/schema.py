@@ -22,6 +22,7 @@ from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
 from app.graphql.queries.attributes import AttributeQueries
+from app.graphql.queries.change_events import ChangeEventQueries
 from app.graphql.queries.installations import InstallationQueries
 from app.graphql.queries.listing import ListingQueries
 from app.graphql.queries.preferences import PreferenceQueries
@@ -38,6 +39,7 @@ Query = merge_types(
         PreferenceQueries,
         InstallationQueries,
         AttributeQueries,
+        ChangeEventQueries,
     ),
 )
 Mutation = merge_types(
