@@ -62,6 +62,30 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     shutdown_grace_seconds: int = Field(default=10, ge=0)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # Change events: the outbox keeps them this long (changeEvents, redelivery).
+    change_event_retention_days: int = Field(default=7, ge=1)
+    # Webhook delivery. The dispatcher runs in the gateway unless turned off here (then run
+    # `profile-gateway deliver` as its own process).
+    webhook_dispatcher: bool = True
+    webhook_poll_ms: int = Field(default=200, ge=10)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Seconds to wait before each retry (jittered); the delivery fails after the last one.
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
+    # An endpoint is disabled after this many failed attempts in a row with no success.
+    webhook_disable_after_failures: int = Field(default=50, ge=1)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_secret_grace_hours: int = Field(default=24, ge=0)
+    webhook_max_endpoints: int = Field(default=20, ge=1)
+    # Development only: http:// URLs to localhost / loopback addresses.
+    webhook_allow_http_localhost: bool = False
+    # Private-network targets (CIDRs) webhooks may reach; all others are refused.
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    # Live subscriptions (graphql-transport-ws).
+    subscription_max_connections_per_app: int = Field(default=100, ge=1)
+    subscription_max_per_connection: int = Field(default=10, ge=1)
+    subscription_poll_ms: int = Field(default=250, ge=10)
 
     @property
     def suggestions_enabled(self) -> bool:

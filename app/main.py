@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from app.crypto import SecretBox
+from app.domain.webhooks_dispatcher import Dispatcher
 from app.graphql.limits.rules import QueryLimits
 from app.graphql.persisted import PersistedQueries, load_manifest
 from app.graphql.schema import build_schema
@@ -92,10 +94,15 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings, [*(listeners or []), *([metrics.store_listener] if metrics else [])])
+        # Webhook delivery runs beside the requests, never inside one.
+        dispatcher = Dispatcher(store, box, settings) if settings.webhook_dispatcher else None
+        delivering: asyncio.Task[None] | None = None
         try:
             await ensure_indexes(store)
             await idempotency.ensure_indexes(store)
             app.state.runtime = Runtime(settings, store, box)
+            if dispatcher is not None:
+                delivering = asyncio.create_task(dispatcher.run())
             graphql.endpoint = GraphQLEndpoint(
                 GraphQLView(schema, settings, store, box, persisted),
                 limiter=limiter,
@@ -105,6 +112,9 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             yield
         finally:
             graphql.endpoint = None
+            if dispatcher is not None and delivering is not None:  # its round ends before the store closes
+                dispatcher.stop()
+                await delivering
             await store.close()
 
     async def healthz(request: Request) -> JSONResponse:

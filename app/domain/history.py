@@ -62,9 +62,7 @@ async def record(
     await publish(store, app_id, user_id, kind, document["details"], document["at"], session, user)
 
 
-async def record_many(
-    store: Store, documents: Sequence[dict[str, Any]], users: Mapping[str, dict[str, Any]]
-) -> None:
+async def record_many(store: Store, documents: Sequence[dict[str, Any]], users: Mapping[str, dict[str, Any]]) -> None:
     """Store history events of one app (from ``event_document``) and their change events;
     ``users``: the profiles as the changes wrote them, by id."""
     if not documents:

@@ -21,12 +21,14 @@ from app.graphql.mutations.identity import IdentityMutations
 from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
+from app.graphql.mutations.webhooks import WebhookMutations
 from app.graphql.queries.attributes import AttributeQueries
 from app.graphql.queries.change_events import ChangeEventQueries
 from app.graphql.queries.installations import InstallationQueries
 from app.graphql.queries.listing import ListingQueries
 from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
+from app.graphql.queries.webhooks import WebhookQueries
 from app.graphql.record import RecordOperation
 from app.graphql.types.installation import Installation
 from app.graphql.types.user import User
@@ -40,6 +42,7 @@ Query = merge_types(
         InstallationQueries,
         AttributeQueries,
         ChangeEventQueries,
+        WebhookQueries,
     ),
 )
 Mutation = merge_types(
@@ -53,6 +56,7 @@ Mutation = merge_types(
         InstallationMutations,
         IdentityMutations,
         BulkMutations,
+        WebhookMutations,
     ),
 )
 

@@ -77,6 +77,10 @@ async def append(
     return entries
 
 
+async def get(store: Store, app_id: str, seq: int) -> Document | None:
+    return await events(store).find_one({"_id": entry_id(app_id, seq)})
+
+
 @dataclass(slots=True)
 class Page:
     entries: list[Document]
