@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
@@ -26,6 +26,7 @@ from app.domain.webhooks_dispatcher import Dispatcher
 from app.graphql.limits.rules import QueryLimits
 from app.graphql.persisted import PersistedQueries, load_manifest
 from app.graphql.schema import build_schema
+from app.graphql.subscriptions import SubscriptionView
 from app.graphql.view import GraphQLEndpoint, GraphQLView
 from app.http.body_limit import BodySizeLimit
 from app.http.graphiql import STATIC_DIR
@@ -79,6 +80,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
         allow_list=(load_manifest(manifest) if settings.persisted_queries_only and manifest else None),
     )
     graphql = _LateEndpoint()
+    live = _LateEndpoint()  # the websocket side of /graphql (subscriptions)
     metrics = Metrics() if settings.metrics else None
     limiter = (
         RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -101,6 +103,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             await ensure_indexes(store)
             await idempotency.ensure_indexes(store)
             app.state.runtime = Runtime(settings, store, box)
+            live.endpoint = SubscriptionView(schema, settings, store, box)  # type: ignore[assignment]
             if dispatcher is not None:
                 delivering = asyncio.create_task(dispatcher.run())
             graphql.endpoint = GraphQLEndpoint(
@@ -112,6 +115,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             yield
         finally:
             graphql.endpoint = None
+            live.endpoint = None
             if dispatcher is not None and delivering is not None:  # its round ends before the store closes
                 dispatcher.stop()
                 await delivering
@@ -130,6 +134,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", live),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

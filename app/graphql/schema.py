@@ -30,6 +30,7 @@ from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
 from app.graphql.queries.webhooks import WebhookQueries
 from app.graphql.record import RecordOperation
+from app.graphql.subscriptions import Subscription
 from app.graphql.types.installation import Installation
 from app.graphql.types.user import User
 
@@ -84,6 +85,7 @@ def build_schema(
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[User, Installation],
         extensions=extensions,
         config=StrawberryConfig(
