@@ -165,6 +165,8 @@ class Dispatcher:
             # Commit order is outbox order once every change commits in one transaction with
             # its event; the user's version keeps writes outside one in order meanwhile.
             queue.sort(key=lambda item: (item.get("version") or 0, item["seq"]))
+        # The events of the whole window in one read, rather than one read per attempt.
+        entries = await outbox.get_many(self.store, endpoint["appId"], [int(item["seq"]) for item in window])
         gate = asyncio.Semaphore(_PARALLEL_USERS)
         attempts = 0
 
@@ -173,20 +175,19 @@ class Dispatcher:
             async with gate:
                 for delivery in queue:
                     attempts += 1
-                    if not await self.attempt(endpoint, delivery):
+                    if not await self.attempt(endpoint, delivery, entries.get(int(delivery["seq"]))):
                         return  # not done: this user's later events wait for it
 
         await asyncio.gather(*(one_user(queue) for queue in by_user.values()))
         return attempts
 
-    async def attempt(self, endpoint: Document, delivery: Document) -> bool:
+    async def attempt(self, endpoint: Document, delivery: Document, entry: Document | None) -> bool:
         """Send one delivery if it is due and free; True when it is finished (either way)."""
         now = clock.now()
         lease_until = now + timedelta(seconds=self.settings.webhook_lease_seconds)
         leased = await webhooks.lease(self.store, delivery, now, lease_until, self.owner)
         if leased is None:
             return False
-        entry = await outbox.get(self.store, endpoint["appId"], int(leased["seq"]))
         if entry is None:  # past retention: nothing left to send
             await webhooks.finish_attempt(self.store, leased["_id"], self.owner, {"status": webhooks.FAILED})
             return True
@@ -203,7 +204,11 @@ class Dispatcher:
             delay = timedelta(seconds=schedule[attempts - 1] * random.uniform(0.8, 1.2))  # noqa: S311
             changes["nextAttemptAt"] = now + max(delay, wait or timedelta(0))
         await webhooks.finish_attempt(self.store, leased["_id"], self.owner, changes)
-        if await webhooks.record_outcome(
+        if not succeeded:
+            endpoint["consecutiveFailures"] = endpoint.get("consecutiveFailures", 0) + 1  # a later success resets
+        if succeeded and not endpoint.get("consecutiveFailures"):
+            pass  # nothing to reset: no endpoint write per success
+        elif await webhooks.record_outcome(
             self.store, endpoint["_id"], succeeded, self.settings.webhook_disable_after_failures
         ):
             log.warning("webhook endpoint disabled after repeated failures", extra={"endpoint": endpoint["_id"]})

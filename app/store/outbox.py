@@ -77,8 +77,12 @@ async def append(
     return entries
 
 
-async def get(store: Store, app_id: str, seq: int) -> Document | None:
-    return await events(store).find_one({"_id": entry_id(app_id, seq)})
+async def get_many(store: Store, app_id: str, seqs: Sequence[int]) -> dict[int, Document]:
+    """Entries by number (those past retention are missing)."""
+    if not seqs:
+        return {}
+    found = events(store).find({"_id": {"$in": [entry_id(app_id, seq) for seq in seqs]}})
+    return {int(entry["seq"]): entry async for entry in found}
 
 
 @dataclass(slots=True)

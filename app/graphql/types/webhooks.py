@@ -125,21 +125,21 @@ class WebhookEndpoint:
 
 @strawberry.type(description="An endpoint and, after create or rotate, its new secret (shown this once).")
 class WebhookEndpointPayload:
-    endpoint: WebhookEndpoint | None
+    endpoint: WebhookEndpoint | None = strawberry.field(description="The endpoint; null when refused.")
     secret: str | None = strawberry.field(description="whsec_…: verify signatures with it. Shown only now.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description="Why the input was refused.")
 
 
 @strawberry.type(description="The id of the deleted endpoint.")
 class DeleteWebhookEndpointPayload:
-    deleted_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_id: strawberry.ID | None = strawberry.field(description="The deleted endpoint's id.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was deleted (NOT_FOUND).")
 
 
 @strawberry.type(description="How many deliveries were scheduled again.")
 class RedeliverWebhookEventsPayload:
-    count: int
-    user_errors: list[UserError]
+    count: int = strawberry.field(description="Deliveries scheduled to be sent again.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was scheduled (NOT_FOUND).")
 
 
 @strawberry.input(description="A new webhook endpoint.")
@@ -151,7 +151,12 @@ class CreateWebhookEndpointInput:
 
 @strawberry.input(description="Changes to an endpoint; omitted fields stay as they are.")
 class UpdateWebhookEndpointInput:
-    url: str | None = strawberry.UNSET
-    event_types: list[str] | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    enabled: bool | None = strawberry.UNSET
+    url: str | None = strawberry.field(default=strawberry.UNSET, description="A new URL (checked like on create).")
+    event_types: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Only these types; null: all."
+    )
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="A note for people.")
+    enabled: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="false stops deliveries; true resumes them (and resets the failure count).",
+    )
