@@ -294,3 +294,29 @@ async def test_http_to_localhost_needs_the_development_setting(gateway: Gateway,
 async def test_user_tokens_cannot_manage_webhooks(gateway: Gateway, tenant: Tenant) -> None:
     body = await gateway.execute(CREATE, {"input": {"url": "https://1.1.1.1/x"}}, token=tenant.user_token("alice"))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_the_gateway_delivers_by_itself_within_a_second(
+    settings: Settings, runtime: Runtime, tenant: Tenant, gateway: Gateway, receiver: Receiver
+) -> None:
+    """A second gateway on the same store, with its default in-process dispatcher."""
+    import httpx
+
+    from app.main import create_app
+
+    embedded = runtime.store.embedded
+    uri = embedded._ready.result() if embedded is not None else settings.mongodb_uri
+    own = runtime.settings.model_copy(
+        update={"mongodb_uri": uri, "webhook_dispatcher": True, "webhook_allow_http_localhost": True}
+    )
+    second = create_app(own)
+    async with second.router.lifespan_context(second):
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            other = Gateway(client)
+            _, secret = await create_endpoint(other, tenant, receiver.url)
+            await other.data(UPSERT, {"id": "alice"}, token=tenant.app_token)
+            started = asyncio.get_running_loop().time()
+            await wait_for(lambda: len(receiver.received) == 1, seconds=5)
+            assert asyncio.get_running_loop().time() - started < 1.5
+    assert Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)["type"] == "user.created"
