@@ -119,3 +119,44 @@ async def test_a_session_subscription_ends_when_the_session_is_voided(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     finally:
         await socket.close()
+
+
+async def test_subscriptions_per_connection_are_limited(
+    app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str
+) -> None:
+    settings = app.state.runtime.settings
+    limit = settings.subscription_max_per_connection
+    settings.subscription_max_per_connection = 1
+    await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
+    socket = await connect(ws_url, {"Authorization": f"Bearer {tenant.user_token('alice')}"})
+    try:
+        await subscribe(socket)  # the one allowed
+        await socket.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": WATCH}}))
+        message = await receive(socket)
+        assert message["id"] == "2" and message["payload"]["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+    finally:
+        settings.subscription_max_per_connection = limit
+        await socket.close()
+
+
+async def test_connections_per_app_are_limited(app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str) -> None:
+    settings = app.state.runtime.settings
+    limit = settings.subscription_max_connections_per_app
+    settings.subscription_max_connections_per_app = 1
+    params = {"Authorization": f"Bearer {tenant.app_token}"}
+    first = await connect(ws_url, params)
+    try:
+        assert (await receive(first))["type"] == "connection_ack"
+        second = await connect(ws_url, params)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await receive(second)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        # Closing the first frees its place.
+        await first.close()
+        await asyncio.sleep(0.2)
+        third = await connect(ws_url, params)
+        assert (await receive(third))["type"] == "connection_ack"
+        await third.close()
+    finally:
+        settings.subscription_max_connections_per_app = limit
+        await first.close()
