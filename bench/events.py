@@ -5,6 +5,12 @@ dispatcher delivers to a local receiver. In-process, one embedded store.
 
 The outbox-off variant replaces the outbox write with nothing (history is still written), in
 alternating rounds with the normal path, so both see the same store and the same machine.
+
+Measured on the 2-core development machine (embedded memory engine, other work running):
+`--mutations 100 --rounds 3 --events 500 --users 25` gave addTags 44.1 ms with the outbox,
+31.9 ms without (ratio 1.38: two more round trips, the counter and the insert, on a mutation
+of about five), and 37 events/s delivered by one dispatcher (two store writes per delivery,
+the lease and the outcome, and one HTTP request on a new connection each).
 """
 
 from __future__ import annotations
