@@ -373,6 +373,44 @@ def import_file(
     raise typer.Exit(run_command(settings, app_id, file, options, console))
 
 
+@cli.command("deliver")
+def deliver(
+    data_dir: Annotated[Path | None, typer.Option(help="Embedded store and generated secrets.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Deliver webhook events as a process of its own (with PROFILE_GATEWAY_WEBHOOK_DISPATCHER=false
+    on the gateways). Needs MONGODB_URI: the embedded store belongs to the gateway's process."""
+    import asyncio
+    import signal
+
+    from app.crypto import SecretBox
+    from app.domain.webhooks_dispatcher import Dispatcher
+    from app.store.client import open_store
+    from app.store.indexes import ensure_indexes
+
+    settings = _settings(data_dir)
+    configure_logging(log_level, settings.log_format)
+    if settings.embedded:
+        console.print("deliver needs MONGODB_URI; with the embedded store the gateway delivers itself.")
+        raise typer.Exit(2)
+    assert settings.master_key is not None  # required when MONGODB_URI is set
+
+    async def run() -> None:
+        store = open_store(settings)
+        dispatcher = Dispatcher(store, SecretBox(settings.master_key.get_secret_value()), settings)  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, dispatcher.stop)
+        try:
+            await ensure_indexes(store)
+            console.print("Delivering webhook events (Ctrl-C stops after the current round).")
+            await dispatcher.run()
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
 @cli.command("export-schema")
 def export_schema(
     output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path("schema.graphql"),

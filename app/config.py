@@ -189,6 +189,44 @@ class Settings(BaseSettings):
         default=5, gt=0, description="`serve`: seconds an idle keep-alive connection stays open."
     )
 
+    # Change events (docs/guides/change-events.md).
+    change_event_retention_days: int = Field(
+        default=7, ge=1, description="How long the outbox keeps change events (changeEvents feed, redelivery)."
+    )
+    webhook_dispatcher: bool = Field(
+        default=True,
+        description="Deliver webhooks from the gateway process; off: run `profile-gateway deliver` on its own.",
+    )
+    webhook_poll_ms: int = Field(default=200, ge=10, description="How often the dispatcher looks for new deliveries.")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Seconds before each retry (jittered); the delivery fails after the last one.",
+    )
+    webhook_disable_after_failures: int = Field(
+        default=50, ge=1, description="An endpoint is disabled after this many failed attempts in a row."
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0, gt=0, description="How long a dispatcher holds a delivery before another may take it."
+    )
+    webhook_secret_grace_hours: int = Field(
+        default=24, ge=0, description="After rotateWebhookSecret, the old secret also signs for this long."
+    )
+    webhook_max_endpoints: int = Field(default=20, ge=1, description="Webhook endpoints per app.")
+    webhook_allow_http_localhost: bool = Field(
+        default=False, description="Development only: allow http:// webhook URLs to localhost / loopback."
+    )
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list, description="Private-network targets (CIDRs) webhooks may reach; others are refused."
+    )
+    subscription_max_connections_per_app: int = Field(
+        default=100, ge=1, description="Open graphql-transport-ws connections per app."
+    )
+    subscription_max_per_connection: int = Field(default=10, ge=1, description="Subscriptions per connection.")
+    subscription_poll_ms: int = Field(
+        default=250, ge=10, description="How often a subscription looks at the outbox for new changes."
+    )
+
     @property
     def token_max_lifetimes(self) -> dict[str, timedelta]:
         return {

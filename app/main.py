@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -15,11 +16,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
 from app.crypto import SecretBox
+from app.domain.webhooks_dispatcher import Dispatcher
 from app.graphql.limits.rules import QueryLimits
 from app.graphql.persisted import PersistedQueries, load_manifest
 from app.graphql.schema import build_schema
@@ -35,6 +37,7 @@ from app.http.json_errors import JsonErrorBodies
 from app.http.observe import Observe
 from app.http.rate_limit import AppRateLimit, RateLimiter
 from app.http.slow_clients import BodyReadTimeout
+from app.http.subscription_view import SubscriptionView
 from app.local_secrets import ensure_local_secrets
 from app.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from app.store import idempotency, persisted_queries, rate_limits
@@ -77,11 +80,15 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
     manifest = settings.persisted_queries_manifest
     allow_list = load_manifest(manifest) if settings.persisted_queries_only and manifest else None
     graphql = _LateEndpoint()
+    live = _LateEndpoint()  # the websocket side of /graphql (subscriptions)
     metrics = Metrics() if settings.metrics else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings, [*(listeners or []), *([metrics.store_listener] if metrics else [])])
+        # Webhook delivery runs beside the requests, never inside one.
+        dispatcher = Dispatcher(store, box, settings) if settings.webhook_dispatcher else None
+        delivering: asyncio.Task[None] | None = None
         try:
             await detect_embedded_store(store)
             await ensure_indexes(store)
@@ -109,6 +116,9 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
                 if settings.auth_failure_limit_per_minute > 0
                 else None
             )
+            live.endpoint = SubscriptionView(schema, settings, store, box)
+            if dispatcher is not None:
+                delivering = asyncio.create_task(dispatcher.run())
             view = GraphQLView(schema, settings, store, box, persisted)
             idempotent = Idempotency(
                 store,
@@ -131,6 +141,10 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             yield
         finally:
             graphql.endpoint = None
+            live.endpoint = None
+            if dispatcher is not None and delivering is not None:  # its round ends before the store closes
+                dispatcher.stop()
+                await delivering
             await store.close()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -146,6 +160,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", live),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

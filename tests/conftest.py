@@ -44,6 +44,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         master_key=SecretStr(Fernet.generate_key().decode()),
         # Every test shares one client address here; tests/hardening/test_auth_failure_limit.py covers it.
         auth_failure_limit_per_minute=0,
+        # Webhook tests run dispatchers of their own (tests/events), with short retry delays.
+        webhook_dispatcher=False,
     )
 
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain import clock
+from app.domain import events as change_events
 from app.domain.actor import Actor
 from app.store import history as history_store
 from app.store.unit_of_work import UnitOfWork
@@ -44,8 +45,35 @@ def record(
     actor: Actor,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Stage the event in ``unit``: it commits with the change it describes."""
-    unit.record(event_document(app_id, user_id, kind, actor, details))
+    """Stage the event in ``unit``, and its change event(s) for the outbox: they commit with
+    the change they describe."""
+    document = event_document(app_id, user_id, kind, actor, details)
+    unit.record(document)
+    for change in change_events.change_events(
+        app_id=app_id,
+        user_id=user_id,
+        kind=kind.value,
+        details=document["details"],
+        occurred_at=document["at"],
+        version=None,  # stamped at commit with the user as the unit leaves it
+        external_user_id=None,
+    ):
+        unit.publish(user_id, change)
+
+
+def record_deleted(unit: UnitOfWork, app_id: str, user_id: str, user: dict[str, Any] | None) -> None:
+    """Stage ``user.deleted``: the erased profile has no history left, only this change event
+    (it names the user's last version and externalUserId, taken before the erasure)."""
+    for change in change_events.change_events(
+        app_id=app_id,
+        user_id=user_id,
+        kind="DELETED",
+        details={},
+        occurred_at=clock.now(),
+        version=(user or {}).get("version"),
+        external_user_id=(user or {}).get("externalUserId"),
+    ):
+        unit.publish(user_id, change, stamped=True)
 
 
 is_event_id = history_store.is_event_id

@@ -21,14 +21,18 @@ from app.graphql.mutations.identity import IdentityMutations
 from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
+from app.graphql.mutations.webhooks import WebhookMutations
 from app.graphql.queries.apps import AppQueries
 from app.graphql.queries.attributes import AttributeQueries
+from app.graphql.queries.change_events import ChangeEventQueries
 from app.graphql.queries.installations import InstallationQueries
 from app.graphql.queries.listing import ListingQueries
 from app.graphql.queries.preferences import PreferenceQueries
 from app.graphql.queries.users import UserQueries
+from app.graphql.queries.webhooks import WebhookQueries
 from app.graphql.record import RecordOperation
 from app.graphql.scalars import SCALAR_OVERRIDES
+from app.graphql.subscriptions import Subscription
 from app.graphql.types.installation import Installation
 from app.graphql.types.user import User
 
@@ -41,6 +45,8 @@ Query = merge_types(
         InstallationQueries,
         AttributeQueries,
         AppQueries,
+        ChangeEventQueries,
+        WebhookQueries,
     ),
 )
 Mutation = merge_types(
@@ -54,6 +60,7 @@ Mutation = merge_types(
         InstallationMutations,
         IdentityMutations,
         BulkMutations,
+        WebhookMutations,
     ),
 )
 
@@ -81,6 +88,7 @@ def build_schema(
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[User, Installation],
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,  # DateTime also takes epoch milliseconds

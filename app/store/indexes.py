@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from app.store import outbox, webhooks
 from app.store.client import Store
 
 # A partial filter on $type keeps users without the identifier (and empty lists) out of the
@@ -80,3 +81,5 @@ async def ensure_indexes(store: Store) -> None:
     )
     # _id is "<appId>:<name>", so a category is unique per app without a second unique index.
     await store.preference_categories.create_indexes([IndexModel([("appId", ASCENDING)], name="app")])
+    await outbox.ensure_indexes(store)
+    await webhooks.ensure_indexes(store)

@@ -6,8 +6,8 @@ later reads see them); its history events, and the idempotency mark of the reque
 carries an ``Idempotency-Key``, are staged and written last, in the same transaction. The
 commit makes all of it visible at once; any failure before the commit leaves nothing.
 
-A later kind of fact about a change (an outbox change event) is one more staged document
-in ``_flush``: it commits with the change because everything here does.
+The change events of the outbox (app/store/outbox.py) are staged the same way and written
+in ``_flush``: they commit with the change because everything here does.
 
 Every write goes through a method of ``UnitOfWork``, so ``WRITE_HOOKS`` (empty in
 production) sees each write step by name; failure-injection tests fail the Nth one.
@@ -24,7 +24,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.operations import InsertOne, ReplaceOne
 
-from app.store import idempotency
+from app.store import idempotency, outbox
 from app.store.client import Document, Store
 from app.store.transactions import in_transaction
 
@@ -39,12 +39,20 @@ class UnitOfWork:
         self.store = store
         self.session = session
         self._events: list[Document] = []
+        # Change events for the outbox: (user id, event, whether version/externalUserId are set).
+        self._changes: list[tuple[str, Document, bool]] = []
         self._user_ids: list[str] = []
 
     def record(self, event: Document) -> None:
         """Stage a history event; it is written with the commit."""
         self._events.append(event)
         self.touches(event["userId"])
+
+    def publish(self, user_id: str, change: Document, *, stamped: bool = False) -> None:
+        """Stage a change event for the outbox; it is numbered and written with the commit.
+        Unless ``stamped``, it gets the user's ``version`` and ``externalUserId`` as this unit
+        leaves the user (read through the transaction at commit)."""
+        self._changes.append((user_id, change, stamped))
 
     def touches(self, user_id: str) -> None:
         """Name a user this unit changes (kept on the idempotency record)."""
@@ -127,10 +135,30 @@ class UnitOfWork:
 
     async def _flush(self) -> None:
         await self.insert_many(self.store.history, self._events)
+        await self._flush_changes()
         claim = idempotency.current_claim()
         if claim is not None:
             await self._step("mark", idempotency.collection(self.store))
             await idempotency.mark_committed(self.store, claim, self._user_ids, self.session)
+
+    async def _flush_changes(self) -> None:
+        if not self._changes:
+            return
+        wanted = sorted({user_id for user_id, _, stamped in self._changes if not stamped})
+        users: dict[str, Document] = {}
+        if wanted:
+            projection = {"version": 1, "externalUserId": 1}
+            async for user in self.store.users.find({"_id": {"$in": wanted}}, projection, session=self.session):
+                users[user["_id"]] = user
+        by_app: dict[str, list[Document]] = {}
+        for user_id, change, stamped in self._changes:
+            if not stamped:
+                user = users.get(user_id, {})
+                change = {**change, "version": user.get("version"), "externalUserId": user.get("externalUserId")}
+            by_app.setdefault(change["appId"], []).append(change)
+        for app_id, changes in by_app.items():
+            await self._step("insert", outbox.events(self.store))
+            await outbox.append(self.store, app_id, changes, self.session)
 
 
 async def run[T](store: Store, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:

@@ -64,6 +64,14 @@ CREATE_APP = "mutation($name: String!) { createApp(name: $name) { app { id } use
 CREATE_KEY = "mutation($appId: ID!) { createAppKey(appId: $appId) { key { id } userErrors { code field } } }"
 REVOKE_KEY = """mutation($appId: ID!, $keyId: ID!) {
   revokeAppKey(appId: $appId, keyId: $keyId) { key { id } userErrors { code field } } }"""
+CREATE_WEBHOOK = """mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { endpoint { id } secret userErrors { code field } } }"""
+UPDATE_WEBHOOK = """mutation($id: ID!, $input: UpdateWebhookEndpointInput!) {
+  updateWebhookEndpoint(id: $id, input: $input) { endpoint { id } userErrors { code field } } }"""
+DELETE_WEBHOOK = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { deletedId userErrors { code field } } }"
+ROTATE_WEBHOOK = "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret userErrors { code field } } }"
+REDELIVER_WEBHOOK = """mutation($id: ID!, $since: DateTime!) {
+  redeliverWebhookEvents(endpointId: $id, since: $since) { count userErrors { code field } } }"""
 
 VICTIM = {"externalUserId": "victim"}
 DEVICE = "victim-device"  # an anonymous installation every case starts with (see the seed)
@@ -500,6 +508,25 @@ CASES: dict[str, Case] = {
         raw=b'--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{}\r\n--b--\r\n',
         content_type="multipart/form-data; boundary=b",
     ),
+    # Webhooks: no request to the cloud metadata service or the private network, no huge input.
+    "webhook to the metadata address": Case(
+        CREATE_WEBHOOK, {"input": {"url": "https://169.254.169.254/latest/meta-data"}}, code="INVALID_INPUT"
+    ),
+    "webhook to a private network": Case(CREATE_WEBHOOK, {"input": {"url": "https://10.0.0.1/"}}, code="INVALID_INPUT"),
+    "webhook over http": Case(CREATE_WEBHOOK, {"input": {"url": "http://127.0.0.1:22/"}}, code="INVALID_INPUT"),
+    "1 MB webhook URL": Case(CREATE_WEBHOOK, {"input": {"url": "https://" + "a" * MB}}, code="INVALID_INPUT"),
+    "huge webhook event type list": Case(
+        CREATE_WEBHOOK, {"input": {"url": "https://1.1.1.1/", "eventTypes": ["x"] * 20_000}}, code="INVALID_INPUT"
+    ),
+    "webhook from a user token": Case(CREATE_WEBHOOK, {"input": {"url": "https://1.1.1.1/"}}, auth="user"),
+    "1 MB webhook id on update": Case(
+        UPDATE_WEBHOOK, {"id": "x" * MB, "input": {"enabled": True}}, code="NOT_FOUND", max_response=5_000
+    ),
+    "operator webhook id on delete": Case(DELETE_WEBHOOK, {"id": '{"$ne": null}'}, code="NOT_FOUND"),
+    "unknown webhook rotated": Case(ROTATE_WEBHOOK, {"id": "whe_nope"}, code="NOT_FOUND"),
+    "unknown webhook redelivered": Case(
+        REDELIVER_WEBHOOK, {"id": "whe_nope", "since": "2020-01-01T00:00:00Z"}, code="NOT_FOUND"
+    ),
 }
 
 
@@ -513,6 +540,8 @@ async def dump(store: Store, app_id: str) -> dict[str, list[dict[str, Any]]]:
         "attribute_definitions",
         "app_keys",
         "preference_categories",
+        "outbox",
+        "webhook_endpoints",
     ]
     result = {name: await store.db[name].find({"appId": app_id}).sort("_id", 1).to_list() for name in names}
     result["apps"] = await store.apps.find({"_id": app_id}).to_list()

@@ -1,0 +1,166 @@
+"""Live changes over graphql-transport-ws on /graphql: ``subscription { userChanges }``.
+
+Authentication happens in ``connection_init`` (payload ``{"Authorization": "Bearer …"}`` or
+``{"x-session-token": "…"}``) with the same checks as HTTP. A connection ends (close code
+4401) when its token expires or its session stops being valid; each subscription re-checks
+that on every poll. The changes come from the outbox, polled every
+``subscription_poll_ms`` (so a change made through any gateway process is seen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import jwt
+import strawberry
+from starlette.websockets import WebSocket
+
+from app.auth import scopes
+from app.auth.authenticate import authenticate
+from app.auth.principal import Principal
+from app.auth.principal import Scope as Role
+from app.auth.tokens import InvalidToken
+from app.domain import users
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.events import USER_DELETED, USER_MERGED, global_user_id
+from app.graphql.access import Info, names_caller, owned_user
+from app.graphql.context import Context, build_loaders
+from app.graphql.errors import ClientError
+from app.graphql.ids import decode_any
+from app.graphql.inputs.refs import UserRef
+from app.graphql.types.user import User
+from app.store import outbox
+
+CLOSE_EXPIRED = 4401
+RECHECK_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class SocketContext(Context):
+    """The context of one websocket connection (Strawberry fills ``connection_params``)."""
+
+    connection_params: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Connection:
+    """What ``connection_init`` established, kept on the websocket's state."""
+
+    principal: Principal
+    expires_at: datetime | None
+    headers: dict[str, str]
+    subscriptions: int = 0
+    checked_at: float = 0.0
+
+
+def expiry_of(headers: dict[str, str]) -> datetime | None:
+    token = headers.get("authorization", "").partition(" ")[2]
+    if not token:
+        return None
+    # Already verified by authenticate(); only the expiry is read here.
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return datetime.fromtimestamp(int(claims["exp"]), UTC)
+
+
+async def _still_valid(context: Context, connection: Connection) -> bool:
+    """The token has not expired and, re-checked at most every RECHECK_SECONDS, still passes
+    the checks of connection_init (key not revoked, session not voided)."""
+    if connection.expires_at is not None and datetime.now(UTC) >= connection.expires_at:
+        return False
+    now = asyncio.get_running_loop().time()
+    if now - connection.checked_at < RECHECK_SECONDS:
+        return True
+    connection.checked_at = now
+    try:
+        await authenticate(connection.headers, context.settings, context.store, context.box)
+    except InvalidToken:
+        return False
+    return True
+
+
+@strawberry.type(description="One change to the watched user.")
+class UserChange:
+    type: str = strawberry.field(description="The change event's type (user.updated, channel.added, …).")
+    user: User | None = strawberry.field(description="The user after the change; null once deleted.")
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "Changes to one user as they commit. App tokens name the user with `by`; user and "
+            "session tokens omit it and watch their own profile."
+        )
+    )
+    async def user_changes(self, info: Info, by: UserRef | None = None) -> AsyncGenerator[UserChange]:
+        context = info.context
+        websocket = context.request
+        connection: Connection | None = getattr(websocket.state, "connection", None)
+        if connection is None:
+            raise ClientError("subscriptions need a graphql-transport-ws connection", "BAD_REQUEST")
+        principal = context.principal
+        app_id = scopes.require_tenant(principal)
+        if principal.scope is Role.APP:
+            if by is None:
+                raise ClientError("app tokens name the user with `by`", "BAD_USER_INPUT")
+            document = await owned_user(info, by.to_domain())
+        else:
+            if by is not None and not names_caller(principal, by.to_domain()):
+                raise scopes.Forbidden("user and session tokens watch their own profile: omit `by`")
+            own = (
+                users.UserRef("externalUserId", principal.external_user_id or "")
+                if principal.scope is Role.USER
+                else users.UserRef("id", principal.user_id or "")
+            )
+            try:
+                document = await owned_user(info, own, ())
+            except DomainError as error:
+                raise ClientError(error.message, "NOT_FOUND") from None
+        limit = context.settings.subscription_max_per_connection
+        if connection.subscriptions >= limit:
+            raise ClientError(f"at most {limit} subscriptions per connection", ErrorCode.LIMIT_EXCEEDED.value)
+        connection.subscriptions += 1
+        try:
+            async for change in _changes(context, connection, app_id, document["_id"]):
+                yield change
+        finally:
+            connection.subscriptions -= 1
+
+
+async def _changes(context: Context, connection: Connection, app_id: str, user_id: str) -> AsyncGenerator[UserChange]:
+    counter = await outbox.counters(context.store).find_one({"_id": app_id})
+    position = int(counter["seq"]) if counter else 0
+    interval = context.settings.subscription_poll_ms / 1000
+    watched = global_user_id(user_id)
+    while True:
+        if not await _still_valid(context, connection):
+            with contextlib.suppress(RuntimeError):
+                socket = cast(WebSocket, context.request)
+                await socket.close(code=CLOSE_EXPIRED, reason="credentials expired or revoked")
+            return
+        page = await outbox.read(context.store, app_id, position, 500, datetime.now(UTC))
+        position = page.last_seq
+        for entry in page.entries:
+            if entry["type"] == USER_MERGED and entry.get("sourceUserId") == watched:
+                # The watched user was merged into another: the survivor carries on.
+                watched = entry["userId"]
+            if entry["userId"] != watched:
+                continue
+            if entry["type"] == USER_DELETED:
+                yield UserChange(type=entry["type"], user=None)
+                return
+            context.loaders = build_loaders(context.store, app_id)  # fresh reads for every change
+            fresh = await context.loaders.user_by_id.load(_raw_id(watched))
+            yield UserChange(type=entry["type"], user=User.of(fresh) if fresh else None)
+        if not page.more:
+            await asyncio.sleep(interval)
+
+
+def _raw_id(global_id: str) -> str:
+    decoded = decode_any(global_id)
+    return decoded[1] if decoded else ""

@@ -1,0 +1,72 @@
+"""The websocket side of /graphql: graphql-transport-ws connections for ``userChanges``.
+
+Authentication happens in ``connection_init`` with the same checks as HTTP; the
+subscription itself (app/graphql/subscriptions.py) re-checks the connection on every poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from app.auth.authenticate import authenticate
+from app.auth.principal import Scope as Role
+from app.auth.tokens import InvalidToken
+from app.graphql.context import Context, build_loaders
+from app.graphql.subscriptions import Connection, SocketContext, expiry_of
+from app.http.graphql_view import GraphQLView
+
+
+class SubscriptionView(GraphQLView):
+    """The websocket side of /graphql (graphql-transport-ws only)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+        self.connections_per_app: dict[str, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            connection: Connection | None = scope.get("state", {}).get("connection")
+            if connection is not None and connection.principal.app_id is not None:
+                self.connections_per_app[connection.principal.app_id] -= 1
+
+    async def get_context(self, request: Any, response: Any) -> SocketContext:
+        request.state.request_id = getattr(request.state, "request_id", None) or "ws"
+        base = await super().get_context(request, response)
+        return SocketContext(**{name: getattr(base, name) for name in Context.__dataclass_fields__})
+
+    async def on_ws_connect(self, context: Any) -> None:
+        params = context.connection_params or {}
+        headers = {
+            name: value
+            for name, value in (
+                ("authorization", params.get("Authorization") or params.get("authorization")),
+                ("x-session-token", params.get("x-session-token") or params.get("sessionToken")),
+            )
+            if isinstance(value, str)
+        }
+        if not headers:
+            raise ConnectionRejectionError()
+        try:
+            principal = await authenticate(headers, self.settings, self.store, self.box)
+        except InvalidToken:
+            raise ConnectionRejectionError() from None
+        if principal.scope not in (Role.APP, Role.USER, Role.SESSION) or principal.app_id is None:
+            raise ConnectionRejectionError()
+        app_id = principal.app_id
+        if self.connections_per_app.get(app_id, 0) >= self.settings.subscription_max_connections_per_app:
+            raise ConnectionRejectionError({"message": "too many connections for this app"})
+        self.connections_per_app[app_id] = self.connections_per_app.get(app_id, 0) + 1
+        websocket: WebSocket = context.request
+        loop = asyncio.get_running_loop()
+        websocket.state.connection = Connection(principal, expiry_of(headers), headers, checked_at=loop.time())
+        context.principal = principal
+        context.loaders = build_loaders(self.store, app_id)

@@ -1,0 +1,162 @@
+"""userChanges over graphql-transport-ws, with a real server and a real websocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from starlette.applications import Starlette
+from websockets.asyncio.client import ClientConnection
+
+from tests.helpers import Gateway, Tenant
+from tests.identity_ops import UPSERT, personalize, register_anonymous
+
+ADD_TAG = "mutation($by: UserRef!, $t: String!) { addTags(by: $by, tags: [$t]) { userErrors { code } } }"
+WATCH = "subscription($by: UserRef) { userChanges(by: $by) { type user { externalUserId tags } } }"
+
+
+@pytest.fixture(scope="module")
+async def ws_url(app: Starlette) -> AsyncIterator[str]:
+    """The test app served by uvicorn on 127.0.0.1 (its lifespan already runs)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"ws://127.0.0.1:{port}/graphql"
+    server.should_exit = True
+    await task
+
+
+async def connect(url: str, params: dict[str, str]) -> ClientConnection:
+    socket = await websockets.connect(url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")])
+    await socket.send(json.dumps({"type": "connection_init", "payload": params}))
+    return socket
+
+
+async def receive(socket: ClientConnection, seconds: float = 5.0) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), seconds))
+    return message
+
+
+async def subscribe(socket: ClientConnection, variables: dict[str, Any] | None = None) -> None:
+    assert (await receive(socket))["type"] == "connection_ack"
+    payload = {"query": WATCH, "variables": variables or {}}
+    await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+    await asyncio.sleep(0.3)  # the subscription starts reading from "now"
+
+
+async def test_a_user_token_sees_its_own_changes_only(gateway: Gateway, tenant: Tenant, ws_url: str) -> None:
+    for name in ("alice", "bob"):
+        await gateway.data(UPSERT, {"input": {"externalUserId": name}}, token=tenant.app_token)
+    socket = await connect(ws_url, {"Authorization": f"Bearer {tenant.user_token('alice')}"})
+    try:
+        await subscribe(socket)
+        await gateway.data(ADD_TAG, {"by": {"externalUserId": "bob"}, "t": "other"}, token=tenant.app_token)
+        await gateway.data(ADD_TAG, {"by": {"externalUserId": "alice"}, "t": "vip"}, token=tenant.app_token)
+        message = await receive(socket)
+        assert message["type"] == "next", message
+        change = message["payload"]["data"]["userChanges"]
+        assert change == {"type": "user.updated", "user": {"externalUserId": "alice", "tags": ["vip"]}}
+    finally:
+        await socket.close()
+
+
+async def test_an_app_token_must_name_the_user(gateway: Gateway, tenant: Tenant, ws_url: str) -> None:
+    await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
+    socket = await connect(ws_url, {"Authorization": f"Bearer {tenant.app_token}"})
+    try:
+        await subscribe(socket)
+        message = await receive(socket)
+        assert message["type"] == "next" and message["payload"]["errors"], message
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "2",
+                    "type": "subscribe",
+                    "payload": {"query": WATCH, "variables": {"by": {"externalUserId": "alice"}}},
+                }
+            )
+        )
+        await asyncio.sleep(0.3)
+        await gateway.data(ADD_TAG, {"by": {"externalUserId": "alice"}, "t": "x"}, token=tenant.app_token)
+        message = await receive(socket)
+        while message["id"] == "1":  # the refused subscription's completion
+            assert message["type"] == "complete"
+            message = await receive(socket)
+        assert message["id"] == "2" and message["payload"]["data"]["userChanges"]["type"] == "user.updated"
+    finally:
+        await socket.close()
+
+
+async def test_bad_credentials_are_refused_in_connection_init(tenant: Tenant, ws_url: str) -> None:
+    socket = await connect(ws_url, {"Authorization": "Bearer not-a-token"})
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await receive(socket)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_a_session_subscription_ends_when_the_session_is_voided(
+    gateway: Gateway, tenant: Tenant, ws_url: str
+) -> None:
+    _, session_token = await register_anonymous(gateway, tenant, "phone")
+    socket = await connect(ws_url, {"x-session-token": session_token})
+    try:
+        await subscribe(socket)
+        # Personalizing identifies the user: its anonymous session stops being valid.
+        await personalize(gateway, tenant, "phone", {"externalUserId": "carol"})
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            for _ in range(10):
+                await receive(socket)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    finally:
+        await socket.close()
+
+
+async def test_subscriptions_per_connection_are_limited(
+    app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str
+) -> None:
+    settings = app.state.runtime.settings
+    limit = settings.subscription_max_per_connection
+    settings.subscription_max_per_connection = 1
+    await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
+    socket = await connect(ws_url, {"Authorization": f"Bearer {tenant.user_token('alice')}"})
+    try:
+        await subscribe(socket)  # the one allowed
+        await socket.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": WATCH}}))
+        message = await receive(socket)
+        assert message["id"] == "2" and message["payload"]["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+    finally:
+        settings.subscription_max_per_connection = limit
+        await socket.close()
+
+
+async def test_connections_per_app_are_limited(app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str) -> None:
+    settings = app.state.runtime.settings
+    limit = settings.subscription_max_connections_per_app
+    settings.subscription_max_connections_per_app = 1
+    params = {"Authorization": f"Bearer {tenant.app_token}"}
+    first = await connect(ws_url, params)
+    try:
+        assert (await receive(first))["type"] == "connection_ack"
+        second = await connect(ws_url, params)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await receive(second)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        # Closing the first frees its place.
+        await first.close()
+        await asyncio.sleep(0.2)
+        third = await connect(ws_url, params)
+        assert (await receive(third))["type"] == "connection_ack"
+        await third.close()
+    finally:
+        settings.subscription_max_connections_per_app = limit
+        await first.close()
