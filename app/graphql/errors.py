@@ -8,8 +8,30 @@ import strawberry
 from graphql import GraphQLError
 
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
+from app.graphql.enums import described_enum
 
-strawberry.enum(ErrorCode, name="UserErrorCode", description="Why an input was refused.")
+described_enum(
+    ErrorCode,
+    name="UserErrorCode",
+    description="Why an input was refused.",
+    values={
+        ErrorCode.INVALID_INPUT: "A value is malformed, out of range, or combined with one it excludes.",
+        ErrorCode.INVALID_EMAIL: "Not a valid email address.",
+        ErrorCode.INVALID_PHONE: "Not a valid phone number (E.164, or national with a known country).",
+        ErrorCode.INVALID_KEY: "A custom attribute key or field name that is not allowed.",
+        ErrorCode.RESERVED_KEY: "A custom attribute key the gateway reserves for itself.",
+        ErrorCode.TYPE_MISMATCH: "A value or operation that does not fit the attribute's type.",
+        ErrorCode.NOT_FOUND: "The referenced object does not exist (or is outside the caller's reach).",
+        ErrorCode.USER_MERGE_INTERRUPTED: "Another user already holds an identifier this change needs; "
+        "merge the users first.",
+        ErrorCode.ALREADY_PERSONALIZED: "The installation is personalized with another identity "
+        "(see forceDepersonalize).",
+        ErrorCode.CONFLICTING_IDENTITIES: "The identifiers name different people (e.g. two externalUserIds).",
+        ErrorCode.VERSION_CONFLICT: "The object changed concurrently, or is not at expectedVersion; read it and retry.",
+        ErrorCode.LIMIT_EXCEEDED: "A size or count limit was exceeded.",
+        ErrorCode.FORBIDDEN: "The caller may not make this change to this object.",
+    },
+)
 # strawberry.enum registers the class itself; an alias (not the call's result) keeps it usable as a type.
 UserErrorCode = ErrorCode
 
