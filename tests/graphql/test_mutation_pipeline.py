@@ -69,7 +69,7 @@ class _Probe:
 
 @strawberry.type
 class _ProbeMutations:
-    @mutation(scopes=ADMIN, codes=(ErrorCode.NOT_FOUND,), description="Fails with the code it is given.")
+    @mutation(scopes=ADMIN, codes=(ErrorCode.NOT_FOUND,), description="Fails with the code it is given.")  # type: ignore[untyped-decorator]
     async def fail(self, code: str) -> UserPayload:
         raise DomainError(ErrorCode(code), "probe")
 
