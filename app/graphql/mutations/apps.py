@@ -39,7 +39,7 @@ class AppMutations:
 
     @mutation(
         scopes=ADMIN,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.LIMIT_EXCEEDED),
+        codes=(ErrorCode.NOT_FOUND, ErrorCode.LIMIT_EXCEEDED),
         description="Add a key to an app, e.g. to rotate keys. The secret is shown once.",
     )
     async def create_app_key(
@@ -53,7 +53,7 @@ class AppMutations:
 
     @mutation(
         scopes=ADMIN,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND),
+        codes=(ErrorCode.NOT_FOUND,),
         description="Revoke a key: tokens it signed stop working at once.",
     )
     async def revoke_app_key(

@@ -98,7 +98,13 @@ class AttributeMutations:
 
     @mutation(
         scopes=APP,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.INVALID_KEY, ErrorCode.TYPE_MISMATCH, ErrorCode.LIMIT_EXCEEDED),
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_KEY,
+            ErrorCode.RESERVED_KEY,
+            ErrorCode.TYPE_MISMATCH,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="Define a custom attribute's type (app scope). Redefining with the same type adds object "
         "fields; another type is TYPE_MISMATCH.",
     )

@@ -59,7 +59,7 @@ class PreferenceMutations:
 
     @mutation(
         scopes=APP,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND),
+        codes=(ErrorCode.NOT_FOUND,),
         description="Remove a preference category (app scope); users' choices for it stay unused.",
     )
     async def remove_preference_category(
