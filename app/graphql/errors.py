@@ -28,7 +28,7 @@ described_enum(
         "(forceDepersonalize: true moves it).",
         ErrorCode.CONFLICTING_IDENTITIES: "The identifiers given belong to two different users, or two users "
         "with different externalUserIds would be merged.",
-        ErrorCode.VERSION_CONFLICT: "expectedVersion did not match, or the object changed too often "
+        ErrorCode.VERSION_CONFLICT: "The expectedVersion did not match, or the object changed too often "
         "concurrently; read it and retry.",
         ErrorCode.LIMIT_EXCEEDED: "A size or count limit was exceeded (never a silent cut).",
         ErrorCode.FORBIDDEN: "The input names something the caller may not change (e.g. saveInstallation "

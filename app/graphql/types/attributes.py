@@ -18,7 +18,7 @@ described_enum(
     values={
         DomainAttributeType.STRING: "Text.",
         DomainAttributeType.NUMBER: 'A decimal number, exchanged as text (e.g. "149.99") so no precision is lost.',
-        DomainAttributeType.BOOLEAN: "true or false.",
+        DomainAttributeType.BOOLEAN: "True or false.",
         DomainAttributeType.DATE: "A calendar date, ISO 8601 (2024-05-31).",
         DomainAttributeType.DATETIME: "An instant, ISO 8601 with a time zone (2024-05-31T09:30:00Z).",
         DomainAttributeType.LIST_OF_OBJECTS: "A list of objects whose fields are declared with defineAttribute.",
