@@ -92,3 +92,28 @@ async def test_a_code_the_mutation_does_not_declare_warns() -> None:
             'mutation { fail(code: "VERSION_CONFLICT") { userErrors { code } } }', context_value=_AS_ADMIN
         )
     assert result.data == {"fail": {"userErrors": [{"code": "VERSION_CONFLICT"}]}}
+
+
+BY_USER = [
+    'addTags(by: $by, tags: ["a"])',
+    'removeTags(by: $by, tags: ["a"])',
+    "deleteUser(by: $by)",
+    "updateUser(by: $by, patch: {})",
+    'updateCustomAttributes(by: $by, ops: [{unset: "k"}])',
+    "unsetChannels(by: $by, types: [EMAIL])",
+    "updatePreferences(by: $by, input: {})",
+    'mergeUsers(target: $by, source: {externalUserId: "other"})',
+]
+
+
+@pytest.mark.parametrize("call", BY_USER)
+@pytest.mark.parametrize(
+    ("by", "code"), [({"email": "not-an-email"}, "INVALID_EMAIL"), ({"phone": "12"}, "INVALID_PHONE")]
+)
+async def test_a_malformed_user_reference_is_a_user_error_the_mutation_declares(
+    gateway: Gateway, tenant: Tenant, call: str, by: dict[str, str], code: str
+) -> None:
+    data = await gateway.data(
+        f"mutation($by: UserRef!) {{ result: {call} {{ userErrors {{ code }} }} }}", {"by": by}, token=tenant.app_token
+    )
+    assert [error["code"] for error in data["result"]["userErrors"]] == [code]

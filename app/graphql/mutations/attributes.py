@@ -30,6 +30,8 @@ class AttributeMutations:
         scopes=TENANT,
         codes=(
             ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
             ErrorCode.INVALID_KEY,
             ErrorCode.RESERVED_KEY,
             ErrorCode.TYPE_MISMATCH,

@@ -51,7 +51,13 @@ class ChannelMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT),
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+        ),
         description="Remove one channel of a user (NOT_FOUND when the user has no such channel).",
     )
     async def remove_channel(
@@ -72,7 +78,13 @@ class ChannelMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT),
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+        ),
         description="Remove every channel of the given types from a user.",
     )
     async def unset_channels(

@@ -130,6 +130,8 @@ class IdentityMutations:
         scopes=APP,
         codes=(
             ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
             ErrorCode.NOT_FOUND,
             ErrorCode.USER_MERGE_INTERRUPTED,
             ErrorCode.CONFLICTING_IDENTITIES,

@@ -73,7 +73,7 @@ class InstallationMutations:
         primary: Annotated[
             bool,
             strawberry.argument(
-                description="True makes it the primary installation (the previous one stops being it); false unsets it."
+                description="True makes it the user's primary installation (any other stops being one); false unsets."
             ),
         ],
     ) -> InstallationPayload:

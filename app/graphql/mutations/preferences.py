@@ -24,7 +24,14 @@ from app.graphql.types.preferences import (
 class PreferenceMutations:
     @mutation(
         scopes=TENANT,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT, ErrorCode.LIMIT_EXCEEDED),
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="Change a user's preferences. Opting out of a mandatory category is refused.",
     )
     async def update_preferences(

@@ -97,7 +97,14 @@ class UserMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT, ErrorCode.LIMIT_EXCEEDED),
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="Add tags (a set: existing ones are kept once).",
     )
     async def add_tags(
@@ -115,7 +122,14 @@ class UserMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT, ErrorCode.LIMIT_EXCEEDED),
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="Remove tags; tags the user does not have are ignored.",
     )
     async def remove_tags(
@@ -133,7 +147,7 @@ class UserMutations:
 
     @mutation(
         scopes=APP,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND),
+        codes=(ErrorCode.INVALID_INPUT, ErrorCode.INVALID_EMAIL, ErrorCode.INVALID_PHONE, ErrorCode.NOT_FOUND),
         description="Erase a user and everything personal about it, history included.",
     )
     async def delete_user(

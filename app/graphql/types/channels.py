@@ -27,9 +27,9 @@ described_enum(
         ChannelType.WHATSAPP: "A phone number on WhatsApp (E.164).",
         ChannelType.ANDROID_PUSH: "An Android push token.",
         ChannelType.IOS_PUSH: "An iOS push token.",
-        ChannelType.WEB_PUSH: "A web push subscription.",
-        ChannelType.SLACK: "A Slack destination.",
-        ChannelType.MS_TEAMS: "A Microsoft Teams destination.",
+        ChannelType.WEB_PUSH: "A browser push subscription (endpoint and keys).",
+        ChannelType.SLACK: "A Slack user or channel, or an incoming webhook URL.",
+        ChannelType.MS_TEAMS: "A Microsoft Teams bot conversation, or an incoming webhook URL.",
     },
 )
 
