@@ -8,8 +8,33 @@ import strawberry
 from graphql import GraphQLError
 
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
+from app.graphql.enums import described_enum
 
-strawberry.enum(ErrorCode, name="UserErrorCode", description="Why an input was refused.")
+described_enum(
+    ErrorCode,
+    name="UserErrorCode",
+    description="Why an input was refused.",
+    values={
+        ErrorCode.INVALID_INPUT: "A value of the wrong shape (a placeholder, a duplicate in one call, a bad cursor…).",
+        ErrorCode.INVALID_EMAIL: "Not an RFC 5322 email address.",
+        ErrorCode.INVALID_PHONE: "Not a phone number in E.164 form.",
+        ErrorCode.INVALID_KEY: "A custom attribute key breaks the key rules, or is undefined under strict mode.",
+        ErrorCode.RESERVED_KEY: "A custom attribute key starting with $ or ss_, or containing a dot.",
+        ErrorCode.TYPE_MISMATCH: "A value of another type than the key holds or its definition says.",
+        ErrorCode.NOT_FOUND: "The user, installation, channel, category or app referred to does not exist.",
+        ErrorCode.USER_MERGE_INTERRUPTED: "The write would give a second user an identifier another user holds; "
+        "use mergeUsers.",
+        ErrorCode.ALREADY_PERSONALIZED: "The installation belongs to another identity "
+        "(forceDepersonalize: true moves it).",
+        ErrorCode.CONFLICTING_IDENTITIES: "The identifiers given belong to two different users, or two users "
+        "with different externalUserIds would be merged.",
+        ErrorCode.VERSION_CONFLICT: "The expectedVersion did not match, or the object changed too often "
+        "concurrently; read it and retry.",
+        ErrorCode.LIMIT_EXCEEDED: "A size or count limit was exceeded (never a silent cut).",
+        ErrorCode.FORBIDDEN: "The input names something the caller may not change (e.g. saveInstallation "
+        "of a registered installation with X-App-Id alone).",
+    },
+)
 # strawberry.enum registers the class itself; an alias (not the call's result) keeps it usable as a type.
 UserErrorCode = ErrorCode
 

@@ -6,14 +6,17 @@
    ``vouched_identity`` (app/domain/claims.py), still before any look-up;
 3. **the resolver**: parse input → call the domain → shape the payload;
 4. **errors**: a DomainError / DomainErrors from anywhere in the resolver becomes the
-   payload's ``userErrors`` (everything else propagates: FORBIDDEN, or masked).
+   payload's ``userErrors`` (everything else propagates: FORBIDDEN, or masked). The codes a
+   mutation can return are declared with it (``codes=``) and listed in its description; a
+   code outside that list warns (an error under the test suite), so the list cannot drift.
 
 So a resolver holds no scope check and no error collection of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import strawberry
@@ -25,7 +28,7 @@ from strawberry.types.field import StrawberryField
 from app.auth.principal import Scope
 from app.auth.scopes import Forbidden
 from app.domain import claims
-from app.domain.errors import DomainError, DomainErrors
+from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.profile import Field, UserPatch
 from app.graphql.access import Info
 from app.graphql.errors import UserError, user_errors
@@ -39,6 +42,10 @@ APP_CLIENTS = frozenset({Scope.APP, Scope.USER, Scope.SESSION, Scope.ANONYMOUS})
 
 _REFUSALS = {ADMIN: "admin scope required", APP: "app scope required"}
 FailedPayload = Callable[[list[UserError], dict[str, Any]], Any]
+
+
+class UndeclaredErrorCode(UserWarning):
+    """A mutation returned a userError code its declaration does not list."""
 
 
 class CallerScope(BasePermission):
@@ -63,13 +70,16 @@ class MutationPipeline(FieldExtension):
     (the one place where that happens). Not Strawberry's PermissionExtension: its ``source``
     parameter collides with mergeUsers' ``source`` argument."""
 
-    def __init__(self, scope: CallerScope, failed: FailedPayload | None) -> None:
+    def __init__(self, scope: CallerScope, failed: FailedPayload | None, codes: frozenset[ErrorCode] | None) -> None:
         self.scope = scope
         self.failed = failed
+        self.codes = codes
         self.payload: Any = None
+        self.field_name = ""
 
     def apply(self, field: StrawberryField) -> None:
         self.payload = field.type
+        self.field_name = field.python_name
 
     # Positional-only, so that a field argument named `source` (mergeUsers) passes through kwargs.
     async def resolve_async(  # type: ignore[override]
@@ -81,9 +91,29 @@ class MutationPipeline(FieldExtension):
             return await next_(root, info, **kwargs)
         except (DomainError, DomainErrors) as error:
             errors = user_errors(error)
+            self._check_declared(errors)
             if self.failed is not None:
                 return self.failed(errors, kwargs)
             return failed_payload(self.payload, errors)
+
+    def _check_declared(self, errors: list[UserError]) -> None:
+        if self.codes is None:
+            return  # not declared yet: test_mutation_pipeline lists such mutations
+        undeclared = sorted({item.code for item in errors} - self.codes)
+        if undeclared:
+            warnings.warn(
+                f"{self.field_name} returned {', '.join(undeclared)}: add it to the mutation's codes=",
+                UndeclaredErrorCode,
+                stacklevel=2,
+            )
+
+
+def described_with_codes(description: str, codes: frozenset[ErrorCode] | None) -> str:
+    """The field's description followed by the userError codes it can return (in the enum's order)."""
+    if codes is None:
+        return description
+    listed = ", ".join(code.value for code in ErrorCode if code in codes)
+    return f"{description}\n\nuserErrors codes: {listed or 'none'}."
 
 
 def failed_payload(payload: Any, errors: list[UserError]) -> Any:
@@ -96,14 +126,18 @@ def mutation(
     *,
     scopes: frozenset[Scope],
     description: str,
+    codes: Iterable[ErrorCode] | None = None,
     forbidden: str | None = None,
     failed: FailedPayload | None = None,
 ) -> Any:
-    """Declare a mutation field: who may call it, and how its expected failures answer.
+    """Declare a mutation field: who may call it, the userError codes it can return (appended
+    to its description), and how its expected failures answer.
     ``failed(errors, arguments)`` builds the payload when the default (nulls) does not fit."""
     refusal = forbidden or _REFUSALS.get(scopes, "this operation is outside the caller's scope")
+    declared = frozenset(codes) if codes is not None else None
     return strawberry.mutation(
-        description=description, extensions=[MutationPipeline(CallerScope(scopes, refusal), failed)]
+        description=described_with_codes(description, declared),
+        extensions=[MutationPipeline(CallerScope(scopes, refusal), failed, declared)],
     )
 
 

@@ -64,6 +64,16 @@ Mutation = merge_types(
     ),
 )
 
+# merge_types takes no description; the root types are documented like every other type.
+getattr(Query, "__strawberry_definition__").description = (  # noqa: B009
+    "Reads: users, installations, preferences, attribute definitions and apps, as far as the "
+    "caller's credential reaches."
+)
+getattr(Mutation, "__strawberry_definition__").description = (  # noqa: B009
+    "Writes. Expected failures come back as the payload's userErrors (each field lists the codes it can "
+    "return); a caller outside the field's scope gets a FORBIDDEN error and nothing changes."
+)
+
 
 class Schema(strawberry.Schema):
     """The gateway's schema: with suggestions off, no error message names a schema member."""

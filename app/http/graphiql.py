@@ -24,13 +24,48 @@ STATIC_PREFIX = "/static/vendor/"
 STATIC_ROOT = files("app") / "static"
 
 
+# GraphiQL introspects once, with the headers of that moment: opened without a token, its
+# docs explorer says "Error fetching schema" and autocomplete stays off even after an
+# Authorization header is typed. It introspects again whenever its `fetcher` changes, so the
+# page hands it a new one (same requests) once edited headers are valid JSON and settle.
+_HEADERS_HANDLER = """        function onEditHeaders(newHeaders) {
+          setHeaders(newHeaders);
+        }
+"""
+_REFETCHING_HEADERS_HANDLER = """        const [schemaFetcher, setSchemaFetcher] = React.useState(() => fetcher);
+        const introspectedHeaders = React.useRef(headers || "");
+        const headersSettle = React.useRef(null);
+
+        function onEditHeaders(newHeaders) {
+          setHeaders(newHeaders);
+          clearTimeout(headersSettle.current);
+          headersSettle.current = setTimeout(function () {
+            const text = (newHeaders || "").trim();
+            if (text === introspectedHeaders.current) return;
+            try {
+              JSON.parse(text || "{}");
+            } catch (notYetJson) {
+              return;
+            }
+            introspectedHeaders.current = text;
+            setSchemaFetcher(() => (params, options) => fetcher(params, options));
+          }, 300);
+        }
+"""
+_FETCHER_PROP = "          fetcher: fetcher,\n"
+
+
 def local_graphiql_html(page: str) -> str:
-    """The same page with every asset served locally (the integrity hashes still hold)."""
+    """The same page with every asset served locally (the integrity hashes still hold), and
+    the schema fetched again when the headers change."""
     local = page.replace(CDN, STATIC_PREFIX)
     if "https://" in local.replace("https://github.com", ""):
         # A Strawberry upgrade that names other hosts must be vendored again, not half-offline.
         raise RuntimeError("the GraphiQL page loads assets from another host: vendor them")
-    return local
+    if local.count(_HEADERS_HANDLER) != 1 or local.count(_FETCHER_PROP) != 1:
+        raise RuntimeError("Strawberry's GraphiQL page changed: adapt the schema refetch on header edits")
+    local = local.replace(_HEADERS_HANDLER, _REFETCHING_HEADERS_HANDLER)
+    return local.replace(_FETCHER_PROP, "          fetcher: schemaFetcher,\n")
 
 
 @dataclass(frozen=True, slots=True)

@@ -237,3 +237,12 @@ async def test_strict_mode_holds_on_every_write_path(gateway: Gateway, tenant: T
     assert await user_by(gateway, tenant, externalUserId="d-2") is None
     assert await user_by(gateway, tenant, externalUserId="b-2") is None
     assert await user_by(gateway, tenant, externalUserId="p-dev-1") is None
+
+
+async def test_a_reserved_key_cannot_be_defined(gateway: Gateway, tenant: Tenant) -> None:
+    for name in ("$ltv", "ss_ltv", "a.b"):
+        payload = await _define(gateway, tenant, name=name, type="NUMBER")
+        assert payload["definition"] is None
+        assert [(error["code"], error["field"]) for error in payload["userErrors"]] == [
+            ("RESERVED_KEY", ["input", "name"])
+        ]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+import strawberry
 from strawberry.types.base import StrawberryObjectDefinition
 
-from app.graphql.pipeline import MutationPipeline
+from app.auth.principal import Principal, Scope
+from app.domain.errors import DomainError, ErrorCode
+from app.graphql.pipeline import ADMIN, MutationPipeline, UndeclaredErrorCode, mutation
 from app.graphql.schema import schema
+from app.graphql.types.payloads import UserPayload
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import MERGE, assert_forbidden, register_anonymous, session_headers
 
@@ -41,3 +48,72 @@ async def test_domain_errors_become_user_errors_with_the_other_fields_null(gatew
     payload = data["mergeUsers"]
     assert payload["user"] is None
     assert [(error["code"], error["field"]) for error in payload["userErrors"]] == [("NOT_FOUND", ["target"])]
+
+
+def test_every_mutation_lists_the_codes_it_declares_in_its_description() -> None:
+    mutation_type = schema.schema_converter.type_map["Mutation"].definition
+    assert isinstance(mutation_type, StrawberryObjectDefinition)
+    for field in mutation_type.fields:
+        (pipeline,) = field.extensions
+        assert isinstance(pipeline, MutationPipeline)
+        assert pipeline.codes is not None, f"{field.python_name}: declare the userError codes (codes=...)"
+        codes = [code.value for code in ErrorCode if code in pipeline.codes]
+        assert field.description is not None
+        assert field.description.endswith(f"userErrors codes: {', '.join(codes) or 'none'}.")
+
+
+@strawberry.type
+class _Probe:
+    ok: bool = True
+
+
+@strawberry.type
+class _ProbeMutations:
+    @mutation(scopes=ADMIN, codes=(ErrorCode.NOT_FOUND,), description="Fails with the code it is given.")  # type: ignore[untyped-decorator]
+    async def fail(self, code: str) -> UserPayload:
+        raise DomainError(ErrorCode(code), "probe")
+
+
+_probe_schema = strawberry.Schema(query=_Probe, mutation=_ProbeMutations)
+_AS_ADMIN = SimpleNamespace(principal=Principal(scope=Scope.ADMIN))
+
+
+async def test_a_declared_code_becomes_a_user_error_without_warning() -> None:
+    result = await _probe_schema.execute(
+        'mutation { fail(code: "NOT_FOUND") { userErrors { code } } }', context_value=_AS_ADMIN
+    )
+    assert result.errors is None
+    assert result.data == {"fail": {"userErrors": [{"code": "NOT_FOUND"}]}}
+
+
+async def test_a_code_the_mutation_does_not_declare_warns() -> None:
+    with pytest.warns(UndeclaredErrorCode, match="fail returned VERSION_CONFLICT"):
+        result = await _probe_schema.execute(
+            'mutation { fail(code: "VERSION_CONFLICT") { userErrors { code } } }', context_value=_AS_ADMIN
+        )
+    assert result.data == {"fail": {"userErrors": [{"code": "VERSION_CONFLICT"}]}}
+
+
+BY_USER = [
+    'addTags(by: $by, tags: ["a"])',
+    'removeTags(by: $by, tags: ["a"])',
+    "deleteUser(by: $by)",
+    "updateUser(by: $by, patch: {})",
+    'updateCustomAttributes(by: $by, ops: [{unset: "k"}])',
+    "unsetChannels(by: $by, types: [EMAIL])",
+    "updatePreferences(by: $by, input: {})",
+    'mergeUsers(target: $by, source: {externalUserId: "other"})',
+]
+
+
+@pytest.mark.parametrize("call", BY_USER)
+@pytest.mark.parametrize(
+    ("by", "code"), [({"email": "not-an-email"}, "INVALID_EMAIL"), ({"phone": "12"}, "INVALID_PHONE")]
+)
+async def test_a_malformed_user_reference_is_a_user_error_the_mutation_declares(
+    gateway: Gateway, tenant: Tenant, call: str, by: dict[str, str], code: str
+) -> None:
+    data = await gateway.data(
+        f"mutation($by: UserRef!) {{ result: {call} {{ userErrors {{ code }} }} }}", {"by": by}, token=tenant.app_token
+    )
+    assert [error["code"] for error in data["result"]["userErrors"]] == [code]

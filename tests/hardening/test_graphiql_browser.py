@@ -73,3 +73,37 @@ async def test_graphiql_runs_a_query_offline(served: str, gateway: Gateway, tena
     assert '"givenName": "Ada"' in shown
     assert elsewhere == []
     assert page_errors == []
+
+
+async def test_graphiql_fetches_the_schema_once_headers_are_typed(served: str, tenant: Tenant) -> None:
+    """Opened without a token, the docs explorer cannot load the schema; typing an Authorization
+    header loads it (docs and autocomplete) without a manual re-fetch."""
+    from playwright.async_api import async_playwright
+
+    headers = json.dumps({"Authorization": f"Bearer {tenant.app_token}"})
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = await browser.new_page()
+            page_errors: list[str] = []
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            await page.goto(f"{served}/graphql?q={quote('{ }')}")
+            await page.locator('button[aria-label*="Documentation Explorer"]').click(timeout=15_000)
+            explorer = page.locator(".graphiql-doc-explorer")
+            await explorer.get_by_text("Error fetching schema").wait_for(timeout=15_000)
+
+            await page.locator('.graphiql-editor-tools button[data-name="headers"]').click()
+            await page.locator('section[aria-label="Headers"] .CodeMirror:visible').click()
+            await page.keyboard.insert_text(headers)
+            await explorer.locator(".graphiql-doc-explorer-root-type").first.wait_for(timeout=15_000)
+            roots = await explorer.locator(".graphiql-doc-explorer-root-type").all_inner_texts()
+
+            await page.locator(".graphiql-query-editor .CodeMirror").click()
+            await page.keyboard.press("Control+A")
+            await page.keyboard.type("{ use")
+            hints = page.locator(".CodeMirror-hints")
+            await hints.get_by_text("users", exact=True).wait_for(timeout=15_000)
+        finally:
+            await browser.close()
+    assert roots == ["query", "mutation"]
+    assert page_errors == []

@@ -42,7 +42,7 @@ class PushChannelInput:
 
 @strawberry.input(description="A browser push subscription (the PushSubscription's endpoint and keys).")
 class WebPushChannelInput:
-    endpoint: str = strawberry.field(description="https URL of the push service.")
+    endpoint: str = strawberry.field(description="The push service's URL (https).")
     p256dh: str = strawberry.field(description="The subscription's public key, URL-safe base64 (stored encrypted).")
     auth: str = strawberry.field(description="The subscription's auth secret, URL-safe base64 (stored encrypted).")
     opted_in: bool | None = strawberry.field(default=None, description=OPTED_IN)

@@ -9,14 +9,20 @@ from app.domain.identity import Identity
 from app.domain.installation_data import InstallationData
 from app.domain.installation_data import Platform as DomainPlatform
 from app.domain.merge import MergeStrategy as DomainMergeStrategy
+from app.graphql.enums import described_enum
 from app.graphql.inputs.attributes import CustomAttributeInput
 
 # Registers the domain enum itself as the GraphQL enum, so annotations use the domain class.
-strawberry.enum(
+described_enum(
     DomainMergeStrategy,
     name="MergeStrategy",
     description="Which value wins when both users have one: the target's, the source's, "
     "or the most recently updated (custom attributes by their own update time).",
+    values={
+        DomainMergeStrategy.PREFER_TARGET: "The target's value wins.",
+        DomainMergeStrategy.PREFER_SOURCE: "The source's value wins.",
+        DomainMergeStrategy.PREFER_NEWEST: "The most recently updated value wins.",
+    },
 )
 
 

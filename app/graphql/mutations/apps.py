@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.domain import apps
+from app.domain.errors import ErrorCode
 from app.graphql.access import Info
 from app.graphql.pipeline import ADMIN, mutation
 from app.graphql.types.apps import App, AppKey, AppKeyPayload, CreateAppPayload
@@ -18,8 +21,14 @@ def _issued(key: apps.IssuedKey) -> AppKey:
 
 @strawberry.type
 class AppMutations:
-    @mutation(scopes=ADMIN, description="Create an app and its first key (admin scope).")
-    async def create_app(self, info: Info, name: str) -> CreateAppPayload:
+    @mutation(
+        scopes=ADMIN,
+        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
+        description="Create an app and its first key (admin scope).",
+    )
+    async def create_app(
+        self, info: Info, name: Annotated[str, strawberry.argument(description="The app's display name.")]
+    ) -> CreateAppPayload:
         context = info.context
         app, key = await apps.create_app(context.store, context.box, name)
         return CreateAppPayload(
@@ -30,15 +39,31 @@ class AppMutations:
 
     @mutation(
         scopes=ADMIN,
+        codes=(ErrorCode.NOT_FOUND, ErrorCode.LIMIT_EXCEEDED),
         description="Add a key to an app, e.g. to rotate keys. The secret is shown once.",
     )
-    async def create_app_key(self, info: Info, app_id: strawberry.ID) -> AppKeyPayload:
+    async def create_app_key(
+        self,
+        info: Info,
+        app_id: Annotated[strawberry.ID, strawberry.argument(description="The app that receives the key.")],
+    ) -> AppKeyPayload:
         context = info.context
         key = await apps.create_app_key(context.store, context.box, app_id)
         return AppKeyPayload(key=_issued(key), user_errors=[])
 
-    @mutation(scopes=ADMIN, description="Revoke a key: tokens it signed stop working at once.")
-    async def revoke_app_key(self, info: Info, app_id: strawberry.ID, key_id: strawberry.ID) -> AppKeyPayload:
+    @mutation(
+        scopes=ADMIN,
+        codes=(ErrorCode.NOT_FOUND,),
+        description="Revoke a key: tokens it signed stop working at once.",
+    )
+    async def revoke_app_key(
+        self,
+        info: Info,
+        app_id: Annotated[strawberry.ID, strawberry.argument(description="The app the key belongs to.")],
+        key_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The key to revoke (the `kid` of the tokens it signed).")
+        ],
+    ) -> AppKeyPayload:
         key = await apps.revoke_app_key(info.context.store, app_id, key_id)
         return AppKeyPayload(
             key=AppKey(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.domain import definitions, properties
+from app.domain.errors import ErrorCode
 from app.domain.operations import check_operation_count
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
@@ -26,10 +29,30 @@ from app.graphql.types.payloads import UserPayload
 class AttributeMutations:
     @mutation(
         scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.INVALID_KEY,
+            ErrorCode.RESERVED_KEY,
+            ErrorCode.TYPE_MISMATCH,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="Apply property operations (set, setOnce, increment, append, remove, unset) to a user's "
         "custom attributes in one atomic update: all of them, or none when any is invalid.",
     )
-    async def update_custom_attributes(self, info: Info, by: UserRef, ops: list[AttributeOp]) -> UserPayload:
+    async def update_custom_attributes(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        ops: Annotated[
+            list[AttributeOp], strawberry.argument(description="The operations, applied in order in one atomic update.")
+        ],
+    ) -> UserPayload:
         context = info.context
         check_operation_count([op.to_domain() for op in ops])  # before the user is looked up
         ref = await owned_user_ref(info, by)
@@ -40,11 +63,30 @@ class AttributeMutations:
 
     @mutation(
         scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_KEY,
+            ErrorCode.RESERVED_KEY,
+            ErrorCode.TYPE_MISMATCH,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="The same property operations on an installation's custom attributes, in one atomic "
         "update. App tokens reach every installation of the app, user and session tokens only their own.",
     )
     async def update_installation_custom_attributes(
-        self, info: Info, push_registration_id: str, ops: list[AttributeOp]
+        self,
+        info: Info,
+        push_registration_id: Annotated[
+            str,
+            strawberry.argument(
+                description="The installation's push registration id (the device's push token or its own stable id)."
+            ),
+        ],
+        ops: Annotated[
+            list[AttributeOp], strawberry.argument(description="The operations, applied in order in one atomic update.")
+        ],
     ) -> InstallationPayload:
         context = info.context
         check_operation_count([op.to_domain() for op in ops])  # before the installation is looked up
@@ -61,10 +103,24 @@ class AttributeMutations:
 
     @mutation(
         scopes=APP,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_KEY,
+            ErrorCode.RESERVED_KEY,
+            ErrorCode.TYPE_MISMATCH,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="Define a custom attribute's type (app scope). Redefining with the same type adds object "
         "fields; another type is TYPE_MISMATCH.",
     )
-    async def define_attribute(self, info: Info, input: AttributeDefinitionInput) -> AttributeDefinitionPayload:
+    async def define_attribute(
+        self,
+        info: Info,
+        input: Annotated[
+            AttributeDefinitionInput,
+            strawberry.argument(description="The attribute's key, type and (for LIST_OF_OBJECTS) object fields."),
+        ],
+    ) -> AttributeDefinitionPayload:
         fields = [(item.name, item.type) for item in input.object_fields or []]
         definition = await definitions.define_attribute(
             info.context.store, app_id_of(info), input.name, input.type, fields
@@ -73,8 +129,16 @@ class AttributeMutations:
 
     @mutation(
         scopes=APP,
+        codes=(),
         description="Strict mode (app scope): when on, writes to custom attributes without a definition are refused.",
     )
-    async def update_attribute_settings(self, info: Info, strict: bool) -> AttributeSettingsPayload:
+    async def update_attribute_settings(
+        self,
+        info: Info,
+        strict: Annotated[
+            bool,
+            strawberry.argument(description="True refuses writes to undefined custom attributes; false allows them."),
+        ],
+    ) -> AttributeSettingsPayload:
         result = await definitions.set_strict(info.context.store, app_id_of(info), strict)
         return AttributeSettingsPayload(settings=AttributeSettings(strict=result), user_errors=[])

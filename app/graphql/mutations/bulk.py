@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from app.domain import bulk
+from app.domain.errors import ErrorCode
 from app.graphql.access import Info
 from app.graphql.errors import UserError
 from app.graphql.inputs.users import UpsertUserInput
@@ -26,11 +27,19 @@ def _refused(errors: list[UserError], arguments: dict[str, Any]) -> BulkUpsertPa
 class BulkMutations:
     @mutation(
         scopes=APP,
+        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
         description=f"Create or update up to {bulk.MAX_RECORDS} users (app scope). Each record is validated "
         "alone and written in one bulk write; failures are listed by index.",
         failed=_refused,
     )
-    async def bulk_upsert_users(self, info: Info, records: list[UpsertUserInput]) -> BulkUpsertPayload:
+    async def bulk_upsert_users(
+        self,
+        info: Info,
+        records: Annotated[
+            list[UpsertUserInput],
+            strawberry.argument(description="The users to create or update, each like upsertUser's input."),
+        ],
+    ) -> BulkUpsertPayload:
         context = info.context
         patches = [vouched_patch(info, record.to_domain(), ("records", index)) for index, record in enumerate(records)]
         result = await bulk.bulk_upsert(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.domain import channels
 from app.domain.channel_specs import ChannelType as DomainChannelType
+from app.domain.errors import ErrorCode
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.ids import decode_id
 from app.graphql.inputs.channels import ChannelInput
@@ -19,11 +22,26 @@ from app.graphql.types.payloads import UserPayload
 class ChannelMutations:
     @mutation(
         scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="Add a channel to a user. Adding an endpoint the user already has updates "
         "that channel "
         "(same id) instead of adding a second one.",
     )
-    async def add_channel(self, info: Info, by: UserRef, channel: ChannelInput) -> UserPayload:
+    async def add_channel(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        channel: Annotated[ChannelInput, strawberry.argument(description="The channel's type and endpoint.")],
+    ) -> UserPayload:
         context = info.context
         ref = await owned_user_ref(info, by)
         document, _channel_id = await channels.add_channel(
@@ -31,16 +49,52 @@ class ChannelMutations:
         )
         return UserPayload.of(document, [])
 
-    @mutation(scopes=TENANT, description="Remove one channel of a user (NOT_FOUND when the user has no such channel).")
-    async def remove_channel(self, info: Info, by: UserRef, channel_id: strawberry.ID) -> UserPayload:
+    @mutation(
+        scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+        ),
+        description="Remove one channel of a user (NOT_FOUND when the user has no such channel).",
+    )
+    async def remove_channel(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        channel_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The channel's id, as returned in its `id` field.")
+        ],
+    ) -> UserPayload:
         context = info.context
         raw_id = decode_id(channel_id, "Channel", ("channelId",))  # checked before the user is looked up
         ref = await owned_user_ref(info, by)
         document = await channels.remove_channel(context.store, app_id_of(info), context.principal.actor, ref, raw_id)
         return UserPayload.of(document, [])
 
-    @mutation(scopes=TENANT, description="Remove every channel of the given types from a user.")
-    async def unset_channels(self, info: Info, by: UserRef, types: list[ChannelType]) -> UserPayload:
+    @mutation(
+        scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+        ),
+        description="Remove every channel of the given types from a user.",
+    )
+    async def unset_channels(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        types: Annotated[list[ChannelType], strawberry.argument(description="The channel types to remove.")],
+    ) -> UserPayload:
         context = info.context
         ref = await owned_user_ref(info, by)
         kinds = [DomainChannelType(kind) for kind in types]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.auth.principal import Scope
 from app.domain import identity as identity_ops
 from app.domain import merge
 from app.domain import personalize as personalize_ops
+from app.domain.errors import ErrorCode
 from app.graphql.access import Info
 from app.graphql.inputs.installations import UserIdentityInput
 from app.graphql.inputs.refs import UserRef
@@ -26,6 +29,20 @@ APP_OR_USER = frozenset({Scope.APP, Scope.USER})
 class IdentityMutations:
     @mutation(
         scopes=APP_OR_USER,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.INVALID_KEY,
+            ErrorCode.RESERVED_KEY,
+            ErrorCode.TYPE_MISMATCH,
+            ErrorCode.USER_MERGE_INTERRUPTED,
+            ErrorCode.CONFLICTING_IDENTITIES,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.ALREADY_PERSONALIZED,
+        ),
         forbidden="only app and user tokens may personalize",
         description="Attach an installation to the person the identity names. A known person "
         "receives the installation and what its anonymous lead profile held; otherwise the "
@@ -38,11 +55,30 @@ class IdentityMutations:
     async def personalize(
         self,
         info: Info,
-        push_registration_id: str,
-        identity: UserIdentityInput,
-        attributes: UserPatch | None = None,
-        force_depersonalize: bool = False,
-        keep_as_lead: bool = False,
+        push_registration_id: Annotated[
+            str,
+            strawberry.argument(
+                description="The installation's push registration id (the device's push token or its own stable id)."
+            ),
+        ],
+        identity: Annotated[
+            UserIdentityInput, strawberry.argument(description="Who the person is: externalUserId, emails and phones.")
+        ],
+        attributes: Annotated[
+            UserPatch | None,
+            strawberry.argument(
+                description="Profile fields to write onto the personalized user; given values replace existing ones."
+            ),
+        ] = None,
+        force_depersonalize: Annotated[
+            bool,
+            strawberry.argument(
+                description="Move the installation even when it is personalized with another identity."
+            ),
+        ] = False,
+        keep_as_lead: Annotated[
+            bool, strawberry.argument(description="Keep the user a LEAD instead of making it a CUSTOMER.")
+        ] = False,
     ) -> PersonalizePayload:
         context = info.context
         # Decided from the credential alone, before any look-up: no answer reveals who holds a value.
@@ -68,11 +104,21 @@ class IdentityMutations:
 
     @mutation(
         scopes=APP_OR_USER,
+        codes=(ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT),
         description="Detach an installation from its user: it gets a fresh anonymous LEAD user "
         "(the payload carries a sessionToken for it). On another installation of the same "
         "user this is the remote logout.",
     )
-    async def depersonalize(self, info: Info, push_registration_id: str) -> InstallationPayload:
+    async def depersonalize(
+        self,
+        info: Info,
+        push_registration_id: Annotated[
+            str,
+            strawberry.argument(
+                description="The installation's push registration id (the device's push token or its own stable id)."
+            ),
+        ],
+    ) -> InstallationPayload:
         context = info.context
         installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
         result = await identity_ops.depersonalize(
@@ -82,6 +128,16 @@ class IdentityMutations:
 
     @mutation(
         scopes=APP,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.USER_MERGE_INTERRUPTED,
+            ErrorCode.CONFLICTING_IDENTITIES,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="The target absorbs the source: identifiers, channels, tags and installations "
         "are united, attribute conflicts follow the strategy, and the source becomes a tombstone "
         "whose old id resolves to the target. Users with different externalUserIds are never "
@@ -90,9 +146,13 @@ class IdentityMutations:
     async def merge_users(
         self,
         info: Info,
-        target: UserRef,
-        source: UserRef,
-        strategy: merge.MergeStrategy = merge.MergeStrategy.PREFER_TARGET,
+        target: Annotated[UserRef, strawberry.argument(description="The user that remains.")],
+        source: Annotated[
+            UserRef, strawberry.argument(description="The user absorbed into the target; it becomes a tombstone.")
+        ],
+        strategy: Annotated[
+            merge.MergeStrategy, strawberry.argument(description="Which value wins when both users have one.")
+        ] = merge.MergeStrategy.PREFER_TARGET,
     ) -> UserPayload:
         context = info.context
         document = await merge.merge_users(

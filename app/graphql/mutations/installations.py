@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.auth.principal import Scope
 from app.domain import devices
+from app.domain.errors import ErrorCode
 from app.graphql.access import Info
 from app.graphql.inputs.installations import InstallationInput
 from app.graphql.installation_access import owned_installation, require_may_save
@@ -18,12 +21,28 @@ from app.graphql.types.installation_payloads import InstallationPayload
 class InstallationMutations:
     @mutation(
         scopes=APP_CLIENTS,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_KEY,
+            ErrorCode.RESERVED_KEY,
+            ErrorCode.TYPE_MISMATCH,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+            ErrorCode.FORBIDDEN,
+        ),
         description="Register an installation or update it (lastSeenAt too). A new installation "
         "gets an empty anonymous LEAD user; without credentials (only X-App-Id) the payload "
         "carries a sessionToken "
         "for that user. Session and user tokens may update their own installations only.",
     )
-    async def save_installation(self, info: Info, input: InstallationInput) -> InstallationPayload:
+    async def save_installation(
+        self,
+        info: Info,
+        input: Annotated[
+            InstallationInput,
+            strawberry.argument(description="The installation's push registration id and device data."),
+        ],
+    ) -> InstallationPayload:
         context = info.context
         await require_may_save(info, input.push_registration_id)
         anonymous = context.principal.scope is Scope.ANONYMOUS
@@ -39,10 +58,24 @@ class InstallationMutations:
 
     @mutation(
         scopes=TENANT,
+        codes=(ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT),
         description="Make an installation its user's primary device (at most one per user), or not.",
     )
     async def set_primary_installation(
-        self, info: Info, push_registration_id: str, primary: bool
+        self,
+        info: Info,
+        push_registration_id: Annotated[
+            str,
+            strawberry.argument(
+                description="The installation's push registration id (the device's push token or its own stable id)."
+            ),
+        ],
+        primary: Annotated[
+            bool,
+            strawberry.argument(
+                description="True makes it the user's primary installation (any other stops being one); false unsets."
+            ),
+        ],
     ) -> InstallationPayload:
         context = info.context
         installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.domain import categories, preferences
+from app.domain.errors import ErrorCode
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.inputs.preferences import PreferenceCategoryInput, PreferencesInput
 from app.graphql.inputs.refs import UserRef
@@ -19,8 +22,28 @@ from app.graphql.types.preferences import (
 
 @strawberry.type
 class PreferenceMutations:
-    @mutation(scopes=TENANT, description="Change a user's preferences. Opting out of a mandatory category is refused.")
-    async def update_preferences(self, info: Info, by: UserRef, input: PreferencesInput) -> UserPayload:
+    @mutation(
+        scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
+        description="Change a user's preferences. Opting out of a mandatory category is refused.",
+    )
+    async def update_preferences(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        input: Annotated[
+            PreferencesInput, strawberry.argument(description="The preferences to change; omitted ones stay.")
+        ],
+    ) -> UserPayload:
         context = info.context
         ref = await owned_user_ref(info, by)
         document = await preferences.update_preferences(
@@ -28,12 +51,26 @@ class PreferenceMutations:
         )
         return UserPayload.of(document, [])
 
-    @mutation(scopes=APP, description="Create a preference category, or change the one with this name (app scope).")
-    async def define_preference_category(self, info: Info, input: PreferenceCategoryInput) -> PreferenceCategoryPayload:
+    @mutation(
+        scopes=APP,
+        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
+        description="Create a preference category, or change the one with this name (app scope).",
+    )
+    async def define_preference_category(
+        self,
+        info: Info,
+        input: Annotated[PreferenceCategoryInput, strawberry.argument(description="The category's name and settings.")],
+    ) -> PreferenceCategoryPayload:
         document = await categories.define_category(info.context.store, app_id_of(info), input.to_domain())
         return PreferenceCategoryPayload(category=PreferenceCategory(document=document), user_errors=[])
 
-    @mutation(scopes=APP, description="Remove a preference category (app scope); users' choices for it stay unused.")
-    async def remove_preference_category(self, info: Info, name: str) -> RemovePreferenceCategoryPayload:
+    @mutation(
+        scopes=APP,
+        codes=(ErrorCode.NOT_FOUND,),
+        description="Remove a preference category (app scope); users' choices for it stay unused.",
+    )
+    async def remove_preference_category(
+        self, info: Info, name: Annotated[str, strawberry.argument(description="The category's name.")]
+    ) -> RemovePreferenceCategoryPayload:
         removed = await categories.remove_category(info.context.store, app_id_of(info), name)
         return RemovePreferenceCategoryPayload(removed_name=removed, user_errors=[])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.domain import users
+from app.domain.errors import ErrorCode
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.ids import encode_id
 from app.graphql.inputs.refs import UserRef
@@ -15,8 +18,32 @@ from app.graphql.types.payloads import DeleteUserPayload, UserPayload
 
 @strawberry.type
 class UserMutations:
-    @mutation(scopes=APP, description="Create or update a user by externalUserId, or else by email or phone.")
-    async def upsert_user(self, info: Info, input: UpsertUserInput) -> UserPayload:
+    @mutation(
+        scopes=APP,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.INVALID_KEY,
+            ErrorCode.RESERVED_KEY,
+            ErrorCode.TYPE_MISMATCH,
+            ErrorCode.USER_MERGE_INTERRUPTED,
+            ErrorCode.CONFLICTING_IDENTITIES,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
+        description="Create or update a user by externalUserId, or else by email or phone.",
+    )
+    async def upsert_user(
+        self,
+        info: Info,
+        input: Annotated[
+            UpsertUserInput,
+            strawberry.argument(
+                description="The user's data; its externalUserId (else email, else phone) finds the user to update."
+            ),
+        ],
+    ) -> UserPayload:
         context = info.context
         patch = vouched_patch(info, input.to_domain(), ("input",))
         document, _created = await users.upsert_user(
@@ -26,13 +53,39 @@ class UserMutations:
 
     @mutation(
         scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.INVALID_KEY,
+            ErrorCode.RESERVED_KEY,
+            ErrorCode.TYPE_MISMATCH,
+            ErrorCode.USER_MERGE_INTERRUPTED,
+            ErrorCode.CONFLICTING_IDENTITIES,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+            ErrorCode.NOT_FOUND,
+        ),
         description="Change a user. Omitted fields are left alone, explicit nulls remove; "
         "with expectedVersion the change applies only at that version (else VERSION_CONFLICT). "
         "User tokens may set only the emails and phones they carry as claims; emails and phones "
         "from an anonymous session are kept as unverified contact data.",
     )
     async def update_user(
-        self, info: Info, by: UserRef, patch: UserPatch, expected_version: int | None = None
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        patch: Annotated[
+            UserPatch, strawberry.argument(description="The changes: omitted fields stay, explicit nulls remove.")
+        ],
+        expected_version: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Apply only when the user is at this version (its `version` field); else VERSION_CONFLICT."
+            ),
+        ] = None,
     ) -> UserPayload:
         context = info.context
         vouched = vouched_patch(info, patch.to_domain(), ("patch",))  # before the user is looked up
@@ -42,21 +95,67 @@ class UserMutations:
         )
         return UserPayload.of(document, [])
 
-    @mutation(scopes=TENANT, description="Add tags (a set: existing ones are kept once).")
-    async def add_tags(self, info: Info, by: UserRef, tags: list[str]) -> UserPayload:
+    @mutation(
+        scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
+        description="Add tags (a set: existing ones are kept once).",
+    )
+    async def add_tags(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        tags: Annotated[list[str], strawberry.argument(description="The tags to add.")],
+    ) -> UserPayload:
         context = info.context
         ref = await owned_user_ref(info, by)
         document = await users.add_tags(context.store, app_id_of(info), context.principal.actor, ref, tags)
         return UserPayload.of(document, [])
 
-    @mutation(scopes=TENANT, description="Remove tags; tags the user does not have are ignored.")
-    async def remove_tags(self, info: Info, by: UserRef, tags: list[str]) -> UserPayload:
+    @mutation(
+        scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
+        description="Remove tags; tags the user does not have are ignored.",
+    )
+    async def remove_tags(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        tags: Annotated[list[str], strawberry.argument(description="The tags to remove.")],
+    ) -> UserPayload:
         context = info.context
         ref = await owned_user_ref(info, by)
         document = await users.remove_tags(context.store, app_id_of(info), context.principal.actor, ref, tags)
         return UserPayload.of(document, [])
 
-    @mutation(scopes=APP, description="Erase a user and everything personal about it, history included.")
-    async def delete_user(self, info: Info, by: UserRef) -> DeleteUserPayload:
+    @mutation(
+        scopes=APP,
+        codes=(ErrorCode.INVALID_INPUT, ErrorCode.INVALID_EMAIL, ErrorCode.INVALID_PHONE, ErrorCode.NOT_FOUND),
+        description="Erase a user and everything personal about it, history included.",
+    )
+    async def delete_user(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+    ) -> DeleteUserPayload:
         deleted = await users.delete_user(info.context.store, app_id_of(info), by.to_domain())
         return DeleteUserPayload(deleted_user_id=strawberry.ID(encode_id("User", deleted)), user_errors=[])

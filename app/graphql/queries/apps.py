@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.relay import PageInfo
 
@@ -24,7 +26,17 @@ class AppQueries:
             "`after` is the `endCursor` of the previous page."
         )
     )
-    async def apps(self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None) -> AppList:
+    async def apps(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size.")] = DEFAULT_PAGE_SIZE,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The cursor of the last app already seen (endCursor of the previous page)."
+            ),
+        ] = None,
+    ) -> AppList:
         context = info.context
         scopes.require_admin(context.principal)
         try:

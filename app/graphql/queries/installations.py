@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -17,7 +17,16 @@ from app.graphql.types.installation import Installation
 @strawberry.type
 class InstallationQueries:
     @strawberry.field(description="One installation, or null when none has this id.")
-    async def installation(self, info: Info, push_registration_id: str) -> Installation | None:
+    async def installation(
+        self,
+        info: Info,
+        push_registration_id: Annotated[
+            str,
+            strawberry.argument(
+                description="The installation's push registration id (the device's push token or its own stable id)."
+            ),
+        ],
+    ) -> Installation | None:
         context = info.context
         app_id = scopes.require_tenant(context.principal)
         return await _visible(info, await installations.find(context.store, app_id, push_registration_id))

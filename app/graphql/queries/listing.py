@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.relay import PageInfo
 
@@ -37,9 +39,20 @@ class ListingQueries:
     async def users(
         self,
         info: Info,
-        filter: UserFilter | None = None,
-        first: int | None = DEFAULT_PAGE_SIZE,
-        after: str | None = None,
+        filter: Annotated[
+            UserFilter | None,
+            strawberry.argument(description="Conditions every returned user meets; all users when omitted."),
+        ] = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(description="Page size: 20 when omitted or null, at most the maximum named above."),
+        ] = DEFAULT_PAGE_SIZE,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The cursor of the last user already seen (endCursor of the previous page)."
+            ),
+        ] = None,
     ) -> UserConnection:
         context = info.context
         first = DEFAULT_PAGE_SIZE if first is None else first  # the contract's `first: Int = 20`

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.auth import scopes
@@ -19,7 +21,13 @@ from app.graphql.types.user import User
 @strawberry.type
 class UserQueries:
     @strawberry.field(description="Any object by its global id.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The object's global id, as returned in its `id` field.")
+        ],
+    ) -> Node | None:
         decoded = decode_any(id)
         if decoded is None:
             return None
@@ -49,7 +57,13 @@ class UserQueries:
         return User.of(document) if document is not None else None
 
     @strawberry.field(description="One user, or null when no user matches.")
-    async def user(self, info: Info, by: UserRef) -> User | None:
+    async def user(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+    ) -> User | None:
         try:
             document = await owned_user(info, by.to_domain())
         except DomainError:

@@ -9,8 +9,21 @@ from strawberry.scalars import JSON
 
 from app.domain import attributes
 from app.domain.attributes import AttributeType as DomainAttributeType
+from app.graphql.enums import described_enum
 
-strawberry.enum(DomainAttributeType, name="AttributeType", description="The type of a custom attribute.")
+described_enum(
+    DomainAttributeType,
+    name="AttributeType",
+    description="The type of a custom attribute.",
+    values={
+        DomainAttributeType.STRING: "Text.",
+        DomainAttributeType.NUMBER: 'A decimal number, exchanged as text (e.g. "149.99") so no precision is lost.',
+        DomainAttributeType.BOOLEAN: "True or false.",
+        DomainAttributeType.DATE: "A calendar date, ISO 8601 (2024-05-31).",
+        DomainAttributeType.DATETIME: "An instant, ISO 8601 with a time zone (2024-05-31T09:30:00Z).",
+        DomainAttributeType.LIST_OF_OBJECTS: "A list of objects whose fields are declared with defineAttribute.",
+    },
+)
 AttributeType = DomainAttributeType  # registered above; an alias stays usable as a type
 
 

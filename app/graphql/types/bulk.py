@@ -7,10 +7,18 @@ import strawberry
 from app.domain.bulk import BulkResult
 from app.domain.bulk import BulkStatus as DomainBulkStatus
 from app.domain.errors import ErrorCode
+from app.graphql.enums import described_enum
 from app.graphql.errors import UserError, UserErrorCode
 
-BulkStatus = strawberry.enum(
-    DomainBulkStatus, name="BulkStatus", description="SUCCESS: every record stored; FAIL: none; PARTIAL: some."
+BulkStatus = described_enum(
+    DomainBulkStatus,
+    name="BulkStatus",
+    description="SUCCESS: every record stored; FAIL: none; PARTIAL: some.",
+    values={
+        DomainBulkStatus.SUCCESS: "Every record was stored.",
+        DomainBulkStatus.PARTIAL: "Some records were stored; the others are listed in failures.",
+        DomainBulkStatus.FAIL: "No record was stored.",
+    },
 )
 assert UserErrorCode is ErrorCode  # strawberry.enum registers the domain enums themselves
 

@@ -9,6 +9,7 @@ import strawberry
 
 from app.domain.channel_specs import ChannelType
 from app.graphql.access import Info
+from app.graphql.enums import described_enum
 from app.graphql.ids import encode_id
 
 if TYPE_CHECKING:
@@ -16,7 +17,21 @@ if TYPE_CHECKING:
 
 # Registers the domain enum itself (strawberry.enum returns the class it decorates), so
 # annotations name a real type and values need no conversion.
-strawberry.enum(ChannelType, name="ChannelType", description="The kinds of delivery endpoint.")
+described_enum(
+    ChannelType,
+    name="ChannelType",
+    description="The kinds of delivery endpoint.",
+    values={
+        ChannelType.EMAIL: "An email address.",
+        ChannelType.SMS: "A phone number for text messages (E.164).",
+        ChannelType.WHATSAPP: "A phone number on WhatsApp (E.164).",
+        ChannelType.ANDROID_PUSH: "An Android push token.",
+        ChannelType.IOS_PUSH: "An iOS push token.",
+        ChannelType.WEB_PUSH: "A browser push subscription (endpoint and keys).",
+        ChannelType.SLACK: "A Slack user or channel, or an incoming webhook URL.",
+        ChannelType.MS_TEAMS: "A Microsoft Teams bot conversation, or an incoming webhook URL.",
+    },
+)
 
 __all__ = ["Channel", "ChannelType"]
 

@@ -15,7 +15,7 @@ from app.graphql.ids import encode_id
 
 @strawberry.type(description="Who caused a profile event.")
 class ProfileEventActor:
-    scope: str = strawberry.field(description="admin, app, user, session or system.")
+    scope: str = strawberry.field(description="Who acted: admin, app, user, session or system.")
     key_id: str | None = strawberry.field(description="The app key that signed the caller's token.")
     subject: str | None = strawberry.field(
         description="The externalUserId of a user token, or the user id of a session."

@@ -10,6 +10,7 @@ import strawberry
 from app.auth.principal import Scope
 from app.domain.installation_data import Platform as DomainPlatform
 from app.graphql.access import Info
+from app.graphql.enums import described_enum
 from app.graphql.ids import encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of
 from app.graphql.types.node import Node
@@ -18,7 +19,17 @@ if TYPE_CHECKING:
     from app.graphql.types.user import User
 
 # Registers the domain enum itself as the GraphQL enum, so annotations use the domain class.
-strawberry.enum(DomainPlatform, name="Platform", description="The device platform.")
+described_enum(
+    DomainPlatform,
+    name="Platform",
+    description="The device platform.",
+    values={
+        DomainPlatform.ANDROID: "An Android device.",
+        DomainPlatform.IOS: "An iOS or iPadOS device.",
+        DomainPlatform.WEB: "A web browser.",
+        DomainPlatform.OTHER: "Any other platform.",
+    },
+)
 
 
 @strawberry.type(description="One install of the business's app on a device; belongs to one user at a time.")

@@ -16,6 +16,7 @@ from app.domain.history import is_event_id
 from app.domain.listing import check_page_size
 from app.domain.profile import ProfileType as DomainProfileType
 from app.graphql.access import Info
+from app.graphql.enums import described_enum
 from app.graphql.errors import user_errors
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.types.attributes import CustomAttribute, custom_attributes_of, one_custom_attribute
@@ -33,10 +34,14 @@ if TYPE_CHECKING:
 
 MAX_PAGE_SIZE = 100
 
-strawberry.enum(
+described_enum(
     DomainProfileType,
     name="ProfileType",
     description="LEAD: unverified, anonymous or contact data only. CUSTOMER: personalized with an identity.",
+    values={
+        DomainProfileType.LEAD: "Anonymous, or known only by unverified contact data.",
+        DomainProfileType.CUSTOMER: "Personalized with an identity (externalUserId, verified email or phone).",
+    },
 )
 ProfileType = DomainProfileType  # registered above; an alias stays usable as a type
 
@@ -126,11 +131,18 @@ class User(Node):
         return custom_attributes_of(self.document)
 
     @strawberry.field(description="One custom attribute, or null when it is not set.")
-    def custom_attribute(self, key: str) -> CustomAttribute | None:
+    def custom_attribute(
+        self, key: Annotated[str, strawberry.argument(description="The attribute's key.")]
+    ) -> CustomAttribute | None:
         return one_custom_attribute(self.document, key)
 
     @strawberry.field(description="Delivery endpoints, in the order they were added; only one type when given.")
-    def channels(self, type: ChannelType | None = None) -> list[Channel]:
+    def channels(
+        self,
+        type: Annotated[
+            ChannelType | None, strawberry.argument(description="Only channels of this type; all when omitted.")
+        ] = None,
+    ) -> list[Channel]:
         kind = DomainChannelType(type) if type is not None else None
         return [Channel.of(channel, self.document["_id"]) for channel in channels_of(self.document, kind)]
 
@@ -144,7 +156,12 @@ class User(Node):
         "mandatory category, else the user's category and channel-type choices; then an opted-in "
         "channel of that type must exist. Undefined categories are never deliverable."
     )
-    async def can_receive(self, info: strawberry.Info, category: str, channel: ChannelType) -> bool:
+    async def can_receive(
+        self,
+        info: strawberry.Info,
+        category: Annotated[str, strawberry.argument(description="The preference category's name.")],
+        channel: Annotated[ChannelType, strawberry.argument(description="The channel type the message would use.")],
+    ) -> bool:
         found = await info.context.loaders.categories_by_app.load(self.document["appId"])
         defined = {item["name"]: item for item in found}
         return preferences.can_receive(self.document, defined, category, DomainChannelType(channel))
@@ -159,7 +176,17 @@ class User(Node):
         return [Installation.of(document) for document in documents]
 
     @strawberry.field(description="Profile events with time and actor, newest first.")
-    async def history(self, info: Info, first: int = 20, after: str | None = None) -> ProfileEventConnection:
+    async def history(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many events to return (0 to 100).")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The cursor of the last event already seen (endCursor of the previous page)."
+            ),
+        ] = None,
+    ) -> ProfileEventConnection:
         # Paging mistakes are userErrors, as on users(first:, after:).
         try:
             check_page_size(first)
