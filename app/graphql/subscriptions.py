@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import jwt
 import strawberry
@@ -89,7 +89,7 @@ class UserChange:
     user: User | None = strawberry.field(description="The user after the change; null once deleted.")
 
 
-@strawberry.type
+@strawberry.type(description="Live changes, over graphql-transport-ws on /graphql.")
 class Subscription:
     @strawberry.subscription(
         description=(
@@ -97,7 +97,14 @@ class Subscription:
             "session tokens omit it and watch their own profile."
         )
     )
-    async def user_changes(self, info: Info, by: UserRef | None = None) -> AsyncGenerator[UserChange]:
+    async def user_changes(
+        self,
+        info: Info,
+        by: Annotated[
+            UserRef | None,
+            strawberry.argument(description="The user to watch (app tokens); user and session tokens omit it."),
+        ] = None,
+    ) -> AsyncGenerator[UserChange]:
         context = info.context
         websocket = context.request
         connection: Connection | None = getattr(websocket.state, "connection", None)

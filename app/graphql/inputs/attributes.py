@@ -71,7 +71,7 @@ class KeyValue:
     value: AttributeValue = strawberry.field(description="The typed value.")
     path: list[str] | None = strawberry.field(
         default=None,
-        description="set only: the keys leading to a value inside an OBJECT attribute (never a dotted string).",
+        description="With set only: the keys leading to a value inside an OBJECT attribute (never a dotted string).",
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from app.domain import webhooks
+from app.domain.errors import ErrorCode
 from app.domain.webhook_urls import UrlPolicy
 from app.graphql.access import Info
 from app.graphql.errors import UserError
@@ -33,8 +34,18 @@ def _no_redelivery(errors: list[UserError], arguments: dict[str, Any]) -> Redeli
 
 @strawberry.type
 class WebhookMutations:
-    @mutation(scopes=APP, description="Add an endpoint for the app's change events. The secret is shown once.")
-    async def create_webhook_endpoint(self, info: Info, input: CreateWebhookEndpointInput) -> WebhookEndpointPayload:
+    @mutation(
+        scopes=APP,
+        description="Add an endpoint for the app's change events. The secret is shown once.",
+        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
+    )
+    async def create_webhook_endpoint(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWebhookEndpointInput, strawberry.argument(description="The URL, event types and description.")
+        ],
+    ) -> WebhookEndpointPayload:
         context = info.context
         app_id = app_id_of(info)
         created = await webhooks.create(
@@ -51,9 +62,16 @@ class WebhookMutations:
             endpoint=WebhookEndpoint(document=created.endpoint), secret=created.secret, user_errors=[]
         )
 
-    @mutation(scopes=APP, description="Change an endpoint's URL, event types, description, or enable it again.")
+    @mutation(
+        scopes=APP,
+        description="Change an endpoint's URL, event types, description, or enable it again.",
+        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED, ErrorCode.NOT_FOUND),
+    )
     async def update_webhook_endpoint(
-        self, info: Info, id: strawberry.ID, input: UpdateWebhookEndpointInput
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")],
+        input: Annotated[UpdateWebhookEndpointInput, strawberry.argument(description="What to change.")],
     ) -> WebhookEndpointPayload:
         context = info.context
         app_id = app_id_of(info)
@@ -69,8 +87,10 @@ class WebhookMutations:
         updated = await webhooks.update(context.store, _policy(info), app_id, str(id), changes)
         return WebhookEndpointPayload(endpoint=WebhookEndpoint(document=updated), secret=None, user_errors=[])
 
-    @mutation(scopes=APP, description="Delete an endpoint and its deliveries.")
-    async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> DeleteWebhookEndpointPayload:
+    @mutation(scopes=APP, description="Delete an endpoint and its deliveries.", codes=(ErrorCode.NOT_FOUND,))
+    async def delete_webhook_endpoint(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]
+    ) -> DeleteWebhookEndpointPayload:
         context = info.context
         app_id = app_id_of(info)
         deleted = await webhooks.delete(context.store, app_id, str(id))
@@ -79,8 +99,11 @@ class WebhookMutations:
     @mutation(
         scopes=APP,
         description="A new secret for the endpoint, shown once; the previous one also signs during the grace period.",
+        codes=(ErrorCode.NOT_FOUND,),
     )
-    async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookEndpointPayload:
+    async def rotate_webhook_secret(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]
+    ) -> WebhookEndpointPayload:
         context = info.context
         app_id = app_id_of(info)
         grace = timedelta(hours=context.settings.webhook_secret_grace_hours)
@@ -93,9 +116,13 @@ class WebhookMutations:
         scopes=APP,
         description="Send again every event delivered to the endpoint since `since` (still retained).",
         failed=_no_redelivery,
+        codes=(ErrorCode.NOT_FOUND,),
     )
     async def redeliver_webhook_events(
-        self, info: Info, endpoint_id: strawberry.ID, since: datetime
+        self,
+        info: Info,
+        endpoint_id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")],
+        since: Annotated[datetime, strawberry.argument(description="Events delivered at or after this time.")],
     ) -> RedeliverWebhookEventsPayload:
         context = info.context
         app_id = app_id_of(info)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.relay import PageInfo
 
@@ -27,9 +29,14 @@ class ChangeEventQueries:
     async def change_events(
         self,
         info: Info,
-        after: str | None = None,
-        first: int | None = DEFAULT_PAGE_SIZE,
-        event_types: list[str] | None = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="A cursor stored from an earlier page (endCursor): resume after it."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="How many events to return.")] = DEFAULT_PAGE_SIZE,
+        event_types: Annotated[
+            list[str] | None, strawberry.argument(description="Only events of these types (e.g. user.created).")
+        ] = None,
     ) -> ChangeEventConnection:
         context = info.context
         app_id = scopes.require_app(context.principal)

@@ -21,6 +21,9 @@ described_enum(
         DomainAttributeType.BOOLEAN: "True or false.",
         DomainAttributeType.DATE: "A calendar date, ISO 8601 (2024-05-31).",
         DomainAttributeType.DATETIME: "An instant, ISO 8601 with a time zone (2024-05-31T09:30:00Z).",
+        DomainAttributeType.LIST_OF_STRINGS: "A list of strings.",
+        DomainAttributeType.LIST_OF_NUMBERS: "A list of decimal numbers, exchanged as text.",
+        DomainAttributeType.OBJECT: "A nested object whose keys follow the key rules at every level.",
         DomainAttributeType.LIST_OF_OBJECTS: "A list of objects whose fields are declared with defineAttribute.",
     },
 )

@@ -15,7 +15,7 @@ from app.graphql.errors import UserError
 @strawberry.type(description="A committed change to a profile, as webhooks and the change feed deliver it.")
 class ChangeEvent:
     id: str = strawberry.field(description="Stable event id (the webhook-id of its deliveries).")
-    type: str = strawberry.field(description="user.created, user.updated, channel.added, …")
+    type: str = strawberry.field(description="The event type: user.created, user.updated, channel.added, …")
     occurred_at: datetime = strawberry.field(description="When the change was made.")
     app_id: str = strawberry.field(description="The app the user belongs to.")
     user_id: strawberry.ID = strawberry.field(description="The user's global id (as User.id).")
@@ -25,7 +25,7 @@ class ChangeEvent:
         description="Field names and custom attribute keys (attrs.<key>) that changed; never values."
     )
     source_user_id: strawberry.ID | None = strawberry.field(
-        description="user.merged: the global id of the user merged into this one."
+        description="On user.merged: the global id of the user merged into this one."
     )
 
     @classmethod
@@ -57,7 +57,7 @@ class ChangeEventEdge:
 class ChangeEventConnection:
     edges: list[ChangeEventEdge] = strawberry.field(description="The events with their cursors.")
     page_info: PageInfo = strawberry.field(
-        description="endCursor is where to resume, even on an empty page (it moves past filtered-out events)."
+        description="Paging: endCursor is where to resume, even on an empty page (it moves past filtered-out events)."
     )
     user_errors: list[UserError] = strawberry.field(description="Why the arguments were refused.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import strawberry
 from strawberry.relay import PageInfo
@@ -43,14 +44,24 @@ class UserConnection:
             "exist. `totalCountIsExact` (with the same `limit`) tells whether the number is exact."
         )
     )
-    async def total_count(self, limit: int = DEFAULT_COUNT_LIMIT) -> int:
+    async def total_count(
+        self,
+        limit: Annotated[
+            int, strawberry.argument(description="Count at most this many (1 to 100,000); more answers the limit.")
+        ] = DEFAULT_COUNT_LIMIT,
+    ) -> int:
         return (await self._count(limit)).value
 
     @strawberry.field(
         description="Whether `totalCount` (with the same `limit`) is the exact number of matching users, "
         "false when it was capped at `limit` or stopped by the time limit."
     )
-    async def total_count_is_exact(self, limit: int = DEFAULT_COUNT_LIMIT) -> bool:
+    async def total_count_is_exact(
+        self,
+        limit: Annotated[
+            int, strawberry.argument(description="The same limit as given to totalCount.")
+        ] = DEFAULT_COUNT_LIMIT,
+    ) -> bool:
         return (await self._count(limit)).exact
 
     async def _count(self, limit: int) -> Count:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.relay import PageInfo
@@ -12,14 +12,26 @@ from strawberry.relay import PageInfo
 from app.domain import webhooks
 from app.domain.errors import DomainError
 from app.graphql.access import Info
+from app.graphql.enums import described_enum
 from app.graphql.errors import UserError, user_errors
 
 
-@strawberry.enum(description="Where a delivery stands.")
 class DeliveryStatus(StrEnum):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+
+
+described_enum(
+    DeliveryStatus,
+    name="DeliveryStatus",
+    description="Where a delivery stands.",
+    values={
+        DeliveryStatus.PENDING: "Not delivered yet: waiting for its first or next attempt.",
+        DeliveryStatus.SUCCEEDED: "The endpoint answered 2xx.",
+        DeliveryStatus.FAILED: "Every retry failed, or the endpoint was disabled.",
+    },
+)
 
 
 @strawberry.type(description="One event sent (or to be sent) to one endpoint.")
@@ -101,7 +113,13 @@ class WebhookEndpoint:
 
     @strawberry.field(description=f"Its deliveries, oldest first; `first` is at most {webhooks.MAX_PAGE_SIZE}.")
     async def deliveries(
-        self, info: Info, first: int | None = 20, after: str | None = None, status: DeliveryStatus | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="How many deliveries to return.")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")] = None,
+        status: Annotated[
+            DeliveryStatus | None, strawberry.argument(description="Only deliveries in this status.")
+        ] = None,
     ) -> WebhookDeliveryConnection:
         try:
             page = await webhooks.delivery_page(
@@ -126,7 +144,9 @@ class WebhookEndpoint:
 @strawberry.type(description="An endpoint and, after create or rotate, its new secret (shown this once).")
 class WebhookEndpointPayload:
     endpoint: WebhookEndpoint | None = strawberry.field(description="The endpoint; null when refused.")
-    secret: str | None = strawberry.field(description="whsec_…: verify signatures with it. Shown only now.")
+    secret: str | None = strawberry.field(
+        description="The signing secret (whsec_…): verify signatures with it. Shown only now."
+    )
     user_errors: list[UserError] = strawberry.field(description="Why the input was refused.")
 
 
@@ -144,7 +164,7 @@ class RedeliverWebhookEventsPayload:
 
 @strawberry.input(description="A new webhook endpoint.")
 class CreateWebhookEndpointInput:
-    url: str = strawberry.field(description="https URL (public address) that receives POSTs.")
+    url: str = strawberry.field(description="The https URL (a public address) that receives POSTs.")
     event_types: list[str] | None = strawberry.field(default=None, description="Only these types; null: all.")
     description: str | None = strawberry.field(default=None, description="A note for people.")
 
@@ -158,5 +178,5 @@ class UpdateWebhookEndpointInput:
     description: str | None = strawberry.field(default=strawberry.UNSET, description="A note for people.")
     enabled: bool | None = strawberry.field(
         default=strawberry.UNSET,
-        description="false stops deliveries; true resumes them (and resets the failure count).",
+        description="False stops deliveries; true resumes them (and resets the failure count).",
     )
