@@ -193,5 +193,6 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
             EventKind.CREATED if created else EventKind.UPDATED,
             actor,
             changed_fields(remaining[index]),
+            user=document,
         )
     return {**unchanged, **{index: document["_id"] for index, document, _ in written}}

@@ -44,9 +44,13 @@ def record(
     kind: EventKind,
     actor: Actor,
     details: dict[str, Any] | None = None,
+    *,
+    user: dict[str, Any] | None = None,
 ) -> None:
     """Stage the event in ``unit``, and its change event(s) for the outbox: they commit with
-    the change they describe."""
+    the change they describe. ``user``: the profile as this change leaves it, when the caller
+    has it (its version and externalUserId go on the change events; else they are read at
+    commit)."""
     document = event_document(app_id, user_id, kind, actor, details)
     unit.record(document)
     for change in change_events.change_events(
@@ -55,10 +59,10 @@ def record(
         kind=kind.value,
         details=document["details"],
         occurred_at=document["at"],
-        version=None,  # stamped at commit with the user as the unit leaves it
-        external_user_id=None,
+        version=None if user is None else user.get("version"),
+        external_user_id=None if user is None else user.get("externalUserId"),
     ):
-        unit.publish(user_id, change)
+        unit.publish(user_id, change, stamped=user is not None)
 
 
 def record_deleted(unit: UnitOfWork, app_id: str, user_id: str, user: dict[str, Any] | None) -> None:

@@ -82,7 +82,7 @@ async def update_user_attributes(
 
     async def work(unit: UnitOfWork) -> Document:
         document = await apply_plan(unit, store.users, app_id, selector, planned, "the user")
-        history.record(unit, app_id, user_id, EventKind.UPDATED, actor, details)
+        history.record(unit, app_id, user_id, EventKind.UPDATED, actor, details, user=document)
         return document
 
     return await _run(store, work, "the user")

@@ -234,7 +234,7 @@ async def upsert_in(
         await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session)
         if not await replace_with_version(unit, existing, updated, path):
             raise StaleUser(existing["_id"])
-        history.record(unit, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid))
+        history.record(unit, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid), user=updated)
         return updated, False
     document = apply_patch(new_user_document(app_id, new_user_id(), now), valid, path, now)
     try:
@@ -250,7 +250,7 @@ async def upsert_in(
         if any(_names_lookup(error, ref, path) for error in errors.errors):
             raise StaleUser(ref.value) from None
         raise
-    history.record(unit, app_id, document["_id"], EventKind.CREATED, actor, changed_fields(valid))
+    history.record(unit, app_id, document["_id"], EventKind.CREATED, actor, changed_fields(valid), user=document)
     return document, True
 
 
@@ -331,7 +331,7 @@ async def modify_user(
         await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session)
         if not await replace_with_version(unit, existing, updated, path):
             raise StaleUser(existing["_id"])
-        history.record(unit, app_id, existing["_id"], event, actor, details)
+        history.record(unit, app_id, existing["_id"], event, actor, details, user=updated)
         return updated
 
     return await retry_transaction(
