@@ -213,8 +213,12 @@ class Settings(BaseSettings):
         default=24, ge=0, description="After rotateWebhookSecret, the old secret also signs for this long."
     )
     webhook_max_endpoints: int = Field(default=20, ge=1, description="Webhook endpoints per app.")
-    webhook_allow_http_localhost: bool = Field(
-        default=False, description="Development only: allow http:// webhook URLs to localhost / loopback."
+    webhook_allow_http_localhost: bool | None = Field(
+        default=None,
+        description=(
+            "Allow http:// webhook URLs to localhost / loopback (a receiver on a laptop). Unset: allowed in "
+            "development, refused in production."
+        ),
     )
     webhook_allowed_networks: list[str] = Field(
         default_factory=list, description="Private-network targets (CIDRs) webhooks may reach; others are refused."
@@ -234,6 +238,12 @@ class Settings(BaseSettings):
             "app": timedelta(hours=self.max_app_token_lifetime_hours),
             "admin": timedelta(hours=self.max_admin_token_lifetime_hours),
         }
+
+    @property
+    def webhooks_to_http_localhost(self) -> bool:
+        if self.webhook_allow_http_localhost is not None:
+            return self.webhook_allow_http_localhost
+        return self.environment != "production"
 
     @property
     def suggestions_enabled(self) -> bool:

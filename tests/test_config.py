@@ -49,3 +49,13 @@ def test_errors_do_not_echo_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
     assert "MASTER_KEY" in str(raised.value)
     assert "x" * 10 not in str(raised.value) and "db-password" not in str(raised.value)
+
+
+def test_webhooks_to_http_localhost_are_for_development_unless_set() -> None:
+    # A receiver on a developer's laptop is http://localhost; in production only https leaves.
+    assert Settings().webhooks_to_http_localhost
+    production = Settings(
+        environment="production", admin_secret=ADMIN_SECRET, master_key=Fernet.generate_key().decode()
+    )
+    assert not production.webhooks_to_http_localhost
+    assert not Settings(webhook_allow_http_localhost=False).webhooks_to_http_localhost

@@ -87,7 +87,7 @@ class Dispatcher:
 
     @property
     def policy(self) -> UrlPolicy:
-        return UrlPolicy(self.settings.webhook_allow_http_localhost, self.settings.webhook_allowed_networks)
+        return UrlPolicy(self.settings.webhooks_to_http_localhost, self.settings.webhook_allowed_networks)
 
     async def run(self) -> None:
         """Deliver until ``stop``; a failing round is logged and the next one starts later."""

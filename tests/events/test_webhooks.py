@@ -45,6 +45,16 @@ def runtime(app: Starlette) -> Iterator[Runtime]:
     runtime.settings.webhook_allow_http_localhost = allowed
 
 
+@pytest.fixture
+def production_urls(app: Starlette) -> Iterator[None]:
+    """URL rules as in production: no http:// and no loopback targets."""
+    runtime: Runtime = app.state.runtime
+    allowed = runtime.settings.webhook_allow_http_localhost
+    runtime.settings.webhook_allow_http_localhost = False
+    yield
+    runtime.settings.webhook_allow_http_localhost = allowed
+
+
 def dispatcher(runtime: Runtime, **overrides: Any) -> Dispatcher:
     settings: Settings = runtime.settings.model_copy(
         update={"webhook_retry_schedule": [0.05, 0.05, 0.05], "webhook_poll_ms": 20, **overrides}
@@ -277,7 +287,7 @@ async def test_rotation_signs_with_both_secrets_and_redelivery_replays(
         "not a url",
     ],
 )
-async def test_unsafe_urls_are_refused(gateway: Gateway, tenant: Tenant, url: str) -> None:
+async def test_unsafe_urls_are_refused(gateway: Gateway, tenant: Tenant, url: str, production_urls: None) -> None:
     data = await gateway.data(CREATE, {"input": {"url": url}}, token=tenant.app_token)
     payload = data["createWebhookEndpoint"]
     assert payload["endpoint"] is None and payload["secret"] is None
@@ -286,7 +296,9 @@ async def test_unsafe_urls_are_refused(gateway: Gateway, tenant: Tenant, url: st
     assert listing["webhookEndpoints"] == []
 
 
-async def test_http_to_localhost_needs_the_development_setting(gateway: Gateway, tenant: Tenant) -> None:
+async def test_http_to_localhost_needs_the_development_setting(
+    gateway: Gateway, tenant: Tenant, production_urls: None
+) -> None:
     data = await gateway.data(CREATE, {"input": {"url": "http://127.0.0.1:9/hooks"}}, token=tenant.app_token)
     assert data["createWebhookEndpoint"]["userErrors"][0]["code"] == "INVALID_INPUT"
 

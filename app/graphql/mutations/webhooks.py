@@ -25,7 +25,7 @@ from app.graphql.types.webhooks import (
 
 def _policy(info: Info) -> UrlPolicy:
     settings = info.context.settings
-    return UrlPolicy(settings.webhook_allow_http_localhost, settings.webhook_allowed_networks)
+    return UrlPolicy(settings.webhooks_to_http_localhost, settings.webhook_allowed_networks)
 
 
 def _no_redelivery(errors: list[UserError], arguments: dict[str, Any]) -> RedeliverWebhookEventsPayload:
