@@ -1,9 +1,12 @@
-"""The ``profile-gateway`` command: serve, mint tokens."""
+"""The ``profile-gateway`` command: serve, mint tokens, list apps, import, export."""
 
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from datetime import timedelta
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +16,64 @@ from rich.console import Console
 
 from app.auth import tokens
 from app.config import Settings
-from app.local_secrets import ensure_local_secrets
+from app.local_secrets import SECRETS_FILE, ensure_local_secrets
 from app.observability.logs import configure_logging
 
 cli = typer.Typer(help="Profile Gateway: a GraphQL service for end-user profiles.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)  # paths and commands stay on one line, ready to copy
+apps_cli = typer.Typer(help="Apps (tenants) and their key ids.", no_args_is_help=True)
+cli.add_typer(apps_cli, name="apps")
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        typer.echo(f"profile-gateway {package_version('profile-gateway')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Profile Gateway: a GraphQL service for end-user profiles."""
+
+
+def _command() -> str:
+    """How to run this CLI again from the current directory: the venv's script when there is one."""
+    script = Path(sys.executable).parent / "profile-gateway"  # not resolved: a venv's python is a symlink
+    if not script.exists():
+        return "profile-gateway"
+    try:
+        shown = script.absolute().relative_to(Path.cwd())
+    except ValueError:
+        return shlex.quote(str(script.absolute()))
+    return shlex.quote(str(shown))
+
+
+def _print_how_to_connect(host: str, port: int, data_dir: Path | None) -> None:
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+    dir_option = f" --data-dir {shlex.quote(str(data_dir))}" if data_dir is not None else ""
+    console.print(
+        f"GraphiQL: http://{shown_host}:{port}/graphql   (another port: {_command()} serve --port 8080{dir_option})"
+    )
+    console.print(f"Admin token: {_command()} token admin{dir_option}   (paste as Authorization: Bearer <token>)")
+
+
+def _require_local_store(settings: Settings, what: str) -> None:
+    """Refuse, saying where it looked, when the data directory holds no gateway data: creating
+    fresh secrets there would mint tokens that the running gateway rejects."""
+    secrets_file = settings.data_dir.absolute() / SECRETS_FILE
+    if secrets_file.exists():
+        return
+    console.print(
+        f"No gateway data in {settings.data_dir.absolute()} (looked for {secrets_file}). "
+        f"{what} needs the data directory of a gateway that has started once: pass --data-dir "
+        "(or set PROFILE_GATEWAY_DATA_DIR) as given to `serve`, or set MONGODB_URI and the secrets."
+    )
+    raise typer.Exit(code=2)
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -53,10 +109,7 @@ def serve(
         console.print(f"Embedded store: {settings.data_dir.resolve()}")
     else:
         console.print("Store: MONGODB_URI")
-    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
-    console.print(f"GraphiQL: http://{shown_host}:{port}/graphql")
-    dir_option = f" --data-dir {data_dir}" if data_dir is not None else ""
-    console.print(f"Admin token: profile-gateway token admin{dir_option}   (paste as Authorization: Bearer <token>)")
+    _print_how_to_connect(host, port, data_dir)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -78,6 +131,14 @@ def token(
         typer.Option(help="App key secret (app and user tokens).", envvar="PROFILE_GATEWAY_KEY_SECRET"),
     ] = None,
     subject: Annotated[str | None, typer.Option("--sub", help="externalUserId (user tokens).")] = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="A verified email the user token vouches for (`email` claim)."),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option("--phone", help="A verified phone (E.164) the user token vouches for (`phone_number` claim)."),
+    ] = None,
     hours: Annotated[float, typer.Option(help="Lifetime in hours.")] = 12.0,
     data_dir: Annotated[Path | None, typer.Option(help="Where the embedded store keeps its secrets.")] = None,
     audience: Annotated[
@@ -92,11 +153,7 @@ def token(
     # A gateway with PROFILE_GATEWAY_JWT_AUDIENCE refuses tokens without that aud.
     claims: dict[str, str] = {"scope": scope, **({"aud": audience} if audience else {})}
     if scope == "admin":
-        settings = _settings(data_dir)
-        if settings.embedded:
-            settings = ensure_local_secrets(settings).settings
-        assert settings.admin_secret is not None
-        typer.echo(tokens.mint(settings.admin_secret.get_secret_value(), claims, ttl=ttl))
+        typer.echo(tokens.mint(_admin_secret(data_dir), claims, ttl=ttl))
         return
     if scope not in ("app", "user"):
         raise typer.BadParameter("scope must be admin, app or user", param_hint="SCOPE")
@@ -106,7 +163,65 @@ def token(
         if not subject:
             raise typer.BadParameter("user tokens need --sub <externalUserId>")
         claims["sub"] = subject
+        # Only signed claims let a user token assert an email or phone (see SECURITY.md).
+        if email:
+            claims["email"] = email
+        if phone:
+            claims["phone_number"] = phone
+    elif email or phone:
+        raise typer.BadParameter("--email and --phone are claims of user tokens only")
     typer.echo(tokens.mint(key_secret, claims, key_id=key_id, ttl=ttl))
+
+
+def _admin_secret(data_dir: Path | None) -> str:
+    """The secret the gateway signs admin tokens with; never a new one."""
+    settings = _settings(data_dir)
+    if settings.embedded and settings.admin_secret is None:
+        _require_local_store(settings, "An admin token")
+        settings = ensure_local_secrets(settings).settings
+    assert settings.admin_secret is not None  # Settings requires it with MONGODB_URI
+    return settings.admin_secret.get_secret_value()
+
+
+@apps_cli.command("list")
+def list_apps(
+    data_dir: Annotated[Path | None, typer.Option(help="Embedded store (ignored when MONGODB_URI is set).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per app instead of a table.")] = False,
+) -> None:
+    """List every app with its active key ids (never secrets): how to find a lost app id."""
+    import asyncio
+
+    from app.domain.apps import MAX_APPS_PAGE_SIZE, list_apps
+    from app.store.client import open_store
+
+    settings = _settings(data_dir)
+    if settings.embedded:
+        _require_local_store(settings, "Listing apps")
+
+    async def run() -> list[tuple[dict[str, object], list[str]]]:
+        store = open_store(settings)
+        found: list[tuple[dict[str, object], list[str]]] = []
+        try:
+            after = None
+            while True:
+                page = await list_apps(store, MAX_APPS_PAGE_SIZE, after)
+                found += [(app, [key["_id"] for key in page.keys[app["_id"]]]) for app in page.apps]
+                if not page.has_next_page:
+                    return found
+                after = page.apps[-1]["_id"]
+        finally:
+            await store.close()
+
+    found = asyncio.run(run())
+    if as_json:
+        for app, key_ids in found:
+            line = {"id": app["_id"], "name": app["name"], "createdAt": str(app["createdAt"]), "keyIds": key_ids}
+            typer.echo(json.dumps(line))
+        return
+    for app, key_ids in found:
+        # Plain lines, never truncated to the terminal's width: the ids are there to be copied.
+        typer.echo(f"{app['_id']}  {app['name']}  (created {str(app['createdAt'])[:19]})  keys: {', '.join(key_ids)}")
+    console.print(f"{len(found)} app(s).")
 
 
 @cli.command("import")
@@ -155,6 +270,17 @@ def export_schema(
 
     output.write_text(schema.as_str() + "\n")
     console.print(json.dumps({"written": str(output)}))
+
+
+@cli.command("export-docs")
+def export_docs(
+    root: Annotated[Path, typer.Option(help="The repository root (holds docs/).")] = Path("."),
+) -> None:
+    """Regenerate the configuration and limits tables in docs/ from the code."""
+    from app import doc_tables
+
+    changed = doc_tables.write(root)
+    console.print(json.dumps({"written": changed}))
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Everything the gateway can be configured with. See the README's configuration table."""
+    """Everything the gateway can be configured with. docs/operations/configuration.md is generated
+    from these fields (`profile-gateway export-docs`): every field needs a description."""
 
     # An empty variable counts as unset (compose passes unset ones through as empty strings).
     # Validation errors never echo the input: it holds the secrets and the MongoDB URI.
@@ -18,50 +19,143 @@ class Settings(BaseSettings):
         env_prefix="PROFILE_GATEWAY_", extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
     )
 
-    environment: Literal["development", "production"] = "development"
-    mongodb_uri: str | None = Field(
-        default=None, validation_alias=AliasChoices("MONGODB_URI", "PROFILE_GATEWAY_MONGODB_URI")
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description=(
+            "`development` or `production`. `production` turns GraphiQL, introspection and field "
+            "suggestions off unless set explicitly, and adds HSTS."
+        ),
     )
-    database_name: str = "profile_gateway"
-    data_dir: Path = Path("data")
-    embedded_engine: Literal["sqlite", "memory"] = "sqlite"
+    mongodb_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MONGODB_URI", "PROFILE_GATEWAY_MONGODB_URI"),
+        description=(
+            "A MongoDB connection string (also read as plain `MONGODB_URI`). Unset: the embedded store."
+            " Transactions need a replica set or a sharded cluster."
+        ),
+    )
+    database_name: str = Field(default="profile_gateway", description="Database that holds the gateway's collections.")
+    data_dir: Path = Field(
+        default=Path("data"),
+        description=(
+            "Embedded store only: where the SQLite file and the generated `secrets.json` live (`serve "
+            "--data-dir` overrides it)."
+        ),
+    )
+    embedded_engine: Literal["sqlite", "memory"] = Field(
+        default="sqlite",
+        description="Embedded store only: `sqlite` (a file, kept across restarts) or `memory` (gone on exit).",
+    )
 
-    admin_secret: SecretStr | None = None
-    master_key: SecretStr | None = None
+    admin_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signs admin tokens; at least 32 characters. Generated into `secrets.json` on the embedded "
+            "store; required with MongoDB."
+        ),
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet key that encrypts app key secrets and channel secrets at rest. Several, comma-"
+            "separated: the first encrypts, all decrypt (rotation). Generated on the embedded store; "
+            "required with MongoDB."
+        ),
+    )
 
-    jwt_audience: str | None = None
-    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_audience: str | None = Field(
+        default=None, description="When set, tokens must carry this `aud` (the CLI adds it)."
+    )
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed on `exp`/`nbf`, in seconds (0 to 300)."
+    )
 
-    store_timeout_ms: int = Field(default=5_000, ge=100)
+    store_timeout_ms: int = Field(
+        default=5_000,
+        ge=100,
+        description=(
+            "Server selection and connect timeout towards the store (at least 100); the socket timeout "
+            "is twice that, at least 10 s. With the store down, requests fail after this, never hang."
+        ),
+    )
 
-    max_query_depth: int = Field(default=8, ge=1)
-    max_query_tokens: int = Field(default=2_000, ge=10)
-    max_query_aliases: int = Field(default=15, ge=0)
-    max_query_cost: int = Field(default=10_000, ge=1)
-    field_suggestions: bool | None = None  # None: on in development, off in production
-    max_batch_operations: int = Field(default=0, ge=0)  # 0: batching off
-    query_cache_size: int = Field(default=256, ge=0)  # parsed + validated documents; 0: off
-    persisted_queries: bool = True  # automatic persisted queries (Apollo protocol)
-    persisted_queries_cache_size: int = Field(default=1_000, ge=1)
-    persisted_queries_only: bool = False  # accept only the operations of the manifest
-    persisted_queries_manifest: Path | None = None
-    embedded_port: int = Field(default=0, ge=0, le=65_535)  # 0: any free port
-    graphiql: bool = True
+    max_query_depth: int = Field(default=8, ge=1, description="Deeper operations are refused before they run.")
+    max_query_tokens: int = Field(default=2_000, ge=10, description="Longer documents are refused while parsing.")
+    max_query_aliases: int = Field(default=15, ge=0, description="More aliases in one operation are refused.")
+    max_query_cost: int = Field(
+        default=10_000, ge=1, description="Most objects an operation may return (`QUERY_TOO_COSTLY`)."
+    )
+    field_suggestions: bool | None = Field(
+        default=None,
+        description=(
+            '"Did you mean …" hints in validation messages (they reveal the schema). Unset: on in '
+            "development, off in production."
+        ),
+    )
+    max_batch_operations: int = Field(
+        default=0, ge=0, description="Operations allowed in one JSON-array (batched) request; 0 turns batching off."
+    )
+    query_cache_size: int = Field(
+        default=256, ge=0, description="Parsed and validated documents kept per process; 0 turns both caches off."
+    )
+    persisted_queries: bool = Field(default=True, description="Automatic persisted queries (Apollo protocol).")
+    persisted_queries_cache_size: int = Field(
+        default=1_000, ge=1, description="Registered persisted queries kept per process (LRU)."
+    )
+    persisted_queries_only: bool = Field(
+        default=False, description="Run only the operations of the manifest (needs `PERSISTED_QUERIES_MANIFEST`)."
+    )
+    persisted_queries_manifest: Path | None = Field(default=None, description="Path of the persisted query manifest.")
+    embedded_port: int = Field(
+        default=0,
+        ge=0,
+        le=65_535,
+        description="Embedded store only: the 127.0.0.1 port of its wire server; 0 picks a free one.",
+    )
+    graphiql: bool = Field(
+        default=True,
+        description="Serve GraphiQL on `GET /graphql` (assets from the package, no CDN); off in production unless set.",
+    )
 
-    # Production operations (README, "Running in production"). In production GraphiQL and
+    # Production operations (docs/operations/production.md). In production GraphiQL and
     # introspection are off unless set explicitly.
-    introspection: bool = True
-    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1_024)
-    rate_limit_per_second: float = Field(default=50.0, ge=0)  # per app; 0 turns the limit off
-    rate_limit_burst: int = Field(default=100, ge=1)
+    introspection: bool = Field(default=True, description="Allow schema introspection; off in production unless set.")
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1_024,
+        description="Larger request bodies get HTTP 413 before anything parses them (at least 1024).",
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        description=(
+            "Token bucket refill per app and process; 0 turns the limit off. Over it: HTTP 429 with `Retry-After`."
+        ),
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, description="Bucket size: requests an app may send at once.")
     # Failed authentications per client address (ASGI `client` host); 0 turns the limit off.
-    auth_failure_limit_per_minute: int = Field(default=60, ge=0)
-    auth_failure_burst: int = Field(default=20, ge=1)
-    cors_origins: list[str] = Field(default_factory=list)
-    metrics: bool = True
-    log_format: Literal["json", "text"] = "json"
-    shutdown_grace_seconds: int = Field(default=10, ge=0)
-    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    auth_failure_limit_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Failed authentications per client address and minute before HTTP 429; 0 turns the limit off.",
+    )
+    auth_failure_burst: int = Field(
+        default=20,
+        ge=1,
+        description="Failed authentications a client address may have in a row before the per-minute rate applies.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="JSON list of browser origins allowed to call the API, e.g. `'[\"https://console.example.com\"]'`.",
+    )
+    metrics: bool = Field(default=True, description="Prometheus text at `GET /metrics`.")
+    log_format: Literal["json", "text"] = Field(default="json", description="`json` (one object per line) or `text`.")
+    shutdown_grace_seconds: int = Field(
+        default=10, ge=0, description="On SIGTERM, in-flight requests get this long to finish."
+    )
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=1, description="How long a mutation's response is kept for `Idempotency-Key` retries."
+    )
 
     @property
     def suggestions_enabled(self) -> bool:

@@ -15,8 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
@@ -26,7 +25,7 @@ from app.graphql.persisted import PersistedQueries, load_manifest
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLEndpoint, GraphQLView
 from app.http.body_limit import BodySizeLimit
-from app.http.graphiql import STATIC_DIR
+from app.http.graphiql import static_route
 from app.http.headers import SecurityHeaders
 from app.http.idempotency import Idempotency
 from app.http.json_errors import JsonErrorBodies
@@ -124,7 +123,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
         Route("/readyz", readyz, methods=["GET"]),
     ]
     if settings.graphiql:
-        routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
+        routes.append(static_route())  # from memory: a reinstall of the package cannot break it
     if metrics is not None:
 
         async def metrics_endpoint(request: Request) -> Response:

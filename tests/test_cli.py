@@ -169,6 +169,8 @@ def test_token_carries_the_audience_the_gateway_requires(tmp_path: Path) -> None
         )
         return result.stdout.strip()
 
+    # The data directory of a gateway that has started once: the CLI never creates its secrets.
+    (tmp_path / "secrets.json").write_text(json.dumps({"admin_secret": "a" * 48, "master_key": "m" * 43 + "="}))
     admin = mint("admin", "--data-dir", str(tmp_path))
     admin_secret = json.loads((tmp_path / "secrets.json").read_text())["admin_secret"]
     claims = verify(admin, admin_secret, audience="profile-gateway-prod", leeway_seconds=0)

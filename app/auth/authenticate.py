@@ -9,6 +9,7 @@ from app.auth.tokens import InvalidToken, unverified_header, verify
 from app.config import Settings
 from app.crypto import SecretBox
 from app.domain import apps, sessions
+from app.domain.claims import Claims
 from app.store.client import Store
 
 MAX_HEADER_LENGTH = 8_192
@@ -63,7 +64,15 @@ async def _bearer(authorization: str, settings: Settings, store: Store, box: Sec
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject.strip():
             raise InvalidToken("a user token needs the externalUserId in `sub`")
-        return Principal(Scope.USER, app_id=app_id, key_id=key_id, external_user_id=subject)
+        vouched = Claims.of_user_token(subject, claims)
+        return Principal(
+            Scope.USER,
+            app_id=app_id,
+            key_id=key_id,
+            external_user_id=subject,
+            emails=vouched.emails,
+            phones=vouched.phones,
+        )
     raise InvalidToken("an app key signs tokens of scope 'app' or 'user'")
 
 

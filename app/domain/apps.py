@@ -107,3 +107,43 @@ async def active_key_secret(store: Store, box: SecretBox, key_id: str) -> tuple[
     if key is None:
         return None
     return key["appId"], box.decrypt(key["secret"])
+
+
+MAX_APPS_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AppPage:
+    """Apps in id order with their active keys (ids and dates only: secrets never leave the store)."""
+
+    apps: list[dict[str, Any]]
+    keys: dict[str, list[dict[str, Any]]]
+    has_next_page: bool
+
+
+async def list_apps(store: Store, first: int, after: str | None = None) -> AppPage:
+    """One page of apps (keyset on the id, so a lost app id can be found again) and their active keys."""
+    if not 0 <= first <= MAX_APPS_PAGE_SIZE:
+        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"first must be between 0 and {MAX_APPS_PAGE_SIZE}", ("first",))
+    query: dict[str, Any] = {} if after is None else {"_id": {"$gt": str(after)}}
+    found = await store.apps.find(query, sort=[("_id", 1)], limit=first + 1, batch_size=first + 2).to_list()
+    page = found[:first]
+    return AppPage(
+        apps=page, keys=await active_keys(store, [app["_id"] for app in page]), has_next_page=len(found) > first
+    )
+
+
+async def active_keys(store: Store, app_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The active keys of these apps, oldest first, in one query. The secret is projected
+    away in the store, so it never reaches a listing."""
+    keys: dict[str, list[dict[str, Any]]] = {app_id: [] for app_id in app_ids}
+    if not app_ids:
+        return keys
+    cursor = store.app_keys.find(
+        {"appId": {"$in": app_ids}, "revokedAt": None},
+        projection={"secret": False},
+        sort=[("createdAt", 1), ("_id", 1)],
+    )
+    async for key in cursor:
+        keys[key["appId"]].append(key)
+    return keys

@@ -1,4 +1,5 @@
-"""Documented limits (README, "Limits"). Exceeding one is LIMIT_EXCEEDED, never a silent cut."""
+"""Documented limits (docs/reference/limits.md, generated from here by `profile-gateway export-docs`).
+Exceeding one is LIMIT_EXCEEDED, never a silent cut."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from app.domain.profile import (
     UserPatch,
     ValidPatch,
     apply_patch,
+    drop_verified_contact,
     new_user_document,
     validate_patch,
 )
@@ -58,6 +59,7 @@ def _with_identity(
         result[name] = values
     if patch is not None:
         result = apply_patch(result, patch, ("attributes",), now)
+    drop_verified_contact(result)  # contact data the identity vouches for is now an identifier
     if not keep_as_lead:
         result["type"] = ProfileType.CUSTOMER.value
     result["updatedAt"] = now

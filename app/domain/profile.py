@@ -63,6 +63,10 @@ class UserPatch:
     tags: Maybe[list[str]] = UNSET
     custom_attributes: list[tuple[str, TypedValue]] | None = None
     channels: list[ChannelSpec] | None = None  # added, or updated when the endpoint is known
+    # Contact data nobody vouched for (what an anonymous lead typed in as emails/phones; see
+    # app/domain/claims.py): stored apart from the identifiers, never used to find a user.
+    unverified_emails: Maybe[list[str]] = UNSET
+    unverified_phones: Maybe[list[str]] = UNSET
 
 
 @dataclass(slots=True)
@@ -161,6 +165,17 @@ def validate_patch(patch: UserPatch, path: Field, box: SecretBox | None = None) 
     check("emails", patch.emails, normalize_emails)
     check("phones", patch.phones, normalize_phones)
     check("tags", patch.tags, normalize_tags)
+    # Reported at the input field the client used (emails/phones), stored apart.
+    for stored, given, raw, convert in (
+        ("unverifiedEmails", "emails", patch.unverified_emails, normalize_emails),
+        ("unverifiedPhones", "phones", patch.unverified_phones, normalize_phones),
+    ):
+        if raw is UNSET:
+            continue
+        try:
+            valid.assign[stored] = [] if raw is None else convert(raw, (*path, given))
+        except DomainError as error:
+            errors.add(error)
     for name in ("emails", "phones", "tags"):
         if name in valid.remove:  # null clears a list
             valid.remove.discard(name)
@@ -238,11 +253,21 @@ def apply_patch(document: Document, patch: ValidPatch, path: Field, now: datetim
     result.update(patch.assign)
     for name in patch.remove:
         result.pop(name, None)
+    drop_verified_contact(result)
     apply_attribute_changes(result, patch.attributes_set, patch.attributes_unset, now)
     if patch.channels:
         result["channels"] = merge_channels(document.get("channels", []), patch.channels, (*path, "channels"), now)
     check_document_limits(result, path)
     return result
+
+
+def drop_verified_contact(document: Document) -> None:
+    """Unverified contact values that are now identifiers of the user stop being listed as
+    unverified (in place). Contact data never turns into an identifier by itself."""
+    for contact, verified in (("unverifiedEmails", "emails"), ("unverifiedPhones", "phones")):
+        if document.get(contact):
+            held = set(document.get(verified, []))
+            document[contact] = [value for value in document[contact] if value not in held]
 
 
 def apply_attribute_changes(

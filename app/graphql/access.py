@@ -15,10 +15,6 @@ from app.graphql.context import Context
 Info = strawberry.Info[Context, None]
 
 
-def context_of(info: Info) -> Context:
-    return info.context
-
-
 def names_caller(principal: Principal, ref: UserRef) -> bool:
     """Whether ``ref`` names the caller itself (user token: its sub; session: its user id)."""
     if principal.scope is Scope.USER:
@@ -26,6 +22,12 @@ def names_caller(principal: Principal, ref: UserRef) -> bool:
     if principal.scope is Scope.SESSION:
         return ref.kind == "id" and ref.value == principal.user_id
     return False
+
+
+async def owned_user_ref(info: Info, by: Any, field: tuple[str, ...] = ("by",)) -> UserRef:
+    """The user a GraphQL ``UserRef`` argument names, by id, once checked against the caller's scope."""
+    owner = await owned_user(info, by.to_domain(field), field)
+    return UserRef("id", owner["_id"])
 
 
 async def owned_user(info: Info, ref: UserRef, field: tuple[str, ...] = ("by",)) -> dict[str, Any]:

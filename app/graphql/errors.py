@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
@@ -31,22 +30,8 @@ def user_errors(error: DomainError | DomainErrors) -> list[UserError]:
     return [UserError.of(item) for item in errors]
 
 
-async def collect_user_errors[T](
-    work: Callable[[], Awaitable[T]],
-) -> tuple[T | None, list[UserError]]:
-    """Run a domain call; expected failures become userErrors, everything else propagates."""
-    try:
-        return await work(), []
-    except (DomainError, DomainErrors) as error:
-        return None, user_errors(error)
-
-
 class ClientError(GraphQLError):
     """A top-level error meant for the client (never masked), with ``extensions.code``."""
 
     def __init__(self, message: str, code: str, **extensions: Any) -> None:
         super().__init__(message, extensions={"code": code, **extensions})
-
-
-def forbidden(message: str) -> ClientError:
-    return ClientError(message, "FORBIDDEN")

@@ -21,6 +21,7 @@ from app.graphql.mutations.identity import IdentityMutations
 from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
+from app.graphql.queries.apps import AppQueries
 from app.graphql.queries.attributes import AttributeQueries
 from app.graphql.queries.installations import InstallationQueries
 from app.graphql.queries.listing import ListingQueries
@@ -38,6 +39,7 @@ Query = merge_types(
         PreferenceQueries,
         InstallationQueries,
         AttributeQueries,
+        AppQueries,
     ),
 )
 Mutation = merge_types(

@@ -2,7 +2,7 @@
 bounded budget) and each is sent to the in-process gateway with an app token.
 
 No answer may be a 500, an INTERNAL_SERVER_ERROR, or show internals. For a longer run
-against a running gateway see the README ("Development", fuzzing).
+against a running gateway see CONTRIBUTING.md (fuzzing).
 """
 
 from __future__ import annotations

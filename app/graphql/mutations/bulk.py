@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
-from app.auth import scopes
 from app.domain import bulk
 from app.graphql.access import Info
-from app.graphql.errors import collect_user_errors
+from app.graphql.errors import UserError
 from app.graphql.inputs.users import UpsertUserInput
+from app.graphql.pipeline import APP, app_id_of, mutation, vouched_patch
 from app.graphql.types.bulk import BulkStatus, BulkUpsertPayload
+
+
+def _refused(errors: list[UserError], arguments: dict[str, Any]) -> BulkUpsertPayload:
+    """The call as a whole was refused: no record is stored."""
+    total = len(arguments["records"])
+    return BulkUpsertPayload(
+        status=BulkStatus.FAIL, total=total, succeeded=0, failed=total, failures=[], user_errors=errors
+    )
 
 
 @strawberry.type
 class BulkMutations:
-    @strawberry.mutation(
+    @mutation(
+        scopes=APP,
         description=f"Create or update up to {bulk.MAX_RECORDS} users (app scope). Each record is validated "
-        "alone and written in one bulk write; failures are listed by index."
+        "alone and written in one bulk write; failures are listed by index.",
+        failed=_refused,
     )
     async def bulk_upsert_users(self, info: Info, records: list[UpsertUserInput]) -> BulkUpsertPayload:
         context = info.context
-        app_id = scopes.require_app(context.principal)
-        patches = [record.to_domain() for record in records]
-        result, errors = await collect_user_errors(
-            lambda: bulk.bulk_upsert(context.store, app_id, context.principal.actor, patches, box=context.box)
-        )
-        if result is None:
-            return BulkUpsertPayload(
-                status=BulkStatus.FAIL,
-                total=len(records),
-                succeeded=0,
-                failed=len(records),
-                failures=[],
-                user_errors=errors,
-            )
+        patches = [vouched_patch(info, record.to_domain(), ("records", index)) for index, record in enumerate(records)]
+        result = await bulk.bulk_upsert(context.store, app_id_of(info), context.principal.actor, patches, box=context.box)
         return BulkUpsertPayload.of(result)

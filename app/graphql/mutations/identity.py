@@ -4,36 +4,36 @@ from __future__ import annotations
 
 import strawberry
 
-from app.auth import scopes
 from app.auth.principal import Scope
 from app.domain import identity as identity_ops
-from app.domain import installations, merge
+from app.domain import merge
 from app.domain import personalize as personalize_ops
-from app.domain.identity import Depersonalized
-from app.domain.personalize import Personalized
-from app.domain.users import UserRef as DomainUserRef
-from app.domain.users import find_user
 from app.graphql.access import Info
-from app.graphql.errors import collect_user_errors
 from app.graphql.inputs.installations import UserIdentityInput
 from app.graphql.inputs.refs import UserRef
 from app.graphql.inputs.users import UserPatch
-from app.graphql.installation_access import owned_installation
+from app.graphql.installation_access import owned_installation, require_may_personalize
+from app.graphql.pipeline import APP, app_id_of, mutation, vouched_identity, vouched_patch
 from app.graphql.types.installation import Installation
 from app.graphql.types.installation_payloads import InstallationPayload, PersonalizePayload
 from app.graphql.types.payloads import UserPayload
 from app.graphql.types.user import User
 
+APP_OR_USER = frozenset({Scope.APP, Scope.USER})
+
 
 @strawberry.type
 class IdentityMutations:
-    @strawberry.mutation(
+    @mutation(
+        scopes=APP_OR_USER,
+        forbidden="only app and user tokens may personalize",
         description="Attach an installation to the person the identity names. A known person "
         "receives the installation and what its anonymous lead profile held; otherwise the "
         "identity is written onto the installation's user. LEAD becomes CUSTOMER unless "
         "keepAsLead. `attributes` replace existing values. "
         "An installation personalized with another identity fails (ALREADY_PERSONALIZED) unless "
-        "forceDepersonalize. User tokens may personalize only with their own externalUserId."
+        "forceDepersonalize. User tokens may personalize only with their own externalUserId, and "
+        "with the emails and phones they carry as signed claims.",
     )
     async def personalize(
         self,
@@ -45,63 +45,47 @@ class IdentityMutations:
         keep_as_lead: bool = False,
     ) -> PersonalizePayload:
         context = info.context
-        principal = context.principal
-        app_id = scopes.require_tenant(principal)
-        if principal.scope is Scope.SESSION:
-            raise scopes.Forbidden("an anonymous session cannot claim an identity")
-
-        async def work() -> Personalized:
-            if principal.scope is Scope.USER:
-                wanted = (identity.external_user_id or "").strip()
-                if wanted != principal.external_user_id:
-                    raise scopes.Forbidden("a user token may personalize only with its own externalUserId")
-                await _anonymous_or_own(info, push_registration_id)
-            return await personalize_ops.personalize(
-                context.store,
-                app_id,
-                principal.actor,
-                push_registration_id,
-                identity.to_domain(),
-                attributes.to_domain() if attributes is not None else None,
-                force_depersonalize=force_depersonalize,
-                keep_as_lead=keep_as_lead,
-                box=context.box,
-            )
-
-        result, errors = await collect_user_errors(work)
-        if result is None:
-            return PersonalizePayload(user=None, installation=None, user_errors=errors)
+        # Decided from the credential alone, before any look-up: no answer reveals who holds a value.
+        wanted = identity.to_domain()
+        vouched_identity(info, wanted.external_user_id, wanted.emails, wanted.phones)
+        patch = vouched_patch(info, attributes.to_domain(), ("attributes",)) if attributes is not None else None
+        if context.principal.scope is Scope.USER:
+            await require_may_personalize(info, push_registration_id)
+        result = await personalize_ops.personalize(
+            context.store,
+            app_id_of(info),
+            context.principal.actor,
+            push_registration_id,
+            wanted,
+            patch,
+            force_depersonalize=force_depersonalize,
+            keep_as_lead=keep_as_lead,
+            box=context.box,
+        )
         return PersonalizePayload(
-            user=User.of(result.user),
-            installation=Installation.of(result.installation),
-            user_errors=[],
+            user=User.of(result.user), installation=Installation.of(result.installation), user_errors=[]
         )
 
-    @strawberry.mutation(
+    @mutation(
+        scopes=APP_OR_USER,
         description="Detach an installation from its user: it gets a fresh anonymous LEAD user "
         "(the payload carries a sessionToken for it). On another installation of the same "
-        "user this is the remote logout."
+        "user this is the remote logout.",
     )
     async def depersonalize(self, info: Info, push_registration_id: str) -> InstallationPayload:
         context = info.context
-        principal = context.principal
-        if principal.scope is Scope.SESSION:
-            raise scopes.Forbidden("an anonymous session has nothing to depersonalize")
+        installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
+        result = await identity_ops.depersonalize(
+            context.store, installation["appId"], context.principal.actor, push_registration_id
+        )
+        return InstallationPayload.of(result, [])
 
-        async def work() -> Depersonalized:
-            installation = await owned_installation(info, push_registration_id, ("pushRegistrationId",))
-            return await identity_ops.depersonalize(
-                context.store, installation["appId"], principal.actor, push_registration_id
-            )
-
-        result, errors = await collect_user_errors(work)
-        return InstallationPayload.of(result, errors)
-
-    @strawberry.mutation(
+    @mutation(
+        scopes=APP,
         description="The target absorbs the source: identifiers, channels, tags and installations "
         "are united, attribute conflicts follow the strategy, and the source becomes a tombstone "
         "whose old id resolves to the target. Users with different externalUserIds are never "
-        "merged (CONFLICTING_IDENTITIES)."
+        "merged (CONFLICTING_IDENTITIES).",
     )
     async def merge_users(
         self,
@@ -111,31 +95,12 @@ class IdentityMutations:
         strategy: merge.MergeStrategy = merge.MergeStrategy.PREFER_TARGET,
     ) -> UserPayload:
         context = info.context
-        app_id = scopes.require_app(context.principal)
-
-        async def work() -> dict[str, object]:
-            return await merge.merge_users(
-                context.store,
-                app_id,
-                context.principal.actor,
-                target.to_domain(("target",)),
-                source.to_domain(("source",)),
-                strategy,
-            )
-
-        document, errors = await collect_user_errors(work)
-        return UserPayload.of(document, errors)
-
-
-async def _anonymous_or_own(info: Info, push_registration_id: str) -> None:
-    """A user token may personalize its own installations and anonymous ones (a login)."""
-    context = info.context
-    app_id = context.principal.app_id
-    assert app_id is not None
-    installation = await installations.get(context.store, app_id, push_registration_id)
-    user = await find_user(context.store, app_id, DomainUserRef("id", installation["userId"]))
-    if user is not None and user.get("externalUserId") not in (
-        None,
-        context.principal.external_user_id,
-    ):
-        raise scopes.Forbidden()
+        document = await merge.merge_users(
+            context.store,
+            app_id_of(info),
+            context.principal.actor,
+            target.to_domain(("target",)),
+            source.to_domain(("source",)),
+            strategy,
+        )
+        return UserPayload.of(document, [])

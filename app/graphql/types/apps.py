@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from strawberry.relay import PageInfo
 
+from app.domain import apps
+from app.graphql.access import Info
 from app.graphql.errors import UserError
 
 
@@ -14,6 +18,15 @@ class App:
     id: strawberry.ID = strawberry.field(description="The app's id (X-App-Id).")
     name: str = strawberry.field(description="Display name.")
     created_at: datetime = strawberry.field(description="When the app was created.")
+    # Filled in by the `apps` listing (one query for the whole page); else read when asked for.
+    loaded_keys: strawberry.Private[list[dict[str, Any]] | None] = None
+
+    @strawberry.field(description="The app's active keys, oldest first: ids and dates, never secrets.")
+    async def keys(self, info: Info) -> list[AppKey]:
+        found = self.loaded_keys
+        if found is None:
+            found = (await apps.active_keys(info.context.store, [str(self.id)]))[str(self.id)]
+        return [AppKey.listed(key) for key in found]
 
 
 @strawberry.type(description="A signing key of an app. `secret` is returned once, when the key is created.")
@@ -23,6 +36,17 @@ class AppKey:
     secret: str | None = strawberry.field(description="Shown only in the payload that created the key.")
     created_at: datetime = strawberry.field(description="When the key was created.")
     revoked_at: datetime | None = strawberry.field(default=None, description="When the key was revoked, if it was.")
+
+    @classmethod
+    def listed(cls, key: dict[str, Any]) -> AppKey:
+        """A stored key without its secret."""
+        return cls(
+            id=strawberry.ID(key["_id"]),
+            app_id=strawberry.ID(key["appId"]),
+            secret=None,
+            created_at=key["createdAt"],
+            revoked_at=key.get("revokedAt"),
+        )
 
 
 @strawberry.type(description="The new app and its first key, or userErrors.")
@@ -36,3 +60,10 @@ class CreateAppPayload:
 class AppKeyPayload:
     key: AppKey | None = strawberry.field(description="The key.")
     user_errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
+
+
+@strawberry.type(description="One page of apps in id order, with their active keys (admin scope).")
+class AppList:
+    nodes: list[App] = strawberry.field(description="The apps of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether more apps follow; pass `endCursor` as `after`.")
+    user_errors: list[UserError] = strawberry.field(description="Why the paging arguments were refused.")

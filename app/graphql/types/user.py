@@ -103,6 +103,20 @@ class User(Node):
     def phones(self) -> list[str]:
         return list(self.document.get("phones", []))
 
+    @strawberry.field(
+        description="Email addresses a lead typed in that nobody vouched for (lower case): contact data only. "
+        "They never find, block or merge a user; personalize with an identity naming one promotes it to emails."
+    )
+    def unverified_emails(self) -> list[str]:
+        return list(self.document.get("unverifiedEmails", []))
+
+    @strawberry.field(
+        description="Phone numbers (E.164) a lead typed in that nobody vouched for: contact data only, "
+        "like unverifiedEmails."
+    )
+    def unverified_phones(self) -> list[str]:
+        return list(self.document.get("unverifiedPhones", []))
+
     @strawberry.field(description="Tags for segmentation (a set).")
     def tags(self) -> list[str]:
         return list(self.document.get("tags", []))

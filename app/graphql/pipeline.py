@@ -1,0 +1,131 @@
+"""The mutation pipeline: every mutation is declared with ``mutation(...)`` and then runs
+
+1. **scope**: the callers the field admits (a Strawberry permission class, checked before
+   the resolver and before any store look-up); others get FORBIDDEN;
+2. **claims**: inputs that carry identifiers are parsed with ``vouched_patch`` /
+   ``vouched_identity`` (app/domain/claims.py), still before any look-up;
+3. **the resolver**: parse input → call the domain → shape the payload;
+4. **errors**: a DomainError / DomainErrors from anywhere in the resolver becomes the
+   payload's ``userErrors`` (everything else propagates: FORBIDDEN, or masked).
+
+So a resolver holds no scope check and no error collection of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.extensions.field_extension import AsyncExtensionResolver
+from strawberry.permission import BasePermission
+from strawberry.types.field import StrawberryField
+
+from app.auth.principal import Scope
+from app.auth.scopes import Forbidden
+from app.domain import claims
+from app.domain.errors import DomainError, DomainErrors
+from app.domain.profile import Field, UserPatch
+from app.graphql.access import Info
+from app.graphql.errors import UserError, user_errors
+
+ADMIN = frozenset({Scope.ADMIN})
+APP = frozenset({Scope.APP})
+# Callers inside one app that act on profiles: app tokens on any, user and session tokens on their own.
+TENANT = frozenset({Scope.APP, Scope.USER, Scope.SESSION})
+# Everyone an app knows, X-App-Id callers included (registering an installation).
+APP_CLIENTS = frozenset({Scope.APP, Scope.USER, Scope.SESSION, Scope.ANONYMOUS})
+
+_REFUSALS = {ADMIN: "admin scope required", APP: "app scope required"}
+FailedPayload = Callable[[list[UserError], dict[str, Any]], Any]
+
+
+class CallerScope(BasePermission):
+    """Admits the caller when its scope is one of ``scopes`` (and, below admin, it belongs to an app)."""
+
+    def __init__(self, scopes: frozenset[Scope], message: str) -> None:
+        self.scopes = scopes
+        self.message = message
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        if principal.scope not in self.scopes:
+            return False
+        return principal.scope is Scope.ADMIN or principal.app_id is not None
+
+    def on_unauthorized(self) -> None:
+        raise Forbidden(self.message or "this operation is outside the caller's scope")
+
+
+class MutationPipeline(FieldExtension):
+    """The scope check, then the resolver; its domain errors become the payload's userErrors
+    (the one place where that happens). Not Strawberry's PermissionExtension: its ``source``
+    parameter collides with mergeUsers' ``source`` argument."""
+
+    def __init__(self, scope: CallerScope, failed: FailedPayload | None) -> None:
+        self.scope = scope
+        self.failed = failed
+        self.payload: Any = None
+
+    def apply(self, field: StrawberryField) -> None:
+        self.payload = field.type
+
+    # Positional-only, so that a field argument named `source` (mergeUsers) passes through kwargs.
+    async def resolve_async(  # type: ignore[override]
+        self, next_: AsyncExtensionResolver, root: Any, info: Info, /, **kwargs: Any
+    ) -> Any:
+        if not self.scope.has_permission(root, info):
+            self.scope.on_unauthorized()
+        try:
+            return await next_(root, info, **kwargs)
+        except (DomainError, DomainErrors) as error:
+            errors = user_errors(error)
+            if self.failed is not None:
+                return self.failed(errors, kwargs)
+            return failed_payload(self.payload, errors)
+
+
+def failed_payload(payload: Any, errors: list[UserError]) -> Any:
+    """A payload with nothing but its userErrors (every other field null)."""
+    names = [field.python_name for field in payload.__strawberry_definition__.fields]
+    return payload(**{name: None for name in names if name != "user_errors"}, user_errors=errors)
+
+
+def mutation(
+    *,
+    scopes: frozenset[Scope],
+    description: str,
+    forbidden: str | None = None,
+    failed: FailedPayload | None = None,
+) -> Any:
+    """Declare a mutation field: who may call it, and how its expected failures answer.
+    ``failed(errors, arguments)`` builds the payload when the default (nulls) does not fit."""
+    refusal = forbidden or _REFUSALS.get(scopes, "this operation is outside the caller's scope")
+    return strawberry.mutation(
+        description=description, extensions=[MutationPipeline(CallerScope(scopes, refusal), failed)]
+    )
+
+
+def app_id_of(info: Info) -> str:
+    """The caller's app (the scope step admitted only callers that have one)."""
+    app_id = info.context.principal.app_id
+    assert app_id is not None
+    return app_id
+
+
+def vouched_patch(info: Info, patch: UserPatch, path: Field) -> UserPatch:
+    """``patch`` as the caller may apply it (anonymous callers' emails/phones become
+    unverified contact data); FORBIDDEN when it asserts an identifier the caller cannot vouch for."""
+    try:
+        return claims.check_patch(info.context.principal.claims, patch, path)
+    except claims.ClaimRefused as refused:
+        raise Forbidden(refused.message) from None
+
+
+def vouched_identity(info: Info, external_user_id: str | None, emails: Sequence[str], phones: Sequence[str]) -> None:
+    """FORBIDDEN when the identity names an identifier the caller cannot vouch for."""
+    try:
+        claims.check_identity(info.context.principal.claims, external_user_id, emails, phones)
+    except claims.ClaimRefused as refused:
+        raise Forbidden(refused.message) from None
