@@ -33,5 +33,7 @@ class BulkMutations:
     async def bulk_upsert_users(self, info: Info, records: list[UpsertUserInput]) -> BulkUpsertPayload:
         context = info.context
         patches = [vouched_patch(info, record.to_domain(), ("records", index)) for index, record in enumerate(records)]
-        result = await bulk.bulk_upsert(context.store, app_id_of(info), context.principal.actor, patches, box=context.box)
+        result = await bulk.bulk_upsert(
+            context.store, app_id_of(info), context.principal.actor, patches, box=context.box
+        )
         return BulkUpsertPayload.of(result)
