@@ -177,7 +177,7 @@ async def test_the_registry_guards_identifiers_in_the_store(tenant: Tenant, stor
         return unit_of_work.run(store, lambda unit: insert_user(unit, document))
 
     await store_user({**base, "_id": "a", "externalUserId": "x", "emails": ["e@example.com"]})
-    cases = [
+    cases: list[tuple[dict[str, object], str, str, str]] = [
         ({"externalUserId": "x"}, "externalUserId", "x", "externalUserId"),
         ({"emails": ["e@example.com"]}, "emails", "e@example.com", "email"),
     ]
