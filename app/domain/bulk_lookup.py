@@ -61,7 +61,7 @@ class Batch:
         named: dict[str, tuple[str, int | None, str]] = {}
         for valid in patches.values():
             named.update(registry.identifiers_of({**valid.assign, "appId": self.app_id}))
-        held = await registry.holders(self.store, named, session)
+        held = await registry.holders(self.store, named, session, batched=True)
         found = await _users(self.store, self.app_id, set(held.values()), session)
         for registry_key, user_id in held.items():
             field, _, value = named[registry_key]

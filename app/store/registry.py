@@ -30,6 +30,8 @@ _KINDS = {field: kind for kind, field in FIELDS.items()}
 _DUPLICATE_KEY = 11000
 # The embedded server (SQLite engine) refuses an $in of more than about 450 values.
 CHUNK = 400
+# Up to this many keys are read (or released) one point read each rather than by one $in.
+POINT_READS = 8
 # Marks a finished back-fill; no identifier key looks like it (keys hold two "|").
 BACKFILL_MARK = "~backfilled"
 
@@ -66,10 +68,22 @@ async def holder(store: Store, app_id: str, kind: Kind, value: str, session: Ses
     return None if entry is None else str(entry["userId"])
 
 
-async def holders(store: Store, keys: Iterable[str], session: Session | None = None) -> dict[str, str]:
-    """Registry key → holder's user id for the keys that are held: one find per CHUNK keys."""
+async def holders(
+    store: Store, keys: Iterable[str], session: Session | None = None, *, batched: bool = False
+) -> dict[str, str]:
+    """Registry key → holder's user id for the keys that are held. A few keys are read one
+    point read each: the embedded store serves ``find_one`` by ``_id`` from its primary key
+    but an ``$in`` on ``_id`` by a scan of the collection (MongoDB serves both from the _id
+    index). More keys, or a ``batched`` call (a bulk batch), go as one ``$in`` per CHUNK:
+    one scan for many keys."""
     wanted = sorted(set(keys))
     found: dict[str, str] = {}
+    if len(wanted) <= POINT_READS and not batched:
+        for registry_key in wanted:
+            entry = await collection(store).find_one({"_id": registry_key}, {"userId": 1}, session=session)
+            if entry is not None:
+                found[registry_key] = entry["userId"]
+        return found
     for start in range(0, len(wanted), CHUNK):
         query = {"_id": {"$in": wanted[start : start + CHUNK]}}
         async for entry in collection(store).find(query, {"userId": 1}, session=session):
@@ -108,8 +122,13 @@ async def claim(unit: UnitOfWork, app_id: str, wanted: dict[str, tuple[str, Name
 
 
 async def release(unit: UnitOfWork, user_ids: Iterable[str], keys: Iterable[str]) -> None:
-    """Drop the entries of ``keys`` held by ``user_ids`` (an entry of another user stays)."""
+    """Drop the entries of ``keys`` held by ``user_ids`` (an entry of another user stays);
+    point deletes for a few keys, as for ``holders``."""
     wanted, holders_ = sorted(set(keys)), sorted(set(user_ids))
+    if len(wanted) <= POINT_READS:
+        for registry_key in wanted:
+            await unit.delete_many(collection(unit.store), {"_id": registry_key, "userId": {"$in": holders_}})
+        return
     for start in range(0, len(wanted), CHUNK):
         selector = {"_id": {"$in": wanted[start : start + CHUNK]}, "userId": {"$in": holders_}}
         await unit.delete_many(collection(unit.store), selector)
