@@ -125,7 +125,7 @@ def merge_interrupted(name: str, value: str, path: Field) -> DomainError:
 
 
 def duplicate_key_error(error: DuplicateKeyError, document: Document, path: Field) -> DomainError:
-    """Translate a unique-index violation (a race the pre-check could not see) into a user error."""
+    """Translate a held registry entry (a race the pre-check could not see) into a user error."""
     key_value: dict[str, Any] = (error.details or {}).get("keyValue") or {}
     for name in ("externalUserId", "emails", "phones"):
         if name in key_value:
@@ -151,7 +151,7 @@ async def replace_with_version(unit: UnitOfWork, previous: Document, updated: Do
 
 async def replace_if_unchanged(unit: UnitOfWork, previous: Document, updated: Document) -> bool:
     """Store ``updated`` as the next version if ``previous`` is still the stored one; False if not.
-    A unique-index violation propagates (DuplicateKeyError)."""
+    A held identifier propagates (DuplicateKeyError from the registry)."""
     updated["version"] = previous["version"] + 1
     unit.touches(previous["_id"])
     await registry.sync(unit, previous, updated)  # the registry decides who holds an identifier
