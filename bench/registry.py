@@ -41,7 +41,7 @@ from app.store.embedded import EmbeddedServer
 from app.store.indexes import ensure_indexes
 
 APP = "app_bench"
-SEED_BATCH = 1_000
+SEED_BATCH = 200  # every insert on the embedded store scans the collection: small batches stay under the socket timeout
 _HAS_STRING = {"$type": "string"}
 # The unique indexes earlier versions kept on the users collection.
 UNIQUE_INDEXES = [

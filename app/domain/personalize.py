@@ -146,7 +146,7 @@ async def personalize(
             await leave_user(unit, actor, installation, target["_id"], now)
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now)
-        await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session)
+        await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session, target)
         # A held registry entry here means a concurrent call stored the identity first:
         # it propagates (DuplicateKeyError) so that the whole transaction runs again.
         if not await replace_if_unchanged(unit, target, updated):

@@ -102,10 +102,16 @@ async def check_identifier_conflicts(
     document: Document,
     path: Field,
     session: Session | None = None,
+    previous: Document | None = None,
 ) -> None:
-    """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user (one
-    registry read by ``_id``)."""
+    """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user (registry
+    reads by ``_id``). Identifiers ``previous`` (the user as stored) holds are its own already:
+    a change that adds none reads nothing."""
     named = registry.identifiers_of({**document, "appId": app_id})
+    for registry_key in registry.identifiers_of(previous):
+        named.pop(registry_key, None)
+    if not named:
+        return
     held = await registry.holders(store, named, session)
     errors = [
         merge_interrupted(field, value, (*path, field) if position is None else (*path, field, position))
@@ -227,7 +233,7 @@ async def upsert_in(
         if updated == existing:
             return existing, False
         updated["updatedAt"] = now
-        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session)
+        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing)
         if not await replace_with_version(unit, existing, updated, path):
             raise StaleUser(existing["_id"])
         history.record(unit, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid))
@@ -324,7 +330,7 @@ async def modify_user(
         if updated == existing:
             return existing
         updated["updatedAt"] = now
-        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session)
+        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing)
         if not await replace_with_version(unit, existing, updated, path):
             raise StaleUser(existing["_id"])
         history.record(unit, app_id, existing["_id"], event, actor, details)

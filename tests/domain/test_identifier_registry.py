@@ -157,3 +157,16 @@ async def test_the_back_fill_registers_users_written_before_the_registry(
     assert (await _entries(store, tenant.app_id))[f"{tenant.app_id}|email|third@example.com"] == "old-2"
     taken = await _upsert(gateway, tenant, {"externalUserId": "someone", "emails": ["legacy@example.com"]})
     assert [error["code"] for error in taken["userErrors"]] == ["USER_MERGE_INTERRUPTED"]
+
+
+async def test_a_change_that_adds_no_identifier_reads_the_registry_only_to_find_the_user(
+    gateway: Gateway, tenant: Tenant, command_log: CommandLog
+) -> None:
+    await _upsert(gateway, tenant, {"externalUserId": "kai", "emails": ["kai@example.com", "k2@example.com"]})
+    with command_log.recording() as commands:
+        data = await gateway.data(
+            UPDATE, {"by": {"externalUserId": "kai"}, "patch": {"givenName": "Kai"}}, token=tenant.app_token
+        )
+    assert data["updateUser"]["userErrors"] == []
+    registry_commands = {name: n for name, n in commands.items() if name.endswith(" identifier_registry")}
+    assert registry_commands == {"find identifier_registry": 1}
