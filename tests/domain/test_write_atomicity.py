@@ -67,6 +67,9 @@ async def snapshot(store: Store, app_id: str) -> dict[str, list[dict[str, Any]]]
         registry.collection(store),
     ):
         result[collection.name] = await collection.find({"appId": app_id}).sort("_id", 1).to_list()
+    # A registry entry's _id starts with the app's id: compare what follows it.
+    for entry in result[registry.collection(store).name]:
+        entry["_id"] = entry["_id"].split("|", 1)[1]
     return result
 
 
