@@ -34,6 +34,7 @@ from app.domain.profile import (
 )
 from app.domain.retry import retry_transaction
 from app.domain.users import changed_fields, lookup_ref, new_user_id
+from app.store import registry
 from app.store.client import Store
 from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
@@ -144,6 +145,8 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
     claimed: dict[str, int] = {}
     writes: list[tuple[dict[str, Any] | None, Document]] = []
     written: list[tuple[int, Document, bool]] = []
+    released: dict[str, str] = {}  # registry key → the user giving it up
+    gained: dict[str, tuple[str, registry.Named]] = {}  # registry key → (user claiming it, what it names)
     unchanged: dict[int, str] = {}
     now = clock.now()
     for index, valid in sorted(remaining.items()):
@@ -181,7 +184,15 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
             guard = {"_id": existing["_id"], "appId": batch.app_id, "version": existing["version"]}
             writes.append((guard, document))
         written.append((index, document, existing is None))
+        held, holding = registry.identifiers_of(existing), registry.identifiers_of(document)
+        released.update((key, document["_id"]) for key in held if key not in holding)
+        gained.update((key, (document["_id"], named)) for key, named in holding.items() if key not in held)
     try:
+        # Releases first, so that a record may take what another record of the batch gives up.
+        if released:
+            await registry.release(unit, released.values(), released)
+        if gained:
+            await registry.claim(unit, batch.app_id, gained)
         await unit.store_many(batch.store.users, writes)
     except DuplicateKeyError:
         raise _Raced from None  # a concurrent writer: the next look-up sees its users

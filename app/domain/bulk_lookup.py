@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.profile import Document, Field, ValidPatch
 from app.domain.users import MAX_REDIRECTS, lookup_ref, merge_interrupted
+from app.store import registry
 from app.store import users as users_store
 from app.store.client import Session, Store
 
@@ -13,6 +14,14 @@ _IDENTIFIERS = ("externalUserId", "emails", "phones")
 # The embedded server (SQLite engine) refuses an $in of more than about 450 values
 # ("Expression tree is too large"); MongoDB takes any number, this keeps one code path.
 LOOKUP_CHUNK = 400
+
+
+async def _users(store: Store, app_id: str, user_ids: set[str], session: Session | None) -> dict[str, Document]:
+    ids = sorted(user_ids)
+    found: dict[str, Document] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        found.update(await users_store.find_by_ids(store, app_id, ids[start : start + LOOKUP_CHUNK], session))
+    return found
 
 
 def identifiers(document: Document) -> list[tuple[str, int | None, str]]:
@@ -47,33 +56,26 @@ class Batch:
         self.failed[index] = DomainError(first.code, first.message + more, first.field)
 
     async def look_up(self, patches: dict[int, ValidPatch], session: Session | None = None) -> None:
-        """Every user that holds an identifier of the batch (plus merge redirects): one find
-        per LOOKUP_CHUNK identifiers of a kind, so one find for batches of up to that size."""
-        wanted: dict[str, list[str]] = {name: [] for name in _IDENTIFIERS}
+        """Every user that holds an identifier of the batch (plus merge redirects): one
+        registry find by ``_id`` and one user find by ``_id`` per LOOKUP_CHUNK identifiers."""
+        named: dict[str, tuple[str, int | None, str]] = {}
         for valid in patches.values():
-            for name, _, value in identifiers(valid.assign):
-                wanted[name].append(value)
-        values = {name: sorted(set(items)) for name, items in wanted.items()}
-        found: list[Document] = []
-        for start in range(0, max(map(len, values.values())), LOOKUP_CHUNK):
-            chunk = {name: items[start : start + LOOKUP_CHUNK] for name, items in values.items()}
-            found += await users_store.holders(
-                self.store,
-                self.app_id,
-                external_user_ids=chunk["externalUserId"],
-                emails=chunk["emails"],
-                phones=chunk["phones"],
-                session=session,
-            )
-        for document in found:
+            named.update(registry.identifiers_of({**valid.assign, "appId": self.app_id}))
+        held = await registry.holders(self.store, named, session, batched=True)
+        found = await _users(self.store, self.app_id, set(held.values()), session)
+        for registry_key, user_id in held.items():
+            field, _, value = named[registry_key]
+            if user_id in found:
+                self.holders[(field, value)] = found[user_id]
+        for document in found.values():
             self.live[document["_id"]] = document
             for name, _, value in identifiers(document):
                 self.holders[(name, value)] = document
-        pending = {d["mergedInto"] for d in found if "mergedInto" in d} - set(self.live)
+        pending = {d["mergedInto"] for d in found.values() if "mergedInto" in d} - set(self.live)
         for _ in range(MAX_REDIRECTS):
             if not pending:
                 break
-            targets = list((await users_store.find_by_ids(self.store, self.app_id, sorted(pending), session)).values())
+            targets = list((await _users(self.store, self.app_id, pending, session)).values())
             self.live.update((target["_id"], target) for target in targets)
             pending = {t["mergedInto"] for t in targets if "mergedInto" in t} - set(self.live)
 

@@ -79,8 +79,8 @@ async def leave_user(unit: UnitOfWork, actor: Actor, installation: Document, use
 
 
 async def run_retrying[T](store: Store, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """Run a transaction again when a concurrent one got there first (on MongoDB a unique
-    index violation aborts the transaction; a re-run then finds the winner's user)."""
+    """Run a transaction again when a concurrent one got there first (on MongoDB a claim of
+    a held registry entry aborts the transaction; a re-run then finds the winner's user)."""
     result: T = await retry_transaction(
         store,
         work,

@@ -167,7 +167,7 @@ async def absorb(
     app_id: str = target["appId"]
     merged = merged_document(target, source, strategy, path)
     merged["updatedAt"] = now
-    # The tombstone goes first: it frees the source's identifiers for the target's unique indexes.
+    # The tombstone goes first: it releases the source's registry entries for the target to claim.
     tombstone = {
         "_id": source["_id"],
         "appId": app_id,

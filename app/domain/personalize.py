@@ -26,21 +26,27 @@ from app.domain.profile import (
     new_user_document,
     validate_patch,
 )
-from app.domain.users import StaleUser, check_identifier_conflicts, new_user_id, replace_if_unchanged
+from app.domain.users import StaleUser, check_identifier_conflicts, insert_user, new_user_id, replace_if_unchanged
+from app.store import registry
 from app.store import users as users_store
 from app.store.client import Session, Store
 from app.store.unit_of_work import UnitOfWork
 
 
 async def _holders(store: Store, app_id: str, identity: Identity, session: Session) -> list[Document]:
-    return await users_store.holders(
-        store,
-        app_id,
-        external_user_ids=[identity.external_user_id] if identity.external_user_id else [],
-        emails=identity.emails,
-        phones=identity.phones,
-        session=session,
+    """The users holding any identifier of the identity: one registry read, one user read."""
+    named = registry.identifiers_of(
+        {
+            "appId": app_id,
+            "externalUserId": identity.external_user_id,
+            "emails": identity.emails,
+            "phones": identity.phones,
+        }
     )
+    user_ids = sorted(set((await registry.holders(store, named, session)).values()))
+    if not user_ids:
+        return []
+    return list((await users_store.find_by_ids(store, app_id, user_ids, session)).values())
 
 
 def _is_personalized(user: Document) -> bool:
@@ -134,14 +140,14 @@ async def personalize(
             # Only this installation leaves; the previous user keeps its data and other devices.
             if match is None:
                 match = new_user_document(app_id, new_user_id(), now)
-                await unit.insert_one(store.users, match)
+                await insert_user(unit, match)
                 history.record(unit, app_id, match["_id"], EventKind.CREATED, actor, None)
             target = match
             await leave_user(unit, actor, installation, target["_id"], now)
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now)
-        await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session)
-        # A unique-index violation here means a concurrent call stored the identity first:
+        await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session, target)
+        # A held registry entry here means a concurrent call stored the identity first:
         # it propagates (DuplicateKeyError) so that the whole transaction runs again.
         if not await replace_if_unchanged(unit, target, updated):
             raise StaleUser(target["_id"])

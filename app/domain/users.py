@@ -23,7 +23,7 @@ from app.domain.profile import (
     validate_patch,
 )
 from app.domain.retry import retry_transaction
-from app.store import ids, unit_of_work
+from app.store import ids, registry, unit_of_work
 from app.store import installations as installations_store
 from app.store import users as users_store
 from app.store.client import Session, Store
@@ -45,29 +45,34 @@ def new_user_id() -> str:
     return ids.new_id()
 
 
-def _ref_lookup(ref: UserRef, path: Field) -> tuple[users_store.Identifier, str]:
+def _registry_kind(ref: UserRef, path: Field) -> tuple[registry.Kind, str]:
     match ref.kind:
-        case "id":
-            return "_id", ref.value
         case "externalUserId":
             return "externalUserId", ref.value
         case "email":
-            return "emails", normalize_email(ref.value, (*path, "email"))
+            return "email", normalize_email(ref.value, (*path, "email"))
         case "phone":
-            return "phones", normalize_phone(ref.value, (*path, "phone"))
+            return "phone", normalize_phone(ref.value, (*path, "phone"))
     raise ValueError(ref.kind)
 
 
 async def find_user(
     store: Store, app_id: str, ref: UserRef, path: Field = (), session: Session | None = None
 ) -> Document | None:
-    """The live user a reference names (following merge redirects), or None."""
+    """The live user a reference names (following merge redirects), or None. An identifier
+    is resolved through the registry (a point read by ``_id``), then the user by ``_id``."""
     if ref.kind == "pushRegistrationId":
         installation = await installations_store.find(store, app_id, ref.value, session)
         if installation is None:
             return None
         ref = UserRef("id", installation["userId"])
-    document = await users_store.find_one(store, app_id, *_ref_lookup(ref, path), session)
+    if ref.kind == "id":
+        user_id: str | None = ref.value
+    else:
+        user_id = await registry.holder(store, app_id, *_registry_kind(ref, path), session)
+    if user_id is None:
+        return None
+    document = await users_store.find_one(store, app_id, "_id", user_id, session)
     for _ in range(MAX_REDIRECTS):
         if document is None or "mergedInto" not in document:
             return document
@@ -97,35 +102,24 @@ async def check_identifier_conflicts(
     document: Document,
     path: Field,
     session: Session | None = None,
+    previous: Document | None = None,
 ) -> None:
-    """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user."""
-    external = document.get("externalUserId")
-    holders = await users_store.holders(
-        store,
-        app_id,
-        external_user_ids=[external] if external else [],
-        emails=document.get("emails") or [],
-        phones=document.get("phones") or [],
-        excluding=user_id,
-        identifiers_only=True,
-        limit=10,
-        session=session,
-    )
-    errors = [error for holder in holders for error in _conflicts_with(document, holder, path)]
+    """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user (registry
+    reads by ``_id``). Identifiers ``previous`` (the user as stored) holds are its own already:
+    a change that adds none reads nothing."""
+    named = registry.identifiers_of({**document, "appId": app_id})
+    for registry_key in registry.identifiers_of(previous):
+        named.pop(registry_key, None)
+    if not named:
+        return
+    held = await registry.holders(store, named, session)
+    errors = [
+        merge_interrupted(field, value, (*path, field) if position is None else (*path, field, position))
+        for registry_key, (field, position, value) in named.items()
+        if held.get(registry_key, user_id) != user_id
+    ]
     if errors:
         raise DomainErrors(errors)
-
-
-def _conflicts_with(document: Document, holder: Document, path: Field) -> list[DomainError]:
-    errors = []
-    if document.get("externalUserId") and holder.get("externalUserId") == document["externalUserId"]:
-        errors.append(merge_interrupted("externalUserId", document["externalUserId"], (*path, "externalUserId")))
-    for name in ("emails", "phones"):
-        held = set(holder.get(name, []))
-        for index, value in enumerate(document.get(name, [])):
-            if value in held:
-                errors.append(merge_interrupted(name, value, (*path, name, index)))
-    return errors
 
 
 def merge_interrupted(name: str, value: str, path: Field) -> DomainError:
@@ -137,7 +131,7 @@ def merge_interrupted(name: str, value: str, path: Field) -> DomainError:
 
 
 def duplicate_key_error(error: DuplicateKeyError, document: Document, path: Field) -> DomainError:
-    """Translate a unique-index violation (a race the pre-check could not see) into a user error."""
+    """Translate a held registry entry (a race the pre-check could not see) into a user error."""
     key_value: dict[str, Any] = (error.details or {}).get("keyValue") or {}
     for name in ("externalUserId", "emails", "phones"):
         if name in key_value:
@@ -163,14 +157,22 @@ async def replace_with_version(unit: UnitOfWork, previous: Document, updated: Do
 
 async def replace_if_unchanged(unit: UnitOfWork, previous: Document, updated: Document) -> bool:
     """Store ``updated`` as the next version if ``previous`` is still the stored one; False if not.
-    A unique-index violation propagates (DuplicateKeyError)."""
+    A held identifier propagates (DuplicateKeyError from the registry)."""
     updated["version"] = previous["version"] + 1
     unit.touches(previous["_id"])
+    await registry.sync(unit, previous, updated)  # the registry decides who holds an identifier
     return await unit.replace_one(
         unit.store.users,
         {"_id": previous["_id"], "appId": previous["appId"], "version": previous["version"]},
         updated,
     )
+
+
+async def insert_user(unit: UnitOfWork, document: Document) -> None:
+    """Store a new user with its registry entries; a held identifier raises DuplicateKeyError."""
+    unit.touches(document["_id"])
+    await registry.sync(unit, None, document)
+    await unit.insert_one(unit.store.users, document)
 
 
 def lookup_ref(patch: ValidPatch) -> UserRef | None:
@@ -231,7 +233,7 @@ async def upsert_in(
         if updated == existing:
             return existing, False
         updated["updatedAt"] = now
-        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session)
+        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing)
         if not await replace_with_version(unit, existing, updated, path):
             raise StaleUser(existing["_id"])
         history.record(unit, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid), user=updated)
@@ -239,7 +241,7 @@ async def upsert_in(
     document = apply_patch(new_user_document(app_id, new_user_id(), now), valid, path, now)
     try:
         await check_identifier_conflicts(store, app_id, None, document, path, unit.session)
-        await unit.insert_one(store.users, document)
+        await insert_user(unit, document)
     except DuplicateKeyError as error:
         conflict = duplicate_key_error(error, document, path)
         if _names_lookup(conflict, ref, path):
@@ -328,7 +330,7 @@ async def modify_user(
         if updated == existing:
             return existing
         updated["updatedAt"] = now
-        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session)
+        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing)
         if not await replace_with_version(unit, existing, updated, path):
             raise StaleUser(existing["_id"])
         history.record(unit, app_id, existing["_id"], event, actor, details, user=updated)
@@ -379,6 +381,7 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
         if user_id is None:
             raise not_found("the user", ("by",))
         unit.touches(user_id)
+        await registry.release_user(unit, app_id, user_id)
         await unit.delete_many(store.users, {"appId": app_id, "_id": user_id})
         # Tombstones of users merged into this one would otherwise still resolve to it.
         await unit.delete_many(store.users, {"appId": app_id, "mergedInto": user_id})

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 
-from app.store import outbox, webhooks
-from app.store.client import Store
+from app.store import outbox, registry, webhooks
+from app.store.client import Document, Store
 
-# A partial filter on $type keeps users without the identifier (and empty lists) out of the
-# unique index; MongoDB would otherwise index them all under one "missing" key.
-_HAS_STRING = {"$type": "string"}
+# Identifier uniqueness lives in the identifier registry (app/store/registry.py), keyed by
+# _id: no unique index on the users collection (each one made every write scan the
+# collection on the embedded store). No query filters users by externalUserId, emails or
+# phones any more, so they carry no index either.
+RETIRED_USER_INDEXES = ("unique_external_user_id", "unique_email", "unique_phone")
 
 USER_INDEXES = [
-    IndexModel(
-        [("appId", ASCENDING), ("externalUserId", ASCENDING)],
-        name="unique_external_user_id",
-        unique=True,
-        partialFilterExpression={"externalUserId": _HAS_STRING},
-    ),
-    IndexModel(
-        [("appId", ASCENDING), ("emails", ASCENDING)],
-        name="unique_email",
-        unique=True,
-        partialFilterExpression={"emails": _HAS_STRING},
-    ),
-    IndexModel(
-        [("appId", ASCENDING), ("phones", ASCENDING)],
-        name="unique_phone",
-        unique=True,
-        partialFilterExpression={"phones": _HAS_STRING},
-    ),
     IndexModel([("appId", ASCENDING), ("tags", ASCENDING)], name="tags"),
     IndexModel([("appId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)], name="created"),
     IndexModel([("appId", ASCENDING), ("type", ASCENDING), ("_id", ASCENDING)], name="type"),
@@ -68,8 +53,24 @@ INSTALLATION_INDEXES = [
 ]
 
 
+# Erasing a user drops its entries by user (the one registry query not by _id).
+REGISTRY_INDEXES = [IndexModel([("appId", ASCENDING), ("userId", ASCENDING)], name="user")]
+
+
+async def _drop_retired(collection: AsyncCollection[Document], names: tuple[str, ...]) -> None:
+    existing = await collection.index_information()
+    for name in names:
+        if name in existing:
+            await collection.drop_index(name)
+
+
 async def ensure_indexes(store: Store) -> None:
+    """Create the indexes, drop retired ones, and back-fill the identifier registry (each
+    step a no-op once done)."""
     await store.users.create_indexes(USER_INDEXES)
+    await registry.collection(store).create_indexes(REGISTRY_INDEXES)
+    await registry.backfill(store)
+    await _drop_retired(store.users, RETIRED_USER_INDEXES)
     await store.installations.create_indexes(INSTALLATION_INDEXES)
     await store.app_keys.create_indexes([IndexModel([("appId", ASCENDING)], name="app")])
     await store.history.create_indexes(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
+
+import pytest
 
 from app.graphql.ids import decode_any
 from app.store.client import Store
@@ -160,17 +163,32 @@ async def test_concurrent_updates_lose_nothing(gateway: Gateway, tenant: Tenant,
     assert document["version"] == 8
 
 
-async def test_unique_indexes_guard_identifiers_in_the_store(tenant: Tenant, store: Store) -> None:
-    """Even a write that skips the checks cannot give a second user an identifier."""
+async def test_the_registry_guards_identifiers_in_the_store(tenant: Tenant, store: Store) -> None:
+    """Even a write that skips the checks cannot give a second user an identifier: the
+    registry entry's _id is the identifier, so the second claim is a duplicate key."""
     from pymongo.errors import DuplicateKeyError
 
-    base = {"appId": tenant.app_id, "emails": [], "phones": []}
-    await store.users.insert_one({**base, "_id": "a", "externalUserId": "x", "emails": ["e@example.com"]})
-    for duplicate in ({"externalUserId": "x"}, {"emails": ["e@example.com"]}):
-        try:
-            await store.users.insert_one({**base, "_id": "b", **duplicate})
-        except DuplicateKeyError:
-            continue
-        raise AssertionError(f"{duplicate} was stored twice")
+    from app.domain.users import insert_user
+    from app.store import unit_of_work
+
+    base = {"appId": tenant.app_id, "emails": [], "phones": [], "version": 1}
+
+    def store_user(document: dict[str, object]) -> Awaitable[None]:
+        return unit_of_work.run(store, lambda unit: insert_user(unit, document))
+
+    await store_user({**base, "_id": "a", "externalUserId": "x", "emails": ["e@example.com"]})
+    cases: list[tuple[dict[str, object], str, str, str]] = [
+        ({"externalUserId": "x"}, "externalUserId", "x", "externalUserId"),
+        ({"emails": ["e@example.com"]}, "emails", "e@example.com", "email"),
+    ]
+    for duplicate, field, value, kind in cases:
+        with pytest.raises(DuplicateKeyError) as raised:
+            await store_user({**base, "_id": "b", **duplicate})
+        assert raised.value.details == {
+            "registryKey": f"{tenant.app_id}|{kind}|{value}",
+            "keyValue": {field: value},
+        }
+    assert await store.users.count_documents({"appId": tenant.app_id}) == 1
     # Users without an identifier do not collide with each other.
-    await store.users.insert_many([{**base, "_id": "c"}, {**base, "_id": "d"}])
+    await store_user({**base, "_id": "c"})
+    await store_user({**base, "_id": "d"})

@@ -20,7 +20,7 @@ from bson import ObjectId
 from pymongo.errors import AutoReconnect, OperationFailure
 
 from app.graphql.ids import encode_id
-from app.store import idempotency, unit_of_work
+from app.store import idempotency, registry, unit_of_work
 from app.store.client import Store
 from tests.conftest import new_tenant
 from tests.helpers import Gateway, Tenant, error_codes
@@ -64,8 +64,12 @@ async def snapshot(store: Store, app_id: str) -> dict[str, list[dict[str, Any]]]
         store.preference_categories,
         store.app_keys,
         idempotency.collection(store),
+        registry.collection(store),
     ):
         result[collection.name] = await collection.find({"appId": app_id}).sort("_id", 1).to_list()
+    # A registry entry's _id starts with the app's id: compare what follows it.
+    for entry in result[registry.collection(store).name]:
+        entry["_id"] = entry["_id"].split("|", 1)[1]
     return result
 
 

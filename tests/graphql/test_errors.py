@@ -8,12 +8,19 @@ import pytest
 
 from app.auth import tokens
 from app.graphql.extensions import MASKED_MESSAGE
+from app.store import registry
 from app.store.client import Store
 from tests.helpers import Gateway, Tenant, error_codes
 
 
 def _logged_with(caplog: pytest.LogCaptureFixture, request_id: str) -> list[logging.LogRecord]:
     return [record for record in caplog.records if getattr(record, "request_id", None) == request_id]
+
+
+async def _register(store: Store, app_id: str, external_user_id: str, user_id: str) -> None:
+    """The registry entry the gateway writes with a user (these users are written past it)."""
+    entry = {"_id": registry.key(app_id, "externalUserId", external_user_id), "appId": app_id, "userId": user_id}
+    await registry.collection(store).insert_one(entry)
 
 
 async def test_unexpected_error_in_a_resolver_is_masked(
@@ -29,6 +36,7 @@ async def test_unexpected_error_in_a_resolver_is_masked(
             "version": 0,
         }
     )
+    await _register(store, tenant.app_id, "corrupt", "corrupt-1")
     request_id = "req-masking-0001"
     body = await gateway.execute(
         'query { user(by: {externalUserId: "corrupt"}) { externalUserId type } }',
@@ -49,6 +57,7 @@ async def test_a_request_gets_an_id_when_it_brings_none(
     gateway: Gateway, tenant: Tenant, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     await store.users.insert_one({"_id": "corrupt-2", "appId": tenant.app_id, "externalUserId": "c2", "version": 0})
+    await _register(store, tenant.app_id, "c2", "corrupt-2")
     for header in ({}, {"x-request-id": "bad id with spaces"}):
         body = await gateway.execute(
             'query { user(by: {externalUserId: "c2"}) { createdAt } }', token=tenant.app_token, headers=header

@@ -55,7 +55,7 @@ async def test_an_import_failing_at_any_write_step_resumes_to_complete_rows(
     tenant = await new_tenant(gateway, admin_token, "import steps")
     with hooked(Steps()) as counting:
         await run_import(store, tenant.app_id, source, Options(batch_size=3), box=box)
-    assert len(counting.seen) == 6  # per batch: the users, their history events, their change events
+    assert len(counting.seen) == 8  # per batch: the registry entries, the users, their history and change events
 
     for fail_at in range(1, len(counting.seen) + 1):
         tenant = await new_tenant(gateway, admin_token, "import steps")
@@ -63,7 +63,7 @@ async def test_an_import_failing_at_any_write_step_resumes_to_complete_rows(
         with hooked(Steps(fail_at=fail_at)), pytest.raises(StoreUnreachable):
             await run_import(store, tenant.app_id, source, options, box=box)
         stored = await _created_events(store, tenant.app_id)
-        assert len(stored) == (0 if fail_at <= 3 else 3)  # the first batch commits after its third step
+        assert len(stored) == (0 if fail_at <= 4 else 3)  # the first batch commits after its fourth step
         assert set(stored.values()) <= {1}, "a stored row without its CREATED event"
 
         options.resume = True

@@ -8,25 +8,32 @@ from app.store.indexes import ensure_indexes
 
 async def _describe(store: Store) -> dict[str, dict[str, object]]:
     described: dict[str, dict[str, object]] = {}
-    for name in ("users", "installations", "app_keys", "history", "sessions", "attribute_definitions"):
+    collections = ("users", "identifier_registry", "installations", "app_keys", "history", "sessions")
+    for name in (*collections, "attribute_definitions"):
         information = await store.db[name].index_information()
         for index, spec in information.items():
             described[f"{name}.{index}"] = {"key": list(spec["key"]), "unique": bool(spec.get("unique"))}
     return described
 
 
-async def test_identifier_indexes_exist(store: Store) -> None:
+async def test_identifier_uniqueness_rests_on_the_registry_not_on_user_indexes(store: Store) -> None:
     indexes = await _describe(store)
-    expected = {
-        "users.unique_external_user_id": [("appId", 1), ("externalUserId", 1)],
-        "users.unique_email": [("appId", 1), ("emails", 1)],
-        "users.unique_phone": [("appId", 1), ("phones", 1)],
-        "installations.unique_push_registration_id": [("appId", 1), ("pushRegistrationId", 1)],
-    }
-    for name, key in expected.items():
-        assert name in indexes, name
-        assert indexes[name]["unique"] is True, name
-        assert [tuple(part) for part in indexes[name]["key"]] == key  # type: ignore[attr-defined]
+    # The users collection has no unique index but _id (each made every write scan it).
+    assert [name for name, spec in indexes.items() if name.startswith("users.") and spec["unique"]] == ["users._id_"]
+    assert indexes["identifier_registry.user"]["key"] == [("appId", 1), ("userId", 1)]
+    assert indexes["installations.unique_push_registration_id"]["unique"] is True
+
+
+async def test_start_up_drops_the_retired_unique_indexes(store: Store) -> None:
+    """A store written by an earlier version loses its unique identifier indexes at start-up."""
+    await store.users.create_index(
+        [("appId", 1), ("emails", 1)],
+        name="unique_email",
+        unique=True,
+        partialFilterExpression={"emails": {"$type": "string"}},
+    )
+    await ensure_indexes(store)
+    assert "unique_email" not in await store.users.index_information()
 
 
 async def test_creating_indexes_twice_is_harmless(store: Store) -> None:
