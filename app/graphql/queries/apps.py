@@ -5,11 +5,11 @@ from __future__ import annotations
 import strawberry
 from strawberry.relay import PageInfo
 
-from app.auth import scopes
 from app.domain import apps
 from app.domain.errors import DomainError
 from app.graphql.access import Info
 from app.graphql.errors import user_errors
+from app.graphql.pipeline import ADMIN, query
 from app.graphql.types.apps import App, AppList
 
 DEFAULT_PAGE_SIZE = 50
@@ -17,16 +17,16 @@ DEFAULT_PAGE_SIZE = 50
 
 @strawberry.type
 class AppQueries:
-    @strawberry.field(
+    @query(
+        scopes=ADMIN,
         description=(
             "The apps, in id order, with their active key ids (admin scope; never secrets). "
             f"`first` is at most {apps.MAX_APPS_PAGE_SIZE}; more is refused with LIMIT_EXCEEDED. "
             "`after` is the `endCursor` of the previous page."
-        )
+        ),
     )
     async def apps(self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None) -> AppList:
         context = info.context
-        scopes.require_admin(context.principal)
         try:
             page = await apps.list_apps(context.store, first, after)
         except DomainError as error:
