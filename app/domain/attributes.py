@@ -19,17 +19,13 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-import bson
-from bson.decimal128 import Decimal128, create_decimal128_context
-
 from app.domain import clock, limits
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
+from app.store import decimals
 
 # fullmatch, never match + "$": in Python's regex "$" also matches before a final newline.
 KEY_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 RESERVED_PREFIXES = ("$", "ss_")
-
-_DECIMAL128 = create_decimal128_context()
 
 
 class AttributeType(StrEnum):
@@ -122,8 +118,8 @@ def parse_decimal(text: str, field: Field) -> Decimal:
     return number
 
 
-def to_decimal128(number: Decimal) -> Decimal128:
-    return Decimal128(_DECIMAL128.create_decimal(number))
+def to_decimal128(number: Decimal) -> Any:
+    return decimals.to_stored(number)
 
 
 def date_to_bson(value: date) -> datetime:
@@ -326,7 +322,7 @@ def _scalar_list(typed: TypedValue, field: Field) -> list[Any]:
 
 
 def _check_size(value: Any, field: Field) -> Any:
-    if len(bson.encode({"v": value})) > limits.MAX_VALUE_BYTES:
+    if decimals.encoded_size(value) > limits.MAX_VALUE_BYTES:
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED, f"a value is at most {limits.MAX_VALUE_BYTES // 1024} KiB as stored", field
         )
@@ -399,8 +395,9 @@ def _decimal_text(number: Decimal) -> str:
 
 
 def _json_scalar(value: Any) -> Any:
-    if isinstance(value, Decimal128):
-        return _decimal_text(value.to_decimal())
+    number = decimals.stored_decimal(value)
+    if number is not None:
+        return _decimal_text(number)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return value
@@ -420,8 +417,9 @@ def _json_nested(value: Any) -> Any:
         return {name: _json_nested(item) for name, item in value.items()}
     if isinstance(value, list):
         return [_json_nested(item) for item in value]
-    if isinstance(value, Decimal128):
-        return _json_number(value.to_decimal())
+    number = decimals.stored_decimal(value)
+    if number is not None:
+        return _json_number(number)
     return _json_scalar(value)
 
 

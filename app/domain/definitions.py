@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from app.domain import attributes, limits
 from app.domain.attributes import SCALAR_TYPES, AttributeType, TypedValue
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.profile import Field, ValidPatch
 from app.store.client import Store
+from app.store.errors import DuplicateKeyError
 
 MAX_DEFINITIONS_PER_APP = 500
 STRICT_SETTING = "strictAttributes"

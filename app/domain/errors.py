@@ -34,10 +34,6 @@ class DomainError(Exception):
         self.message = message
         self.field: Path = tuple(str(part) for part in field)
 
-    def under(self, *prefix: str | int) -> DomainError:
-        """The same error with its path placed under ``prefix``."""
-        return DomainError(self.code, self.message, (*map(str, prefix), *self.field))
-
     def __repr__(self) -> str:
         return f"DomainError({self.code}, {self.message!r}, {list(self.field)})"
 

@@ -18,17 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from bson.decimal128 import Decimal128
-
 from app.domain import attributes, limits
 from app.domain.attributes import AttributeType, TypedValue
 from app.domain.definitions import Rules
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
+from app.store import decimals
 
 OpKind = Literal["set", "setOnce", "increment", "append", "remove", "unset", "unsetPath"]
 Document = dict[str, Any]
 Path = tuple[str | int, ...]
-_ZERO = Decimal128("0")
+_ZERO = decimals.ZERO
 
 
 @dataclass(frozen=True, slots=True)

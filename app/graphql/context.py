@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -76,4 +76,3 @@ class Context:
     principal: Principal
     request_id: str
     loaders: Loaders
-    extras: dict[str, Any] = field(default_factory=dict)

@@ -10,11 +10,15 @@
    mutation can return are declared with it (``codes=``) and listed in its description; a
    code outside that list warns (an error under the test suite), so the list cannot drift.
 
-So a resolver holds no scope check and no error collection of its own.
+So a resolver holds no scope check and no error collection of its own. Queries and
+subscriptions are declared with ``query(...)`` / ``subscription(...)``: the same scope step
+(``ScopeCheck``) before the resolver, which shapes its own answer (connections keep their
+page-size errors in ``userErrors``).
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -63,6 +67,24 @@ class CallerScope(BasePermission):
 
     def on_unauthorized(self) -> None:
         raise Forbidden(self.message or "this operation is outside the caller's scope")
+
+
+class ScopeCheck(FieldExtension):
+    """The scope step alone: FORBIDDEN before the resolver (or the subscription's first event)
+    when the caller is outside ``scope``."""
+
+    def __init__(self, scope: CallerScope) -> None:
+        self.scope = scope
+
+    # Positional-only like MutationPipeline's: argument names never collide with these.
+    async def resolve_async(  # type: ignore[override]
+        self, next_: AsyncExtensionResolver, root: Any, info: Info, /, **kwargs: Any
+    ) -> Any:
+        if not self.scope.has_permission(root, info):
+            self.scope.on_unauthorized()
+        result = next_(root, info, **kwargs)
+        # A subscription's resolver gives an async generator, not an awaitable.
+        return await result if inspect.isawaitable(result) else result
 
 
 class MutationPipeline(FieldExtension):
@@ -133,12 +155,25 @@ def mutation(
     """Declare a mutation field: who may call it, the userError codes it can return (appended
     to its description), and how its expected failures answer.
     ``failed(errors, arguments)`` builds the payload when the default (nulls) does not fit."""
-    refusal = forbidden or _REFUSALS.get(scopes, "this operation is outside the caller's scope")
     declared = frozenset(codes) if codes is not None else None
     return strawberry.mutation(
         description=described_with_codes(description, declared),
-        extensions=[MutationPipeline(CallerScope(scopes, refusal), failed, declared)],
+        extensions=[MutationPipeline(_caller_scope(scopes, forbidden), failed, declared)],
     )
+
+
+def _caller_scope(scopes: frozenset[Scope], forbidden: str | None) -> CallerScope:
+    return CallerScope(scopes, forbidden or _REFUSALS.get(scopes, "this operation is outside the caller's scope"))
+
+
+def query(*, scopes: frozenset[Scope], description: str, forbidden: str | None = None) -> Any:
+    """Declare a query field and the callers it admits (others get FORBIDDEN before it runs)."""
+    return strawberry.field(description=description, extensions=[ScopeCheck(_caller_scope(scopes, forbidden))])
+
+
+def subscription(*, scopes: frozenset[Scope], description: str, forbidden: str | None = None) -> Any:
+    """Declare a subscription field and the callers it admits."""
+    return strawberry.subscription(description=description, extensions=[ScopeCheck(_caller_scope(scopes, forbidden))])
 
 
 def app_id_of(info: Info) -> str:

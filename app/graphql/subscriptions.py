@@ -33,6 +33,7 @@ from app.graphql.context import Context, build_loaders
 from app.graphql.errors import ClientError
 from app.graphql.ids import decode_any
 from app.graphql.inputs.refs import UserRef
+from app.graphql.pipeline import TENANT, app_id_of, subscription
 from app.graphql.types.user import User
 from app.store import outbox
 
@@ -91,11 +92,12 @@ class UserChange:
 
 @strawberry.type(description="Live changes, over graphql-transport-ws on /graphql.")
 class Subscription:
-    @strawberry.subscription(
+    @subscription(
+        scopes=TENANT,
         description=(
             "Changes to one user as they commit. App tokens name the user with `by`; user and "
             "session tokens omit it and watch their own profile."
-        )
+        ),
     )
     async def user_changes(
         self,
@@ -111,7 +113,7 @@ class Subscription:
         if connection is None:
             raise ClientError("subscriptions need a graphql-transport-ws connection", "BAD_REQUEST")
         principal = context.principal
-        app_id = scopes.require_tenant(principal)
+        app_id = app_id_of(info)
         if principal.scope is Role.APP:
             if by is None:
                 raise ClientError("app tokens name the user with `by`", "BAD_USER_INPUT")

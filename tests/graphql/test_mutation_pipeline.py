@@ -10,7 +10,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from app.auth.principal import Principal, Scope
 from app.domain.errors import DomainError, ErrorCode
-from app.graphql.pipeline import ADMIN, MutationPipeline, UndeclaredErrorCode, mutation
+from app.graphql.pipeline import ADMIN, CallerScope, MutationPipeline, ScopeCheck, UndeclaredErrorCode, mutation
 from app.graphql.schema import schema
 from app.graphql.types.payloads import UserPayload
 from tests.helpers import Gateway, Tenant
@@ -26,6 +26,39 @@ def test_every_mutation_declares_its_scope_in_the_pipeline() -> None:
         if [type(extension) for extension in field.extensions] != [MutationPipeline]
     ]
     assert undeclared == []
+
+
+def test_every_query_and_subscription_declares_its_scope() -> None:
+    undeclared = []
+    for root in ("Query", "Subscription"):
+        root_type = schema.schema_converter.type_map[root].definition
+        assert isinstance(root_type, StrawberryObjectDefinition)
+        for field in root_type.fields:
+            checks = [extension for extension in field.extensions if isinstance(extension, ScopeCheck)]
+            if len(checks) != 1 or not isinstance(checks[0].scope, CallerScope) or not checks[0].scope.scopes:
+                undeclared.append(f"{root}.{field.python_name}")
+    assert undeclared == []
+
+
+APPS = "query { apps { nodes { id } userErrors { code } } }"
+FEED = "query { changeEvents { edges { cursor } userErrors { code } } }"
+ME = "query { me { id } }"
+
+
+async def test_queries_answer_forbidden_outside_their_declared_scope(
+    gateway: Gateway, tenant: Tenant, admin_token: str
+) -> None:
+    """The messages clients saw before the scope moved into the declaration stay the same."""
+    apps = await gateway.execute(APPS, {}, token=tenant.app_token)
+    assert_forbidden(apps)
+    assert apps["errors"][0]["message"] == "admin scope required"
+    _, session = await register_anonymous(gateway, tenant, "pipe-q")
+    feed = await gateway.execute(FEED, {}, headers=session_headers(session))
+    assert_forbidden(feed)
+    assert feed["errors"][0]["message"] == "app scope required"
+    me = await gateway.execute(ME, {}, token=admin_token)
+    assert_forbidden(me)
+    assert me["errors"][0]["message"] == "this operation is outside the caller's scope"
 
 
 async def test_scope_is_decided_before_the_arguments_are_looked_up(gateway: Gateway, tenant: Tenant) -> None:

@@ -12,12 +12,16 @@ import os
 import random
 from typing import Any
 
+import pytest
 import schemathesis
 from graphql import get_introspection_query
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.generation.case import Case
 
 from tests.helpers import Gateway, Tenant
+
+# Long: deselect locally with `-m "not slow"`; CI runs it (its pytest call selects everything).
+pytestmark = pytest.mark.slow
 
 # Operations per schema field; the whole run stays a few hundred operations in CI.
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES_PER_OPERATION", "25"))

@@ -7,11 +7,11 @@ from typing import Annotated
 import strawberry
 from strawberry.relay import PageInfo
 
-from app.auth import scopes
 from app.domain import apps
 from app.domain.errors import DomainError
 from app.graphql.access import Info
 from app.graphql.errors import user_errors
+from app.graphql.pipeline import ADMIN, query
 from app.graphql.types.apps import App, AppList
 
 DEFAULT_PAGE_SIZE = 50
@@ -19,12 +19,13 @@ DEFAULT_PAGE_SIZE = 50
 
 @strawberry.type
 class AppQueries:
-    @strawberry.field(
+    @query(
+        scopes=ADMIN,
         description=(
             "The apps, in id order, with their active key ids (admin scope; never secrets). "
             f"`first` is at most {apps.MAX_APPS_PAGE_SIZE}; more is refused with LIMIT_EXCEEDED. "
             "`after` is the `endCursor` of the previous page."
-        )
+        ),
     )
     async def apps(
         self,
@@ -38,7 +39,6 @@ class AppQueries:
         ] = None,
     ) -> AppList:
         context = info.context
-        scopes.require_admin(context.principal)
         try:
             page = await apps.list_apps(context.store, first, after)
         except DomainError as error:

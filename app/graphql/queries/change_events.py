@@ -7,11 +7,11 @@ from typing import Annotated
 import strawberry
 from strawberry.relay import PageInfo
 
-from app.auth import scopes
 from app.domain import change_feed
 from app.domain.errors import DomainError
 from app.graphql.access import Info
 from app.graphql.errors import user_errors
+from app.graphql.pipeline import APP, app_id_of, query
 from app.graphql.types.change_events import ChangeEventConnection, ChangeEventEdge
 
 DEFAULT_PAGE_SIZE = 100
@@ -19,12 +19,13 @@ DEFAULT_PAGE_SIZE = 100
 
 @strawberry.type
 class ChangeEventQueries:
-    @strawberry.field(
+    @query(
+        scopes=APP,
         description=(
             "The app's change events in commit order (app tokens only). Store pageInfo.endCursor and "
             f"pass it as `after` to resume; `first` is at most {change_feed.MAX_PAGE_SIZE}. Events are "
             "kept for the retention period (PROFILE_GATEWAY_CHANGE_EVENT_RETENTION_DAYS)."
-        )
+        ),
     )
     async def change_events(
         self,
@@ -39,7 +40,7 @@ class ChangeEventQueries:
         ] = None,
     ) -> ChangeEventConnection:
         context = info.context
-        app_id = scopes.require_app(context.principal)
+        app_id = app_id_of(info)
         try:
             found = await change_feed.page(
                 context.store, app_id, after, DEFAULT_PAGE_SIZE if first is None else first, event_types

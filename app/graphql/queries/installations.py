@@ -6,17 +6,17 @@ from typing import Annotated, Any
 
 import strawberry
 
-from app.auth import scopes
 from app.auth.principal import Scope
 from app.domain import installations
 from app.graphql.access import Info
 from app.graphql.installation_access import require_owner_of
+from app.graphql.pipeline import TENANT, app_id_of, query
 from app.graphql.types.installation import Installation
 
 
 @strawberry.type
 class InstallationQueries:
-    @strawberry.field(description="One installation, or null when none has this id.")
+    @query(scopes=TENANT, description="One installation, or null when none has this id.")
     async def installation(
         self,
         info: Info,
@@ -28,15 +28,13 @@ class InstallationQueries:
         ],
     ) -> Installation | None:
         context = info.context
-        app_id = scopes.require_tenant(context.principal)
+        app_id = app_id_of(info)
         return await _visible(info, await installations.find(context.store, app_id, push_registration_id))
 
 
 async def installation_node(info: Info, raw_id: str) -> Installation | None:
     """node(id:) for installations: null when missing, FORBIDDEN outside the caller's scope."""
-    context = info.context
-    app_id = scopes.require_tenant(context.principal)
-    return await _visible(info, await installations.find_by_id(context.store, app_id, raw_id))
+    return await _visible(info, await installations.find_by_id(info.context.store, app_id_of(info), raw_id))
 
 
 async def _visible(info: Info, document: dict[str, Any] | None) -> Installation | None:

@@ -7,12 +7,12 @@ from typing import Annotated
 import strawberry
 from strawberry.relay import PageInfo
 
-from app.auth import scopes
 from app.domain import listing
 from app.domain.errors import DomainError, DomainErrors
 from app.graphql.access import Info
 from app.graphql.errors import user_errors
 from app.graphql.inputs.filters import UserFilter
+from app.graphql.pipeline import APP, app_id_of, query
 from app.graphql.types.connections import UserConnection, UserEdge
 from app.graphql.types.user import User
 
@@ -30,11 +30,12 @@ def _refused(error: DomainError | DomainErrors) -> UserConnection:
 
 @strawberry.type
 class ListingQueries:
-    @strawberry.field(
+    @query(
+        scopes=APP,
         description=(
             "The app's users that match the filter, oldest first (app tokens only). "
             f"`first` is at most {listing.MAX_PAGE_SIZE}; more is refused with LIMIT_EXCEEDED."
-        )
+        ),
     )
     async def users(
         self,
@@ -56,7 +57,7 @@ class ListingQueries:
     ) -> UserConnection:
         context = info.context
         first = DEFAULT_PAGE_SIZE if first is None else first  # the contract's `first: Int = 20`
-        app_id = scopes.require_app(context.principal)
+        app_id = app_id_of(info)
         try:
             page = await listing.list_users(
                 context.store,

@@ -6,13 +6,13 @@ from typing import Annotated
 
 import strawberry
 
-from app.auth import scopes
 from app.auth.principal import Scope
 from app.domain import users
 from app.domain.errors import DomainError
 from app.graphql.access import Info, owned_user
 from app.graphql.ids import decode_any
 from app.graphql.inputs.refs import UserRef
+from app.graphql.pipeline import TENANT, app_id_of, query
 from app.graphql.queries.installations import installation_node
 from app.graphql.types.node import Node
 from app.graphql.types.user import User
@@ -20,7 +20,7 @@ from app.graphql.types.user import User
 
 @strawberry.type
 class UserQueries:
-    @strawberry.field(description="Any object by its global id.")
+    @query(scopes=TENANT, description="Any object by its global id.")
     async def node(
         self,
         info: Info,
@@ -42,11 +42,11 @@ class UserQueries:
             return await installation_node(info, raw_id)
         return None
 
-    @strawberry.field(description="The caller's own profile (user and session tokens).")
+    @query(scopes=TENANT, description="The caller's own profile (user and session tokens).")
     async def me(self, info: Info) -> User | None:
         context = info.context
         principal = context.principal
-        app_id = scopes.require_tenant(principal)
+        app_id = app_id_of(info)
         if principal.scope is Scope.USER and principal.external_user_id is not None:
             ref = users.UserRef("externalUserId", principal.external_user_id)
         elif principal.scope is Scope.SESSION and principal.user_id is not None:
@@ -56,7 +56,7 @@ class UserQueries:
         document = await users.find_user(context.store, app_id, ref)
         return User.of(document) if document is not None else None
 
-    @strawberry.field(description="One user, or null when no user matches.")
+    @query(scopes=TENANT, description="One user, or null when no user matches.")
     async def user(
         self,
         info: Info,
