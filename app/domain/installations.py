@@ -14,6 +14,7 @@ from app.store.client import Session, Store
 find = installations_store.find
 find_by_id = installations_store.find_by_id
 find_by_user_ids = installations_store.find_by_user_ids
+find_by_push_registration_ids = installations_store.find_by_push_registration_ids
 move_all = installations_store.move_all
 
 

@@ -27,6 +27,7 @@ class Loaders:
 
     user_by_id: DataLoader[str, Document | None]
     installations_by_user_id: DataLoader[str, list[Document]]
+    installation_by_push_registration_id: DataLoader[str, Document | None]
     categories_by_app: DataLoader[str, list[Document]]  # preference categories, by app id
     history_pages: DataLoader[HistoryKey, HistoryPage]
 
@@ -41,6 +42,11 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
         if app_id is None:
             return [[] for _ in user_ids]
         return await installations.find_by_user_ids(store, app_id, user_ids)
+
+    async def load_installations_by_registration(registrations: list[str]) -> list[Document | None]:
+        if app_id is None:
+            return [None] * len(registrations)
+        return await installations.find_by_push_registration_ids(store, app_id, registrations)
 
     async def load_categories(app_ids: list[str]) -> list[list[Document]]:
         return await categories.categories_of_apps(store, app_ids)
@@ -59,6 +65,7 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
     return Loaders(
         user_by_id=DataLoader(load_fn=load_users),
         installations_by_user_id=DataLoader(load_fn=load_installations),
+        installation_by_push_registration_id=DataLoader(load_fn=load_installations_by_registration),
         categories_by_app=DataLoader(load_fn=load_categories),
         # A page of users is at most 100; a bound keeps one aggregate's $unionWith branches
         # well under MongoDB's 1,000 pipeline stages when aliases list more users.

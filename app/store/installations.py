@@ -44,6 +44,17 @@ async def find_by_user_ids(store: Store, app_id: str, user_ids: Sequence[str]) -
     return [grouped[user_id] for user_id in user_ids]
 
 
+async def find_by_push_registration_ids(
+    store: Store, app_id: str, push_registration_ids: Sequence[str]
+) -> list[Document | None]:
+    """The installation of each pushRegistrationId (None when unknown), in order; one round trip."""
+    found: dict[str, Document] = {}
+    cursor = store.installations.find({"appId": app_id, "pushRegistrationId": {"$in": list(push_registration_ids)}})
+    async for document in cursor:
+        found[document["pushRegistrationId"]] = document
+    return [found.get(registration) for registration in push_registration_ids]
+
+
 async def move_all(unit: UnitOfWork, app_id: str, from_user: str, to_user: str, now: datetime) -> None:
     """Hand every installation of ``from_user`` to ``to_user``. A moved installation stops
     being primary when the receiving user already has a primary one (at most one each)."""

@@ -174,6 +174,12 @@ CASES: dict[str, tuple[Setup, str, dict[str, Any]]] = {
         f'mutation {{ addChannel(by: {BY}, channel: {{email: {{address: "a@example.com"}}}}) {{ {USER_FIELDS} }} }}',
         {},
     ),
+    "updateChannels": (
+        _with_channel,
+        f'mutation {{ updateChannels(by: {BY}, add: [{{sms: {{phone: "+4915112345678"}}}}], '
+        f'remove: [{{value: {{type: EMAIL, address: "a@example.com"}}}}], unset: [SLACK]) {{ {USER_FIELDS} }} }}',
+        {},
+    ),
     "unsetChannels": (_with_channel, f"mutation {{ unsetChannels(by: {BY}, types: [EMAIL]) {{ {USER_FIELDS} }} }}", {}),
     "updatePreferences": (
         _user,

@@ -79,7 +79,8 @@ RELATIONS: dict[str, tuple[str, Counter[str], Callable[[Node], bool]]] = {
     ),
     "preferences": (
         'preferences { categories { category optedIn } } canReceive(category: "news", channel: ANDROID_PUSH)',
-        Counter({"find preference_categories": 1}),
+        # canReceive reads the users' installations: they are the push destinations.
+        Counter({"find preference_categories": 1, "find installations": 1}),
         _preferences,
     ),
     # Relations of relations reuse what the request already loaded.

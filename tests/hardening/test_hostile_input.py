@@ -52,6 +52,8 @@ REMOVE_CHANNEL = """mutation($by: UserRef!, $id: ID!) {
   removeChannel(by: $by, channelId: $id) { user { id } userErrors { code field } } }"""
 UNSET_CHANNELS = """mutation($by: UserRef!, $types: [ChannelType!]!) {
   unsetChannels(by: $by, types: $types) { user { id } userErrors { code field } } }"""
+UPDATE_CHANNELS = """mutation($by: UserRef!, $add: [ChannelInput!], $remove: [ChannelMatch!], $unset: [ChannelType!]) {
+  updateChannels(by: $by, add: $add, remove: $remove, unset: $unset) { user { id } userErrors { code field } } }"""
 PREFERENCES = """mutation($by: UserRef!, $input: PreferencesInput!) {
   updatePreferences(by: $by, input: $input) { user { id } userErrors { code field } } }"""
 CATEGORY = """mutation($input: PreferenceCategoryInput!) {
@@ -334,6 +336,19 @@ CASES: dict[str, Case] = {
     ),
     "addChannel 1 MB push token": Case(ADD_CHANNEL, channel(iosPush={"token": "x" * MB}), code="LIMIT_EXCEEDED"),
     "removeChannel operator id": Case(REMOVE_CHANNEL, {"by": VICTIM, "id": '{"$ne": null}'}, code="INVALID_INPUT"),
+    "updateChannels operator address": Case(
+        UPDATE_CHANNELS,
+        {"by": VICTIM, "remove": [{"value": {"type": "EMAIL", "address": '{"$ne": null}'}}]},
+        code="INVALID_EMAIL",
+    ),
+    "updateChannels 10k removals": Case(
+        UPDATE_CHANNELS, {"by": VICTIM, "remove": [{"id": "x"}] * 10_000}, code="LIMIT_EXCEEDED"
+    ),
+    "updateChannels valid add, bad one after": Case(
+        UPDATE_CHANNELS,
+        {"by": VICTIM, "add": [{"email": {"address": "ok@example.com"}}, {"sms": {"phone": "call me"}}]},
+        code="INVALID_PHONE",
+    ),
     "unsetChannels unknown type": Case(UNSET_CHANNELS, {"by": VICTIM, "types": ["PIGEON"]}, code="BAD_USER_INPUT"),
     "updatePreferences time zone path": Case(
         PREFERENCES, preferences(timezone="../../../etc/passwd"), code="INVALID_INPUT"

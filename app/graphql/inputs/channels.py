@@ -126,3 +126,25 @@ def _camel(values: dict[str, Any]) -> dict[str, Any]:
         head, *rest = name.split("_")
         result[head + "".join(part.title() for part in rest)] = value
     return result
+
+
+@strawberry.input(
+    description="A stored channel named by value: its type plus address (email, phone, push token, "
+    "web push endpoint, Slack/Teams target id) or, for Slack/Teams incoming webhooks, incomingWebhookUrl."
+)
+class ChannelAddressInput:
+    type: DomainChannelType = strawberry.field(description="The channel's type.")
+    address: str | None = strawberry.field(
+        default=None, description="Email, phone (normalised as when added), token, endpoint or target id."
+    )
+    incoming_webhook_url: str | None = strawberry.field(
+        default=None, description="The incoming webhook url of a SLACK or MS_TEAMS channel."
+    )
+
+
+@strawberry.input(one_of=True, description="Which channel to remove: by id, or by value.")
+class ChannelMatch:
+    id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="A Channel id.")
+    value: ChannelAddressInput | None = strawberry.field(
+        default=strawberry.UNSET, description="The channel's type and address (every channel that matches)."
+    )

@@ -6,12 +6,13 @@ from typing import Annotated
 
 import strawberry
 
-from app.domain import channels
+from app.domain import channel_changes, channels
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.domain.errors import ErrorCode
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.ids import decode_id
-from app.graphql.inputs.channels import ChannelInput
+from app.graphql.inputs import given
+from app.graphql.inputs.channels import ChannelInput, ChannelMatch
 from app.graphql.inputs.refs import UserRef
 from app.graphql.pipeline import TENANT, app_id_of, mutation
 from app.graphql.types.channels import ChannelType
@@ -100,3 +101,46 @@ class ChannelMutations:
         kinds = [DomainChannelType(kind) for kind in types]
         document = await channels.unset_channels(context.store, app_id_of(info), context.principal.actor, ref, kinds)
         return UserPayload.of(document, [])
+
+    @mutation(
+        scopes=TENANT,
+        description="Apply several channel changes at once, all or nothing, with one version bump: "
+        "`unset` (every channel of these types), then `remove` (by id or by value; NOT_FOUND when "
+        "nothing matches), then `add` (as addChannel). Errors carry the input path, e.g. "
+        '["add", "1", "email", "address"].',
+    )
+    async def update_channels(
+        self,
+        info: Info,
+        by: UserRef,
+        add: list[ChannelInput] | None = None,
+        remove: list[ChannelMatch] | None = None,
+        unset: list[ChannelType] | None = None,
+    ) -> UserPayload:
+        context = info.context
+        channel_changes.check_counts(add or [], remove or [], unset or [])  # limits first, then ids
+        matches = [_match(item, index) for index, item in enumerate(remove or [])]  # before the look-up
+        ref = await owned_user_ref(info, by)
+        document = await channel_changes.update_channels(
+            context.store,
+            context.box,
+            app_id_of(info),
+            context.principal.actor,
+            ref,
+            add=[item.to_domain() for item in add or []],
+            remove=matches,
+            unset=[DomainChannelType(kind) for kind in unset or []],
+        )
+        return UserPayload.of(document, [])
+
+
+def _match(item: ChannelMatch, index: int) -> channel_changes.ChannelMatch:
+    if given(item.id):
+        return channel_changes.ChannelMatch(channel_id=decode_id(item.id, "Channel", ("remove", str(index), "id")))
+    value = item.value
+    assert value is not None
+    return channel_changes.ChannelMatch(
+        type=DomainChannelType(value.type),
+        address=value.address,
+        incoming_webhook_url=value.incoming_webhook_url,
+    )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.relay import PageInfo
 
-from app.domain import preferences
+from app.domain import preferences, push_destinations
 from app.domain.channel_documents import channels_of
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.domain.errors import DomainError, ErrorCode
@@ -136,15 +136,31 @@ class User(Node):
     ) -> CustomAttribute | None:
         return one_custom_attribute(self.document, key)
 
-    @strawberry.field(description="Delivery endpoints, in the order they were added; only one type when given.")
-    def channels(
+    @strawberry.field(
+        description="Delivery endpoints, in the order they were added; only one type when given. "
+        "Each enabled installation with a push token is listed as its platform's push channel "
+        "(with its installation) while the user owns it."
+    )
+    async def channels(
         self,
+        info: Info,
         type: Annotated[
             ChannelType | None, strawberry.argument(description="Only channels of this type; all when omitted.")
         ] = None,
     ) -> list[Channel]:
         kind = DomainChannelType(type) if type is not None else None
-        return [Channel.of(channel, self.document["_id"]) for channel in channels_of(self.document, kind)]
+        effective = {**self.document, "channels": await self._effective_channels(info)}
+        return [Channel.of(channel, self.document["_id"]) for channel in channels_of(effective, kind)]
+
+    async def _effective_channels(self, info: Info, primary_only: bool = False) -> list[dict[str, Any]]:
+        loaders = info.context.loaders
+        owned = await loaders.installations_by_user_id.load(self.document["_id"])
+        pending = push_destinations.registrations_to_check(self.document, owned)
+        elsewhere: set[str] = set()
+        if pending:
+            found = await loaders.installation_by_push_registration_id.load_many(pending)
+            elsewhere = {item["pushRegistrationId"] for item in found if item is not None}
+        return push_destinations.effective_channels(self.document, owned, elsewhere, primary_only=primary_only)
 
     @strawberry.field(description="Language, time zone, and opt-outs per channel type and per category.")
     async def preferences(self, info: strawberry.Info) -> Preferences:
@@ -154,17 +170,22 @@ class User(Node):
     @strawberry.field(
         description="Whether a message of this category may go to this user on this channel type: "
         "mandatory category, else the user's category and channel-type choices; then an opted-in "
-        "channel of that type must exist. Undefined categories are never deliverable."
+        "channel of that type must exist (for push: an enabled installation with a token). "
+        "Undefined categories are never deliverable. primaryOnly: push only to primary devices."
     )
     async def can_receive(
         self,
-        info: strawberry.Info,
+        info: Info,
         category: Annotated[str, strawberry.argument(description="The preference category's name.")],
         channel: Annotated[ChannelType, strawberry.argument(description="The channel type the message would use.")],
+        primary_only: Annotated[
+            bool, strawberry.argument(description="For push: count only the user's primary devices.")
+        ] = False,
     ) -> bool:
         found = await info.context.loaders.categories_by_app.load(self.document["appId"])
         defined = {item["name"]: item for item in found}
-        return preferences.can_receive(self.document, defined, category, DomainChannelType(channel))
+        effective = {**self.document, "channels": await self._effective_channels(info, primary_only)}
+        return preferences.can_receive(effective, defined, category, DomainChannelType(channel))
 
     @strawberry.field(description="The user's installations (devices), oldest first.")
     async def installations(
