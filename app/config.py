@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(
         default=30, ge=0, le=300, description="Clock skew allowed on `exp`/`nbf`, in seconds (0 to 300)."
     )
+    app_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description=(
+            "How long a process keeps an app key it read (0 to 300; 0: read it on every request). A key "
+            "revoked through another process is refused by this one within this delay; unknown key ids "
+            "are remembered for at most 1 s."
+        ),
+    )
+    app_key_cache_size: int = Field(
+        default=1_024, ge=1, description="App keys kept per process (least recently used dropped first)."
+    )
 
     store_timeout_ms: int = Field(
         default=5_000,

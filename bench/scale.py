@@ -1,15 +1,23 @@
 """How request times grow with the number of users, with the store's CPU and the gateway's apart.
 
-    python -m bench.scale [--sizes 1000,10000,50000] [--calls 20] [--write-calls 5] [--engine memory]
+    python -m bench.scale [--sizes 1000,10000,50000] [--calls 20] [--write-calls 5] [--engine sqlite]
 
 For each size, in a fresh temporary data directory: starts ``profile-gateway store`` (the
-embedded store as its own process), creates an app and inserts that many users straight
-into the store (before the gateway creates its indexes, so seeding does not pay for the
-unique-index checks that the benchmark measures), starts one ``profile-gateway serve``
+embedded store as its own process) and creates an app through it; inserts that many users
+(before the gateway creates its indexes, so seeding does not pay for the unique-index
+checks that the benchmark measures); starts one ``profile-gateway serve``
 process on the store, then sends each request shape sequentially from this process and
 prints per shape: the median and p90 wall time, and the CPU seconds per call of the store
 process and of the gateway process (read from each process, so the load generator's own
 CPU is in neither). Loopback only; every process started here is stopped at the end.
+
+Seeding: the embedded store runs the wire protocol's ``insert`` as one insert per document,
+each scanning the whole collection for a duplicate ``_id`` (quadratic: 5,000 users took
+216 s). With ``--engine sqlite`` (the default, and the gateway's default engine) the store
+process is stopped after the app is created, the users are written into its SQLite file
+in-process through mongoeco's own ``insert_many`` (one batch, no per-document scan), and the
+store is started again on that file. The memory engine keeps nothing across a restart, so
+``--engine memory`` still seeds through the wire (fine for 1,000 users, slow beyond).
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from typing import Any
 
 import httpx
 import psutil
+from mongoeco import AsyncMongoClient as MongoecoClient
+from mongoeco.engines.sqlite import SQLiteEngine
 from pydantic import SecretStr
 
 from app.auth import tokens
@@ -43,7 +53,8 @@ from app.store.client import connect
 from app.store.store_address import running_store_uri
 from bench.read import free_port
 
-SEED_BATCH = 500
+SEED_BATCH = 1_000
+DATABASE = "profile_gateway"
 _GLOBAL_IDS: list[str] = []  # users' GraphQL ids, read once the gateway runs
 START_SECONDS = 600  # the gateway builds its indexes over the seeded users at start
 
@@ -99,28 +110,47 @@ def _cpu(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-async def _seed(data_dir: Path, store_uri: str, users: int) -> str:
-    """An app with ``users`` users, inserted directly; its app token."""
+def _users(app_id: str, start: int, stop: int) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    documents = []
+    for index in range(start, stop):
+        document = new_user_document(app_id, _user_id(index), now)
+        document.update(
+            type="CUSTOMER",
+            externalUserId=f"u{index}",
+            emails=[f"u{index}@example.com"],
+            tags=["bench", f"cohort{index % 5}"],
+        )
+        documents.append(document)
+    return documents
+
+
+async def _create_app(data_dir: Path, store_uri: str) -> tuple[str, str]:
+    """An app created through the store process: (app id, app token)."""
     master_key = json.loads((data_dir / "secrets.json").read_text())["master_key"]
-    store = connect(store_uri, "profile_gateway", timeout_ms=120_000)
+    store = connect(store_uri, DATABASE, timeout_ms=120_000)
     try:
         _, key = await create_app(store, SecretBox(SecretStr(master_key).get_secret_value()), "scale")
-        now = datetime.now(UTC)
-        for start in range(0, users, SEED_BATCH):
-            documents = []
-            for index in range(start, min(users, start + SEED_BATCH)):
-                document = new_user_document(key.app_id, _user_id(index), now)
-                document.update(
-                    type="CUSTOMER",
-                    externalUserId=f"u{index}",
-                    emails=[f"u{index}@example.com"],
-                    tags=["bench", f"cohort{index % 5}"],
-                )
-                documents.append(document)
-            await store.users.insert_many(documents, ordered=False)
     finally:
         await store.close()
-    return tokens.mint(key.secret, {"scope": "app"}, key_id=key.id)
+    return key.app_id, tokens.mint(key.secret, {"scope": "app"}, key_id=key.id)
+
+
+async def _seed_over_the_wire(store_uri: str, app_id: str, users: int) -> None:
+    store = connect(store_uri, DATABASE, timeout_ms=120_000)
+    try:
+        for start in range(0, users, SEED_BATCH):
+            await store.users.insert_many(_users(app_id, start, min(users, start + SEED_BATCH)), ordered=False)
+    finally:
+        await store.close()
+
+
+async def _seed_sqlite_file(database_file: Path, app_id: str, users: int) -> None:
+    """Users written into a stopped store's SQLite file through mongoeco's own client."""
+    async with MongoecoClient(SQLiteEngine(str(database_file))) as client:
+        collection = client[DATABASE]["users"]
+        for start in range(0, users, SEED_BATCH):
+            await collection.insert_many(_users(app_id, start, min(users, start + SEED_BATCH)))
 
 
 async def _measure(
@@ -162,6 +192,24 @@ async def _wait_started(url: str, process: subprocess.Popen[bytes], log: Path) -
     raise SystemExit(f"the gateway did not start within {START_SECONDS} s; see {log}")
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def _wait_store(data_dir: Path, process: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + 60
+    while (store_uri := running_store_uri(data_dir)) is None:
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"the store did not start; see {log}")
+        await asyncio.sleep(0.1)
+    return store_uri
+
+
 def _start(arguments: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen([sys.executable, "-m", "app.cli", *arguments], env=env, stdout=output, stderr=output)
@@ -179,16 +227,19 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
     }
     started: list[subprocess.Popen[bytes]] = []
     try:
-        started.append(
-            _start(["store", "--data-dir", str(data_dir), "--engine", args.engine], env, data_dir.parent / "store.log")
-        )
-        deadline = time.monotonic() + 60
-        while (store_uri := running_store_uri(data_dir)) is None:
-            if time.monotonic() > deadline or started[0].poll() is not None:
-                raise SystemExit(f"the store did not start; see {data_dir.parent / 'store.log'}")
-            await asyncio.sleep(0.1)
+        store_log = data_dir.parent / "store.log"
+        store_command = ["store", "--data-dir", str(data_dir), "--engine", args.engine]
+        started.append(_start(store_command, env, store_log))
+        store_uri = await _wait_store(data_dir, started[-1], store_log)
         seeding = time.perf_counter()
-        token = await _seed(data_dir, store_uri, users)
+        app_id, token = await _create_app(data_dir, store_uri)
+        if args.engine == "sqlite":
+            _stop(started.pop())
+            await _seed_sqlite_file(data_dir / "profile-gateway.sqlite", app_id, users)
+            started.append(_start(store_command, env, store_log))
+            await _wait_store(data_dir, started[-1], store_log)
+        else:
+            await _seed_over_the_wire(store_uri, app_id, users)
         print(f"  seeded {users} users in {time.perf_counter() - seeding:.1f} s", file=sys.stderr)
         port = free_port()
         serve = ["serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"]
@@ -222,11 +273,7 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
         return rows
     finally:
         for process in reversed(started):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            _stop(process)
 
 
 def _print(users: int, rows: list[tuple[str, str, str, str, str, str]]) -> None:
@@ -242,7 +289,7 @@ async def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,50000", help="comma-separated numbers of users")
     parser.add_argument("--calls", type=int, default=20, help="calls per read shape")
     parser.add_argument("--write-calls", type=int, default=5, help="calls per write shape")
-    parser.add_argument("--engine", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument("--engine", choices=["memory", "sqlite"], default="sqlite")
     args = parser.parse_args()
     # Stopped from outside (SIGTERM), still stop the store and gateway processes started here.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

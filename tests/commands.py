@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from pymongo.monitoring import (
     CommandFailedEvent,
@@ -20,6 +21,7 @@ IGNORED = frozenset({"endSessions", "killCursors", "hello", "isMaster", "ismaste
 class CommandLog(CommandListener):
     def __init__(self) -> None:
         self._recording: list[Counter[str]] = []
+        self._capturing: list[list[dict[str, Any]]] = []
 
     def started(self, event: CommandStartedEvent) -> None:
         if event.command_name in IGNORED:
@@ -28,6 +30,8 @@ class CommandLog(CommandListener):
         name = f"{event.command_name} {collection}" if isinstance(collection, str) else event.command_name
         for counter in self._recording:
             counter[name] += 1
+        for commands in self._capturing:
+            commands.append(dict(event.command))
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
         pass
@@ -44,3 +48,14 @@ class CommandLog(CommandListener):
             yield counter
         finally:
             self._recording.remove(counter)
+
+    @contextlib.contextmanager
+    def capturing(self) -> Iterator[list[dict[str, Any]]]:
+        """The commands started inside the block, as sent (tests/store/test_query_plans.py
+        explains them)."""
+        commands: list[dict[str, Any]] = []
+        self._capturing.append(commands)
+        try:
+            yield commands
+        finally:
+            self._capturing.remove(commands)

@@ -13,6 +13,7 @@ from app.domain.errors import DomainError, ErrorCode, not_found
 from app.store import apps as apps_store
 from app.store import unit_of_work
 from app.store.client import Store
+from app.store.ttl_cache import Missing
 from app.store.unit_of_work import UnitOfWork
 
 MAX_APP_NAME_LENGTH = 200
@@ -97,16 +98,25 @@ async def revoke_app_key(store: Store, app_id: str, key_id: str) -> dict[str, An
             raise not_found("the key", ("keyId",))
         return key
 
-    return await unit_of_work.run(store, work)
+    revoked = await unit_of_work.run(store, work)
+    # Refused at once by this process; other processes within `app_key_cache_seconds`.
+    store.app_key_cache.forget(key_id)
+    return revoked
 
 
 async def active_key_secret(store: Store, box: SecretBox, key_id: str) -> tuple[str, str] | None:
-    """(app id, secret) of a key that exists and is not revoked; read on every request so a
-    revocation takes effect at once on every replica."""
+    """(app id, secret) of a key that exists and is not revoked. Kept per process for
+    `app_key_cache_seconds`: a revocation takes effect at once in the process that made it and
+    within that delay on every other replica (docs/reference/access-and-tokens.md)."""
+    cache = store.app_key_cache
+    cached = cache.get(key_id)
+    if not isinstance(cached, Missing):
+        return cached
+    generation = cache.generation()
     key = await apps_store.find_active_key(store, key_id)
-    if key is None:
-        return None
-    return key["appId"], box.decrypt(key["secret"])
+    found = None if key is None else (key["appId"], box.decrypt(key["secret"]))
+    cache.put(key_id, found, generation)
+    return found
 
 
 MAX_APPS_PAGE_SIZE = 100

@@ -14,6 +14,7 @@ from pymongo.monitoring import CommandListener
 
 from app.config import Settings
 from app.store.embedded import EmbeddedServer
+from app.store.ttl_cache import TtlCache
 
 Document = dict[str, Any]
 # What the domain names without importing the driver.
@@ -41,6 +42,9 @@ class Store:
     preference_categories: AsyncCollection[Document] = field(init=False)
     # The embedded server runs one transaction at a time (see app/store/transactions.py).
     transaction_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    # Active app keys as (app id, secret), read by every authenticated request: kept per
+    # process for `app_key_cache_seconds` (open_store sets it from the settings).
+    app_key_cache: TtlCache[tuple[str, str]] = field(init=False, default_factory=lambda: TtlCache(5.0, 1_024))
 
     def __post_init__(self) -> None:
         self.apps = self.db["apps"]
@@ -90,10 +94,12 @@ def open_store(settings: Settings, listeners: list[CommandListener] | None = Non
     else:
         embedded = EmbeddedServer(settings.data_dir, engine=settings.embedded_engine)
         uri = embedded.start()
-    return connect(
+    store = connect(
         uri,
         settings.database_name,
         timeout_ms=settings.store_timeout_ms,
         listeners=listeners,
         embedded=embedded,
     )
+    store.app_key_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
+    return store

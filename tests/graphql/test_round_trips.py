@@ -24,11 +24,13 @@ from tests.helpers import Gateway, Tenant
 
 USERS_ON_PAGE = 6
 
-# Commands of `users(first: N) { totalCount nodes { id … } }` whatever N is: the app key
-# behind the token, the page (with one user more, for hasNextPage) and the count.
+# Commands of `users(first: N) { totalCount nodes { id … } }` whatever N is: the page (with
+# one user more, for hasNextPage) and the count. The app key behind the token is read by the
+# first request only: each process keeps it for `app_key_cache_seconds` (tests/auth/
+# test_app_key_cache.py), so every measured request is preceded by the same one unmeasured.
 # The app's rate limit is one bucket in the store, shared by every gateway replica.
 RATE_LIMIT = Counter({"findAndModify rate_limits": 1})
-BASE = Counter({"find app_keys": 1, "find users": 1, "aggregate users": 1}) + RATE_LIMIT
+BASE = Counter({"find users": 1, "aggregate users": 1}) + RATE_LIMIT
 
 Node = dict[str, Any]
 
@@ -140,6 +142,7 @@ async def test_a_page_of_100_costs_what_a_page_of_1_costs(
     query = "query($first: Int!) { users(first: $first) { totalCount nodes { " + selection + " } } }"
     spent = []
     for first in (1, 100):
+        await gateway.data(query, {"first": first}, token=tenant.app_token)  # the app key is cached
         with command_log.recording() as commands:
             data = await gateway.data(query, {"first": first}, token=tenant.app_token)
         nodes = data["users"]["nodes"]
@@ -174,8 +177,9 @@ async def test_more_installations_than_one_default_batch_still_cost_one_look_up(
     query = "query($first: Int!) { users(first: $first) { nodes { installations { id } } } }"
     spent = []
     for first in (1, 100):
+        await gateway.data(query, {"first": first}, token=tenant.app_token)  # the app key is cached
         with command_log.recording() as commands:
             data = await gateway.data(query, {"first": first}, token=tenant.app_token)
         assert [len(n["installations"]) for n in data["users"]["nodes"]] == [21] * min(first, 6)
         spent.append(commands)
-    assert spent[0] == spent[1] == Counter({"find app_keys": 1, "find users": 1, "find installations": 1}) + RATE_LIMIT
+    assert spent[0] == spent[1] == Counter({"find users": 1, "find installations": 1}) + RATE_LIMIT

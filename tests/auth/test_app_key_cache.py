@@ -1,0 +1,127 @@
+"""The app key behind a token is read once per process and kept for `app_key_cache_seconds`:
+a revocation is seen at once by the process that made it and within that delay by every
+other; unknown key ids are remembered only briefly; the cache is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from starlette.datastructures import Headers
+
+from app.auth import tokens
+from app.auth.authenticate import authenticate
+from app.auth.tokens import InvalidToken
+from app.config import Settings
+from app.crypto import SecretBox
+from app.store.client import Store
+from app.store.ttl_cache import MISSING, TtlCache
+from tests.commands import CommandLog
+from tests.helpers import Gateway, Tenant
+
+REVOKE = "mutation($a: ID!, $k: ID!) { revokeAppKey(appId: $a, keyId: $k) { userErrors { code } } }"
+ME_APP = "query { users(first: 1) { nodes { id } } }"
+DELAY = 0.5
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _replica(store: Store, seconds: float = DELAY) -> Store:
+    """Another gateway process on the same database: its own Store, so its own cache."""
+    other = Store(client=store.client, db=store.db, embedded_workarounds=store.embedded_workarounds)
+    other.app_key_cache = TtlCache(seconds, 16)
+    return other
+
+
+def _bearer(token: str) -> Headers:
+    return Headers({"authorization": f"Bearer {token}"})
+
+
+async def test_a_key_revoked_elsewhere_is_refused_once_the_delay_has_passed(
+    gateway: Gateway, tenant: Tenant, admin_token: str, store: Store, settings: Settings, box: SecretBox
+) -> None:
+    replica = _replica(store)
+    headers = _bearer(tenant.app_token)
+    assert (await authenticate(headers, settings, replica, box)).app_id == tenant.app_id
+    revoked = await gateway.data(REVOKE, {"a": tenant.app_id, "k": tenant.key_id}, token=admin_token)
+    assert revoked["revokeAppKey"]["userErrors"] == []
+    # The gateway that revoked refuses at once; the replica may still accept within the delay.
+    assert (await gateway.post(ME_APP, token=tenant.app_token)).status_code == 401
+    await asyncio.sleep(DELAY + 0.1)
+    with pytest.raises(InvalidToken, match="revoked"):
+        await authenticate(headers, settings, replica, box)
+
+
+async def test_without_the_cache_every_request_reads_the_key(
+    tenant: Tenant, store: Store, settings: Settings, box: SecretBox, command_log: CommandLog
+) -> None:
+    replica = _replica(store, seconds=0)
+    with command_log.recording() as commands:
+        for _ in range(3):
+            await authenticate(_bearer(tenant.app_token), settings, replica, box)
+    assert commands["find app_keys"] == 3
+
+
+async def test_a_repeated_request_does_not_read_the_key_again(
+    tenant: Tenant, store: Store, settings: Settings, box: SecretBox, command_log: CommandLog
+) -> None:
+    replica = _replica(store, seconds=60)
+    with command_log.recording() as commands:
+        for _ in range(3):
+            await authenticate(_bearer(tenant.app_token), settings, replica, box)
+    assert commands["find app_keys"] == 1
+
+
+async def test_an_unknown_key_id_is_remembered_briefly(
+    tenant: Tenant, store: Store, settings: Settings, box: SecretBox, command_log: CommandLog
+) -> None:
+    replica = _replica(store, seconds=60)
+    forged = tokens.mint("x" * 48, {"scope": "app"}, key_id="key_unknown")
+    with command_log.recording() as commands:
+        for _ in range(3):
+            with pytest.raises(InvalidToken):
+                await authenticate(_bearer(forged), settings, replica, box)
+    assert commands["find app_keys"] == 1
+
+
+def test_misses_expire_sooner_than_hits() -> None:
+    clock = FakeClock()
+    cache: TtlCache[str] = TtlCache(5.0, 8, negative_seconds=1.0, clock=clock)
+    cache.put("known", "secret", cache.generation())
+    cache.put("unknown", None, cache.generation())
+    clock.now = 1.0
+    assert cache.get("known") == "secret"
+    assert cache.get("unknown") is MISSING
+    clock.now = 5.0
+    assert cache.get("known") is MISSING
+
+
+def test_the_least_recently_used_entry_goes_first() -> None:
+    cache: TtlCache[str] = TtlCache(5.0, 2, clock=FakeClock())
+    for key in ("a", "b"):
+        cache.put(key, key, cache.generation())
+    assert cache.get("a") == "a"
+    cache.put("c", "c", cache.generation())
+    assert len(cache) == 2
+    assert cache.get("b") is MISSING
+    assert cache.get("a") == "a"
+
+
+def test_a_look_up_that_raced_a_revocation_is_not_kept() -> None:
+    cache: TtlCache[str] = TtlCache(5.0, 8, clock=FakeClock())
+    before = cache.generation()
+    cache.forget("k")  # revoked while the look-up was in flight
+    cache.put("k", "stale secret", before)
+    assert cache.get("k") is MISSING
+
+
+def test_zero_seconds_keeps_nothing() -> None:
+    cache: TtlCache[str] = TtlCache(0, 8, clock=FakeClock())
+    cache.put("k", "v", cache.generation())
+    assert cache.get("k") is MISSING
