@@ -104,6 +104,14 @@ class ChannelMutations:
 
     @mutation(
         scopes=TENANT,
+        codes=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.INVALID_EMAIL,
+            ErrorCode.INVALID_PHONE,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.VERSION_CONFLICT,
+            ErrorCode.LIMIT_EXCEEDED,
+        ),
         description="Apply several channel changes at once, all or nothing, with one version bump: "
         "`unset` (every channel of these types), then `remove` (by id or by value; NOT_FOUND when "
         "nothing matches), then `add` (as addChannel). Errors carry the input path, e.g. "
@@ -112,10 +120,18 @@ class ChannelMutations:
     async def update_channels(
         self,
         info: Info,
-        by: UserRef,
-        add: list[ChannelInput] | None = None,
-        remove: list[ChannelMatch] | None = None,
-        unset: list[ChannelType] | None = None,
+        by: Annotated[
+            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+        ],
+        add: Annotated[
+            list[ChannelInput] | None, strawberry.argument(description="Channels to add (as addChannel).")
+        ] = None,
+        remove: Annotated[
+            list[ChannelMatch] | None, strawberry.argument(description="Channels to remove, by id or by value.")
+        ] = None,
+        unset: Annotated[
+            list[ChannelType] | None, strawberry.argument(description="Remove every channel of these types.")
+        ] = None,
     ) -> UserPayload:
         context = info.context
         channel_changes.check_counts(add or [], remove or [], unset or [])  # limits first, then ids
