@@ -2,6 +2,7 @@
 after it answers:
 
 - only GET and POST: any other method (HEAD included) is 405 with `Allow: GET, POST`;
+- a POST's body is application/json, anything else is 415;
 - the response media type is negotiated from Accept (406 when none of ours is acceptable) and
   left in ``scope["state"]["media_type"]`` for the view;
 - media types are matched case-insensitively (`application/JSON` is JSON);
@@ -61,6 +62,18 @@ class GraphQLOverHttp:
                 406,
                 f"the response can be {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}; the Accept header names neither",
                 request_id=request_id,
+            )
+            return
+        if (
+            scope["method"] == "POST"
+            and media_type(headers.get(b"content-type", b"").decode("latin-1")) != APPLICATION_JSON
+        ):
+            await send_error(
+                send,
+                415,
+                f"a POST's body must be {APPLICATION_JSON} (Content-Type)",
+                request_id=request_id,
+                content_type=accepted or APPLICATION_JSON,
             )
             return
         state["media_type"] = accepted or APPLICATION_JSON

@@ -59,7 +59,7 @@ async def test_no_acceptable_media_type_is_406(http: httpx.AsyncClient, tenant: 
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_ACCEPTABLE"
 
 
-REQUEST_ERRORS = {
+REQUEST_ERRORS: dict[str, dict[str, Any]] = {
     "parse": {"query": "{"},
     "validation": {"query": "{ noSuchField }"},
     "variable coercion": {"query": "query Q($id: ID!) { __typename }", "variables": {"id": None}},
@@ -157,3 +157,11 @@ async def test_authenticated_get_answers_are_not_cacheable(http: httpx.AsyncClie
     response = await http.get("/graphql", params={"query": "{ __typename }"}, headers=bearer(tenant))
     assert response.status_code == 200
     assert response.headers["cache-control"] == "private, no-store"
+
+
+async def test_a_post_body_that_is_not_json_is_415(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = bearer(tenant) | ({"content-type": content_type} if content_type else {})
+        response = await http.post("/graphql", content=b'{"query": "{ __typename }"}', headers=headers)
+        assert response.status_code == 415, content_type
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
