@@ -165,3 +165,20 @@ async def test_a_post_body_that_is_not_json_is_415(http: httpx.AsyncClient, tena
         response = await http.post("/graphql", content=b'{"query": "{ __typename }"}', headers=headers)
         assert response.status_code == 415, content_type
         assert response.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+async def test_refusals_before_graphql_use_the_negotiated_media_type(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await http.post(
+        "/graphql",
+        content=b'{ "not JSON',
+        headers=bearer(tenant, accept=GRAPHQL_RESPONSE, **{"content-type": "application/json"}),
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == GRAPHQL_RESPONSE
+    assert "data" not in response.json()
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_post_answers_carry_no_cache_control(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await post(http, tenant, {"query": "{ __typename }"})
+    assert "cache-control" not in response.headers
