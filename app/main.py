@@ -29,6 +29,7 @@ from app.http.auth_failure_limit import AuthFailureLimit
 from app.http.authentication import Authentication
 from app.http.body_limit import BodySizeLimit
 from app.http.graphiql import static_route
+from app.http.graphql_over_http import GraphQLOverHttp
 from app.http.graphql_view import GraphQLView, json_limits_of
 from app.http.headers import SecurityHeaders
 from app.http.idempotency import Idempotency
@@ -128,15 +129,17 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             )
             # Outermost first: refuse a blocked address before any look-up, then authenticate,
             # then spend the app's rate, then run once per Idempotency-Key.
-            graphql.endpoint = AuthFailureLimit(
-                Authentication(
-                    AppRateLimit(IdempotencyHook(view, idempotent), limiter),
-                    settings,
-                    store,
-                    box,
-                    graphiql=view.graphql_ide is not None,
-                ),
-                auth_failures,
+            graphql.endpoint = GraphQLOverHttp(
+                AuthFailureLimit(
+                    Authentication(
+                        AppRateLimit(IdempotencyHook(view, idempotent), limiter),
+                        settings,
+                        store,
+                        box,
+                        graphiql=view.graphql_ide is not None,
+                    ),
+                    auth_failures,
+                )
             )
             yield
         finally:
@@ -159,7 +162,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql),  # every method: GraphQLOverHttp answers 405 with its Allow
         WebSocketRoute("/graphql", live),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -180,6 +183,7 @@ def _edge(settings: Settings, metrics: Metrics | None) -> list[Middleware]:
     return [
         Middleware(Observe, metrics=metrics),
         Middleware(SecurityHeaders, hsts=settings.environment == "production"),
+        Middleware(JsonErrorBodies),  # outside CORS: a refused preflight gets the JSON shape too
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -195,7 +199,6 @@ def _edge(settings: Settings, metrics: Metrics | None) -> list[Middleware]:
             expose_headers=["x-request-id", "retry-after", "idempotent-replayed"],
             max_age=600,
         ),
-        Middleware(JsonErrorBodies),
         Middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
     ]

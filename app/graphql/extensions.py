@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from pymongo.errors import PyMongoError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
 from app.auth.scopes import Forbidden
@@ -63,6 +64,10 @@ class MaskUnexpectedErrors(SchemaExtension):
 
     def _present(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error
+        if isinstance(error, StrawberryInputCoercionError) and not error.path:
+            # Strawberry's own input checks (a @oneOf input with several members) in variables.
+            message = without_input_values(error.message)
+            return GraphQLError(message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
         if original is None and not error.path:
             error.message = without_input_values(error.message)  # a parse or validation error
         if original is None or isinstance(original, ClientError):

@@ -13,6 +13,7 @@ STATUS_CODES = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
     408: "REQUEST_TIMEOUT",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
@@ -38,10 +39,11 @@ async def send_error(
     code: str | None = None,
     request_id: str | None = None,
     headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
 ) -> None:
     body = error_body(message, code or STATUS_CODES.get(status, "ERROR"), request_id)
     raw_headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),
         *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
     ]

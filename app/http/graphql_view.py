@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.auth.principal import Principal
 from app.auth.principal import Scope as Role
@@ -26,6 +28,8 @@ from app.graphql.persisted import PersistedQueries, PersistedQueryError
 from app.http.errors import STATUS_CODES, send_error
 from app.http.graphiql import local_graphiql_html
 from app.http.json_body import JsonLimitExceeded, JsonLimits, decode_request_json
+from app.http.media_types import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON
+from app.http.request_errors import request_error_status
 from app.store.client import Store
 
 
@@ -37,6 +41,13 @@ def json_limits_of(settings: Settings) -> JsonLimits:
         max_string_length=settings.max_json_string_length,
         max_number_length=settings.max_json_number_length,
     )
+
+
+class MutationOverGet(HTTPException):
+    """A mutation sent with GET: 405, to be sent again with POST."""
+
+    def __init__(self) -> None:
+        super().__init__(405, "mutations run over POST only")
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -60,12 +71,20 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        state = scope.get("state", {})
         try:
             response = await self.run(Request(scope, receive))
         except HTTPException as error:
             code = "LIMIT_EXCEEDED" if isinstance(error, JsonLimitExceeded) else STATUS_CODES.get(error.status_code)
-            request_id = scope.get("state", {}).get("request_id")
-            await send_error(send, error.status_code, error.reason, code=code, request_id=request_id)
+            await send_error(
+                send,
+                error.status_code,
+                error.reason,
+                code=code,
+                request_id=state.get("request_id"),
+                headers={"allow": "POST"} if isinstance(error, MutationOverGet) else None,
+                content_type=state.get("media_type", APPLICATION_JSON),
+            )
             return
         await response(scope, receive, send)
 
@@ -92,7 +111,15 @@ class GraphQLView(GraphQL[Context, None]):
             return ExecutionResult(data=None, errors=[ClientError(error.message, error.code)])
         if query is not request_data.query:
             request_data = dataclasses.replace(request_data, query=query)
-        result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        try:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as error:
+            refused = error.__cause__
+            if isinstance(refused, InvalidOperationTypeError) and refused.operation_type is OperationType.MUTATION:
+                raise MutationOverGet from error
+            raise
         if to_register is not None and query is not None and result.data is not None:
             await self.persisted.register(to_register, query)
         if result.data is None and any(
@@ -100,6 +127,28 @@ class GraphQLView(GraphQL[Context, None]):
         ):
             sub_response.status_code = 400  # a request error: nothing was run
         return result
+
+    async def get_sub_response(self, request: Request | Any) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.headers["content-type"] = request.scope.get("state", {}).get("media_type", APPLICATION_JSON)
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """With application/graphql-response+json, a request error (nothing was executed) is a
+        4xx without a `data` entry; legacy application/json keeps 200 and `"data": null`."""
+        negotiated = sub_response.headers.get("content-type", APPLICATION_JSON)
+        del sub_response.headers["content-type"]  # Strawberry would append it to its own
+        if negotiated == GRAPHQL_RESPONSE_JSON and isinstance(response_data, dict):
+            status = request_error_status(response_data)
+            if status is not None:
+                response_data = {key: value for key, value in response_data.items() if key != "data"}  # type: ignore[assignment]
+                if not sub_response.status_code or sub_response.status_code < 400:
+                    sub_response.status_code = status
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = negotiated
+        return response
 
     @property
     def graphql_ide_html(self) -> str:

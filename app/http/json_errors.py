@@ -8,6 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.http.errors import STATUS_CODES, error_body
 
 MAX_MESSAGE_LENGTH = 200
+JSON_TYPES = (b"application/json", b"application/graphql-response+json")
 
 
 class JsonErrorBodies:
@@ -25,7 +26,7 @@ class JsonErrorBodies:
             nonlocal pending, text
             if message["type"] == "http.response.start":
                 content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-                if message["status"] >= 400 and not content_type.startswith(b"application/json"):
+                if message["status"] >= 400 and not content_type.startswith(JSON_TYPES):
                     pending = message  # hold it until the whole text is known
                     return
             elif pending is not None:
