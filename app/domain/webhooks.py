@@ -18,8 +18,9 @@ from app.crypto import SecretBox
 from app.domain import change_feed, clock
 from app.domain.errors import DomainError, ErrorCode, not_found
 from app.domain.webhook_urls import UrlPolicy
-from app.store import outbox, webhooks
+from app.store import outbox, unit_of_work, webhooks
 from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
 
 Document = dict[str, Any]
 MAX_DESCRIPTION = 500
@@ -149,7 +150,10 @@ async def rotate(store: Store, box: SecretBox, app_id: str, endpoint_id: str, gr
 
 
 async def delete(store: Store, app_id: str, endpoint_id: str) -> str:
-    if not await webhooks.delete_endpoint(store, app_id, endpoint_id[:100]):
+    async def work(unit: UnitOfWork) -> bool:
+        return await webhooks.delete_endpoint(unit, app_id, endpoint_id[:100])
+
+    if not await unit_of_work.run(store, work):
         raise not_found("the webhook endpoint", ("id",))
     return endpoint_id
 

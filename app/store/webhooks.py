@@ -16,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
 
 Document = dict[str, Any]
 PENDING = "PENDING"
@@ -69,11 +70,12 @@ async def update_endpoint(store: Store, app_id: str, endpoint_id: str, changes: 
     )
 
 
-async def delete_endpoint(store: Store, app_id: str, endpoint_id: str) -> bool:
-    result = await endpoints(store).delete_one({"_id": endpoint_id, "appId": app_id})
-    if result.deleted_count:
-        await deliveries(store).delete_many({"endpointId": endpoint_id})
-    return bool(result.deleted_count)
+async def delete_endpoint(unit: UnitOfWork, app_id: str, endpoint_id: str) -> bool:
+    """The endpoint and its deliveries go together (one unit of work), or neither does."""
+    deleted = await unit.delete_many(endpoints(unit.store), {"_id": endpoint_id, "appId": app_id})
+    if deleted:
+        await unit.delete_many(deliveries(unit.store), {"endpointId": endpoint_id})
+    return bool(deleted)
 
 
 async def enabled_endpoints(store: Store) -> list[Document]:

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.domain.webhooks_dispatcher import Dispatcher
 from app.main import Runtime
 from app.store import webhooks as webhook_store
+from app.store.client import Store
 from tests.events.receiver import Receiver, Reply
 from tests.helpers import Gateway, Tenant
 
@@ -332,3 +333,28 @@ async def test_the_gateway_delivers_by_itself_within_a_second(
             await wait_for(lambda: len(receiver.received) == 1, seconds=5)
             assert asyncio.get_running_loop().time() - started < 1.5
     assert Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)["type"] == "user.created"
+
+
+DELETE_ENDPOINT = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { deletedId userErrors { code } } }"
+
+
+async def test_deleting_an_endpoint_takes_its_deliveries_along_or_nothing(
+    gateway: Gateway, tenant: Tenant, store: Store, runtime: Runtime
+) -> None:
+    from tests.domain.test_write_atomicity import Steps, hooked
+
+    data = await gateway.data(CREATE, {"input": {"url": "http://127.0.0.1:9/hooks"}}, token=tenant.app_token)
+    endpoint_id = data["createWebhookEndpoint"]["endpoint"]["id"]
+    await webhook_store.deliveries(store).insert_one(
+        {"_id": f"{endpoint_id}:1", "endpointId": endpoint_id, "status": "PENDING", "seq": 1}
+    )
+    with hooked(Steps(fail_at=2)):  # the endpoint's delete ran; its deliveries' delete fails
+        body = await gateway.execute(DELETE_ENDPOINT, {"id": endpoint_id}, token=tenant.app_token)
+    assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert await webhook_store.endpoints(store).count_documents({"_id": endpoint_id}) == 1
+    assert await webhook_store.deliveries(store).count_documents({"endpointId": endpoint_id}) == 1
+    # The retry completes the deletion: nothing of the endpoint is left.
+    data = await gateway.data(DELETE_ENDPOINT, {"id": endpoint_id}, token=tenant.app_token)
+    assert data["deleteWebhookEndpoint"]["deletedId"] == endpoint_id
+    assert await webhook_store.endpoints(store).count_documents({"_id": endpoint_id}) == 0
+    assert await webhook_store.deliveries(store).count_documents({"endpointId": endpoint_id}) == 0
