@@ -105,5 +105,5 @@ async def test_graphiql_fetches_the_schema_once_headers_are_typed(served: str, t
             await hints.get_by_text("users", exact=True).wait_for(timeout=15_000)
         finally:
             await browser.close()
-    assert roots == ["query", "mutation"]
+    assert roots == ["query", "mutation", "subscription"]
     assert page_errors == []
