@@ -55,6 +55,8 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
         data_dir=tmp_path,
         embedded_engine="sqlite",
         store_timeout_ms=STORE_TIMEOUT_MS,
+        # Keys read from the store on every request, so the app token below needs the store.
+        app_key_cache_seconds=0,
         admin_secret=SecretStr(admin_secret),
         master_key=SecretStr(Fernet.generate_key().decode()),
     )
