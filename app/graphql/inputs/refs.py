@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.domain.users import UserRef as DomainUserRef
@@ -30,3 +32,9 @@ class UserRef:
             return DomainUserRef("phone", self.phone)
         assert given(self.push_registration_id)  # @oneOf guarantees one member
         return DomainUserRef("pushRegistrationId", self.push_registration_id)
+
+
+# The ``by`` argument of every operation on one user, with its one description.
+UserRefArgument = Annotated[
+    UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
+]

@@ -11,7 +11,7 @@ from app.domain.errors import ErrorCode
 from app.domain.operations import check_operation_count
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
-from app.graphql.inputs.refs import UserRef
+from app.graphql.inputs.refs import UserRefArgument
 from app.graphql.installation_access import owned_installation
 from app.graphql.pipeline import APP, TENANT, app_id_of, mutation
 from app.graphql.types.definitions import (
@@ -46,9 +46,7 @@ class AttributeMutations:
     async def update_custom_attributes(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         ops: Annotated[
             list[AttributeOp], strawberry.argument(description="The operations, applied in order in one atomic update.")
         ],

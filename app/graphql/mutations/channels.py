@@ -13,7 +13,7 @@ from app.graphql.access import Info, owned_user_ref
 from app.graphql.ids import decode_id
 from app.graphql.inputs import given
 from app.graphql.inputs.channels import ChannelInput, ChannelMatch
-from app.graphql.inputs.refs import UserRef
+from app.graphql.inputs.refs import UserRefArgument
 from app.graphql.pipeline import TENANT, app_id_of, mutation
 from app.graphql.types.channels import ChannelType
 from app.graphql.types.payloads import UserPayload
@@ -38,9 +38,7 @@ class ChannelMutations:
     async def add_channel(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         channel: Annotated[ChannelInput, strawberry.argument(description="The channel's type and endpoint.")],
     ) -> UserPayload:
         context = info.context
@@ -64,9 +62,7 @@ class ChannelMutations:
     async def remove_channel(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         channel_id: Annotated[
             strawberry.ID, strawberry.argument(description="The channel's id, as returned in its `id` field.")
         ],
@@ -91,9 +87,7 @@ class ChannelMutations:
     async def unset_channels(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         types: Annotated[list[ChannelType], strawberry.argument(description="The channel types to remove.")],
     ) -> UserPayload:
         context = info.context
@@ -120,9 +114,7 @@ class ChannelMutations:
     async def update_channels(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         add: Annotated[
             list[ChannelInput] | None, strawberry.argument(description="Channels to add (as addChannel).")
         ] = None,

@@ -10,7 +10,7 @@ from app.domain import categories, preferences
 from app.domain.errors import ErrorCode
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.inputs.preferences import PreferenceCategoryInput, PreferencesInput
-from app.graphql.inputs.refs import UserRef
+from app.graphql.inputs.refs import UserRefArgument
 from app.graphql.pipeline import APP, TENANT, app_id_of, mutation
 from app.graphql.types.payloads import UserPayload
 from app.graphql.types.preferences import (
@@ -37,9 +37,7 @@ class PreferenceMutations:
     async def update_preferences(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         input: Annotated[
             PreferencesInput, strawberry.argument(description="The preferences to change; omitted ones stay.")
         ],

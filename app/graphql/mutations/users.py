@@ -10,7 +10,7 @@ from app.domain import users
 from app.domain.errors import ErrorCode
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.ids import encode_id
-from app.graphql.inputs.refs import UserRef
+from app.graphql.inputs.refs import UserRefArgument
 from app.graphql.inputs.users import UpsertUserInput, UserPatch
 from app.graphql.pipeline import APP, TENANT, app_id_of, mutation, vouched_patch
 from app.graphql.types.payloads import DeleteUserPayload, UserPayload
@@ -74,9 +74,7 @@ class UserMutations:
     async def update_user(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         patch: Annotated[
             UserPatch, strawberry.argument(description="The changes: omitted fields stay, explicit nulls remove.")
         ],
@@ -110,9 +108,7 @@ class UserMutations:
     async def add_tags(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         tags: Annotated[list[str], strawberry.argument(description="The tags to add.")],
     ) -> UserPayload:
         context = info.context
@@ -135,9 +131,7 @@ class UserMutations:
     async def remove_tags(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
         tags: Annotated[list[str], strawberry.argument(description="The tags to remove.")],
     ) -> UserPayload:
         context = info.context
@@ -153,9 +147,7 @@ class UserMutations:
     async def delete_user(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
     ) -> DeleteUserPayload:
         deleted = await users.delete_user(info.context.store, app_id_of(info), by.to_domain())
         return DeleteUserPayload(deleted_user_id=strawberry.ID(encode_id("User", deleted)), user_errors=[])

@@ -11,7 +11,7 @@ from app.domain import users
 from app.domain.errors import DomainError
 from app.graphql.access import Info, owned_user
 from app.graphql.ids import decode_any
-from app.graphql.inputs.refs import UserRef
+from app.graphql.inputs.refs import UserRefArgument
 from app.graphql.pipeline import TENANT, app_id_of, query
 from app.graphql.queries.installations import installation_node
 from app.graphql.types.node import Node
@@ -60,9 +60,7 @@ class UserQueries:
     async def user(
         self,
         info: Info,
-        by: Annotated[
-            UserRef, strawberry.argument(description="Which user: exactly one of id, externalUserId, email or phone.")
-        ],
+        by: UserRefArgument,
     ) -> User | None:
         try:
             document = await owned_user(info, by.to_domain())
