@@ -49,7 +49,8 @@ from app.auth import tokens
 from app.crypto import SecretBox
 from app.domain.apps import create_app
 from app.domain.profile import new_user_document
-from app.store.client import connect
+from app.store import indexes, registry
+from app.store.client import Store, connect
 from app.store.store_address import running_store_uri
 from bench.read import free_port
 
@@ -140,17 +141,32 @@ async def _seed_over_the_wire(store_uri: str, app_id: str, users: int) -> None:
     store = connect(store_uri, DATABASE, timeout_ms=120_000)
     try:
         for start in range(0, users, SEED_BATCH):
-            await store.users.insert_many(_users(app_id, start, min(users, start + SEED_BATCH)), ordered=False)
+            batch = _users(app_id, start, min(users, start + SEED_BATCH))
+            await store.users.insert_many(batch, ordered=False)
+            await registry.collection(store).insert_many(_registry_entries(batch), ordered=False)
     finally:
         await store.close()
 
 
+def _registry_entries(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"_id": registry_key, "appId": user["appId"], "userId": user["_id"]}
+        for user in users
+        for registry_key in registry.identifiers_of(user)
+    ]
+
+
 async def _seed_sqlite_file(database_file: Path, app_id: str, users: int) -> None:
-    """Users written into a stopped store's SQLite file through mongoeco's own client."""
+    """Users and their identifier-registry entries written into a stopped store's SQLite
+    file through mongoeco's own client, after the gateway's indexes are created there (in
+    this process, so no driver timeout applies and the gateway's start finds them built)."""
     async with MongoecoClient(SQLiteEngine(str(database_file))) as client:
-        collection = client[DATABASE]["users"]
+        store = Store(client=client, db=client[DATABASE])
+        await indexes.ensure_indexes(store)
         for start in range(0, users, SEED_BATCH):
-            await collection.insert_many(_users(app_id, start, min(users, start + SEED_BATCH)))
+            batch = _users(app_id, start, min(users, start + SEED_BATCH))
+            await store.users.insert_many(batch)
+            await registry.collection(store).insert_many(_registry_entries(batch))
 
 
 async def _measure(

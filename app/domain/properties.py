@@ -46,6 +46,8 @@ async def apply_plan(
 ) -> Document:
     """Apply ``planned`` to the one document ``selector`` names in one atomic update inside
     ``unit``; return it as stored afterwards. Any invalid operation means nothing is stored."""
+    if unit.store.embedded_workarounds:
+        return await _apply_read_first(unit, collection, {**selector, "appId": app_id}, planned, what, path)
     updated = await unit.find_one_and_update(
         collection, planned.filter({**selector, "appId": app_id}), planned.pipeline()
     )
@@ -58,6 +60,27 @@ async def apply_plan(
     if errors:
         raise DomainErrors(errors)
     raise _GuardRaced
+
+
+async def _apply_read_first(
+    unit: UnitOfWork, collection: Collection, selector: dict[str, Any], planned: Plan, what: str, path: Field
+) -> Document:
+    """The embedded store's way (``Store.embedded_workarounds``): its planner answers a filter
+    with guards on ``attrs`` or an ``$expr`` by reading every document of the collection, but
+    an update addressed by ``_id`` alone by one point read. So the document is read first, the
+    guards are checked on it in Python (``Plan.diagnose`` states each guard's rule), and the
+    pipeline is applied by ``_id``. The embedded store runs one transaction at a time, so
+    nothing can change the document between the read and the update."""
+    current = await collection.find_one(selector, session=unit.session)
+    if current is None:
+        raise not_found(what, path)
+    errors = planned.diagnose(current)
+    if errors:
+        raise DomainErrors(errors)
+    updated = await unit.find_one_and_update(collection, {"_id": current["_id"]}, planned.pipeline())
+    if updated is None:  # pragma: no cover - the transaction holds the document
+        raise _GuardRaced
+    return updated
 
 
 async def _run(store: Store, work: Any, what: str) -> Document:

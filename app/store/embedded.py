@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from mongoeco.engines.memory import MemoryEngine
-from mongoeco.engines.sqlite import SQLiteEngine
 
+from app.store.embedded_engine import EmbeddedSQLiteEngine
 from app.store.embedded_gate import DEFAULT_WAIT_SECONDS
 from app.store.embedded_socket import UnixSocketProxyServer, socket_uri
 from app.store.private_dir import (
@@ -131,7 +131,9 @@ class EmbeddedServer:
             memory = self._engine == "memory"
             self._socket_path = private_socket_path() if memory else socket_path_in(self._data_dir)
         if self._engine == "sqlite":
-            engine: SQLiteEngine | MemoryEngine = SQLiteEngine(str(ensure_private_file(self.database_file)))
+            engine: EmbeddedSQLiteEngine | MemoryEngine = EmbeddedSQLiteEngine(
+                str(ensure_private_file(self.database_file))
+            )
         else:
             engine = MemoryEngine()
         proxy = UnixSocketProxyServer(

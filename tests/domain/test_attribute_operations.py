@@ -11,7 +11,7 @@ import pytest
 from app.domain import properties
 from app.domain.actor import SYSTEM
 from app.domain.attributes import AttributeType, TypedValue
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.operations import AttributeOp
 from app.store.client import Store
 from tests.helpers import Gateway, Tenant
@@ -212,3 +212,30 @@ async def test_installations_take_the_same_operations(store: Store, tenant: Tena
     with pytest.raises(DomainError) as missing:
         await properties.update_installation_attributes(store, tenant.app_id, SYSTEM, "prid-unknown", ops)
     assert missing.value.code == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("read_first", [True, False], ids=["embedded-read-first", "guarded-update"])
+async def test_both_ways_of_applying_operations_give_the_same_answers(
+    gateway: Gateway, tenant: Tenant, store: Store, read_first: bool
+) -> None:
+    """The embedded store applies a plan after reading the document (its planner scans for
+    guarded filters); MongoDB applies it as one guarded update. Both are run here, on the
+    embedded store, so neither way goes untested without MongoDB."""
+    way = Store(client=store.client, db=store.db, embedded_workarounds=read_first)
+    user = await _user(gateway, tenant, [{"key": "plan", "value": {"string": "free"}}])
+    held = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "ops-1"})
+    assert held is not None
+    internal_id = held["_id"]
+    amount = AttributeOp("increment", "visits", amount="2")
+    updated = await properties.update_user_attributes(way, tenant.app_id, SYSTEM, internal_id, [amount])
+    assert str(updated["attrs"]["visits"]) == "2"
+    assert updated["version"] == user["version"] + 1
+    on_a_string = AttributeOp("increment", "plan", amount="1")
+    with pytest.raises(DomainErrors) as refused:
+        await properties.update_user_attributes(way, tenant.app_id, SYSTEM, internal_id, [on_a_string])
+    assert [error.code for error in refused.value.errors] == [ErrorCode.TYPE_MISMATCH]
+    stored = await store.users.find_one({"_id": internal_id})
+    assert stored is not None and stored["version"] == updated["version"] and stored["attrs"]["plan"] == "free"
+    with pytest.raises(DomainError) as missing:
+        await properties.update_user_attributes(way, tenant.app_id, SYSTEM, "no-such-user", [amount])
+    assert missing.value.code == ErrorCode.NOT_FOUND

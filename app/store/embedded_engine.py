@@ -1,0 +1,112 @@
+"""The embedded store's SQLite engine, with two costs that grow with a collection removed.
+
+mongoeco's SQLite engine keeps each document as JSON in one table keyed by its ``_id``.
+Measured in a profile of the embedded store (bench/README.md, "Where the store's time
+goes"), two of its checks read every document of a collection on every write, so writes
+slowed down linearly as profiles grew:
+
+- **Inserting a document scans the collection for an equal ``_id``.** The engine looks the
+  new ``_id`` up by its storage key and then, for every insert, also compares it with every
+  stored ``_id``. For numeric ids, whose equal values (1, 1.0, Decimal128("1")) have
+  different storage keys, mongoeco makes that comparison anyway; for every other id (the
+  gateway's are strings and ObjectIds) the storage key is its identity, so the second pass
+  is skipped.
+- **Planning a query asks, per field it names, whether any stored document holds an array,
+  a Decimal128, bytes or ``undefined`` there** (one ``json_extract`` over every document per
+  question) to choose between SQL and a Python fallback. The answers are cached, but every
+  write and every transaction's end clears the cache, so under writes each query asked
+  again. The gateway's own key fields (``DECLARED_SCALAR_FIELDS``) hold only strings,
+  ObjectIds, integers, booleans and dates in every collection it writes, never an array
+  or one of those tagged types, so those questions are answered from that declaration and
+  no longer read the collection. Any other field is asked as before.
+
+A third cost is in its SQL: a filter naming ``_id`` beside other fields (``{appId, _id}``),
+or a look-up by ``_id`` that finds nothing, is compiled to ``json_extract(document,
+'$._id') = ?`` over the collection rather than to the primary key. One SQLite expression
+index on exactly that expression (``ID_INDEX``) serves those queries.
+
+All three are the embedded store's only: MongoDB has neither cost. The engine is used by
+``EmbeddedServer`` only (docs/operations/embedded-store.md lists it with the other
+embedded-only measures).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mongoeco.engines.sqlite import SQLiteEngine
+
+# Fields that, in every collection the gateway writes, hold one scalar (a string, an
+# ObjectId, an integer, a boolean or a date): never an array, a Decimal128, bytes or
+# undefined. Keep it to fields the gateway itself writes with those types.
+DECLARED_SCALAR_FIELDS = frozenset(
+    {"_id", "appId", "userId", "mergedInto", "seq", "endpointId", "status", "expiresAt", "pushRegistrationId"}
+)
+# The expression must be the one mongoeco's SQL compares, for SQLite to use the index.
+ID_INDEX = (
+    "CREATE INDEX IF NOT EXISTS profile_gateway_json_id"
+    " ON documents(db_name, coll_name, json_extract(document, '$._id'))"
+)
+# The planner's questions (feature-cache keys) that the declaration answers: "no".
+_TAGGED_TYPES = frozenset({"decimal", "decimal128", "decimal128_public", "bytes", "undefined"})
+
+
+def _declared_answer(feature: str) -> bool | None:
+    """False for a question about a declared field that the declaration answers, else None."""
+    kind, _, rest = feature.partition(":")
+    if kind in ("top_level_array", "traverses_array"):
+        return False if rest in DECLARED_SCALAR_FIELDS else None
+    if kind == "tagged_type":
+        field, _, value_type = rest.rpartition(":")
+        return False if field in DECLARED_SCALAR_FIELDS and value_type in _TAGGED_TYPES else None
+    return None
+
+
+class DeclaredFeatures(dict[tuple[str, str, str], bool | str]):
+    """The engine's per-collection feature cache, answering the declared questions itself
+    (so clearing the cache after a write never sends them back to the collection)."""
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, tuple) and len(key) == 3 and _declared_answer(key[2]) is not None:
+            return True
+        return super().__contains__(key)
+
+    def __getitem__(self, key: tuple[str, str, str]) -> bool | str:
+        answer = _declared_answer(key[2])
+        return answer if answer is not None else super().__getitem__(key)
+
+
+class EmbeddedSQLiteEngine(SQLiteEngine):
+    """mongoeco's SQLite engine without the two collection-wide reads described above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cache_state.collection_features_cache = DeclaredFeatures()
+
+    def _connect_sync(self) -> None:
+        super()._connect_sync()
+        connection = self._require_connection()
+        connection.execute(ID_INDEX)
+        connection.commit()
+
+    def _validate_document_against_unique_indexes(
+        self,
+        db_name: str,
+        coll_name: str,
+        document: dict[str, Any],
+        *,
+        exclude_storage_key: str | None = None,
+        skip_id_check: bool = False,
+        scan_payload_id: bool = False,
+    ) -> None:
+        # The storage-key look-up that precedes the scan finds an equal id whose storage key is
+        # its identity; numeric ids are compared with every stored id by mongoeco regardless
+        # of this flag, so only the scan for the others is skipped.
+        super()._validate_document_against_unique_indexes(
+            db_name,
+            coll_name,
+            document,
+            exclude_storage_key=exclude_storage_key,
+            skip_id_check=skip_id_check,
+            scan_payload_id=False,
+        )

@@ -1,0 +1,92 @@
+"""The embedded store's SQLite engine keeps mongoeco's answers while skipping its scans.
+
+Each test runs the engine in this process through mongoeco's own client on a temporary
+file: what it must keep is the answers (duplicates found, decimals compared exactly); how
+fast it gives them is measured by bench/scale.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson import Decimal128, ObjectId
+from mongoeco import AsyncMongoClient as MongoecoClient
+from mongoeco.errors import DuplicateKeyError as MongoecoDuplicateKeyError
+from pymongo.errors import DuplicateKeyError
+
+from app.store.embedded_engine import DECLARED_SCALAR_FIELDS, EmbeddedSQLiteEngine
+
+DUPLICATE_ERRORS = (DuplicateKeyError, MongoecoDuplicateKeyError)
+
+
+@pytest.fixture
+async def collection(tmp_path: Path) -> AsyncIterator[Any]:
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
+        yield client["db"]["things"]
+
+
+@pytest.mark.parametrize("first", ["user-1", ObjectId("6b1138bdde3b10fd93db5df2")], ids=["string", "objectid"])
+async def test_an_insert_of_a_held_id_is_still_a_duplicate(collection: Any, first: Any) -> None:
+    await collection.insert_many([{"_id": f"other-{n}"} for n in range(20)])
+    await collection.insert_one({"_id": first, "n": 1})
+    with pytest.raises(DUPLICATE_ERRORS):
+        await collection.insert_one({"_id": first, "n": 2})
+    assert (await collection.find_one({"_id": first}))["n"] == 1
+
+
+async def test_numeric_ids_that_are_equal_still_collide(collection: Any) -> None:
+    # 1 and 1.0 have different storage keys: only the scan this engine keeps for them finds it.
+    await collection.insert_one({"_id": 1})
+    with pytest.raises(DUPLICATE_ERRORS):
+        await collection.insert_one({"_id": 1.0})
+
+
+async def test_decimals_in_other_fields_are_still_compared_exactly(collection: Any) -> None:
+    await collection.insert_many(
+        [
+            {"_id": "a", "appId": "app", "ltv": Decimal128("0.3")},
+            {"_id": "b", "appId": "app", "ltv": Decimal128("0.30000000000000004")},
+            {"_id": "c", "appId": "app", "ltv": 7},
+        ]
+    )
+    found = [doc["_id"] async for doc in collection.find({"appId": "app", "ltv": {"$gt": Decimal128("0.3")}})]
+    assert sorted(found) == ["b", "c"]
+    # A write in between clears mongoeco's own cache; the answers stay the same.
+    await collection.update_one({"_id": "a"}, {"$set": {"ltv": Decimal128(Decimal("0.31"))}})
+    found = [doc["_id"] async for doc in collection.find({"appId": "app", "ltv": {"$gt": Decimal128("0.3")}})]
+    assert sorted(found) == ["a", "b", "c"]
+
+
+async def test_an_id_beside_other_fields_and_a_missing_id_are_answered(collection: Any) -> None:
+    await collection.insert_many([{"_id": f"u{n}", "appId": "app" if n % 2 else "other"} for n in range(50)])
+    assert await collection.find_one({"appId": "app", "_id": "u7"}) == {"_id": "u7", "appId": "app"}
+    assert await collection.find_one({"appId": "app", "_id": "u8"}) is None  # another app's
+    assert await collection.find_one({"_id": "u-missing"}) is None
+    result = await collection.update_one({"_id": "u7", "appId": "app"}, {"$set": {"seen": True}})
+    assert result.modified_count == 1
+
+
+async def test_the_id_expression_index_serves_an_id_beside_other_fields(tmp_path: Path) -> None:
+    database = tmp_path / "store.sqlite"
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(database))) as client:
+        await client["db"]["things"].insert_one({"_id": "u1", "appId": "app"})
+    # The shape mongoeco compiles {appId, _id} to, read with SQLite's own planner.
+    query = (
+        "SELECT document FROM documents WHERE db_name = 'db' AND coll_name = 'things'"
+        " AND json_extract(document, '$.appId') = 'app' AND json_extract(document, '$._id') = 'u1'"
+    )
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        plan = " ".join(str(row) for row in connection.execute("EXPLAIN QUERY PLAN " + query))
+    assert "profile_gateway_json_id" in plan
+
+
+def test_declared_fields_are_the_gateways_key_fields() -> None:
+    # Attribute values (attrs.*) hold decimals and lists: they must never be declared.
+    assert not any(field.startswith(("attrs", "attrMeta")) for field in DECLARED_SCALAR_FIELDS)
+    assert {"_id", "appId", "userId"} <= DECLARED_SCALAR_FIELDS
