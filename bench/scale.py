@@ -195,6 +195,41 @@ async def _measure(
     return times, (_cpu(store) - store_before) / calls, (_cpu(gateway) - gateway_before) / calls, outcome
 
 
+async def _write_throughput(
+    client: httpx.AsyncClient, users: int, token: str, clients: int, seconds: float
+) -> tuple[float, float, int]:
+    """``clients`` concurrent clients sending single-user writes (an increment, each on a
+    user of its own choosing) for ``seconds``: (writes/s, median ms, failed writes)."""
+    increment = next(shape for shape in SHAPES if shape.name.startswith("updateCustomAttributes"))
+    times: list[float] = []
+    failed = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one_client(number: int) -> None:
+        nonlocal failed
+        call = number * 1_000_003
+        while time.perf_counter() < deadline:
+            call += 1
+            started = time.perf_counter()
+            response = await client.post(
+                "/graphql",
+                json={"query": increment.query, "variables": increment.variables(call, users)},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            times.append(time.perf_counter() - started)
+            body = response.json()
+            if (
+                response.status_code != 200
+                or body.get("errors")
+                or body["data"]["updateCustomAttributes"]["userErrors"]
+            ):
+                failed += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one_client(number) for number in range(clients)))
+    return len(times) / (time.perf_counter() - began), statistics.median(times) * 1000, failed
+
+
 async def _wait_started(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
     async with httpx.AsyncClient(timeout=5) as client:
@@ -286,6 +321,11 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
                         outcome,
                     )
                 )
+            if args.write_seconds > 0:
+                rate, median, failed = await _write_throughput(client, users, token, args.clients, args.write_seconds)
+                name = f"single-user writes, {args.clients} concurrent clients"
+                outcome = "ok" if failed == 0 else f"{failed} failed"
+                rows.append((name, f"{median:,.0f}", "", f"**{rate:,.1f} writes/s**", "", outcome))
         return rows
     finally:
         for process in reversed(started):
@@ -306,6 +346,8 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="calls per read shape")
     parser.add_argument("--write-calls", type=int, default=5, help="calls per write shape")
     parser.add_argument("--engine", choices=["memory", "sqlite"], default="sqlite")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the write-throughput phase")
+    parser.add_argument("--write-seconds", type=float, default=10, help="length of that phase (0: skip it)")
     args = parser.parse_args()
     # Stopped from outside (SIGTERM), still stop the store and gateway processes started here.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -12,6 +12,7 @@ from app.domain.installation_data import InstallationData
 from app.domain.profile import Document, new_user_document
 from app.domain.retry import retry_transaction
 from app.domain.users import new_user_id
+from app.store import registry
 from app.store.client import Store
 from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
@@ -67,6 +68,7 @@ async def save_installation(
         installation = installation_data.new_document(app_id, user["_id"], valid, now)
         await unit.insert_one(store.users, user)
         await unit.insert_one(store.installations, installation)
+        await registry.claim_installation(unit, app_id, valid.push_registration_id, installation["_id"])
         history.record(unit, app_id, user["_id"], EventKind.CREATED, actor, {"installationId": installation["_id"]})
         token = await sessions.issue(unit, app_id, user["_id"]) if issue_session else None
         return Saved(installation, created=True, session_token=token)

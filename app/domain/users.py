@@ -387,6 +387,7 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
         await unit.delete_many(store.users, {"appId": app_id, "mergedInto": user_id})
         await unit.delete_many(store.history, {"appId": app_id, "userId": user_id})
         await unit.delete_many(store.sessions, {"appId": app_id, "userId": user_id})
+        await registry.release_installations(unit, app_id, user_id)
         await unit.delete_many(store.installations, {"appId": app_id, "userId": user_id})
         history.record_deleted(unit, app_id, user_id, document)
         return user_id

@@ -34,14 +34,16 @@ USER_INDEXES = [
     IndexModel([("appId", ASCENDING), ("attrs.$**", ASCENDING)], name="attrs_wildcard"),
 ]
 
+# pushRegistrationId is unique per app through the registry too (registry.claim_installation);
+# this plain index serves the look-up by it.
+RETIRED_INSTALLATION_INDEXES = ("unique_push_registration_id",)
+
 INSTALLATION_INDEXES = [
-    IndexModel(
-        [("appId", ASCENDING), ("pushRegistrationId", ASCENDING)],
-        name="unique_push_registration_id",
-        unique=True,
-    ),
+    IndexModel([("appId", ASCENDING), ("pushRegistrationId", ASCENDING)], name="push_registration_id"),
     IndexModel([("appId", ASCENDING), ("userId", ASCENDING)], name="user"),
-    # At most one primary installation per user, enforced by the store itself. The flag is
+    # At most one primary installation per user, enforced by the store itself: a partial
+    # index, so only primary installations are checked on a write, and one led by the shard
+    # key (app, user) that a sharded MongoDB can enforce. The flag is
     # part of the key so the pattern differs from "user" above (mongoeco refuses two indexes
     # with one key pattern even when their partial filters differ; MongoDB allows it).
     IndexModel(
@@ -71,6 +73,9 @@ async def ensure_indexes(store: Store) -> None:
     await registry.collection(store).create_indexes(REGISTRY_INDEXES)
     await registry.backfill(store)
     await _drop_retired(store.users, RETIRED_USER_INDEXES)
+    # The registry takes over from the unique index before it goes (a key pattern has one index).
+    await registry.backfill_installations(store)
+    await _drop_retired(store.installations, RETIRED_INSTALLATION_INDEXES)
     await store.installations.create_indexes(INSTALLATION_INDEXES)
     await store.app_keys.create_indexes([IndexModel([("appId", ASCENDING)], name="app")])
     await store.history.create_indexes(

@@ -7,12 +7,17 @@ every engine and on a sharded MongoDB alike, where unique secondary indexes on t
 collection would cost a scan per write on the embedded store and cannot be enforced across
 shards. Entries are claimed and released in the unit of work that writes the user, so the
 registry and the users commit together. Unverified contact data is never registered.
+
+Installations are registered the same way, by pushRegistrationId (``"<appId>|
+pushRegistrationId|<value>"`` → ``installationId``): claimed when an installation is created
+and released when it is erased with its user. An entry names no user, so moving an
+installation to another user (personalize, depersonalize, merge) leaves it as it is.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from pymongo import UpdateOne
@@ -34,6 +39,9 @@ CHUNK = 400
 POINT_READS = 8
 # Marks a finished back-fill; no identifier key looks like it (keys hold two "|").
 BACKFILL_MARK = "~backfilled"
+_BACKFILL_BATCH = 500
+INSTALLATIONS_BACKFILL_MARK = "~backfilled-installations"
+INSTALLATION_KIND = "pushRegistrationId"
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,10 @@ def collection(store: Store) -> AsyncCollection[Document]:
 
 def key(app_id: str, kind: Kind, value: str) -> str:
     return f"{app_id}|{kind}|{value}"
+
+
+def installation_key(app_id: str, push_registration_id: str) -> str:
+    return f"{app_id}|{INSTALLATION_KIND}|{push_registration_id}"
 
 
 def identifiers_of(document: Document | None) -> dict[str, Named]:
@@ -156,26 +168,66 @@ async def release_user(unit: UnitOfWork, app_id: str, user_id: str) -> None:
     await unit.delete_many(collection(unit.store), {"appId": app_id, "userId": user_id})
 
 
-async def backfill(store: Store, batch: int = 500) -> int:
-    """Register the identifiers of users stored before the registry existed; idempotent (an
-    entry that exists is left as it is) and done once (a mark records it). Returns how many
-    entries it added."""
+async def _backfill(
+    store: Store, mark: str, documents: AsyncIterator[Document], entries_of: Callable[[Document], list[Document]]
+) -> int:
+    """Upsert the entries (each with its ``_id``) of every document, unless ``mark`` says it
+    was done; an entry that exists is left as it is. Returns how many entries were added."""
     registry = collection(store)
-    if await registry.find_one({"_id": BACKFILL_MARK}, {"_id": 1}) is not None:
+    if await registry.find_one({"_id": mark}, {"_id": 1}) is not None:
         return 0
     added = 0
     writes: list[UpdateOne] = []
-    projection = {"appId": 1, "externalUserId": 1, "emails": 1, "phones": 1}
-    async for user in store.users.find({"mergedInto": {"$exists": False}}, projection):
-        for registry_key in identifiers_of(user):
-            entry = {"appId": user["appId"], "userId": user["_id"]}
-            writes.append(UpdateOne({"_id": registry_key}, {"$setOnInsert": entry}, upsert=True))
-        if len(writes) >= batch:
+    async for document in documents:
+        for entry in entries_of(document):
+            fields = {key: value for key, value in entry.items() if key != "_id"}
+            writes.append(UpdateOne({"_id": entry["_id"]}, {"$setOnInsert": fields}, upsert=True))
+        if len(writes) >= _BACKFILL_BATCH:
             added += (await registry.bulk_write(writes, ordered=False)).upserted_count
             writes = []
     if writes:
         added += (await registry.bulk_write(writes, ordered=False)).upserted_count
-    await registry.update_one({"_id": BACKFILL_MARK}, {"$set": {"entries": added}}, upsert=True)
+    await registry.update_one({"_id": mark}, {"$set": {"entries": added}}, upsert=True)
     if added:
-        log.info("identifier registry back-filled with %d entries", added)
+        log.info("registry back-filled with %d entries (%s)", added, mark)
     return added
+
+
+async def backfill(store: Store) -> int:
+    """Register the identifiers of users stored before the registry existed; idempotent and
+    done once (a mark records it). Returns how many entries it added."""
+    projection = {"appId": 1, "externalUserId": 1, "emails": 1, "phones": 1}
+    users = store.users.find({"mergedInto": {"$exists": False}}, projection)
+
+    def entries_of(user: Document) -> list[Document]:
+        return [{"_id": key, "appId": user["appId"], "userId": user["_id"]} for key in identifiers_of(user)]
+
+    return await _backfill(store, BACKFILL_MARK, aiter(users), entries_of)
+
+
+async def backfill_installations(store: Store) -> int:
+    """Register the pushRegistrationIds of installations stored before the registry held
+    them (when a unique index on the installations enforced them); idempotent, done once."""
+    installations = store.installations.find({}, {"appId": 1, "pushRegistrationId": 1})
+
+    def entries_of(installation: Document) -> list[Document]:
+        key_ = installation_key(installation["appId"], installation["pushRegistrationId"])
+        return [{"_id": key_, "appId": installation["appId"], "installationId": installation["_id"]}]
+
+    return await _backfill(store, INSTALLATIONS_BACKFILL_MARK, aiter(installations), entries_of)
+
+
+async def claim_installation(unit: UnitOfWork, app_id: str, push_registration_id: str, installation_id: str) -> None:
+    """Register a new installation; a pushRegistrationId already registered raises
+    DuplicateKeyError (a concurrent registration of the same device)."""
+    entry = {"_id": installation_key(app_id, push_registration_id), "appId": app_id, "installationId": installation_id}
+    await unit.insert_one(collection(unit.store), entry)
+
+
+async def release_installations(unit: UnitOfWork, app_id: str, user_id: str) -> None:
+    """Drop the entries of a user's installations (read in the unit), before they are erased."""
+    query = {"appId": app_id, "userId": user_id}
+    held = unit.store.installations.find(query, {"pushRegistrationId": 1}, session=unit.session)
+    keys = [installation_key(app_id, document["pushRegistrationId"]) async for document in held]
+    for start in range(0, len(keys), CHUNK):
+        await unit.delete_many(collection(unit.store), {"_id": {"$in": keys[start : start + CHUNK]}})

@@ -3,9 +3,12 @@ setPrimaryInstallation."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from app.auth.authenticate import hash_session_token
+from app.store import registry
 from app.store.client import Store
 from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
@@ -264,3 +267,30 @@ async def test_primary_installation_by_scope(gateway: Gateway, tenant: Tenant) -
 
 
 INSTALLATION_PRIMARY = 'query { installation(pushRegistrationId: "phone-2") { isPrimaryDevice } }'
+
+
+async def test_one_device_registered_concurrently_is_one_installation(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    """pushRegistrationId is unique through the registry (no unique index on installations):
+    eight parallel first registrations of one device leave one installation and one entry."""
+    variables = {"input": {"pushRegistrationId": "dev-race", "platform": "ANDROID"}}
+    results = await asyncio.gather(*(gateway.data(SAVE, variables, token=tenant.app_token) for _ in range(8)))
+    assert all(result["saveInstallation"]["userErrors"] == [] for result in results)
+    stored = [doc async for doc in store.installations.find({"appId": tenant.app_id, "pushRegistrationId": "dev-race"})]
+    assert len(stored) == 1
+    entry = await registry.collection(store).find_one({"_id": registry.installation_key(tenant.app_id, "dev-race")})
+    assert entry is not None and entry["installationId"] == stored[0]["_id"]
+
+
+async def test_a_device_erased_with_its_user_can_register_again(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    first = await register(gateway, tenant, "dev-erased")
+    erase = "mutation($id: ID!) { deleteUser(by: {id: $id}) { userErrors { code } } }"
+    data = await gateway.data(erase, {"id": first["user"]["id"]}, token=tenant.app_token)
+    assert data["deleteUser"]["userErrors"] == []
+    assert (
+        await registry.collection(store).find_one({"_id": registry.installation_key(tenant.app_id, "dev-erased")})
+        is None
+    )
+    again = await register(gateway, tenant, "dev-erased")
+    assert again["id"] != first["id"] and again["user"]["id"] != first["user"]["id"]
