@@ -23,7 +23,11 @@ slowed down linearly as profiles grew:
 A third cost is in its SQL: a filter naming ``_id`` beside other fields (``{appId, _id}``),
 or a look-up by ``_id`` that finds nothing, is compiled to ``json_extract(document,
 '$._id') = ?`` over the collection rather than to the primary key. One SQLite expression
-index on exactly that expression (``ID_INDEX``) serves those queries.
+index on exactly that expression (``ID_INDEX``) serves those queries. An ``$in`` on
+``_id`` is compiled to an OR of terms that also look into arrays (an ``_id`` is never
+one), which no index serves; an ``$in`` of strings on ``_id`` is compiled to
+``json_extract(document, '$._id') IN (...)`` instead, which the same index serves (a bulk
+write's 400 registry keys: 570 ms → 1.4 ms at 10,000 users).
 
 All three are the embedded store's only: MongoDB has neither cost. The engine is used by
 ``EmbeddedServer`` only (docs/operations/embedded-store.md lists it with the other
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mongoeco.core.query_plan import InCondition, QueryNode
 from mongoeco.engines.sqlite import SQLiteEngine
 
 # Fields that, in every collection the gateway writes, hold one scalar (a string, an
@@ -88,6 +93,22 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         connection = self._require_connection()
         connection.execute(ID_INDEX)
         connection.commit()
+
+    def _translate_query_plan_with_multikey(
+        self, db_name: str, coll_name: str, plan: QueryNode
+    ) -> tuple[str, list[object]]:
+        if (
+            isinstance(plan, InCondition)
+            and plan.field == "_id"
+            and plan.values
+            and all(isinstance(value, str) for value in plan.values)
+            and not plan.null_matches_undefined
+        ):
+            marks = ", ".join("?" for _ in plan.values)
+            sql = f"json_extract(document, '$._id') IN ({marks}) AND json_type(document, '$._id') = 'text'"
+            return sql, list(plan.values)
+        translated: tuple[str, list[object]] = super()._translate_query_plan_with_multikey(db_name, coll_name, plan)
+        return translated
 
     def _validate_document_against_unique_indexes(
         self,

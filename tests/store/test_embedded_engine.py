@@ -90,3 +90,20 @@ def test_declared_fields_are_the_gateways_key_fields() -> None:
     # Attribute values (attrs.*) hold decimals and lists: they must never be declared.
     assert not any(field.startswith(("attrs", "attrMeta")) for field in DECLARED_SCALAR_FIELDS)
     assert {"_id", "appId", "userId"} <= DECLARED_SCALAR_FIELDS
+
+
+async def test_an_in_on_id_finds_exactly_the_named_documents(collection: Any) -> None:
+    await collection.insert_many([{"_id": f"k{n}", "appId": "app"} for n in range(30)])
+    await collection.insert_one({"_id": ObjectId("6b1138bdde3b10fd93db5df2"), "appId": "app"})
+    wanted = ["k3", "k17", "k-missing", "k29"]
+    found = [doc["_id"] async for doc in collection.find({"_id": {"$in": wanted}})]
+    assert sorted(found) == ["k17", "k29", "k3"]
+    both = {"_id": {"$in": ["k3", "k4"]}, "appId": {"$in": ["app"]}}
+    assert await collection.count_documents(both) == 2
+    # Other values keep mongoeco's own translation.
+    mixed = [
+        doc["_id"] async for doc in collection.find({"_id": {"$in": ["k5", ObjectId("6b1138bdde3b10fd93db5df2")]}})
+    ]
+    assert len(mixed) == 2
+    deleted = await collection.delete_many({"_id": {"$in": ["k1", "k2"]}})
+    assert deleted.deleted_count == 2
