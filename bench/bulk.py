@@ -149,7 +149,7 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=2000, help="users to import (default 2000)")
     parser.add_argument("--batch", type=int, default=500, help="records per call (at most 1000)")
     parser.add_argument(
-        "--engine", choices=("sqlite", "memory"), default="sqlite", help="embedded engine (the gateway's default: sqlite)"
+        "--engine", choices=("sqlite", "memory"), default="sqlite", help="embedded engine (default: sqlite)"
     )
     arguments = parser.parse_args()
     asyncio.run(main(arguments.n, arguments.batch, arguments.engine))
