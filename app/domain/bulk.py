@@ -21,6 +21,8 @@ from app.crypto import SecretBox
 from app.domain import clock, definitions, history
 from app.domain.actor import Actor
 from app.domain.bulk_lookup import Batch, check_duplicates
+from app.domain.claims import Claims
+from app.domain.email_identifier import email_identifiers
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.history import EventKind
 from app.domain.profile import (
@@ -33,7 +35,7 @@ from app.domain.profile import (
     validate_patch,
 )
 from app.domain.retry import retry_transaction
-from app.domain.users import changed_fields, lookup_ref, new_user_id
+from app.domain.users import TRUSTED, changed_fields, lookup_ref, new_user_id
 from app.store import registry
 from app.store.client import Store
 from app.store.errors import DuplicateKeyError
@@ -90,9 +92,11 @@ async def bulk_upsert(
     path: Field = ("records",),
     *,
     box: SecretBox,
+    claims: Claims = TRUSTED,
 ) -> BulkResult:
     """Upsert each record like upsertUser; one bad record never blocks the others. The records
-    that pass validation are stored with their events as one unit of work."""
+    that pass validation are stored with their events as one unit of work. ``claims``: what
+    the caller vouches for (app/domain/email_identifier.py)."""
     if len(patches) > MAX_RECORDS:
         raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_RECORDS} records per call", path)
     batch = Batch(store, app_id, path)
@@ -110,6 +114,9 @@ async def bulk_upsert(
             valid[index] = checked
         except (DomainError, DomainErrors) as error:
             batch.fail(index, error)
+    derived = await email_identifiers(store, app_id, claims, [v.external_user_id for v in valid.values()])
+    for (index, checked), email in zip(valid.items(), derived, strict=True):
+        checked.derive_email(email, (*path, index))
     rules = await definitions.load_rules(store, app_id, {key for v in valid.values() for key in v.attribute_inputs})
     for index in list(valid):
         try:
@@ -165,7 +172,7 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
         try:
             base = existing or new_user_document(batch.app_id, new_user_id(), now)
             document = apply_patch(base, valid, record_path, now)
-            conflicts = batch.conflicts(document, record_path)
+            conflicts = batch.conflicts(document, record_path, valid.derived_email)
             if conflicts:
                 raise DomainErrors(conflicts)
         except (DomainError, DomainErrors) as error:
