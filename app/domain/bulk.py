@@ -3,7 +3,8 @@
 The records that pass validation are one unit of work (one transaction): their users and
 their CREATED/UPDATED events commit together. Round trips per batch do not grow with its
 size: the definitions and the app setting (two small reads, only when records carry custom
-attributes), one find for every user the batch names, one ordered bulk write, one history
+attributes), the app's settings (one point read, only when an externalUserId is an email
+address), one find for every user the batch names, one ordered bulk write, one history
 insert, the commit. The bulk write goes out as one command per run of inserts or of
 version-guarded replaces. New users are plain inserts rather than upserts because the embedded
 server takes about twice as long for an upsert once the collection grows; on MongoDB

@@ -1,6 +1,7 @@
 """Push channels of a device live on its installation, never on the user.
 
-An ANDROID_PUSH / IOS_PUSH channel added (addChannel, updateChannels) with the
+An ANDROID_PUSH / IOS_PUSH channel added (addChannel, updateChannels, or the ``channels`` of
+upsertUser / updateUser / personalize) with the
 ``pushRegistrationId`` of an installation its user owns, on the matching platform, writes
 its token and provider onto that installation, in the same unit of work as the user's
 change. The user's push destinations are derived from its installations at read time
@@ -22,7 +23,7 @@ from datetime import datetime
 from app.domain.channel_specs import ChannelType, ValidChannel
 from app.domain.profile import Document
 from app.domain.push_destinations import DEVICE_CHANNEL_PREFIX, PUSH_BY_PLATFORM, PUSH_TYPES
-from app.domain.users import StaleUser
+from app.domain.retry import StaleUser
 from app.store.unit_of_work import UnitOfWork
 
 Sealed = dict[str, str]
@@ -96,6 +97,40 @@ async def place(
             devices[installation["pushRegistrationId"]] = installation
         placed[index] = Placed(channel, installation, changed)
     return kept, placed
+
+
+async def adopt(unit: UnitOfWork, previous: Document, updated: Document, now: datetime) -> tuple[Document, bool]:
+    """``updated`` without the push channels this write stored on the user for one of its own
+    devices (upsertUser / updateUser ``channels``): their token goes onto the device instead.
+    Returns (the user, whether a device changed); reads nothing unless such a channel is there."""
+    before = {channel.get("id"): channel for channel in previous.get("channels", [])}
+    candidates = [
+        channel
+        for channel in updated.get("channels", [])
+        if channel.get("type") in PUSH_TYPES
+        and channel.get("pushRegistrationId")
+        and before.get(channel.get("id")) != channel
+    ]
+    if not candidates:
+        return updated, False
+    registrations = {channel["pushRegistrationId"] for channel in candidates}
+    devices = {item["pushRegistrationId"]: item for item in await owned_installations(unit, previous, registrations)}
+    taken: set[str] = set()
+    changed = False
+    for channel in candidates:
+        installation = devices.get(channel["pushRegistrationId"])
+        kind = device_kind(installation) if installation is not None else None
+        if installation is None or kind is None or kind.value != channel["type"]:
+            continue
+        changes = {"pushToken": channel.get("address"), "pushProvider": channel.get("provider")}
+        if any(installation.get(name) != value for name, value in changes.items()):
+            await _update(unit, installation, {"$set": {**changes, "updatedAt": now}})
+            changed = True
+        taken.add(channel["id"])
+    if not taken:
+        return updated, False
+    kept = [channel for channel in updated.get("channels", []) if channel.get("id") not in taken]
+    return {**updated, "channels": kept}, changed
 
 
 def without_copies(channels: list[Document], placed: Iterable[Placed]) -> list[Document]:

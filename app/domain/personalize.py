@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.crypto import SecretBox
-from app.domain import clock, definitions, history, installations, sessions
+from app.domain import clock, definitions, device_channels, history, installations, sessions
 from app.domain.actor import Actor
 from app.domain.claims import Claims
 from app.domain.email_identifier import email_identifier
@@ -178,6 +178,7 @@ async def personalize(
             await leave_user(unit, actor, installation, target["_id"], now)
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now, derived)
+        updated, _ = await device_channels.adopt(unit, target, updated, now)  # attributes' push channels
         await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session, target, derived)
         # A held registry entry here means a concurrent call stored the identity first:
         # it propagates (DuplicateKeyError) so that the whole transaction runs again.

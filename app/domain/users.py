@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from app.crypto import SecretBox
-from app.domain import clock, definitions, history
+from app.domain import clock, definitions, device_channels, history
 from app.domain.actor import Actor
 from app.domain.claims import Claims
 from app.domain.email_identifier import email_identifier
@@ -25,6 +25,7 @@ from app.domain.profile import (
     new_user_document,
     validate_patch,
 )
+from app.domain.retry import StaleUser as StaleUser  # re-exported: where the write paths import it
 from app.domain.retry import retry_transaction
 from app.store import ids, registry, unit_of_work
 from app.store import installations as installations_store
@@ -167,10 +168,6 @@ def duplicate_key_error(
     return DomainError(ErrorCode.USER_MERGE_INTERRUPTED, "another user already holds an identifier", path)
 
 
-class StaleUser(Exception):
-    """A user changed between read and write inside a unit of work: run it again."""
-
-
 async def replace_with_version(
     unit: UnitOfWork, previous: Document, updated: Document, path: Field, derived: DerivedEmail | None = None
 ) -> bool:
@@ -258,8 +255,10 @@ async def upsert_in(
     existing = await find_user(store, app_id, ref, path, unit.session)
     now = clock.now()
     if existing is not None:
-        updated = apply_patch(existing, valid, path, now)
-        if updated == existing:
+        updated, devices_changed = await device_channels.adopt(
+            unit, existing, apply_patch(existing, valid, path, now), now
+        )
+        if updated == existing and not devices_changed:
             return existing, False
         updated["updatedAt"] = now
         derived = valid.derived_email
@@ -362,8 +361,8 @@ async def modify_user(
                 ("expectedVersion",),
             )
         now = clock.now()
-        updated = change(existing, now)
-        if updated == existing:
+        updated, devices_changed = await device_channels.adopt(unit, existing, change(existing, now), now)
+        if updated == existing and not devices_changed:
             return existing
         updated["updatedAt"] = now
         await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing, derived)

@@ -222,3 +222,29 @@ async def test_a_copy_stored_on_the_user_before_goes_when_the_device_takes_the_t
     await _add(gateway, tenant, U1, _push("tok-a", "dev-a"))
     assert await _stored_channels(store, tenant, "u-1") == []
     assert [c["address"] for c in (await _read(gateway, tenant, U1))["channels"]] == ["tok-a"]
+
+
+async def test_push_channels_in_a_profile_write_go_onto_the_device_too(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    await _device(gateway, tenant, "dev-a")
+    await _personalize(gateway, tenant, "dev-a", "u-1")
+    upsert = "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { userErrors { code } } }"
+    record = {"externalUserId": "u-1", "channels": [_push("tok-up", "dev-a"), {"email": {"address": "a@example.com"}}]}
+    assert (await gateway.data(upsert, {"input": record}, token=tenant.app_token))["upsertUser"]["userErrors"] == []
+    assert (await _installation(store, tenant, "dev-a"))["pushToken"] == "tok-up"
+    assert [c["type"] for c in await _stored_channels(store, tenant, "u-1")] == ["EMAIL"]
+
+    update = (
+        "mutation($by: UserRef!, $patch: UserPatch!) { updateUser(by: $by, patch: $patch) { userErrors { code } } }"
+    )
+    patch = {"channels": [_push("tok-up2", "dev-a")]}
+    assert (await gateway.data(update, {"by": U1, "patch": patch}, token=tenant.app_token))["updateUser"][
+        "userErrors"
+    ] == []
+    assert (await _installation(store, tenant, "dev-a"))["pushToken"] == "tok-up2"
+    assert [c["type"] for c in await _stored_channels(store, tenant, "u-1")] == ["EMAIL"]
+
+    await _personalize(gateway, tenant, "dev-a", "u-2", force=True)
+    assert (await _read(gateway, tenant, U1))["push"] is False
+    assert [c["address"] for c in (await _read(gateway, tenant, U2))["channels"]] == ["tok-up2"]

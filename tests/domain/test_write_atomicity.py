@@ -208,6 +208,16 @@ CASES: dict[str, tuple[Setup, str, dict[str, Any]]] = {
         f"mutation {{ unsetChannels(by: {BY}, types: [ANDROID_PUSH]) {{ {USER_FIELDS} }} }}",
         {},
     ),
+    "upsertUser with a push channel for a device": (
+        _device_of_u1,
+        UPSERT,
+        {
+            "input": {
+                "externalUserId": "u-1",
+                "channels": [{"androidPush": {"token": "t-9", "pushRegistrationId": "dev-1"}}],
+            }
+        },
+    ),
     "upsertUser with an email as externalUserId": (
         _nothing,
         UPSERT,
