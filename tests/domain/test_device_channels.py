@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.store.client import Store
+from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import DEPERSONALIZE, MERGE, PERSONALIZE, SAVE
 
@@ -248,3 +249,16 @@ async def test_push_channels_in_a_profile_write_go_onto_the_device_too(
     await _personalize(gateway, tenant, "dev-a", "u-2", force=True)
     assert (await _read(gateway, tenant, U1))["push"] is False
     assert [c["address"] for c in (await _read(gateway, tenant, U2))["channels"]] == ["tok-up2"]
+
+
+async def test_only_push_channels_for_a_device_read_the_installations(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    await _device(gateway, tenant, "dev-a")
+    await _personalize(gateway, tenant, "dev-a", "u-1")
+    with command_log.recording() as email:
+        await _add(gateway, tenant, U1, {"email": {"address": "a@example.com"}})
+    assert (email["find installations"], email["update installations"]) == (0, 0)
+    with command_log.recording() as push:
+        await _add(gateway, tenant, U1, _push("tok-a", "dev-a"))
+    assert (push["find installations"], push["update installations"]) == (1, 1)

@@ -11,6 +11,7 @@ from app.auth import tokens
 from app.crypto import SecretBox
 from app.importer.run import Options, run_import
 from app.store.client import Store
+from tests.commands import CommandLog
 from tests.conftest import new_tenant
 from tests.helpers import Gateway, Tenant, error_codes
 from tests.identity_ops import PERSONALIZE, UPSERT, register, user_by
@@ -256,3 +257,19 @@ async def test_the_importer_adds_the_email_unless_the_app_turned_it_off(
         summary = await run_import(store, tenant.app_id, source, Options(batch_size=10), box=box)
         assert (summary.imported, summary.rejected) == (2, 0)
         assert await _emails(gateway, tenant, externalUserId=ADA) == expected
+
+
+async def test_the_setting_is_read_only_for_ids_that_are_email_addresses(
+    gateway: Gateway, tenant: Tenant, command_log: CommandLog
+) -> None:
+    with command_log.recording() as plain:
+        await gateway.data(UPSERT, {"input": {"externalUserId": "customer-1"}}, token=tenant.app_token)
+    assert plain["find apps"] == 0
+    with command_log.recording() as email:
+        await gateway.data(UPSERT, {"input": {"externalUserId": ADA}}, token=tenant.app_token)
+    assert email["find apps"] == 1
+    records = [{"externalUserId": f"user-{index}@example.com"} for index in range(50)]
+    with command_log.recording() as batch:
+        data = await gateway.data(BULK, {"records": records}, token=tenant.app_token)
+    assert data["bulkUpsertUsers"]["succeeded"] == 50
+    assert batch["find apps"] == 1  # once per batch, not per record
