@@ -97,12 +97,21 @@ async def test_the_setting_is_chosen_at_creation_and_listed(gateway: Gateway, ad
     tenant = Tenant(created["app"]["id"], created["key"]["id"], created["key"]["secret"])
     await gateway.data(UPSERT, {"input": {"externalUserId": ADA}}, token=tenant.app_token)
     assert await _emails(gateway, tenant, externalUserId=ADA) == []
-    listed = await gateway.data(
-        "query($after: String) { apps(first: 100, after: $after) { nodes { id settings { externalUserIdAsEmail } } } }",
-        {"after": None},
-        token=admin_token,
-    )
-    settings = {node["id"]: node["settings"] for node in listed["apps"]["nodes"]}
+    settings: dict[str, Any] = {}
+    after: str | None = None
+    while True:  # every app of the shared test store, page by page
+        page = (
+            await gateway.data(
+                "query($after: String) { apps(first: 100, after: $after) "
+                "{ nodes { id settings { externalUserIdAsEmail } } pageInfo { hasNextPage endCursor } } }",
+                {"after": after},
+                token=admin_token,
+            )
+        )["apps"]
+        settings.update((node["id"], node["settings"]) for node in page["nodes"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
     assert settings[created["app"]["id"]] == {"externalUserIdAsEmail": False}
     assert settings[default["app"]["id"]] == {"externalUserIdAsEmail": True}
 
