@@ -9,6 +9,7 @@ from typing import Any
 
 from app.crypto import SecretBox
 from app.domain import clock
+from app.domain.app_settings import AppSettings, SettingsChange
 from app.domain.errors import DomainError, ErrorCode, not_found
 from app.store import apps as apps_store
 from app.store import unit_of_work
@@ -34,7 +35,9 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
-async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str, Any], IssuedKey]:
+async def create_app(
+    store: Store, box: SecretBox, name: str, settings: AppSettings | None = None
+) -> tuple[dict[str, Any], IssuedKey]:
     name = name.strip()
     if not name:
         raise DomainError(ErrorCode.INVALID_INPUT, "an app needs a name", ("name",))
@@ -44,7 +47,12 @@ async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str,
         )
 
     async def work(unit: UnitOfWork) -> tuple[dict[str, Any], IssuedKey]:
-        app: dict[str, Any] = {"_id": _new_id("app"), "name": name, "createdAt": clock.now(), "settings": {}}
+        app: dict[str, Any] = {
+            "_id": _new_id("app"),
+            "name": name,
+            "createdAt": clock.now(),
+            "settings": (settings or AppSettings()).stored(),
+        }
         await unit.insert_one(store.apps, app)
         return app, await _issue_key(unit, box, app["_id"])
 
@@ -53,6 +61,27 @@ async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str,
 
 async def get_app(store: Store, app_id: str) -> dict[str, Any] | None:
     return await apps_store.find(store, app_id)
+
+
+async def update_app_settings(store: Store, app_id: str, change: SettingsChange) -> dict[str, Any]:
+    """Change an app's settings; the app as stored afterwards."""
+
+    async def work(unit: UnitOfWork) -> dict[str, Any]:
+        fields = change.stored()
+        if fields:
+            app = await unit.find_one_and_update(store.apps, {"_id": app_id}, {"$set": fields})
+        else:
+            app = await apps_store.find(store, app_id, unit.session)
+        if app is None:
+            raise not_found("the app", ("appId",))
+        return app
+
+    return await unit_of_work.run(store, work)
+
+
+async def settings_of(store: Store, app_id: str) -> AppSettings:
+    """The app's settings (defaults for those it never set): one point read."""
+    return AppSettings.of(await store.apps.find_one({"_id": app_id}, {"settings": 1}))
 
 
 async def create_app_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:

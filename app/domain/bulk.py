@@ -3,7 +3,8 @@
 The records that pass validation are one unit of work (one transaction): their users and
 their CREATED/UPDATED events commit together. Round trips per batch do not grow with its
 size: the definitions and the app setting (two small reads, only when records carry custom
-attributes), one find for every user the batch names, one ordered bulk write, one history
+attributes), the app's settings (one point read, only when an externalUserId is an email
+address), one find for every user the batch names, one ordered bulk write, one history
 insert, the commit. The bulk write goes out as one command per run of inserts or of
 version-guarded replaces. New users are plain inserts rather than upserts because the embedded
 server takes about twice as long for an upsert once the collection grows; on MongoDB
@@ -21,6 +22,8 @@ from app.crypto import SecretBox
 from app.domain import clock, definitions, history
 from app.domain.actor import Actor
 from app.domain.bulk_lookup import Batch, check_duplicates
+from app.domain.claims import Claims
+from app.domain.email_identifier import email_identifiers
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
 from app.domain.history import EventKind
 from app.domain.profile import (
@@ -33,7 +36,7 @@ from app.domain.profile import (
     validate_patch,
 )
 from app.domain.retry import retry_transaction
-from app.domain.users import changed_fields, lookup_ref, new_user_id
+from app.domain.users import TRUSTED, changed_fields, lookup_ref, new_user_id
 from app.store import registry
 from app.store.client import Store
 from app.store.errors import DuplicateKeyError
@@ -90,9 +93,11 @@ async def bulk_upsert(
     path: Field = ("records",),
     *,
     box: SecretBox,
+    claims: Claims = TRUSTED,
 ) -> BulkResult:
     """Upsert each record like upsertUser; one bad record never blocks the others. The records
-    that pass validation are stored with their events as one unit of work."""
+    that pass validation are stored with their events as one unit of work. ``claims``: what
+    the caller vouches for (app/domain/email_identifier.py)."""
     if len(patches) > MAX_RECORDS:
         raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_RECORDS} records per call", path)
     batch = Batch(store, app_id, path)
@@ -110,6 +115,9 @@ async def bulk_upsert(
             valid[index] = checked
         except (DomainError, DomainErrors) as error:
             batch.fail(index, error)
+    derived = await email_identifiers(store, app_id, claims, [v.external_user_id for v in valid.values()])
+    for (index, checked), email in zip(valid.items(), derived, strict=True):
+        checked.derive_email(email, (*path, index))
     rules = await definitions.load_rules(store, app_id, {key for v in valid.values() for key in v.attribute_inputs})
     for index in list(valid):
         try:
@@ -165,7 +173,7 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
         try:
             base = existing or new_user_document(batch.app_id, new_user_id(), now)
             document = apply_patch(base, valid, record_path, now)
-            conflicts = batch.conflicts(document, record_path)
+            conflicts = batch.conflicts(document, record_path, valid.derived_email)
             if conflicts:
                 raise DomainErrors(conflicts)
         except (DomainError, DomainErrors) as error:

@@ -4,8 +4,8 @@ records of the same batch that name them too."""
 from __future__ import annotations
 
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
-from app.domain.profile import Document, Field, ValidPatch
-from app.domain.users import MAX_REDIRECTS, lookup_ref, merge_interrupted
+from app.domain.profile import DerivedEmail, Document, Field, ValidPatch
+from app.domain.users import MAX_REDIRECTS, input_field, lookup_ref, merge_interrupted
 from app.store import registry
 from app.store import users as users_store
 from app.store.client import Session, Store
@@ -60,7 +60,7 @@ class Batch:
         registry find by ``_id`` and one user find by ``_id`` per LOOKUP_CHUNK identifiers."""
         named: dict[str, tuple[str, int | None, str]] = {}
         for valid in patches.values():
-            named.update(registry.identifiers_of({**valid.assign, "appId": self.app_id}))
+            named.update(registry.identifiers_of({**valid.assign, **_derived(valid), "appId": self.app_id}))
         held = await registry.holders(self.store, named, session, batched=True)
         found = await _users(self.store, self.app_id, set(held.values()), session)
         for registry_key, user_id in held.items():
@@ -90,26 +90,31 @@ class Batch:
             document = self.live.get(document["mergedInto"])
         return None
 
-    def conflicts(self, document: Document, path: Field) -> list[DomainError]:
+    def conflicts(self, document: Document, path: Field, derived: DerivedEmail | None = None) -> list[DomainError]:
         errors = []
         for name, position, value in identifiers(document):
             holder = self.holders.get((name, value))
             if holder is not None and document["_id"] not in (holder["_id"], holder.get("mergedInto")):
-                errors.append(
-                    merge_interrupted(name, value, (*path, name) if position is None else (*path, name, position))
-                )
+                errors.append(merge_interrupted(name, value, input_field(name, position, value, path, derived)))
         return errors
+
+
+def _derived(valid: ValidPatch) -> Document:
+    """The email a record's externalUserId adds, as an extra ``emails`` field to look up."""
+    derived = valid.derived_email
+    return {} if derived is None else {"emails": [*valid.assign.get("emails", []), derived.email]}
 
 
 def check_duplicates(batch: Batch, patches: dict[int, ValidPatch]) -> None:
     """Two records naming one identifier are reported, never silently merged."""
     owners: dict[tuple[str, str], int] = {}
     for index in sorted(patches):
-        mine = identifiers(patches[index].assign)
+        valid = patches[index]
+        mine = identifiers({**valid.assign, **_derived(valid)})
         clash = next(((n, p, v) for n, p, v in mine if (n, v) in owners), None)
         if clash is not None:
             name, position, value = clash
-            where = (*batch.path, index, name) if position is None else (*batch.path, index, name, position)
+            where = input_field(name, position, value, (*batch.path, index), valid.derived_email)
             batch.fail(
                 index,
                 DomainError(

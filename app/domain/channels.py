@@ -1,23 +1,20 @@
 """Channel operations on a user: add (idempotent per endpoint), remove, unset by type.
 
-Channels live inside the user document, so every write goes through the version-guarded
-``users.modify_user`` and the profile limits are checked on the result.
+Each is one case of ``channel_changes.apply_changes``: one version-guarded write of the user
+(and of a device's installation for its push channel), the profile limits checked on the result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 from app.crypto import SecretBox
 from app.domain.actor import Actor
-from app.domain.channel_documents import check_channel_limit, merge_channel, seal
+from app.domain.channel_changes import ChannelChanges, ChannelMatch, apply_changes
+from app.domain.channel_documents import seal
 from app.domain.channel_specs import ChannelSpec, ChannelType, validate_channel
-from app.domain.errors import not_found
-from app.domain.history import EventKind
-from app.domain.profile import Document, Field, check_document_limits
-from app.domain.users import UserRef, modify_user
+from app.domain.profile import Document, Field
+from app.domain.users import UserRef
 from app.store.client import Store
 
 
@@ -32,24 +29,10 @@ async def add_channel(
 ) -> tuple[Document, str]:
     """Add a channel, or update the stored one for the same endpoint. Returns (user, channel id)."""
     valid = validate_channel(spec, path)
-    sealed = seal(valid, box)
-    # Filled by the change below and recorded by modify_user once the write succeeded.
-    details: dict[str, Any] = {"type": valid.type.value}
-
-    def change(document: Document, now: datetime) -> Document:
-        channels, stored = merge_channel(document.get("channels", []), valid, sealed, now)
-        details["channelId"] = stored["id"]
-        if channels is document.get("channels", []):
-            return document
-        check_channel_limit(channels, path)
-        result = {**document, "channels": channels}
-        check_document_limits(result, path)
-        return result
-
-    user = await modify_user(
-        store, app_id, actor, ref, change, path=path, details=details, event=EventKind.CHANNEL_ADDED
+    applied = await apply_changes(
+        store, app_id, actor, ref, ChannelChanges(add=[(valid, seal(valid, box))], add_path=path)
     )
-    return user, details["channelId"]
+    return applied.user, applied.added_ids[0]
 
 
 async def remove_channel(
@@ -60,48 +43,16 @@ async def remove_channel(
     channel_id: str,
     path: Field = ("channelId",),
 ) -> Document:
-    details: dict[str, Any] = {"channelId": channel_id}
-
-    def change(document: Document, now: datetime) -> Document:
-        channels = document.get("channels", [])
-        kept = [channel for channel in channels if channel.get("id") != channel_id]
-        if len(kept) == len(channels):
-            raise not_found("the channel", path)
-        details["type"] = next(channel["type"] for channel in channels if channel.get("id") == channel_id)
-        return {**document, "channels": kept}
-
-    return await modify_user(
-        store,
-        app_id,
-        actor,
-        ref,
-        change,
-        path=path,
-        details=details,
-        event=EventKind.CHANNEL_REMOVED,
+    """Remove one channel by id (NOT_FOUND when the user has none with that id)."""
+    changes = ChannelChanges(
+        remove=[(ChannelMatch(channel_id=channel_id), ("id", channel_id))], remove_path=path, remove_one=True
     )
+    return (await apply_changes(store, app_id, actor, ref, changes)).user
 
 
 async def unset_channels(
     store: Store, app_id: str, actor: Actor, ref: UserRef, types: Sequence[ChannelType]
 ) -> Document:
     """Remove every channel of these types; a user without such channels is left unchanged."""
-    wanted = {kind.value for kind in types}
-    details: dict[str, Any] = {"types": sorted(wanted)}
-
-    def change(document: Document, now: datetime) -> Document:
-        channels = document.get("channels", [])
-        kept = [channel for channel in channels if channel.get("type") not in wanted]
-        details["channelIds"] = [channel["id"] for channel in channels if channel.get("type") in wanted]
-        return document if len(kept) == len(channels) else {**document, "channels": kept}
-
-    return await modify_user(
-        store,
-        app_id,
-        actor,
-        ref,
-        change,
-        path=("types",),
-        details=details,
-        event=EventKind.CHANNEL_REMOVED,
-    )
+    changes = ChannelChanges(unset=list(dict.fromkeys(types)), add_path=("types",))
+    return (await apply_changes(store, app_id, actor, ref, changes)).user

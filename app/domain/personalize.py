@@ -10,23 +10,34 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.crypto import SecretBox
-from app.domain import clock, definitions, history, installations, sessions
+from app.domain import clock, definitions, device_channels, history, installations, sessions
 from app.domain.actor import Actor
+from app.domain.claims import Claims
+from app.domain.email_identifier import email_identifier
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.identity import Identity, leave_user, run_retrying, validate_identity
 from app.domain.merge import MergeStrategy, absorb
 from app.domain.profile import (
+    DerivedEmail,
     Document,
     ProfileType,
     UserPatch,
     ValidPatch,
+    add_derived_email,
     apply_patch,
     drop_verified_contact,
     new_user_document,
     validate_patch,
 )
-from app.domain.users import StaleUser, check_identifier_conflicts, insert_user, new_user_id, replace_if_unchanged
+from app.domain.users import (
+    TRUSTED,
+    StaleUser,
+    check_identifier_conflicts,
+    insert_user,
+    new_user_id,
+    replace_if_unchanged,
+)
 from app.store import registry
 from app.store import users as users_store
 from app.store.client import Session, Store
@@ -54,7 +65,12 @@ def _is_personalized(user: Document) -> bool:
 
 
 def _with_identity(
-    user: Document, identity: Identity, patch: ValidPatch | None, keep_as_lead: bool, now: datetime
+    user: Document,
+    identity: Identity,
+    patch: ValidPatch | None,
+    keep_as_lead: bool,
+    now: datetime,
+    derived: DerivedEmail | None = None,
 ) -> Document:
     result = dict(user)
     if identity.external_user_id and not user.get("externalUserId"):
@@ -65,11 +81,25 @@ def _with_identity(
         result[name] = values
     if patch is not None:
         result = apply_patch(result, patch, ("attributes",), now)
+    add_derived_email(result, derived)
     drop_verified_contact(result)  # contact data the identity vouches for is now an identifier
     if not keep_as_lead:
         result["type"] = ProfileType.CUSTOMER.value
     result["updatedAt"] = now
     return result
+
+
+async def _derived_email(
+    store: Store, app_id: str, claims: Claims, identity: Identity, patch: ValidPatch | None
+) -> DerivedEmail | None:
+    """The email the identity's externalUserId (else the attributes' one) also is, unless the
+    identity names it itself. It is added, never used to find the person."""
+    path = ("identity",) if identity.external_user_id else ("attributes",)
+    external = identity.external_user_id or (patch.external_user_id if patch is not None else None)
+    email = await email_identifier(store, app_id, claims, external)
+    if email is None or email in identity.emails:
+        return None
+    return DerivedEmail(email, (*path, "externalUserId"))
 
 
 @dataclass(slots=True)
@@ -89,11 +119,13 @@ async def personalize(
     force_depersonalize: bool = False,
     keep_as_lead: bool = False,
     box: SecretBox,
+    claims: Claims = TRUSTED,
 ) -> Personalized:
     wanted = validate_identity(identity)
     patch = validate_patch(attributes, ("attributes",), box) if attributes is not None else None
     if patch is not None:
         await definitions.enforce(store, app_id, patch)
+    derived = await _derived_email(store, app_id, claims, wanted, patch)
 
     async def work(unit: UnitOfWork) -> Personalized:
         session = unit.session
@@ -145,8 +177,9 @@ async def personalize(
             target = match
             await leave_user(unit, actor, installation, target["_id"], now)
             moved_from = current["_id"]
-        updated = _with_identity(target, wanted, patch, keep_as_lead, now)
-        await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session, target)
+        updated = _with_identity(target, wanted, patch, keep_as_lead, now, derived)
+        updated, _ = await device_channels.adopt(unit, target, updated, now)  # attributes' push channels
+        await check_identifier_conflicts(store, app_id, target["_id"], updated, ("identity",), session, target, derived)
         # A held registry entry here means a concurrent call stored the identity first:
         # it propagates (DuplicateKeyError) so that the whole transaction runs again.
         if not await replace_if_unchanged(unit, target, updated):

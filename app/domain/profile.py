@@ -70,6 +70,26 @@ class UserPatch:
     unverified_phones: Maybe[list[str]] = UNSET
 
 
+@dataclass(frozen=True, slots=True)
+class DerivedEmail:
+    """An email identifier that comes from an externalUserId, and where that id was given."""
+
+    email: str
+    field: Field
+
+
+def add_derived_email(document: Document, derived: DerivedEmail | None) -> None:
+    """Add the email an externalUserId also is to the user's emails (in place)."""
+    if derived is None or derived.email in document.get("emails", []):
+        return
+    emails = [*document.get("emails", []), derived.email]
+    if len(emails) > limits.MAX_EMAILS_PER_USER:
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED, f"a user has at most {limits.MAX_EMAILS_PER_USER} emails", derived.field
+        )
+    document["emails"] = emails
+
+
 @dataclass(slots=True)
 class ValidPatch:
     """A validated patch: ``assign`` holds stored values, ``remove`` the fields to drop."""
@@ -81,11 +101,20 @@ class ValidPatch:
     channels: list[tuple[ValidChannel, Sealed]] = field(default_factory=list)
     # What the client sent for each set key, and where: attribute definitions re-check these.
     attribute_inputs: dict[str, tuple[TypedValue, Field]] = field(default_factory=dict)
+    # The email the externalUserId also is (app/domain/email_identifier.py), added to the
+    # user's emails, and the input path of that externalUserId (what a conflict names).
+    derived_email: DerivedEmail | None = None
 
     @property
     def external_user_id(self) -> str | None:
         value = self.assign.get("externalUserId")
         return value if isinstance(value, str) else None
+
+    def derive_email(self, email: str | None, path: Field) -> None:
+        """Also add ``email`` (what the externalUserId is) to the user's emails, unless the
+        patch lists it itself (then a conflict names that list item)."""
+        if email is not None and email not in self.assign.get("emails", []):
+            self.derived_email = DerivedEmail(email, (*path, "externalUserId"))
 
 
 def _text(value: str, path: Field, name: str) -> str:
@@ -254,6 +283,7 @@ def apply_patch(document: Document, patch: ValidPatch, path: Field, now: datetim
     result.update(patch.assign)
     for name in patch.remove:
         result.pop(name, None)
+    add_derived_email(result, patch.derived_email)
     drop_verified_contact(result)
     apply_attribute_changes(result, patch.attributes_set, patch.attributes_unset, now)
     if patch.channels:

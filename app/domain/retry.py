@@ -10,6 +10,10 @@ from app.store.client import Store
 from app.store.unit_of_work import UnitOfWork
 
 
+class StaleUser(Exception):
+    """A user changed between read and write inside a unit of work: run it again."""
+
+
 async def retry_transaction[T](
     store: Store,
     work: Callable[[UnitOfWork], Awaitable[T]],

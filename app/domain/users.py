@@ -8,12 +8,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from app.crypto import SecretBox
-from app.domain import clock, definitions, history
+from app.domain import clock, definitions, device_channels, history
 from app.domain.actor import Actor
+from app.domain.claims import Claims
+from app.domain.email_identifier import email_identifier
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
 from app.domain.history import EventKind
 from app.domain.identifiers import normalize_email, normalize_phone, normalize_tags
 from app.domain.profile import (
+    DerivedEmail,
     Document,
     Field,
     UserPatch,
@@ -22,6 +25,7 @@ from app.domain.profile import (
     new_user_document,
     validate_patch,
 )
+from app.domain.retry import StaleUser as StaleUser  # re-exported: where the write paths import it
 from app.domain.retry import retry_transaction
 from app.store import ids, registry, unit_of_work
 from app.store import installations as installations_store
@@ -30,6 +34,8 @@ from app.store.client import Session, Store
 from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
 
+# Callers inside the server (the importer, scripts) vouch for any identifier, as app tokens do.
+TRUSTED = Claims.trusted()
 RefKind = Literal["id", "externalUserId", "email", "phone", "pushRegistrationId"]
 MAX_WRITE_ATTEMPTS = 8
 MAX_REDIRECTS = 8  # merged users point at their target; chains stay short
@@ -103,10 +109,12 @@ async def check_identifier_conflicts(
     path: Field,
     session: Session | None = None,
     previous: Document | None = None,
+    derived: DerivedEmail | None = None,
 ) -> None:
     """USER_MERGE_INTERRUPTED for each identifier of ``document`` held by another user (registry
     reads by ``_id``). Identifiers ``previous`` (the user as stored) holds are its own already:
-    a change that adds none reads nothing."""
+    a change that adds none reads nothing. An email ``derived`` from the externalUserId is
+    named at the externalUserId's input path."""
     named = registry.identifiers_of({**document, "appId": app_id})
     for registry_key in registry.identifiers_of(previous):
         named.pop(registry_key, None)
@@ -114,7 +122,7 @@ async def check_identifier_conflicts(
         return
     held = await registry.holders(store, named, session)
     errors = [
-        merge_interrupted(field, value, (*path, field) if position is None else (*path, field, position))
+        merge_interrupted(field, value, input_field(field, position, value, path, derived))
         for registry_key, (field, position, value) in named.items()
         if held.get(registry_key, user_id) != user_id
     ]
@@ -122,15 +130,33 @@ async def check_identifier_conflicts(
         raise DomainErrors(errors)
 
 
+def input_field(name: str, position: int | None, value: str, path: Field, derived: DerivedEmail | None) -> Field:
+    """Where the input gave an identifier the user document holds."""
+    if derived is not None and name == "emails" and value == derived.email:
+        return derived.field
+    return (*path, name) if position is None else (*path, name, position)
+
+
+class IdentifierHeld(DomainError):
+    """USER_MERGE_INTERRUPTED: another user holds the identifier ``value`` (user field ``name``)."""
+
+    def __init__(self, name: str, value: str, path: Field) -> None:
+        super().__init__(
+            ErrorCode.USER_MERGE_INTERRUPTED,
+            f"another user already holds {name} {value!r}; merge the two users explicitly with mergeUsers",
+            path,
+        )
+        self.name = name
+        self.value = value
+
+
 def merge_interrupted(name: str, value: str, path: Field) -> DomainError:
-    return DomainError(
-        ErrorCode.USER_MERGE_INTERRUPTED,
-        f"another user already holds {name} {value!r}; merge the two users explicitly with mergeUsers",
-        path,
-    )
+    return IdentifierHeld(name, value, path)
 
 
-def duplicate_key_error(error: DuplicateKeyError, document: Document, path: Field) -> DomainError:
+def duplicate_key_error(
+    error: DuplicateKeyError, document: Document, path: Field, derived: DerivedEmail | None = None
+) -> DomainError:
     """Translate a held registry entry (a race the pre-check could not see) into a user error."""
     key_value: dict[str, Any] = (error.details or {}).get("keyValue") or {}
     for name in ("externalUserId", "emails", "phones"):
@@ -138,21 +164,18 @@ def duplicate_key_error(error: DuplicateKeyError, document: Document, path: Fiel
             value = str(key_value[name])
             values = document.get(name, [])
             index = values.index(value) if isinstance(values, list) and value in values else None
-            field = (*path, name) if index is None else (*path, name, index)
-            return merge_interrupted(name, value, field)
+            return merge_interrupted(name, value, input_field(name, index, value, path, derived))
     return DomainError(ErrorCode.USER_MERGE_INTERRUPTED, "another user already holds an identifier", path)
 
 
-class StaleUser(Exception):
-    """A user changed between read and write inside a unit of work: run it again."""
-
-
-async def replace_with_version(unit: UnitOfWork, previous: Document, updated: Document, path: Field) -> bool:
+async def replace_with_version(
+    unit: UnitOfWork, previous: Document, updated: Document, path: Field, derived: DerivedEmail | None = None
+) -> bool:
     """Store ``updated`` if nobody changed the user since ``previous`` was read."""
     try:
         return await replace_if_unchanged(unit, previous, updated)
     except DuplicateKeyError as error:
-        raise duplicate_key_error(error, updated, path) from None
+        raise duplicate_key_error(error, updated, path, derived) from None
 
 
 async def replace_if_unchanged(unit: UnitOfWork, previous: Document, updated: Document) -> bool:
@@ -194,12 +217,15 @@ async def upsert_user(
     path: Field = ("input",),
     *,
     box: SecretBox,
+    claims: Claims = TRUSTED,
 ) -> tuple[Document, bool]:
     """Create or update the user the input's identifier names. Returns (user, created).
 
-    ``box`` encrypts channel secrets."""
+    ``box`` encrypts channel secrets; ``claims``: what the caller vouches for (an email
+    externalUserId adds its email only when the caller may claim it)."""
     valid = validate_patch(patch, path, box)
     await definitions.enforce(store, app_id, valid)
+    valid.derive_email(await email_identifier(store, app_id, claims, valid.external_user_id), path)
     ref = lookup_ref(valid)
     if ref is None:
         raise DomainError(
@@ -229,21 +255,24 @@ async def upsert_in(
     existing = await find_user(store, app_id, ref, path, unit.session)
     now = clock.now()
     if existing is not None:
-        updated = apply_patch(existing, valid, path, now)
-        if updated == existing:
+        updated, devices_changed = await device_channels.adopt(
+            unit, existing, apply_patch(existing, valid, path, now), now
+        )
+        if updated == existing and not devices_changed:
             return existing, False
         updated["updatedAt"] = now
-        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing)
-        if not await replace_with_version(unit, existing, updated, path):
+        derived = valid.derived_email
+        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing, derived)
+        if not await replace_with_version(unit, existing, updated, path, derived):
             raise StaleUser(existing["_id"])
         history.record(unit, app_id, existing["_id"], EventKind.UPDATED, actor, changed_fields(valid), user=updated)
         return updated, False
     document = apply_patch(new_user_document(app_id, new_user_id(), now), valid, path, now)
     try:
-        await check_identifier_conflicts(store, app_id, None, document, path, unit.session)
+        await check_identifier_conflicts(store, app_id, None, document, path, unit.session, None, valid.derived_email)
         await insert_user(unit, document)
     except DuplicateKeyError as error:
-        conflict = duplicate_key_error(error, document, path)
+        conflict = duplicate_key_error(error, document, path, valid.derived_email)
         if _names_lookup(conflict, ref, path):
             raise StaleUser(ref.value) from None  # a concurrent upsert created this user first
         raise conflict from None
@@ -261,6 +290,8 @@ def _names_lookup(conflict: DomainError, ref: UserRef, path: Field) -> bool:
     email or phone look-up uses the first of the list)."""
     lookup = {"externalUserId": ("externalUserId",), "email": ("emails", "0"), "phone": ("phones", "0")}
     expected = (*map(str, path), *lookup.get(ref.kind, ("-",)))
+    if isinstance(conflict, IdentifierHeld) and conflict.name != expected[len(path)]:
+        return False  # e.g. the email an externalUserId also is, named at the externalUserId
     return conflict.code is ErrorCode.USER_MERGE_INTERRUPTED and conflict.field == expected
 
 
@@ -285,9 +316,11 @@ async def update_user(
     ref_path: Field = ("by",),
     *,
     box: SecretBox,
+    claims: Claims = TRUSTED,
 ) -> Document:
     valid = validate_patch(patch, path, box)
     await definitions.enforce(store, app_id, valid)
+    valid.derive_email(await email_identifier(store, app_id, claims, valid.external_user_id), path)
     return await modify_user(
         store,
         app_id,
@@ -298,6 +331,7 @@ async def update_user(
         path=path,
         ref_path=ref_path,
         details=changed_fields(valid),
+        derived=valid.derived_email,
     )
 
 
@@ -313,6 +347,7 @@ async def modify_user(
     ref_path: Field = ("by",),
     details: dict[str, Any] | None = None,
     event: EventKind = EventKind.UPDATED,
+    derived: DerivedEmail | None = None,
 ) -> Document:
     """Load, ``change(document, now) -> document``, store with a version guard and the event,
     as one unit of work; run again on races."""
@@ -326,12 +361,12 @@ async def modify_user(
                 ("expectedVersion",),
             )
         now = clock.now()
-        updated = change(existing, now)
-        if updated == existing:
+        updated, devices_changed = await device_channels.adopt(unit, existing, change(existing, now), now)
+        if updated == existing and not devices_changed:
             return existing
         updated["updatedAt"] = now
-        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing)
-        if not await replace_with_version(unit, existing, updated, path):
+        await check_identifier_conflicts(store, app_id, existing["_id"], updated, path, unit.session, existing, derived)
+        if not await replace_with_version(unit, existing, updated, path, derived):
             raise StaleUser(existing["_id"])
         history.record(unit, app_id, existing["_id"], event, actor, details, user=updated)
         return updated

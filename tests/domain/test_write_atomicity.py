@@ -73,7 +73,8 @@ async def snapshot(store: Store, app_id: str) -> dict[str, list[dict[str, Any]]]
     return result
 
 
-_GENERATED = re.compile(r"^([0-9a-f]{16,}|(app|key|ins|inst)_[0-9A-Za-z_-]+)(:.*)?$")
+# "device-<id>": the channel id of a device's push token.
+_GENERATED = re.compile(r"^(device-)?([0-9a-f]{16,}|(app|key|ins|inst)_[0-9A-Za-z_-]+)(:.*)?$")
 
 
 def _stable(state: Any) -> Any:
@@ -139,6 +140,16 @@ async def _nothing(gateway: Gateway, tenant: Tenant) -> None:
     return None
 
 
+async def _device_of_u1(gateway: Gateway, tenant: Tenant) -> None:
+    await gateway.data(SAVE, {"input": {"pushRegistrationId": "dev-1", "platform": "ANDROID"}}, token=tenant.app_token)
+    await gateway.data(PERSONALIZE, {"prid": "dev-1", "identity": {"externalUserId": "u-1"}}, token=tenant.app_token)
+    await gateway.data(
+        f'mutation {{ addChannel(by: {BY}, channel: {{androidPush: {{token: "t-0", pushRegistrationId: "dev-1"}}}}) '
+        "{ userErrors { code } } }",
+        token=tenant.app_token,
+    )
+
+
 USER_FIELDS = "user { id version tags } userErrors { code }"
 BY = '{externalUserId: "u-1"}'
 
@@ -179,6 +190,38 @@ CASES: dict[str, tuple[Setup, str, dict[str, Any]]] = {
         f'mutation {{ updateChannels(by: {BY}, add: [{{sms: {{phone: "+4915112345678"}}}}], '
         f'remove: [{{value: {{type: EMAIL, address: "a@example.com"}}}}], unset: [SLACK]) {{ {USER_FIELDS} }} }}',
         {},
+    ),
+    "addChannel for a device": (
+        _device_of_u1,
+        f'mutation {{ addChannel(by: {BY}, channel: {{androidPush: {{token: "t-1", pushRegistrationId: "dev-1"}}}}) '
+        f"{{ {USER_FIELDS} }} }}",
+        {},
+    ),
+    "updateChannels for a device": (
+        _device_of_u1,
+        f'mutation {{ updateChannels(by: {BY}, add: [{{email: {{address: "a@example.com"}}}}], '
+        f'remove: [{{value: {{type: ANDROID_PUSH, address: "t-0"}}}}]) {{ {USER_FIELDS} }} }}',
+        {},
+    ),
+    "unsetChannels of a device": (
+        _device_of_u1,
+        f"mutation {{ unsetChannels(by: {BY}, types: [ANDROID_PUSH]) {{ {USER_FIELDS} }} }}",
+        {},
+    ),
+    "upsertUser with a push channel for a device": (
+        _device_of_u1,
+        UPSERT,
+        {
+            "input": {
+                "externalUserId": "u-1",
+                "channels": [{"androidPush": {"token": "t-9", "pushRegistrationId": "dev-1"}}],
+            }
+        },
+    ),
+    "upsertUser with an email as externalUserId": (
+        _nothing,
+        UPSERT,
+        {"input": {"externalUserId": "Ada@Example.com", "givenName": "Ada"}},
     ),
     "unsetChannels": (_with_channel, f"mutation {{ unsetChannels(by: {BY}, types: [EMAIL]) {{ {USER_FIELDS} }} }}", {}),
     "updatePreferences": (

@@ -66,6 +66,8 @@ CREATE_APP = "mutation($name: String!) { createApp(name: $name) { app { id } use
 CREATE_KEY = "mutation($appId: ID!) { createAppKey(appId: $appId) { key { id } userErrors { code field } } }"
 REVOKE_KEY = """mutation($appId: ID!, $keyId: ID!) {
   revokeAppKey(appId: $appId, keyId: $keyId) { key { id } userErrors { code field } } }"""
+UPDATE_APP = """mutation($appId: ID!, $settings: AppSettingsInput!) {
+  updateApp(appId: $appId, settings: $settings) { app { id } userErrors { code field } } }"""
 CREATE_WEBHOOK = """mutation($input: CreateWebhookEndpointInput!) {
   createWebhookEndpoint(input: $input) { endpoint { id } secret userErrors { code field } } }"""
 UPDATE_WEBHOOK = """mutation($id: ID!, $input: UpdateWebhookEndpointInput!) {
@@ -403,6 +405,19 @@ CASES: dict[str, Case] = {
     "createApp with an app token": Case(CREATE_APP, {"name": "mine"}, code="FORBIDDEN"),
     "createAppKey operator app id": Case(CREATE_KEY, {"appId": '{"$ne": null}'}, auth="admin", code="NOT_FOUND"),
     "revokeAppKey with an app token": Case(REVOKE_KEY, {"appId": "x", "keyId": "y"}, code="FORBIDDEN"),
+    "updateApp operator app id": Case(
+        UPDATE_APP,
+        {"appId": '{"$ne": null}', "settings": {"externalUserIdAsEmail": False}},
+        auth="admin",
+        code="NOT_FOUND",
+    ),
+    "updateApp with an app token": Case(
+        UPDATE_APP, {"appId": "x", "settings": {"externalUserIdAsEmail": False}}, code="FORBIDDEN"
+    ),
+    # An id that is the victim's email takes nothing from the victim.
+    "upsertUser with the victim's email as its id": Case(
+        UPSERT, {"input": {"externalUserId": "VICTIM@example.com"}}, code="USER_MERGE_INTERRUPTED"
+    ),
     # Long lists of bad items: one refusal, not one error per item echoed back.
     "upsertUser 10k bad attribute keys": Case(
         UPSERT,

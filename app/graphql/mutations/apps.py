@@ -7,10 +7,11 @@ from typing import Annotated
 import strawberry
 
 from app.domain import apps
+from app.domain.app_settings import AppSettings, SettingsChange
 from app.domain.errors import ErrorCode
 from app.graphql.access import Info
 from app.graphql.pipeline import ADMIN, mutation
-from app.graphql.types.apps import App, AppKey, AppKeyPayload, CreateAppPayload
+from app.graphql.types.apps import App, AppKey, AppKeyPayload, AppPayload, AppSettingsInput, CreateAppPayload
 
 
 def _issued(key: apps.IssuedKey) -> AppKey:
@@ -27,15 +28,35 @@ class AppMutations:
         description="Create an app and its first key (admin scope).",
     )
     async def create_app(
-        self, info: Info, name: Annotated[str, strawberry.argument(description="The app's display name.")]
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="The app's display name.")],
+        settings: Annotated[
+            AppSettingsInput | None,
+            strawberry.argument(description="Settings that differ from the defaults; omitted ones take the default."),
+        ] = None,
     ) -> CreateAppPayload:
         context = info.context
-        app, key = await apps.create_app(context.store, context.box, name)
-        return CreateAppPayload(
-            app=App(id=strawberry.ID(app["_id"]), name=app["name"], created_at=app["createdAt"]),
-            key=_issued(key),
-            user_errors=[],
-        )
+        chosen = AppSettings()
+        if settings is not None and settings.external_user_id_as_email is not None:
+            chosen = AppSettings(external_user_id_as_email=settings.external_user_id_as_email)
+        app, key = await apps.create_app(context.store, context.box, name, chosen)
+        return CreateAppPayload(app=App.of(app), key=_issued(key), user_errors=[])
+
+    @mutation(
+        scopes=ADMIN,
+        codes=(ErrorCode.NOT_FOUND,),
+        description="Change an app's settings (admin scope); settings not given keep their value.",
+    )
+    async def update_app(
+        self,
+        info: Info,
+        app_id: Annotated[strawberry.ID, strawberry.argument(description="The app to change.")],
+        settings: Annotated[AppSettingsInput, strawberry.argument(description="The settings to change.")],
+    ) -> AppPayload:
+        change = SettingsChange(external_user_id_as_email=settings.external_user_id_as_email)
+        app = await apps.update_app_settings(info.context.store, app_id, change)
+        return AppPayload(app=App.of(app), user_errors=[])
 
     @mutation(
         scopes=ADMIN,

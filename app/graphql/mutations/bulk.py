@@ -43,6 +43,11 @@ class BulkMutations:
         context = info.context
         patches = [vouched_patch(info, record.to_domain(), ("records", index)) for index, record in enumerate(records)]
         result = await bulk.bulk_upsert(
-            context.store, app_id_of(info), context.principal.actor, patches, box=context.box
+            context.store,
+            app_id_of(info),
+            context.principal.actor,
+            patches,
+            box=context.box,
+            claims=context.principal.claims,
         )
         return BulkUpsertPayload.of(result)

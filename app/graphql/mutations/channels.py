@@ -33,7 +33,8 @@ class ChannelMutations:
         ),
         description="Add a channel to a user. Adding an endpoint the user already has updates "
         "that channel "
-        "(same id) instead of adding a second one.",
+        "(same id) instead of adding a second one. A push token for an installation the user owns "
+        "(`pushRegistrationId`, same platform) is written onto that installation and follows the device.",
     )
     async def add_channel(
         self,

@@ -97,6 +97,7 @@ class IdentityMutations:
             force_depersonalize=force_depersonalize,
             keep_as_lead=keep_as_lead,
             box=context.box,
+            claims=context.principal.claims,
         )
         return PersonalizePayload(
             user=User.of(result.user), installation=Installation.of(result.installation), user_errors=[]

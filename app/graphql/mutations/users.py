@@ -47,7 +47,12 @@ class UserMutations:
         context = info.context
         patch = vouched_patch(info, input.to_domain(), ("input",))
         document, _created = await users.upsert_user(
-            context.store, app_id_of(info), context.principal.actor, patch, box=context.box
+            context.store,
+            app_id_of(info),
+            context.principal.actor,
+            patch,
+            box=context.box,
+            claims=context.principal.claims,
         )
         return UserPayload.of(document, [])
 
@@ -89,7 +94,14 @@ class UserMutations:
         vouched = vouched_patch(info, patch.to_domain(), ("patch",))  # before the user is looked up
         ref = await owned_user_ref(info, by)
         document = await users.update_user(
-            context.store, app_id_of(info), context.principal.actor, ref, vouched, expected_version, box=context.box
+            context.store,
+            app_id_of(info),
+            context.principal.actor,
+            ref,
+            vouched,
+            expected_version,
+            box=context.box,
+            claims=context.principal.claims,
         )
         return UserPayload.of(document, [])
 

@@ -44,15 +44,7 @@ class AppQueries:
         except DomainError as error:
             empty = PageInfo(has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None)
             return AppList(nodes=[], page_info=empty, user_errors=user_errors(error))
-        nodes = [
-            App(
-                id=strawberry.ID(app["_id"]),
-                name=app["name"],
-                created_at=app["createdAt"],
-                loaded_keys=page.keys[app["_id"]],
-            )
-            for app in page.apps
-        ]
+        nodes = [App.of(app, page.keys[app["_id"]]) for app in page.apps]
         page_info = PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=after is not None,

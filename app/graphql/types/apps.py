@@ -9,6 +9,7 @@ import strawberry
 from strawberry.relay import PageInfo
 
 from app.domain import apps
+from app.domain.app_settings import AppSettings as StoredSettings
 from app.graphql.access import Info
 from app.graphql.errors import UserError
 
@@ -18,6 +19,7 @@ class App:
     id: strawberry.ID = strawberry.field(description="The app's id (X-App-Id).")
     name: str = strawberry.field(description="Display name.")
     created_at: datetime = strawberry.field(description="When the app was created.")
+    settings: AppSettings = strawberry.field(description="How the app treats the profiles it keeps.")
     # Filled in by the `apps` listing (one query for the whole page); else read when asked for.
     loaded_keys: strawberry.Private[list[dict[str, Any]] | None] = None
 
@@ -27,6 +29,44 @@ class App:
         if found is None:
             found = (await apps.active_keys(info.context.store, [str(self.id)]))[str(self.id)]
         return [AppKey.listed(key) for key in found]
+
+    @classmethod
+    def of(cls, app: dict[str, Any], loaded_keys: list[dict[str, Any]] | None = None) -> App:
+        return cls(
+            id=strawberry.ID(app["_id"]),
+            name=app["name"],
+            created_at=app["createdAt"],
+            settings=AppSettings.of(StoredSettings.of(app)),
+            loaded_keys=loaded_keys,
+        )
+
+
+@strawberry.type(description="Per-app settings, set by an admin with createApp or updateApp.")
+class AppSettings:
+    external_user_id_as_email: bool = strawberry.field(
+        description="An externalUserId that is a valid email address is also added as an email "
+        "identifier of its user (true unless turned off)."
+    )
+
+    @classmethod
+    def of(cls, settings: StoredSettings) -> AppSettings:
+        return cls(external_user_id_as_email=settings.external_user_id_as_email)
+
+
+@strawberry.input(description="Per-app settings to change; omitted or null fields keep their value.")
+class AppSettingsInput:
+    external_user_id_as_email: bool | None = strawberry.field(
+        default=None,
+        description="Also add an externalUserId that is a valid email address as an email identifier "
+        "(default true). Who may claim it follows the identity rules: app tokens, and user tokens "
+        "whose signed `email` claim is the same address.",
+    )
+
+
+@strawberry.type(description="The app as changed, or userErrors.")
+class AppPayload:
+    app: App | None = strawberry.field(description="The app.")
+    user_errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
 
 
 @strawberry.type(description="A signing key of an app. `secret` is returned once, when the key is created.")
