@@ -79,13 +79,15 @@ NO_RULES = Rules({})
 
 
 async def load_rules(store: Store, app_id: str, keys: Iterable[str]) -> Rules:
-    """The definitions of ``keys`` and the app's strict setting (two small reads)."""
+    """The definitions of ``keys``, and the app's strict setting when one of them has no
+    definition (it decides only about undefined keys): one or two small reads."""
     wanted = sorted(set(keys))
     if not wanted:
         return NO_RULES
-    strict = await is_strict(store, app_id)
     found = store.attribute_definitions.find({"appId": app_id, "name": {"$in": wanted}})
-    return Rules({document["name"]: Definition.of(document) async for document in found}, strict)
+    defined = {document["name"]: Definition.of(document) async for document in found}
+    strict = any(key not in defined for key in wanted) and await is_strict(store, app_id)
+    return Rules(defined, strict)
 
 
 def conform_patch(valid: ValidPatch, rules: Rules) -> None:

@@ -33,7 +33,9 @@ def _raw(global_id: str) -> str:
 
 
 async def _entries(store: Store, app_id: str) -> dict[str, str]:
-    return {entry["_id"]: entry["userId"] async for entry in registry.collection(store).find({"appId": app_id})}
+    # Identifier entries name a user; installation entries (pushRegistrationId) do not.
+    query = {"appId": app_id, "userId": {"$exists": True}}
+    return {entry["_id"]: entry["userId"] async for entry in registry.collection(store).find(query)}
 
 
 async def _upsert(gateway: Gateway, tenant: Tenant, record: dict[str, Any]) -> dict[str, Any]:
