@@ -240,6 +240,12 @@ class Settings(BaseSettings):
         default=100, ge=1, description="Open graphql-transport-ws connections per app."
     )
     subscription_max_per_connection: int = Field(default=10, ge=1, description="Subscriptions per connection.")
+    subscription_init_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="A websocket that sends no `connection_init` within this delay is closed (code 4408).",
+    )
     subscription_poll_ms: int = Field(
         default=250, ge=10, description="How often a subscription looks at the outbox for new changes."
     )
