@@ -75,13 +75,16 @@ class Settings(BaseSettings):
         ge=0,
         le=300,
         description=(
-            "How long a process keeps an app key it read (0 to 300; 0: read it on every request). A key "
-            "revoked through another process is refused by this one within this delay; unknown key ids "
-            "are remembered for at most 1 s."
+            "How long a process keeps an app key it read, and the existence of an app named by "
+            "X-App-Id (0 to 300; 0: read them on every request). A key revoked through another process "
+            "is refused by this one within this delay; unknown key ids and app ids are remembered for at "
+            "most 1 s."
         ),
     )
     app_key_cache_size: int = Field(
-        default=1_024, ge=1, description="App keys kept per process (least recently used dropped first)."
+        default=1_024,
+        ge=1,
+        description="App keys (and app ids, apart) kept per process (least recently used first out).",
     )
 
     store_timeout_ms: int = Field(

@@ -48,11 +48,27 @@ async def create_app(store: Store, box: SecretBox, name: str) -> tuple[dict[str,
         await unit.insert_one(store.apps, app)
         return app, await _issue_key(unit, box, app["_id"])
 
-    return await unit_of_work.run(store, work)
+    created = await unit_of_work.run(store, work)
+    store.app_cache.forget(created[0]["_id"])  # usable at once with X-App-Id in this process
+    return created
 
 
 async def get_app(store: Store, app_id: str) -> dict[str, Any] | None:
     return await apps_store.find(store, app_id)
+
+
+async def app_exists(store: Store, app_id: str) -> bool:
+    """Whether the app exists (an X-App-Id caller names it). Kept per process for
+    `app_key_cache_seconds`, as app keys are; an unknown id is remembered for at most 1 s, so
+    an app created through another process is accepted here within that second."""
+    cache = store.app_cache
+    cached = cache.get(app_id)
+    if not isinstance(cached, Missing):
+        return cached is not None
+    generation = cache.generation()
+    found = await apps_store.find(store, app_id) is not None
+    cache.put(app_id, app_id if found else None, generation)
+    return found
 
 
 async def create_app_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
