@@ -67,7 +67,9 @@ async def save_installation(
         installation = installation_data.new_document(app_id, user["_id"], valid, now)
         await unit.insert_one(store.users, user)
         await unit.insert_one(store.installations, installation)
-        history.record(unit, app_id, user["_id"], EventKind.CREATED, actor, {"installationId": installation["_id"]})
+        history.record(
+            unit, app_id, user["_id"], EventKind.CREATED, actor, {"installationId": installation["_id"]}, user=user
+        )
         token = await sessions.issue(unit, app_id, user["_id"]) if issue_session else None
         return Saved(installation, created=True, session_token=token)
 
