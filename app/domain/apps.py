@@ -10,6 +10,7 @@ from typing import Any
 from app.crypto import SecretBox
 from app.domain import clock
 from app.domain.errors import DomainError, ErrorCode, not_found
+from app.domain.paging import check_page_size
 from app.store import apps as apps_store
 from app.store import unit_of_work
 from app.store.client import Store
@@ -149,8 +150,7 @@ class AppPage:
 
 async def list_apps(store: Store, first: int, after: str | None = None) -> AppPage:
     """One page of apps (keyset on the id, so a lost app id can be found again) and their active keys."""
-    if not 0 <= first <= MAX_APPS_PAGE_SIZE:
-        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"first must be between 0 and {MAX_APPS_PAGE_SIZE}", ("first",))
+    check_page_size(first, MAX_APPS_PAGE_SIZE)
     query: dict[str, Any] = {} if after is None else {"_id": {"$gt": str(after)}}
     found = await store.apps.find(query, sort=[("_id", 1)], limit=first + 1, batch_size=first + 2).to_list()
     page = found[:first]
