@@ -9,6 +9,7 @@ import strawberry
 from app.domain import apps
 from app.domain.errors import ErrorCode
 from app.graphql.access import Info
+from app.graphql.mutations.codes import INPUT_CODES
 from app.graphql.pipeline import ADMIN, mutation
 from app.graphql.types.apps import App, AppKey, AppKeyPayload, CreateAppPayload
 
@@ -23,7 +24,7 @@ def _issued(key: apps.IssuedKey) -> AppKey:
 class AppMutations:
     @mutation(
         scopes=ADMIN,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
+        codes=INPUT_CODES,
         description="Create an app and its first key (admin scope).",
     )
     async def create_app(
