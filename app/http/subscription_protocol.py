@@ -5,13 +5,17 @@ Close codes are the protocol's: a refused ``connection_init`` (bad credentials, 
 that failed too often) closes the socket with ``4403: Forbidden``; ``4429`` means only a
 second ``connection_init`` there. A rate-limited ``subscribe`` gets the protocol's ``error``
 message for its id (code RATE_LIMITED) and the connection stays open.
+
+Only subscriptions run here: queries and mutations go over HTTP, where persisted-query
+allow-lists, Idempotency-Key and the HTTP request rules apply (``error``, code BAD_REQUEST).
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from starlette.requests import HTTPConnection
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
@@ -19,6 +23,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage,
     SubscribeMessage,
 )
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
 
 from app.graphql.context import Context
 from app.http.rate_limit import RateLimiter
@@ -26,6 +32,7 @@ from app.http.rate_limit import RateLimiter
 CLOSE_FORBIDDEN = 4403
 ADDRESS_LIMITED = "too many failed authentications from this address; retry later"
 APP_LIMITED = "rate limit exceeded for this app; retry later"
+SUBSCRIPTIONS_ONLY = "this socket carries subscriptions; send queries and mutations over HTTP (POST /graphql)"
 
 
 def client_address(connection: HTTPConnection) -> str | None:
@@ -56,11 +63,30 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         if self.connection_acknowledged and limiter is not None and app_id is not None:
             wait = await limiter.acquire(app_id)
             if wait is not None:
-                await self._refuse(message, APP_LIMITED, "RATE_LIMITED", RateLimiter.retry_after_header(wait))
+                retry_after = int(RateLimiter.retry_after_header(wait))
+                await self._refuse(message, APP_LIMITED, {"code": "RATE_LIMITED", "retryAfter": retry_after})
                 return
+        if self.connection_acknowledged and self._operation_type(message) not in (None, OperationType.SUBSCRIPTION):
+            await self._refuse(message, SUBSCRIPTIONS_ONLY, {"code": "BAD_REQUEST"})
+            return
         await super().handle_subscribe(message)
 
-    async def _refuse(self, message: SubscribeMessage, text: str, code: str, retry_after: str) -> None:
-        error = GraphQLError(text, extensions={"code": code, "retryAfter": int(retry_after)})
+    def _operation_type(self, message: SubscribeMessage) -> OperationType | None:
+        """The type of the operation to run; None when the document does not parse or name it
+        (Strawberry then reports that as for any request)."""
+        payload: Any = message.get("payload")
+        query = payload.get("query") if isinstance(payload, dict) else None
+        name = payload.get("operationName") if isinstance(payload, dict) else None
+        if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+            return None
+        try:
+            # Bounded like every document: the token limit applies while parsing.
+            document = parse(query, max_tokens=self.context.settings.max_query_tokens)
+            return get_operation_type(document, name)
+        except (GraphQLError, RuntimeError):
+            return None
+
+    async def _refuse(self, message: SubscribeMessage, text: str, extensions: dict[str, Any]) -> None:
+        error = GraphQLError(text, extensions=extensions)
         with contextlib.suppress(Exception):  # the client may be gone already
             await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error.formatted]))

@@ -206,3 +206,30 @@ async def test_a_socket_without_connection_init_is_closed(base_url: str) -> None
         await receive(socket, INIT_TIMEOUT + 5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
     assert time.monotonic() - started < INIT_TIMEOUT + 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query { users(first: 1) { totalCount } }",
+        'mutation { upsertUser(input: {externalUserId: "x"}) { user { id } } }',
+        "subscription S { userChanges { type } } query Q { users(first: 1) { totalCount } }",
+    ],
+)
+async def test_queries_and_mutations_are_refused_over_the_socket(
+    limited_app: Starlette, base_url: str, admin_token: str, commands: CommandLog, query: str
+) -> None:
+    # Over HTTP they pass the persisted-query allow-list and Idempotency-Key handling.
+    tenant = await tenant_of(limited_app, admin_token)
+    socket = await connect_from(base_url, "127.0.0.9", bearer(tenant.app_token))
+    try:
+        assert (await receive(socket))["type"] == "connection_ack"
+        payload = {"query": query, "operationName": "Q" if " Q " in query else None}
+        with commands.recording() as sent:
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            refused = await receive(socket)
+        assert refused["type"] == "error", refused
+        assert refused["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+        assert set(sent) <= {"findAndModify rate_limits"}  # nothing was read or written
+    finally:
+        await socket.close()
