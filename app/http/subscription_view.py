@@ -14,6 +14,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth.authenticate import authenticate
@@ -36,7 +37,7 @@ class SubscriptionView(GraphQLView):
 
     def __init__(
         self,
-        schema: Any,
+        schema: BaseSchema,
         settings: Settings,
         store: Store,
         box: SecretBox,
