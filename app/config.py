@@ -75,13 +75,16 @@ class Settings(BaseSettings):
         ge=0,
         le=300,
         description=(
-            "How long a process keeps an app key it read (0 to 300; 0: read it on every request). A key "
-            "revoked through another process is refused by this one within this delay; unknown key ids "
-            "are remembered for at most 1 s."
+            "How long a process keeps an app key it read, and the existence of an app named by "
+            "X-App-Id (0 to 300; 0: read them on every request). A key revoked through another process "
+            "is refused by this one within this delay; unknown key ids and app ids are remembered for at "
+            "most 1 s."
         ),
     )
     app_key_cache_size: int = Field(
-        default=1_024, ge=1, description="App keys kept per process (least recently used dropped first)."
+        default=1_024,
+        ge=1,
+        description="App keys (and app ids, apart) kept per process (least recently used first out).",
     )
 
     store_timeout_ms: int = Field(
@@ -240,6 +243,12 @@ class Settings(BaseSettings):
         default=100, ge=1, description="Open graphql-transport-ws connections per app."
     )
     subscription_max_per_connection: int = Field(default=10, ge=1, description="Subscriptions per connection.")
+    subscription_init_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="A websocket that sends no `connection_init` within this delay is closed (code 4408).",
+    )
     subscription_poll_ms: int = Field(
         default=250, ge=10, description="How often a subscription looks at the outbox for new changes."
     )

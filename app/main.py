@@ -117,7 +117,9 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
                 if settings.auth_failure_limit_per_minute > 0
                 else None
             )
-            live.endpoint = SubscriptionView(schema, settings, store, box)
+            live.endpoint = SubscriptionView(
+                schema, settings, store, box, rate_limiter=limiter, auth_failures=auth_failures
+            )
             if dispatcher is not None:
                 delivering = asyncio.create_task(dispatcher.run())
             view = GraphQLView(schema, settings, store, box, persisted)

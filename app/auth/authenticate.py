@@ -29,7 +29,7 @@ async def authenticate(headers: Mapping[str, str], settings: Settings, store: St
         return await _session(session_token, store)
     app_id = headers.get("x-app-id")
     if app_id is not None and 0 < len(app_id) <= 64:
-        if await apps.get_app(store, app_id) is None:
+        if not await apps.app_exists(store, app_id):
             raise InvalidToken("unknown app")
         return Principal(Scope.ANONYMOUS, app_id=app_id)
     raise InvalidToken("credentials required: Authorization: Bearer <token>")

@@ -11,6 +11,7 @@ from app.crypto import SecretBox
 from app.domain import clock
 from app.domain.app_settings import AppSettings, SettingsChange
 from app.domain.errors import DomainError, ErrorCode, not_found
+from app.domain.paging import check_page_size
 from app.store import apps as apps_store
 from app.store import unit_of_work
 from app.store.client import Store
@@ -56,7 +57,9 @@ async def create_app(
         await unit.insert_one(store.apps, app)
         return app, await _issue_key(unit, box, app["_id"])
 
-    return await unit_of_work.run(store, work)
+    created = await unit_of_work.run(store, work)
+    store.app_cache.forget(created[0]["_id"])  # usable at once with X-App-Id in this process
+    return created
 
 
 async def get_app(store: Store, app_id: str) -> dict[str, Any] | None:
@@ -82,6 +85,20 @@ async def update_app_settings(store: Store, app_id: str, change: SettingsChange)
 async def settings_of(store: Store, app_id: str) -> AppSettings:
     """The app's settings (defaults for those it never set): one point read."""
     return AppSettings.of(await store.apps.find_one({"_id": app_id}, {"settings": 1}))
+
+
+async def app_exists(store: Store, app_id: str) -> bool:
+    """Whether the app exists (an X-App-Id caller names it). Kept per process for
+    `app_key_cache_seconds`, as app keys are; an unknown id is remembered for at most 1 s, so
+    an app created through another process is accepted here within that second."""
+    cache = store.app_cache
+    cached = cache.get(app_id)
+    if not isinstance(cached, Missing):
+        return cached is not None
+    generation = cache.generation()
+    found = await apps_store.find(store, app_id) is not None
+    cache.put(app_id, app_id if found else None, generation)
+    return found
 
 
 async def create_app_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
@@ -162,8 +179,7 @@ class AppPage:
 
 async def list_apps(store: Store, first: int, after: str | None = None) -> AppPage:
     """One page of apps (keyset on the id, so a lost app id can be found again) and their active keys."""
-    if not 0 <= first <= MAX_APPS_PAGE_SIZE:
-        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"first must be between 0 and {MAX_APPS_PAGE_SIZE}", ("first",))
+    check_page_size(first, MAX_APPS_PAGE_SIZE)
     query: dict[str, Any] = {} if after is None else {"_id": {"$gt": str(after)}}
     found = await store.apps.find(query, sort=[("_id", 1)], limit=first + 1, batch_size=first + 2).to_list()
     page = found[:first]

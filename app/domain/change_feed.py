@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.events import EVENT_TYPES
+from app.domain.paging import check_page_size
 from app.store import outbox
 from app.store.client import Store
 
@@ -49,8 +50,7 @@ class FeedPage:
 
 
 async def page(store: Store, app_id: str, after: str | None, first: int, types: Sequence[str] | None) -> FeedPage:
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"first must be between 1 and {MAX_PAGE_SIZE}", ("first",))
+    check_page_size(first, MAX_PAGE_SIZE, minimum=1)
     position = 0 if after is None else decode_cursor(after, ("after",))
     wanted = check_types(types, ("eventTypes",))
     found = await outbox.read(store, app_id, position, first, datetime.now(UTC), wanted)

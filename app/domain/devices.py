@@ -69,7 +69,9 @@ async def save_installation(
         await unit.insert_one(store.users, user)
         await unit.insert_one(store.installations, installation)
         await registry.claim_installation(unit, app_id, valid.push_registration_id, installation["_id"])
-        history.record(unit, app_id, user["_id"], EventKind.CREATED, actor, {"installationId": installation["_id"]})
+        history.record(
+            unit, app_id, user["_id"], EventKind.CREATED, actor, {"installationId": installation["_id"]}, user=user
+        )
         token = await sessions.issue(unit, app_id, user["_id"]) if issue_session else None
         return Saved(installation, created=True, session_token=token)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, ErrorCollector
+from app.domain.paging import check_page_size
 from app.domain.segments import UserFilter, compile_filter
 from app.store import users as users_store
 from app.store.client import Store
@@ -53,26 +54,13 @@ class UserPage:
     query: Document  # what totalCount counts (all pages)
 
 
-def check_page_size(first: int, field: tuple[str, ...] = ("first",)) -> int:
-    # Refused, not clamped: a client that asked for 500 and got 100 might take it for all.
-    if first < 0:
-        raise DomainError(ErrorCode.INVALID_INPUT, "`first` cannot be negative", field)
-    if first > MAX_PAGE_SIZE:
-        raise DomainError(
-            ErrorCode.LIMIT_EXCEEDED,
-            f"`first` is at most {MAX_PAGE_SIZE}; page with `after`",
-            field,
-        )
-    return first
-
-
 async def list_users(store: Store, app_id: str, given: UserFilter | None, first: int, after: str | None) -> UserPage:
     """One page in one round trip (one more user is read to know whether a next page exists)."""
     errors = ErrorCollector()
     query: Document = {}
     last_seen: str | None = None
     try:
-        check_page_size(first)
+        check_page_size(first, MAX_PAGE_SIZE, wording="after")
     except DomainError as error:
         errors.add(error)
     try:

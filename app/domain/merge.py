@@ -197,6 +197,7 @@ async def absorb(
         EventKind.MERGED,
         actor,
         {"sourceUserId": source["_id"], "strategy": strategy.value},
+        user=merged,
     )
     return merged
 

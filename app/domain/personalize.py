@@ -173,7 +173,7 @@ async def personalize(
             if match is None:
                 match = new_user_document(app_id, new_user_id(), now)
                 await insert_user(unit, match)
-                history.record(unit, app_id, match["_id"], EventKind.CREATED, actor, None)
+                history.record(unit, app_id, match["_id"], EventKind.CREATED, actor, None, user=match)
             target = match
             await leave_user(unit, actor, installation, target["_id"], now)
             moved_from = current["_id"]
@@ -194,6 +194,7 @@ async def personalize(
                 EventKind.INSTALLATION_MOVED,
                 actor,
                 {"installationId": installation["_id"], "fromUserId": moved_from},
+                user=updated,
             )
         history.record(
             unit,
@@ -202,6 +203,7 @@ async def personalize(
             EventKind.PERSONALIZED,
             actor,
             {"installationId": installation["_id"], "keepAsLead": keep_as_lead},
+            user=updated,
         )
         moved = await installations.get(store, app_id, push_registration_id, session=session)
         return Personalized(updated, moved)

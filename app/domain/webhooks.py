@@ -17,6 +17,7 @@ from typing import Any
 from app.crypto import SecretBox
 from app.domain import change_feed, clock
 from app.domain.errors import DomainError, ErrorCode, not_found
+from app.domain.paging import check_page_size
 from app.domain.webhook_urls import UrlPolicy
 from app.store import outbox, unit_of_work, webhooks
 from app.store.client import Store
@@ -180,8 +181,7 @@ def delivery_cursor(seq: int) -> str:
 async def delivery_page(
     store: Store, endpoint_id: str, first: int, after: str | None, status: str | None
 ) -> DeliveryPage:
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"first must be between 1 and {MAX_PAGE_SIZE}", ("first",))
+    check_page_size(first, MAX_PAGE_SIZE, minimum=1)
     position = 0 if after is None else change_feed.decode_cursor(after, ("after",))
     found = await webhooks.page(store, endpoint_id, position, first, status)
     return DeliveryPage(found[:first], len(found) > first)

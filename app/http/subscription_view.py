@@ -1,34 +1,57 @@
 """The websocket side of /graphql: graphql-transport-ws connections for ``userChanges``.
 
-Authentication happens in ``connection_init`` with the same checks as HTTP; the
+Authentication happens in ``connection_init`` with the same checks and limits as HTTP (a
+failed one counts against the client address, app/http/subscription_protocol.py); the
 subscription itself (app/graphql/subscriptions.py) re-checks the connection on every poll.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth.authenticate import authenticate
 from app.auth.principal import Scope as Role
 from app.auth.tokens import InvalidToken
+from app.config import Settings
+from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
 from app.graphql.subscriptions import Connection, SocketContext, expiry_of
 from app.http.graphql_view import GraphQLView
+from app.http.rate_limit import RateLimiter
+from app.http.subscription_protocol import LimitedTransportWS, client_address
+from app.store.client import Store
 
 
 class SubscriptionView(GraphQLView):
     """The websocket side of /graphql (graphql-transport-ws only)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    graphql_transport_ws_handler_class = LimitedTransportWS
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        settings: Settings,
+        store: Store,
+        box: SecretBox,
+        *,
+        rate_limiter: RateLimiter | None = None,
+        auth_failures: RateLimiter | None = None,
+    ) -> None:
+        """The limiters are the ones HTTP uses (None: off), so both paths share one budget."""
+        super().__init__(schema, settings, store, box)
         self.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
         self.connections_per_app: dict[str, int] = {}
+        self.rate_limiter = rate_limiter
+        self.auth_failures = auth_failures
+        self.connection_init_wait_timeout = timedelta(seconds=settings.subscription_init_timeout_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -53,11 +76,14 @@ class SubscriptionView(GraphQLView):
             )
             if isinstance(value, str)
         }
+        websocket: WebSocket = context.request
         if not headers:
+            await self._count_failure(websocket)
             raise ConnectionRejectionError()
         try:
             principal = await authenticate(headers, self.settings, self.store, self.box)
         except InvalidToken:
+            await self._count_failure(websocket)
             raise ConnectionRejectionError() from None
         if principal.scope not in (Role.APP, Role.USER, Role.SESSION) or principal.app_id is None:
             raise ConnectionRejectionError()
@@ -65,8 +91,13 @@ class SubscriptionView(GraphQLView):
         if self.connections_per_app.get(app_id, 0) >= self.settings.subscription_max_connections_per_app:
             raise ConnectionRejectionError({"message": "too many connections for this app"})
         self.connections_per_app[app_id] = self.connections_per_app.get(app_id, 0) + 1
-        websocket: WebSocket = context.request
         loop = asyncio.get_running_loop()
         websocket.state.connection = Connection(principal, expiry_of(headers), headers, checked_at=loop.time())
         context.principal = principal
         context.loaders = build_loaders(self.store, app_id)
+
+    async def _count_failure(self, websocket: WebSocket) -> None:
+        """A refused credential costs the address a token, as an HTTP 401 does."""
+        address = client_address(websocket)
+        if self.auth_failures is not None and address is not None:
+            await self.auth_failures.acquire(address)

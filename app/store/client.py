@@ -45,6 +45,8 @@ class Store:
     # Active app keys as (app id, secret), read by every authenticated request: kept per
     # process for `app_key_cache_seconds` (open_store sets it from the settings).
     app_key_cache: TtlCache[tuple[str, str]] = field(init=False, default_factory=lambda: TtlCache(5.0, 1_024))
+    # Ids of existing apps (X-App-Id callers), kept the same way and as long as app keys.
+    app_cache: TtlCache[str] = field(init=False, default_factory=lambda: TtlCache(5.0, 1_024))
 
     def __post_init__(self) -> None:
         self.apps = self.db["apps"]
@@ -102,4 +104,5 @@ def open_store(settings: Settings, listeners: list[CommandListener] | None = Non
         embedded=embedded,
     )
     store.app_key_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
+    store.app_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
     return store

@@ -18,6 +18,7 @@ from app.store.client import Store
 from app.store.ttl_cache import MISSING, TtlCache
 from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
+from tests.identity_ops import register_anonymous
 
 REVOKE = "mutation($a: ID!, $k: ID!) { revokeAppKey(appId: $a, keyId: $k) { userErrors { code } } }"
 ME_APP = "query { users(first: 1) { nodes { id } } }"
@@ -36,6 +37,7 @@ def _replica(store: Store, seconds: float = DELAY) -> Store:
     """Another gateway process on the same database: its own Store, so its own cache."""
     other = Store(client=store.client, db=store.db, embedded_workarounds=store.embedded_workarounds)
     other.app_key_cache = TtlCache(seconds, 16)
+    other.app_cache = TtlCache(seconds, 16)
     return other
 
 
@@ -88,6 +90,42 @@ async def test_an_unknown_key_id_is_remembered_briefly(
             with pytest.raises(InvalidToken):
                 await authenticate(_bearer(forged), settings, replica, box)
     assert commands["find app_keys"] == 1
+
+
+def _app_id(app_id: str) -> Headers:
+    return Headers({"x-app-id": app_id})
+
+
+async def test_a_repeated_x_app_id_request_does_not_read_the_app_again(
+    gateway: Gateway, tenant: Tenant, command_log: CommandLog
+) -> None:
+    await register_anonymous(gateway, tenant, "first-device")
+    with command_log.recording() as commands:
+        await register_anonymous(gateway, tenant, "second-device")
+    assert commands["find apps"] == 0
+    assert commands["insert installations"] == 1  # the request did run
+
+
+async def test_x_app_id_reads_the_app_once_per_delay(
+    tenant: Tenant, store: Store, settings: Settings, box: SecretBox, command_log: CommandLog
+) -> None:
+    cached, uncached = _replica(store, seconds=60), _replica(store, seconds=0)
+    for replica, reads in ((cached, 1), (uncached, 3)):
+        with command_log.recording() as commands:
+            for _ in range(3):
+                assert (await authenticate(_app_id(tenant.app_id), settings, replica, box)).app_id == tenant.app_id
+        assert commands["find apps"] == reads
+
+
+async def test_an_unknown_app_id_is_remembered_briefly(
+    store: Store, settings: Settings, box: SecretBox, command_log: CommandLog
+) -> None:
+    replica = _replica(store, seconds=60)
+    with command_log.recording() as commands:
+        for _ in range(3):
+            with pytest.raises(InvalidToken, match="unknown app"):
+                await authenticate(_app_id("app_unknown"), settings, replica, box)
+    assert commands["find apps"] == 1
 
 
 def test_misses_expire_sooner_than_hits() -> None:

@@ -10,6 +10,7 @@ from app.domain import apps
 from app.domain.app_settings import AppSettings, SettingsChange
 from app.domain.errors import ErrorCode
 from app.graphql.access import Info
+from app.graphql.mutations.codes import INPUT_CODES
 from app.graphql.pipeline import ADMIN, mutation
 from app.graphql.types.apps import App, AppKey, AppKeyPayload, AppPayload, AppSettingsInput, CreateAppPayload
 
@@ -24,7 +25,7 @@ def _issued(key: apps.IssuedKey) -> AppKey:
 class AppMutations:
     @mutation(
         scopes=ADMIN,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
+        codes=INPUT_CODES,
         description="Create an app and its first key (admin scope).",
     )
     async def create_app(

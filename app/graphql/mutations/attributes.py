@@ -13,6 +13,7 @@ from app.graphql.access import Info, owned_user_ref
 from app.graphql.inputs.attributes import AttributeDefinitionInput, AttributeOp
 from app.graphql.inputs.refs import UserRefArgument
 from app.graphql.installation_access import owned_installation
+from app.graphql.mutations.codes import ATTRIBUTE_CODES, BOUNDED_USER_WRITE_CODES, INSTALLATION_WRITE_CODES
 from app.graphql.pipeline import APP, TENANT, app_id_of, mutation
 from app.graphql.types.definitions import (
     AttributeDefinition,
@@ -29,17 +30,7 @@ from app.graphql.types.payloads import UserPayload
 class AttributeMutations:
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.INVALID_KEY,
-            ErrorCode.RESERVED_KEY,
-            ErrorCode.TYPE_MISMATCH,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=BOUNDED_USER_WRITE_CODES | ATTRIBUTE_CODES,
         description="Apply property operations (set, setOnce, increment, append, remove, unset) to a user's "
         "custom attributes in one atomic update: all of them, or none when any is invalid.",
     )
@@ -61,15 +52,7 @@ class AttributeMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_KEY,
-            ErrorCode.RESERVED_KEY,
-            ErrorCode.TYPE_MISMATCH,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=ATTRIBUTE_CODES | INSTALLATION_WRITE_CODES | {ErrorCode.LIMIT_EXCEEDED},
         description="The same property operations on an installation's custom attributes, in one atomic "
         "update. App tokens reach every installation of the app, user and session tokens only their own.",
     )
@@ -101,13 +84,7 @@ class AttributeMutations:
 
     @mutation(
         scopes=APP,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_KEY,
-            ErrorCode.RESERVED_KEY,
-            ErrorCode.TYPE_MISMATCH,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=ATTRIBUTE_CODES | {ErrorCode.LIMIT_EXCEEDED},
         description="Define a custom attribute's type (app scope). Redefining with the same type adds object "
         "fields; another type is TYPE_MISMATCH.",
     )

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 import strawberry
 
 from app.domain import bulk
-from app.domain.errors import ErrorCode
 from app.graphql.access import Info
 from app.graphql.errors import UserError
 from app.graphql.inputs.users import UpsertUserInput
+from app.graphql.mutations.codes import INPUT_CODES
 from app.graphql.pipeline import APP, app_id_of, mutation, vouched_patch
 from app.graphql.types.bulk import BulkStatus, BulkUpsertPayload
 
@@ -27,7 +27,7 @@ def _refused(errors: list[UserError], arguments: dict[str, Any]) -> BulkUpsertPa
 class BulkMutations:
     @mutation(
         scopes=APP,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
+        codes=INPUT_CODES,
         description=f"Create or update up to {bulk.MAX_RECORDS} users (app scope). Each record is validated "
         "alone and written in one bulk write; failures are listed by index.",
         failed=_refused,

@@ -8,12 +8,12 @@ import strawberry
 
 from app.domain import channel_changes, channels
 from app.domain.channel_specs import ChannelType as DomainChannelType
-from app.domain.errors import ErrorCode
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.ids import decode_id
 from app.graphql.inputs import given
 from app.graphql.inputs.channels import ChannelInput, ChannelMatch
 from app.graphql.inputs.refs import UserRefArgument
+from app.graphql.mutations.codes import BOUNDED_USER_WRITE_CODES, USER_WRITE_CODES
 from app.graphql.pipeline import TENANT, app_id_of, mutation
 from app.graphql.types.channels import ChannelType
 from app.graphql.types.payloads import UserPayload
@@ -23,14 +23,7 @@ from app.graphql.types.payloads import UserPayload
 class ChannelMutations:
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=BOUNDED_USER_WRITE_CODES,
         description="Add a channel to a user. Adding an endpoint the user already has updates "
         "that channel "
         "(same id) instead of adding a second one. A push token for an installation the user owns "
@@ -51,13 +44,7 @@ class ChannelMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-        ),
+        codes=USER_WRITE_CODES,
         description="Remove one channel of a user (NOT_FOUND when the user has no such channel).",
     )
     async def remove_channel(
@@ -76,13 +63,7 @@ class ChannelMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-        ),
+        codes=USER_WRITE_CODES,
         description="Remove every channel of the given types from a user.",
     )
     async def unset_channels(
@@ -99,14 +80,7 @@ class ChannelMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=BOUNDED_USER_WRITE_CODES,
         description="Apply several channel changes at once, all or nothing, with one version bump: "
         "`unset` (every channel of these types), then `remove` (by id or by value; NOT_FOUND when "
         "nothing matches), then `add` (as addChannel). Errors carry the input path, e.g. "

@@ -16,6 +16,7 @@ from app.graphql.inputs.installations import UserIdentityInput
 from app.graphql.inputs.refs import UserRef
 from app.graphql.inputs.users import UserPatch
 from app.graphql.installation_access import owned_installation, require_may_personalize
+from app.graphql.mutations.codes import IDENTIFIER_WRITE_CODES, INSTALLATION_WRITE_CODES, PROFILE_WRITE_CODES
 from app.graphql.pipeline import APP, app_id_of, mutation, vouched_identity, vouched_patch
 from app.graphql.types.installation import Installation
 from app.graphql.types.installation_payloads import InstallationPayload, PersonalizePayload
@@ -29,20 +30,7 @@ APP_OR_USER = frozenset({Scope.APP, Scope.USER})
 class IdentityMutations:
     @mutation(
         scopes=APP_OR_USER,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.INVALID_KEY,
-            ErrorCode.RESERVED_KEY,
-            ErrorCode.TYPE_MISMATCH,
-            ErrorCode.USER_MERGE_INTERRUPTED,
-            ErrorCode.CONFLICTING_IDENTITIES,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.ALREADY_PERSONALIZED,
-        ),
+        codes=PROFILE_WRITE_CODES | {ErrorCode.NOT_FOUND, ErrorCode.ALREADY_PERSONALIZED},
         forbidden="only app and user tokens may personalize",
         description="Attach an installation to the person the identity names. A known person "
         "receives the installation and what its anonymous lead profile held; otherwise the "
@@ -105,7 +93,7 @@ class IdentityMutations:
 
     @mutation(
         scopes=APP_OR_USER,
-        codes=(ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT),
+        codes=INSTALLATION_WRITE_CODES,
         description="Detach an installation from its user: it gets a fresh anonymous LEAD user "
         "(the payload carries a sessionToken for it). On another installation of the same "
         "user this is the remote logout.",
@@ -129,16 +117,7 @@ class IdentityMutations:
 
     @mutation(
         scopes=APP,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.USER_MERGE_INTERRUPTED,
-            ErrorCode.CONFLICTING_IDENTITIES,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=IDENTIFIER_WRITE_CODES | {ErrorCode.NOT_FOUND},
         description="The target absorbs the source: identifiers, channels, tags and installations "
         "are united, attribute conflicts follow the strategy, and the source becomes a tombstone "
         "whose old id resolves to the target. Users with different externalUserIds are never "

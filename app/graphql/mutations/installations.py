@@ -12,6 +12,7 @@ from app.domain.errors import ErrorCode
 from app.graphql.access import Info
 from app.graphql.inputs.installations import InstallationInput
 from app.graphql.installation_access import owned_installation, require_may_save
+from app.graphql.mutations.codes import ATTRIBUTE_CODES, INSTALLATION_WRITE_CODES
 from app.graphql.pipeline import APP_CLIENTS, TENANT, app_id_of, mutation
 from app.graphql.types.installation import Installation
 from app.graphql.types.installation_payloads import InstallationPayload
@@ -21,15 +22,7 @@ from app.graphql.types.installation_payloads import InstallationPayload
 class InstallationMutations:
     @mutation(
         scopes=APP_CLIENTS,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_KEY,
-            ErrorCode.RESERVED_KEY,
-            ErrorCode.TYPE_MISMATCH,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-            ErrorCode.FORBIDDEN,
-        ),
+        codes=ATTRIBUTE_CODES | {ErrorCode.VERSION_CONFLICT, ErrorCode.LIMIT_EXCEEDED, ErrorCode.FORBIDDEN},
         description="Register an installation or update it (lastSeenAt too). A new installation "
         "gets an empty anonymous LEAD user; without credentials (only X-App-Id) the payload "
         "carries a sessionToken "
@@ -58,7 +51,7 @@ class InstallationMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(ErrorCode.NOT_FOUND, ErrorCode.VERSION_CONFLICT),
+        codes=INSTALLATION_WRITE_CODES,
         description="Make an installation its user's primary device (at most one per user), or not.",
     )
     async def set_primary_installation(

@@ -11,6 +11,7 @@ from app.domain.errors import ErrorCode
 from app.graphql.access import Info, owned_user_ref
 from app.graphql.inputs.preferences import PreferenceCategoryInput, PreferencesInput
 from app.graphql.inputs.refs import UserRefArgument
+from app.graphql.mutations.codes import BOUNDED_USER_WRITE_CODES, INPUT_CODES
 from app.graphql.pipeline import APP, TENANT, app_id_of, mutation
 from app.graphql.types.payloads import UserPayload
 from app.graphql.types.preferences import (
@@ -24,14 +25,7 @@ from app.graphql.types.preferences import (
 class PreferenceMutations:
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=BOUNDED_USER_WRITE_CODES,
         description="Change a user's preferences. Opting out of a mandatory category is refused.",
     )
     async def update_preferences(
@@ -51,7 +45,7 @@ class PreferenceMutations:
 
     @mutation(
         scopes=APP,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
+        codes=INPUT_CODES,
         description="Create a preference category, or change the one with this name (app scope).",
     )
     async def define_preference_category(

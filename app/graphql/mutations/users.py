@@ -12,6 +12,7 @@ from app.graphql.access import Info, owned_user_ref
 from app.graphql.ids import encode_id
 from app.graphql.inputs.refs import UserRefArgument
 from app.graphql.inputs.users import UpsertUserInput, UserPatch
+from app.graphql.mutations.codes import BOUNDED_USER_WRITE_CODES, PROFILE_WRITE_CODES, USER_REF_CODES
 from app.graphql.pipeline import APP, TENANT, app_id_of, mutation, vouched_patch
 from app.graphql.types.payloads import DeleteUserPayload, UserPayload
 
@@ -20,18 +21,7 @@ from app.graphql.types.payloads import DeleteUserPayload, UserPayload
 class UserMutations:
     @mutation(
         scopes=APP,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.INVALID_KEY,
-            ErrorCode.RESERVED_KEY,
-            ErrorCode.TYPE_MISMATCH,
-            ErrorCode.USER_MERGE_INTERRUPTED,
-            ErrorCode.CONFLICTING_IDENTITIES,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=PROFILE_WRITE_CODES,
         description="Create or update a user by externalUserId, or else by email or phone.",
     )
     async def upsert_user(
@@ -58,19 +48,7 @@ class UserMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.INVALID_KEY,
-            ErrorCode.RESERVED_KEY,
-            ErrorCode.TYPE_MISMATCH,
-            ErrorCode.USER_MERGE_INTERRUPTED,
-            ErrorCode.CONFLICTING_IDENTITIES,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-            ErrorCode.NOT_FOUND,
-        ),
+        codes=PROFILE_WRITE_CODES | {ErrorCode.NOT_FOUND},
         description="Change a user. Omitted fields are left alone, explicit nulls remove; "
         "with expectedVersion the change applies only at that version (else VERSION_CONFLICT). "
         "User tokens may set only the emails and phones they carry as claims; emails and phones "
@@ -107,14 +85,7 @@ class UserMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=BOUNDED_USER_WRITE_CODES,
         description="Add tags (a set: existing ones are kept once).",
     )
     async def add_tags(
@@ -130,14 +101,7 @@ class UserMutations:
 
     @mutation(
         scopes=TENANT,
-        codes=(
-            ErrorCode.INVALID_INPUT,
-            ErrorCode.INVALID_EMAIL,
-            ErrorCode.INVALID_PHONE,
-            ErrorCode.NOT_FOUND,
-            ErrorCode.VERSION_CONFLICT,
-            ErrorCode.LIMIT_EXCEEDED,
-        ),
+        codes=BOUNDED_USER_WRITE_CODES,
         description="Remove tags; tags the user does not have are ignored.",
     )
     async def remove_tags(
@@ -153,7 +117,7 @@ class UserMutations:
 
     @mutation(
         scopes=APP,
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.INVALID_EMAIL, ErrorCode.INVALID_PHONE, ErrorCode.NOT_FOUND),
+        codes=USER_REF_CODES,
         description="Erase a user and everything personal about it, history included.",
     )
     async def delete_user(

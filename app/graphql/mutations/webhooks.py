@@ -12,6 +12,7 @@ from app.domain.errors import ErrorCode
 from app.domain.webhook_urls import UrlPolicy
 from app.graphql.access import Info
 from app.graphql.errors import UserError
+from app.graphql.mutations.codes import INPUT_CODES
 from app.graphql.pipeline import APP, app_id_of, mutation
 from app.graphql.types.webhooks import (
     CreateWebhookEndpointInput,
@@ -37,7 +38,7 @@ class WebhookMutations:
     @mutation(
         scopes=APP,
         description="Add an endpoint for the app's change events. The secret is shown once.",
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED),
+        codes=INPUT_CODES,
     )
     async def create_webhook_endpoint(
         self,
@@ -65,7 +66,7 @@ class WebhookMutations:
     @mutation(
         scopes=APP,
         description="Change an endpoint's URL, event types, description, or enable it again.",
-        codes=(ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED, ErrorCode.NOT_FOUND),
+        codes=INPUT_CODES | {ErrorCode.NOT_FOUND},
     )
     async def update_webhook_endpoint(
         self,

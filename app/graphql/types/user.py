@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.relay import PageInfo
 
-from app.domain import preferences, push_destinations
+from app.domain import listing, preferences, push_destinations
 from app.domain.channel_documents import channels_of
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import is_event_id
-from app.domain.listing import check_page_size
+from app.domain.paging import check_page_size
 from app.domain.profile import ProfileType as DomainProfileType
 from app.graphql.access import Info
 from app.graphql.enums import described_enum
@@ -210,7 +210,7 @@ class User(Node):
     ) -> ProfileEventConnection:
         # Paging mistakes are userErrors, as on users(first:, after:).
         try:
-            check_page_size(first)
+            check_page_size(first, listing.MAX_PAGE_SIZE, wording="after")
         except DomainError as error:
             return _refused_history(error)
         after_id = None

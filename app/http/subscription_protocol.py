@@ -1,0 +1,92 @@
+"""graphql-transport-ws with the limits of HTTP: the failed-authentication limit per client
+address guards ``connection_init``, and every ``subscribe`` spends a token of the app's rate.
+
+Close codes are the protocol's: a refused ``connection_init`` (bad credentials, or an address
+that failed too often) closes the socket with ``4403: Forbidden``; ``4429`` means only a
+second ``connection_init`` there. A rate-limited ``subscribe`` gets the protocol's ``error``
+message for its id (code RATE_LIMITED) and the connection stays open.
+
+Only subscriptions run here: queries and mutations go over HTTP, where persisted-query
+allow-lists, Idempotency-Key and the HTTP request rules apply (``error``, code BAD_REQUEST).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from graphql import GraphQLError, parse
+from starlette.requests import HTTPConnection
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
+
+from app.graphql.context import Context
+from app.http.rate_limit import RateLimiter
+
+CLOSE_FORBIDDEN = 4403
+ADDRESS_LIMITED = "too many failed authentications from this address; retry later"
+APP_LIMITED = "rate limit exceeded for this app; retry later"
+SUBSCRIPTIONS_ONLY = "this socket carries subscriptions; send queries and mutations over HTTP (POST /graphql)"
+
+
+def client_address(connection: HTTPConnection) -> str | None:
+    """The key of the failed-authentication limit, as on HTTP (the ASGI ``client`` host)."""
+    client = connection.scope.get("client")
+    return client[0] if client and client[0] else None
+
+
+class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """Strawberry's graphql-transport-ws handler; the view holds the limiters
+    (``auth_failures`` and ``rate_limiter``, each None when switched off)."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        limiter: RateLimiter | None = getattr(self.view, "auth_failures", None)
+        address = client_address(self.context.request)
+        if limiter is not None and address is not None and limiter.blocked(address) is not None:
+            # Refused from memory, before the credential costs a store look-up.
+            self.connection_init_received = True
+            if self.connection_init_timeout_task is not None:
+                self.connection_init_timeout_task.cancel()
+            await self.websocket.close(code=CLOSE_FORBIDDEN, reason=ADDRESS_LIMITED)
+            return
+        await super().handle_connection_init(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limiter: RateLimiter | None = getattr(self.view, "rate_limiter", None)
+        app_id = self.context.principal.app_id
+        if self.connection_acknowledged and limiter is not None and app_id is not None:
+            wait = await limiter.acquire(app_id)
+            if wait is not None:
+                retry_after = int(RateLimiter.retry_after_header(wait))
+                await self._refuse(message, APP_LIMITED, {"code": "RATE_LIMITED", "retryAfter": retry_after})
+                return
+        if self.connection_acknowledged and self._operation_type(message) not in (None, OperationType.SUBSCRIPTION):
+            await self._refuse(message, SUBSCRIPTIONS_ONLY, {"code": "BAD_REQUEST"})
+            return
+        await super().handle_subscribe(message)
+
+    def _operation_type(self, message: SubscribeMessage) -> OperationType | None:
+        """The type of the operation to run; None when the document does not parse or name it
+        (Strawberry then reports that as for any request)."""
+        payload: Any = message.get("payload")
+        query = payload.get("query") if isinstance(payload, dict) else None
+        name = payload.get("operationName") if isinstance(payload, dict) else None
+        if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+            return None
+        try:
+            # Bounded like every document: the token limit applies while parsing.
+            document = parse(query, max_tokens=self.context.settings.max_query_tokens)
+            return get_operation_type(document, name)
+        except (GraphQLError, RuntimeError):
+            return None
+
+    async def _refuse(self, message: SubscribeMessage, text: str, extensions: dict[str, Any]) -> None:
+        error = GraphQLError(text, extensions=extensions)
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[error.formatted]))
