@@ -170,6 +170,20 @@ async def _seed_sqlite_file(database_file: Path, app_id: str, users: int) -> Non
             await registry.collection(store).insert_many(_registry_entries(batch))
 
 
+async def _send(
+    client: httpx.AsyncClient, shape: Shape, call: int, users: int, token: str
+) -> tuple[float, int, dict[str, Any]]:
+    """One request of ``shape``: (seconds, HTTP status, JSON body)."""
+    started = time.perf_counter()
+    response = await client.post(
+        "/graphql",
+        json={"query": shape.query, "variables": shape.variables(call, users)},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    body: dict[str, Any] = response.json()
+    return time.perf_counter() - started, response.status_code, body
+
+
 async def _measure(
     client: httpx.AsyncClient,
     shape: Shape,
@@ -183,16 +197,10 @@ async def _measure(
     store_before, gateway_before = _cpu(store), _cpu(gateway)
     outcome = "ok"
     for call in range(calls):
-        started = time.perf_counter()
-        response = await client.post(
-            "/graphql",
-            json={"query": shape.query, "variables": shape.variables(call, users)},
-            headers={"authorization": f"Bearer {token}"},
-        )
-        times.append(time.perf_counter() - started)
-        body = response.json()
-        if response.status_code != 200 or body.get("errors"):
-            outcome = f"HTTP {response.status_code} {json.dumps(body)[:80]}"
+        seconds, status, body = await _send(client, shape, call, users, token)
+        times.append(seconds)
+        if status != 200 or body.get("errors"):
+            outcome = f"HTTP {status} {json.dumps(body)[:80]}"
     return times, (_cpu(store) - store_before) / calls, (_cpu(gateway) - gateway_before) / calls, outcome
 
 
@@ -211,19 +219,9 @@ async def _write_throughput(
         call = number * 1_000_003
         while time.perf_counter() < deadline:
             call += 1
-            started = time.perf_counter()
-            response = await client.post(
-                "/graphql",
-                json={"query": increment.query, "variables": increment.variables(call, users)},
-                headers={"authorization": f"Bearer {token}"},
-            )
-            times.append(time.perf_counter() - started)
-            body = response.json()
-            if (
-                response.status_code != 200
-                or body.get("errors")
-                or body["data"]["updateCustomAttributes"]["userErrors"]
-            ):
+            seconds, status, body = await _send(client, increment, call, users, token)
+            times.append(seconds)
+            if status != 200 or body.get("errors") or body["data"]["updateCustomAttributes"]["userErrors"]:
                 failed += 1
 
     began = time.perf_counter()

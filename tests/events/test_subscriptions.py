@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
 
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import UPSERT, personalize, register_anonymous
+from tests.serving import served_on_loopback
 
 ADD_TAG = "mutation($by: UserRef!, $t: String!) { addTags(by: $by, tags: [$t]) { userErrors { code } } }"
 WATCH = "subscription($by: UserRef) { userChanges(by: $by) { type user { externalUserId tags } } }"
@@ -23,16 +23,8 @@ WATCH = "subscription($by: UserRef) { userChanges(by: $by) { type user { externa
 @pytest.fixture(scope="module")
 async def ws_url(app: Starlette) -> AsyncIterator[str]:
     """The test app served by uvicorn on 127.0.0.1 (its lifespan already runs)."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
+    async with served_on_loopback(app) as port:
+        yield f"ws://127.0.0.1:{port}/graphql"
 
 
 async def connect(url: str, params: dict[str, str]) -> ClientConnection:

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
@@ -28,6 +27,7 @@ from tests.commands import CommandLog
 from tests.hardening.test_auth_failure_limit import BURST, ME, tenant_of, unknown_key_token
 from tests.hardening.test_edge import assert_json_error
 from tests.helpers import Gateway, Tenant
+from tests.serving import served_on_loopback
 
 RATE_BURST = 3  # requests an app may send at once; no token comes back during a test
 PROBE_SECONDS = 5.0  # generous on a shared machine: without a bound the probe would wait on the handshakes
@@ -61,16 +61,8 @@ async def limited_app(
 
 @pytest.fixture(scope="module")
 async def base_url(limited_app: Starlette) -> AsyncIterator[str]:
-    server = uvicorn.Server(uvicorn.Config(limited_app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with served_on_loopback(limited_app) as port:
+        yield f"127.0.0.1:{port}"
 
 
 @contextlib.asynccontextmanager
