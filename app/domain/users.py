@@ -86,6 +86,19 @@ async def find_user(
     return None
 
 
+async def user_id_of(store: Store, app_id: str, ref: UserRef, path: Field = ()) -> UserRef:
+    """``ref`` by id, for a write that reads the user itself: an identifier costs one
+    registry read and no read of the user (a tombstone holds no identifier, so the holder is
+    the live user); an id or a pushRegistrationId is resolved as ``get_user`` does. NOT_FOUND
+    when nobody holds the identifier."""
+    if ref.kind in ("id", "pushRegistrationId"):
+        return UserRef("id", (await get_user(store, app_id, ref, path))["_id"])
+    user_id = await registry.holder(store, app_id, *_registry_kind(ref, path))
+    if user_id is None:
+        raise not_found("the user", path)
+    return UserRef("id", user_id)
+
+
 async def get_user(
     store: Store, app_id: str, ref: UserRef, path: Field = (), session: Session | None = None
 ) -> Document:

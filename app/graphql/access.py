@@ -9,7 +9,7 @@ import strawberry
 from app.auth import scopes
 from app.auth.principal import Principal, Scope
 from app.domain.errors import not_found
-from app.domain.users import UserRef, find_user, get_user
+from app.domain.users import UserRef, find_user, get_user, user_id_of
 from app.graphql.context import Context
 
 Info = strawberry.Info[Context, None]
@@ -25,8 +25,13 @@ def names_caller(principal: Principal, ref: UserRef) -> bool:
 
 
 async def owned_user_ref(info: Info, by: Any, field: tuple[str, ...] = ("by",)) -> UserRef:
-    """The user a GraphQL ``UserRef`` argument names, by id, once checked against the caller's scope."""
-    owner = await owned_user(info, by.to_domain(field), field)
+    """The user a GraphQL ``UserRef`` argument names, by id, once checked against the caller's
+    scope. An app token may act on any user of its app, so nothing about the user is checked
+    here and the user is not read: the write that follows reads it (NOT_FOUND there)."""
+    ref = by.to_domain(field)
+    if info.context.principal.scope is Scope.APP:
+        return await user_id_of(info.context.store, scopes.require_tenant(info.context.principal), ref, field)
+    owner = await owned_user(info, ref, field)
     return UserRef("id", owner["_id"])
 
 

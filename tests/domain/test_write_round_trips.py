@@ -58,3 +58,32 @@ async def test_an_anonymous_registration_reads_no_user(
     assert commands["find users"] == 1  # the session's user, to build the response
     event = await _last_event(store, tenant.app_id, "user.created")
     assert (event["version"], event["externalUserId"]) == (0, None)
+
+
+INCREMENT = """
+mutation($by: UserRef!) {
+  updateCustomAttributes(by: $by, ops: [{increment: {key: "visits", amount: "1"}}]) { userErrors { code field } }
+}
+"""
+TAG = 'mutation($by: UserRef!) { addTags(by: $by, tags: ["seen"]) { userErrors { code field } } }'
+
+
+async def test_an_app_token_write_by_identifier_reads_the_user_once(
+    gateway: Gateway, tenant: Tenant, command_log: CommandLog
+) -> None:
+    """An app token may act on any user of its app: the identifier is resolved through the
+    registry and only the write itself reads the user."""
+    await gateway.data(
+        UPSERT, {"input": {"externalUserId": "counted", "emails": ["counted@example.com"]}}, token=tenant.app_token
+    )
+    for by in ({"externalUserId": "counted"}, {"email": "counted@example.com"}):
+        for mutation, name in ((INCREMENT, "updateCustomAttributes"), (TAG, "addTags")):
+            with command_log.recording() as commands:
+                data = await gateway.data(mutation, {"by": by}, token=tenant.app_token)
+            assert data[name]["userErrors"] == []
+            assert (commands["find identifier_registry"], commands["find users"]) == (1, 1), (name, by, commands)
+    # Nobody holds it: NOT_FOUND at the same path as before, and no user read at all.
+    with command_log.recording() as commands:
+        data = await gateway.data(INCREMENT, {"by": {"externalUserId": "nobody"}}, token=tenant.app_token)
+    assert data["updateCustomAttributes"]["userErrors"] == [{"code": "NOT_FOUND", "field": ["by"]}]
+    assert commands["find users"] == 0
