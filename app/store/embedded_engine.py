@@ -1,4 +1,4 @@
-"""The embedded store's SQLite engine, with two costs that grow with a collection removed.
+"""The embedded store's SQLite engine, without the costs that grew with a collection.
 
 mongoeco's SQLite engine keeps each document as JSON in one table keyed by its ``_id``.
 Measured in a profile of the embedded store (bench/README.md, "Where the store's time
@@ -29,7 +29,7 @@ one), which no index serves; an ``$in`` of strings on ``_id`` is compiled to
 ``json_extract(document, '$._id') IN (...)`` instead, which the same index serves (a bulk
 write's 400 registry keys: 570 ms → 1.4 ms at 10,000 users).
 
-All three are the embedded store's only: MongoDB has neither cost. The engine is used by
+All of these are the embedded store's only: MongoDB has none of these costs. The engine is used by
 ``EmbeddedServer`` only (docs/operations/embedded-store.md lists it with the other
 embedded-only measures).
 """
@@ -82,7 +82,7 @@ class DeclaredFeatures(dict[tuple[str, str, str], bool | str]):
 
 
 class EmbeddedSQLiteEngine(SQLiteEngine):
-    """mongoeco's SQLite engine without the two collection-wide reads described above."""
+    """mongoeco's SQLite engine without the collection-wide reads described above."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
