@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,8 @@ async def main() -> int:
     print("import said:", *summary[-12:], sep="\n  ")
     ok = finished.returncode == 0
     print("result:", "ok" if ok else f"FAILED (work directory kept: {workdir})")
+    if ok:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0 if ok else 1
 
 

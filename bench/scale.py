@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -326,6 +327,8 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
     finally:
         for process in reversed(started):
             _stop(process)
+        if not args.keep:
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 def _print(users: int, rows: list[tuple[str, str, str, str, str, str]]) -> None:
@@ -342,6 +345,7 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="calls per read shape")
     parser.add_argument("--write-calls", type=int, default=5, help="calls per write shape")
     parser.add_argument("--engine", choices=["memory", "sqlite"], default="sqlite")
+    parser.add_argument("--keep", action="store_true", help="keep each size's data directory and logs")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the write-throughput phase")
     parser.add_argument("--write-seconds", type=float, default=10, help="length of that phase (0: skip it)")
     args = parser.parse_args()
