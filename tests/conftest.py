@@ -39,7 +39,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         # A database of its own per run, so a real MongoDB keeps nothing between runs.
         database_name=f"profile_gateway_test_{secrets.token_hex(4)}",
         data_dir=Path(tmp_path_factory.mktemp("data")),
-        embedded_engine="memory",
+        # The memory engine by default; TEST_EMBEDDED_ENGINE=sqlite runs the suite on the
+        # gateway's default engine (app/store/embedded_engine.py), as the CI workflow does.
+        embedded_engine="sqlite" if os.environ.get("TEST_EMBEDDED_ENGINE") == "sqlite" else "memory",
         admin_secret=SecretStr(secrets.token_urlsafe(48)),
         master_key=SecretStr(Fernet.generate_key().decode()),
         # Every test shares one client address here; tests/hardening/test_auth_failure_limit.py covers it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -41,8 +42,9 @@ async def test_mutations_are_refused_over_get(http: httpx.AsyncClient, tenant: T
 
 
 @pytest.fixture
-async def separate_app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings.model_copy(update={"store_timeout_ms": 300}))
+async def separate_app(settings: Settings, tmp_path: Path) -> AsyncIterator[Starlette]:
+    # A data directory of its own: an SQLite store (TEST_EMBEDDED_ENGINE=sqlite) is one per directory.
+    application = create_app(settings.model_copy(update={"store_timeout_ms": 300, "data_dir": tmp_path}))
     async with application.router.lifespan_context(application):
         yield application
 

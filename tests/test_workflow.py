@@ -49,6 +49,10 @@ def test_the_suite_runs_on_the_embedded_store_and_on_a_mongodb_8_replica_set() -
     embedded, mongodb = jobs["test-embedded"], jobs["test-mongodb"]
     assert "python -m pytest" in commands(embedded)
     assert not any("MONGODB_URI" in step.get("env", {}) for step in embedded["steps"])
+    # Both embedded engines: the suite's default (memory) and the gateway's (SQLite).
+    assert embedded["strategy"]["matrix"]["engine"] == ["memory", "sqlite"]
+    suite = next(step for step in embedded["steps"] if "pytest" in str(step.get("run", "")))
+    assert suite["env"]["TEST_EMBEDDED_ENGINE"] == "${{ matrix.engine }}"
     run_suite = next(step for step in mongodb["steps"] if "pytest" in str(step.get("run", "")))
     assert run_suite["env"]["MONGODB_URI"].startswith("mongodb://127.0.0.1:27017/")
     assert "docker compose up" in commands(mongodb) and "mongodb" in commands(mongodb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,9 +34,10 @@ async def test_ordinary_introspection_works(gateway: Gateway, tenant: Tenant) ->
 
 
 @pytest.fixture
-async def shallow_app(settings: Settings) -> AsyncIterator[Starlette]:
+async def shallow_app(settings: Settings, tmp_path: Path) -> AsyncIterator[Starlette]:
     """A second gateway (with a store of its own when embedded) whose depth limit is 1."""
-    application: Starlette = create_app(settings.model_copy(update={"max_query_depth": 1}))
+    # Its own data directory: an SQLite store (TEST_EMBEDDED_ENGINE=sqlite) is one per directory.
+    application: Starlette = create_app(settings.model_copy(update={"max_query_depth": 1, "data_dir": tmp_path}))
     async with application.router.lifespan_context(application):
         yield application
 

@@ -17,10 +17,13 @@ from typing import Any
 import pytest
 from bson import Decimal128, ObjectId
 from mongoeco import AsyncMongoClient as MongoecoClient
+from mongoeco.engines.sqlite_query import value_expression_sql
 from mongoeco.errors import DuplicateKeyError as MongoecoDuplicateKeyError
 from pymongo.errors import DuplicateKeyError
 
 from app.store.embedded_engine import DECLARED_SCALAR_FIELDS, EmbeddedSQLiteEngine
+
+APP_ORDER = value_expression_sql("_id")
 
 DUPLICATE_ERRORS = (DuplicateKeyError, MongoecoDuplicateKeyError)
 
@@ -107,3 +110,52 @@ async def test_an_in_on_id_finds_exactly_the_named_documents(collection: Any) ->
     assert len(mixed) == 2
     deleted = await collection.delete_many({"_id": {"$in": ["k1", "k2"]}})
     assert deleted.deleted_count == 2
+
+
+async def test_keyset_pages_of_an_app_come_in_id_order(tmp_path: Path) -> None:
+    """The users page shape: one app's live users in _id order, after a cursor."""
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
+        users = client["db"]["users"]
+        ids = [f"{n:024x}" for n in range(300)]
+        await users.insert_many([{"_id": value, "appId": "a" if n % 3 else "b"} for n, value in enumerate(ids)])
+        await users.update_one({"_id": ids[4]}, {"$set": {"mergedInto": ids[5]}})
+        live = [value for n, value in enumerate(ids) if n % 3 and n != 4]
+        query: dict[str, Any] = {"appId": "a", "mergedInto": {"$exists": False}}
+        seen: list[str] = []
+        while True:
+            page_query = {**query, "_id": {"$gt": seen[-1]}} if seen else query
+            page = [doc["_id"] async for doc in users.find(page_query, sort=[("_id", 1)], limit=51)]
+            if not page:
+                break
+            seen += page
+        assert seen == live
+        older = {"appId": "a", "_id": {"$lte": ids[10]}}
+        backwards = [doc["_id"] async for doc in users.find(older, sort=[("_id", -1)])]
+        assert backwards == [value for n, value in reversed(list(enumerate(ids))) if n % 3 and n <= 10]
+
+
+async def test_a_string_range_on_id_matches_strings_only(collection: Any) -> None:
+    await collection.insert_many(
+        [{"_id": "m"}, {"_id": "z"}, {"_id": 5}, {"_id": ObjectId("6b1138bdde3b10fd93db5df2")}]
+    )
+    assert [doc["_id"] async for doc in collection.find({"_id": {"$gte": "a"}}, sort=[("_id", 1)])] == ["m", "z"]
+    assert [doc["_id"] async for doc in collection.find({"_id": {"$lt": "n"}})] == ["m"]
+
+
+def test_the_app_order_index_is_what_a_page_needs(tmp_path: Path) -> None:
+    database = tmp_path / "store.sqlite"
+    engine = EmbeddedSQLiteEngine(str(database))
+    engine._connect_sync()
+    try:
+        # The shape mongoeco compiles a users page to, read with SQLite's own planner.
+        query = (
+            "SELECT document FROM documents WHERE db_name = 'db' AND coll_name = 'users'"
+            " AND json_extract(document, '$.appId') = 'a'"
+            f" AND {APP_ORDER} > 'x' ORDER BY {APP_ORDER} ASC LIMIT 51"
+        )
+        with contextlib.closing(sqlite3.connect(database)) as connection:
+            plan = " ".join(str(row) for row in connection.execute("EXPLAIN QUERY PLAN " + query))
+    finally:
+        engine._disconnect_sync()
+    assert "profile_gateway_app_id_order" in plan
+    assert "TEMP B-TREE" not in plan  # read in index order, not sorted afterwards
