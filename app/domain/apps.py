@@ -15,7 +15,6 @@ from app.domain.paging import check_page_size
 from app.store import apps as apps_store
 from app.store import unit_of_work
 from app.store.client import Store
-from app.store.ttl_cache import Missing
 from app.store.unit_of_work import UnitOfWork
 
 MAX_APP_NAME_LENGTH = 200
@@ -91,14 +90,11 @@ async def app_exists(store: Store, app_id: str) -> bool:
     """Whether the app exists (an X-App-Id caller names it). Kept per process for
     `app_key_cache_seconds`, as app keys are; an unknown id is remembered for at most 1 s, so
     an app created through another process is accepted here within that second."""
-    cache = store.app_cache
-    cached = cache.get(app_id)
-    if not isinstance(cached, Missing):
-        return cached is not None
-    generation = cache.generation()
-    found = await apps_store.find(store, app_id) is not None
-    cache.put(app_id, app_id if found else None, generation)
-    return found
+
+    async def load() -> str | None:
+        return app_id if await apps_store.find(store, app_id) is not None else None
+
+    return await store.app_cache.get_or_load(app_id, load) is not None
 
 
 async def create_app_key(store: Store, box: SecretBox, app_id: str) -> IssuedKey:
@@ -154,15 +150,12 @@ async def active_key_secret(store: Store, box: SecretBox, key_id: str) -> tuple[
     """(app id, secret) of a key that exists and is not revoked. Kept per process for
     `app_key_cache_seconds`: a revocation takes effect at once in the process that made it and
     within that delay on every other replica (docs/reference/access-and-tokens.md)."""
-    cache = store.app_key_cache
-    cached = cache.get(key_id)
-    if not isinstance(cached, Missing):
-        return cached
-    generation = cache.generation()
-    key = await apps_store.find_active_key(store, key_id)
-    found = None if key is None else (key["appId"], box.decrypt(key["secret"]))
-    cache.put(key_id, found, generation)
-    return found
+
+    async def load() -> tuple[str, str] | None:
+        key = await apps_store.find_active_key(store, key_id)
+        return None if key is None else (key["appId"], box.decrypt(key["secret"]))
+
+    return await store.app_key_cache.get_or_load(key_id, load)
 
 
 MAX_APPS_PAGE_SIZE = 100

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 # Negative entries (a key id the store does not know) live at most this long: long enough
@@ -73,6 +73,16 @@ class TtlCache[V]:
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+    async def get_or_load(self, key: str, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The cached value of ``key``, or what ``load`` reads (cached, misses included)."""
+        cached = self.get(key)
+        if not isinstance(cached, Missing):
+            return cached
+        generation = self.generation()
+        loaded = await load()
+        self.put(key, loaded, generation)
+        return loaded
 
     def forget(self, key: str) -> None:
         self._generation += 1
