@@ -10,24 +10,30 @@ from typing import Any
 
 # Stored name of each setting under the app document's ``settings``.
 EXTERNAL_USER_ID_AS_EMAIL = "externalUserIdAsEmail"
+STRICT_ATTRIBUTES = "strictAttributes"
 
 
 @dataclass(frozen=True, slots=True)
 class AppSettings:
     """``external_user_id_as_email``: an externalUserId that is a valid email address is also
-    added as an email identifier of its user (on by default)."""
+    added as an email identifier of its user (on by default). ``strict_attributes``: only
+    defined custom attributes may be written (off by default; app/domain/definitions.py)."""
 
     external_user_id_as_email: bool = True
+    strict_attributes: bool = False
 
     @classmethod
     def of(cls, app: dict[str, Any] | None) -> AppSettings:
         stored = ((app or {}).get("settings")) or {}
-        value = stored.get(EXTERNAL_USER_ID_AS_EMAIL)
-        return cls(external_user_id_as_email=value if isinstance(value, bool) else True)
+        as_email, strict = stored.get(EXTERNAL_USER_ID_AS_EMAIL), stored.get(STRICT_ATTRIBUTES)
+        return cls(
+            external_user_id_as_email=as_email if isinstance(as_email, bool) else True,
+            strict_attributes=strict is True,
+        )
 
     def stored(self) -> dict[str, Any]:
         """The ``settings`` fields as the app document stores them."""
-        return {EXTERNAL_USER_ID_AS_EMAIL: self.external_user_id_as_email}
+        return {EXTERNAL_USER_ID_AS_EMAIL: self.external_user_id_as_email, STRICT_ATTRIBUTES: self.strict_attributes}
 
 
 @dataclass(frozen=True, slots=True)

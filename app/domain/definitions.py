@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.domain import attributes, limits
+from app.domain import apps, attributes, limits
+from app.domain.app_settings import STRICT_ATTRIBUTES
 from app.domain.attributes import SCALAR_TYPES, AttributeType, TypedValue
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.profile import Field, ValidPatch
@@ -21,7 +22,6 @@ from app.store.client import Store
 from app.store.errors import DuplicateKeyError
 
 MAX_DEFINITIONS_PER_APP = 500
-STRICT_SETTING = "strictAttributes"
 # The types whose values are objects: a definition may fix the types of their fields.
 OBJECT_TYPES = frozenset({AttributeType.OBJECT, AttributeType.LIST_OF_OBJECTS})
 
@@ -219,10 +219,9 @@ async def list_definitions(store: Store, app_id: str) -> list[Definition]:
 
 
 async def set_strict(store: Store, app_id: str, strict: bool) -> bool:
-    await store.apps.update_one({"_id": app_id}, {"$set": {f"settings.{STRICT_SETTING}": strict}})
+    await store.apps.update_one({"_id": app_id}, {"$set": {f"settings.{STRICT_ATTRIBUTES}": strict}})
     return strict
 
 
 async def is_strict(store: Store, app_id: str) -> bool:
-    app = await store.apps.find_one({"_id": app_id}, {"settings": 1})
-    return bool(((app or {}).get("settings") or {}).get(STRICT_SETTING, False))
+    return (await apps.settings_of(store, app_id)).strict_attributes

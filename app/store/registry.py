@@ -17,7 +17,7 @@ installation to another user (personalize, depersonalize, merge) leaves it as it
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from pymongo import UpdateOne
@@ -169,7 +169,7 @@ async def release_user(unit: UnitOfWork, app_id: str, user_id: str) -> None:
 
 
 async def _backfill(
-    store: Store, mark: str, documents: AsyncIterator[Document], entries_of: Callable[[Document], list[Document]]
+    store: Store, mark: str, documents: AsyncIterable[Document], entries_of: Callable[[Document], list[Document]]
 ) -> int:
     """Upsert the entries (each with its ``_id``) of every document, unless ``mark`` says it
     was done; an entry that exists is left as it is. Returns how many entries were added."""
@@ -202,7 +202,7 @@ async def backfill(store: Store) -> int:
     def entries_of(user: Document) -> list[Document]:
         return [{"_id": key, "appId": user["appId"], "userId": user["_id"]} for key in identifiers_of(user)]
 
-    return await _backfill(store, BACKFILL_MARK, aiter(users), entries_of)
+    return await _backfill(store, BACKFILL_MARK, users, entries_of)
 
 
 async def backfill_installations(store: Store) -> int:
@@ -214,7 +214,7 @@ async def backfill_installations(store: Store) -> int:
         key_ = installation_key(installation["appId"], installation["pushRegistrationId"])
         return [{"_id": key_, "appId": installation["appId"], "installationId": installation["_id"]}]
 
-    return await _backfill(store, INSTALLATIONS_BACKFILL_MARK, aiter(installations), entries_of)
+    return await _backfill(store, INSTALLATIONS_BACKFILL_MARK, installations, entries_of)
 
 
 async def claim_installation(unit: UnitOfWork, app_id: str, push_registration_id: str, installation_id: str) -> None:
