@@ -60,24 +60,17 @@ async def test_a_key_revoked_elsewhere_is_refused_once_the_delay_has_passed(
         await authenticate(headers, settings, replica, box)
 
 
-async def test_without_the_cache_every_request_reads_the_key(
-    tenant: Tenant, store: Store, settings: Settings, box: SecretBox, command_log: CommandLog
+@pytest.mark.parametrize(
+    ("seconds", "reads"), [(0, 3), (60, 1)], ids=["without-the-cache-every-request-reads", "cached-read-once"]
+)
+async def test_a_repeated_request_reads_the_key_once_per_delay(
+    tenant: Tenant, store: Store, settings: Settings, box: SecretBox, command_log: CommandLog, seconds: int, reads: int
 ) -> None:
-    replica = _replica(store, seconds=0)
+    replica = _replica(store, seconds=seconds)
     with command_log.recording() as commands:
         for _ in range(3):
             await authenticate(_bearer(tenant.app_token), settings, replica, box)
-    assert commands["find app_keys"] == 3
-
-
-async def test_a_repeated_request_does_not_read_the_key_again(
-    tenant: Tenant, store: Store, settings: Settings, box: SecretBox, command_log: CommandLog
-) -> None:
-    replica = _replica(store, seconds=60)
-    with command_log.recording() as commands:
-        for _ in range(3):
-            await authenticate(_bearer(tenant.app_token), settings, replica, box)
-    assert commands["find app_keys"] == 1
+    assert commands["find app_keys"] == reads
 
 
 async def test_an_unknown_key_id_is_remembered_briefly(
