@@ -11,6 +11,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.http.errors import send_error
 from app.http.rate_limit import RateLimiter
 
+ADDRESS_LIMITED = "too many failed authentications from this address; retry later"
+
+
+def client_address(scope: Scope) -> str | None:
+    """The key of the limit: the ASGI ``client`` host (HTTP and websockets alike)."""
+    client = scope.get("client")
+    return client[0] if client and client[0] else None
+
 
 class AuthFailureLimit:
     def __init__(self, app: ASGIApp, limiter: RateLimiter | None) -> None:
@@ -18,8 +26,7 @@ class AuthFailureLimit:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        address = client[0] if client and client[0] else None
+        address = client_address(scope)
         if self.limiter is None or address is None:
             await self.app(scope, receive, send)
             return
@@ -28,7 +35,7 @@ class AuthFailureLimit:
             await send_error(
                 send,
                 429,
-                "too many failed authentications from this address; retry later",
+                ADDRESS_LIMITED,
                 code="RATE_LIMITED",
                 request_id=scope.get("state", {}).get("request_id"),
                 headers={"retry-after": RateLimiter.retry_after_header(wait)},

@@ -16,7 +16,6 @@ import contextlib
 from typing import Any
 
 from graphql import GraphQLError, parse
-from starlette.requests import HTTPConnection
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -27,18 +26,12 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
 from app.graphql.context import Context
+from app.http.auth_failure_limit import ADDRESS_LIMITED, client_address
 from app.http.rate_limit import RateLimiter
 
 CLOSE_FORBIDDEN = 4403
-ADDRESS_LIMITED = "too many failed authentications from this address; retry later"
 APP_LIMITED = "rate limit exceeded for this app; retry later"
 SUBSCRIPTIONS_ONLY = "this socket carries subscriptions; send queries and mutations over HTTP (POST /graphql)"
-
-
-def client_address(connection: HTTPConnection) -> str | None:
-    """The key of the failed-authentication limit, as on HTTP (the ASGI ``client`` host)."""
-    client = connection.scope.get("client")
-    return client[0] if client and client[0] else None
 
 
 class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
@@ -47,7 +40,7 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         limiter: RateLimiter | None = getattr(self.view, "auth_failures", None)
-        address = client_address(self.context.request)
+        address = client_address(self.context.request.scope)
         if limiter is not None and address is not None and limiter.blocked(address) is not None:
             # Refused from memory, before the credential costs a store look-up.
             self.connection_init_received = True

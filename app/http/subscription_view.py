@@ -24,9 +24,10 @@ from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
 from app.graphql.subscriptions import Connection, SocketContext, expiry_of
+from app.http.auth_failure_limit import client_address
 from app.http.graphql_view import GraphQLView
 from app.http.rate_limit import RateLimiter
-from app.http.subscription_protocol import LimitedTransportWS, client_address
+from app.http.subscription_protocol import LimitedTransportWS
 from app.store.client import Store
 
 
@@ -98,6 +99,6 @@ class SubscriptionView(GraphQLView):
 
     async def _count_failure(self, websocket: WebSocket) -> None:
         """A refused credential costs the address a token, as an HTTP 401 does."""
-        address = client_address(websocket)
+        address = client_address(websocket.scope)
         if self.auth_failures is not None and address is not None:
             await self.auth_failures.acquire(address)

@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
 
 from app.config import Settings
-from app.http.subscription_protocol import ADDRESS_LIMITED
+from app.http.auth_failure_limit import ADDRESS_LIMITED
 from app.main import create_app
 from tests.commands import CommandLog
 from tests.hardening.test_auth_failure_limit import BURST, ME, tenant_of, unknown_key_token
