@@ -90,11 +90,8 @@ async def place(
         changes: Document = {"pushToken": channel.address, "pushProvider": channel.provider}
         if channel.opted_in is not None:
             changes["isPushRegistrationEnabled"] = channel.opted_in
-        changed = any(installation.get(name) != value for name, value in changes.items())
-        if changed:
-            await _update(unit, installation, {"$set": {**changes, "updatedAt": now}})
-            installation = {**installation, **changes, "updatedAt": now}
-            devices[installation["pushRegistrationId"]] = installation
+        installation, changed = await _set_on_device(unit, installation, changes, now)
+        devices[installation["pushRegistrationId"]] = installation
         placed[index] = Placed(channel, installation, changed)
     return kept, placed
 
@@ -123,9 +120,8 @@ async def adopt(unit: UnitOfWork, previous: Document, updated: Document, now: da
         if installation is None or kind is None or kind.value != channel["type"]:
             continue
         changes = {"pushToken": channel.get("address"), "pushProvider": channel.get("provider")}
-        if any(installation.get(name) != value for name, value in changes.items()):
-            await _update(unit, installation, {"$set": {**changes, "updatedAt": now}})
-            changed = True
+        _, device_changed = await _set_on_device(unit, installation, changes, now)
+        changed = changed or device_changed
         taken.add(channel["id"])
     if not taken:
         return updated, False
@@ -153,6 +149,17 @@ async def forget_tokens(unit: UnitOfWork, installations: Iterable[Document], now
 def with_token(installations: Iterable[Document]) -> list[Document]:
     """The installations that are a push destination (a push platform and a token)."""
     return [item for item in installations if device_kind(item) is not None and item.get("pushToken")]
+
+
+async def _set_on_device(
+    unit: UnitOfWork, installation: Document, changes: Document, now: datetime
+) -> tuple[Document, bool]:
+    """Write ``changes`` onto the installation unless it holds them already: (the installation
+    as it is now, whether it changed)."""
+    if all(installation.get(name) == value for name, value in changes.items()):
+        return installation, False
+    await _update(unit, installation, {"$set": {**changes, "updatedAt": now}})
+    return {**installation, **changes, "updatedAt": now}, True
 
 
 async def _update(unit: UnitOfWork, installation: Document, update: Document) -> None:
