@@ -18,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from typing import Any
 
-from mongoeco.wire._session_identity import wire_session_key
-from mongoeco.wire.protocol import OP_MSG, decode_op_msg
+import bson
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+from mongoeco.wire.protocol import OP_MSG
 from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
 
 log = logging.getLogger(__name__)
@@ -32,13 +35,15 @@ log = logging.getLogger(__name__)
 # UNAVAILABLE (retryable), instead of running into a transaction and failing obscurely.
 DEFAULT_WAIT_SECONDS = 30.0
 _ENDS = ("commitTransaction", "abortTransaction", "endSessions")
+_CHECKSUM_PRESENT = 1
+_RAW_TOP_LEVEL: CodecOptions[RawBSONDocument] = CodecOptions(document_class=RawBSONDocument)
 
 
 class TransactionGatedProxyServer(AsyncMongoEcoProxyServer):
     def __init__(self, *args: Any, wait_seconds: float = DEFAULT_WAIT_SECONDS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._wait_seconds = wait_seconds
-        self._owner: str | None = None  # session key of the open transaction
+        self._owner: bytes | None = None  # session key of the open transaction
         self._released = asyncio.Event()
         self._others_running = 0  # commands running outside the open (or opening) transaction
         self._others_done = asyncio.Event()
@@ -70,7 +75,7 @@ class TransactionGatedProxyServer(AsyncMongoEcoProxyServer):
             if ends and session == self._owner:
                 self._release()
 
-    async def _wait_for_turn(self, session: str | None, deadline: float) -> None:
+    async def _wait_for_turn(self, session: bytes | None, deadline: float) -> None:
         while self._owner is not None and self._owner != session:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -96,16 +101,40 @@ class TransactionGatedProxyServer(AsyncMongoEcoProxyServer):
         released.set()
 
 
-def _peek(header: Any, payload: bytes) -> tuple[str | None, bool, bool]:
-    """(session key, starts a transaction, ends one) of a command; unknown shapes pass."""
-    if header.op_code != OP_MSG:
+def _peek(header: Any, payload: bytes) -> tuple[bytes | None, bool, bool]:
+    """(session key, starts a transaction, ends one) of a command; unknown shapes pass.
+
+    Only the command's body section is read, and only its top level: an insert's documents
+    (a separate section) and nested values are never decoded, so the gate costs the same for
+    a large write as for a small one. The session key is the raw bytes of ``lsid``, which
+    names one session for as long as it lives."""
+    body = _body_section(header, payload)
+    if body is None:
         return None, False, False
     try:
-        body = decode_op_msg(header, payload).body
+        document = bson.decode(body, _RAW_TOP_LEVEL)
     except Exception:  # malformed messages are the server's to refuse
         return None, False, False
-    lsid = body.get("lsid")
-    if lsid is None:
+    lsid = document.get("lsid")
+    if not isinstance(lsid, RawBSONDocument):
         return None, False, False
-    ends = any(name in body for name in _ENDS)
-    return wire_session_key(lsid), body.get("startTransaction") is True, ends
+    ends = any(name in document for name in _ENDS)
+    return bytes(lsid.raw), document.get("startTransaction") is True, ends
+
+
+def _body_section(header: Any, payload: bytes) -> bytes | None:
+    """The BSON bytes of an OP_MSG's body section (kind 0), or None."""
+    if header.op_code != OP_MSG or len(payload) < 5:
+        return None
+    (flags,) = struct.unpack_from("<I", payload)
+    end = len(payload) - (4 if flags & _CHECKSUM_PRESENT else 0)
+    position = 4
+    while position + 5 <= end:
+        kind = payload[position]
+        (size,) = struct.unpack_from("<i", payload, position + 1)
+        if size <= 0 or position + 1 + size > end:
+            return None
+        if kind == 0:
+            return payload[position + 1 : position + 1 + size]
+        position += 1 + size
+    return None

@@ -159,3 +159,21 @@ def test_the_app_order_index_is_what_a_page_needs(tmp_path: Path) -> None:
         engine._disconnect_sync()
     assert "profile_gateway_app_id_order" in plan
     assert "TEMP B-TREE" not in plan  # read in index order, not sorted afterwards
+
+
+async def test_changes_are_not_delivered_yet_their_record_stays_bounded(tmp_path: Path) -> None:
+    """No change stream is delivered on the embedded store; mongoeco's own record of changes
+    is still pruned to its capacity, so a busy store does not grow it without end."""
+    path = tmp_path / "store.sqlite"
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(path), change_outbox_max_entries=20)) as client:
+        things = client["db"]["things"]
+        for n in range(60):
+            async with client.start_session() as session:
+                session.start_transaction()
+                await things.insert_one({"_id": f"t{n}"}, session=session)
+                await things.update_one({"_id": f"t{n}"}, {"$set": {"n": n}}, session=session)
+                session.commit_transaction()
+        assert await things.count_documents({"n": {"$gte": 0}}) == 60
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        (recorded,) = connection.execute("SELECT COUNT(*) FROM change_outbox").fetchone()
+    assert recorded <= 20
