@@ -75,10 +75,10 @@ class Settings(BaseSettings):
         ge=0,
         le=300,
         description=(
-            "How long a process keeps an app key it read, and the existence of an app named by "
-            "X-App-Id (0 to 300; 0: read them on every request). A key revoked through another process "
-            "is refused by this one within this delay; unknown key ids and app ids are remembered for at "
-            "most 1 s."
+            "How long a process keeps an app key it read, the existence of an app named by X-App-Id, "
+            "and an app's settings (0 to 300; 0: read them on every request). A key revoked or a setting "
+            "changed through another process takes effect in this one within this delay (at once in the "
+            "process that made the change); unknown key ids and app ids are remembered for at most 1 s."
         ),
     )
     app_key_cache_size: int = Field(

@@ -78,12 +78,27 @@ async def update_app_settings(store: Store, app_id: str, change: SettingsChange)
             raise not_found("the app", ("appId",))
         return app
 
-    return await unit_of_work.run(store, work)
+    app = await unit_of_work.run(store, work)
+    settings_changed(store, app_id)
+    return app
+
+
+def settings_changed(store: Store, app_id: str) -> None:
+    """An app's settings were just changed: in effect at once in this process (other
+    processes within `app_key_cache_seconds`)."""
+    store.app_settings_cache.forget(app_id)
 
 
 async def settings_of(store: Store, app_id: str) -> AppSettings:
-    """The app's settings (defaults for those it never set): one point read."""
-    return AppSettings.of(await store.apps.find_one({"_id": app_id}, {"settings": 1}))
+    """The app's settings (defaults for those it never set). Kept per process for
+    `app_key_cache_seconds`, as app keys are: a change made through another process is in
+    effect here within that delay, at once in the process that made it."""
+
+    async def load() -> AppSettings:
+        return AppSettings.of(await store.apps.find_one({"_id": app_id}, {"settings": 1}))
+
+    settings = await store.app_settings_cache.get_or_load(app_id, load)
+    return settings if isinstance(settings, AppSettings) else AppSettings()
 
 
 async def app_exists(store: Store, app_id: str) -> bool:

@@ -220,6 +220,7 @@ async def list_definitions(store: Store, app_id: str) -> list[Definition]:
 
 async def set_strict(store: Store, app_id: str, strict: bool) -> bool:
     await store.apps.update_one({"_id": app_id}, {"$set": {f"settings.{STRICT_ATTRIBUTES}": strict}})
+    apps.settings_changed(store, app_id)
     return strict
 
 

@@ -14,6 +14,7 @@ from app.auth.authenticate import authenticate
 from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
+from app.domain import definitions
 from app.store.client import Store
 from app.store.ttl_cache import MISSING, TtlCache
 from tests.commands import CommandLog
@@ -156,3 +157,20 @@ def test_zero_seconds_keeps_nothing() -> None:
     cache: TtlCache[str] = TtlCache(0, 8, clock=FakeClock())
     cache.put("k", "v", cache.generation())
     assert cache.get("k") is MISSING
+
+
+STRICT = "mutation($s: Boolean!) { updateAttributeSettings(strict: $s) { settings { strict } userErrors { code } } }"
+
+
+async def test_a_setting_changed_elsewhere_takes_effect_once_the_delay_has_passed(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    replica = _replica(store)
+    replica.app_settings_cache = TtlCache(DELAY, 16)
+    assert await definitions.is_strict(replica, tenant.app_id) is False
+    changed = await gateway.data(STRICT, {"s": True}, token=tenant.app_token)
+    assert changed["updateAttributeSettings"]["userErrors"] == []
+    # In effect at once in the process that changed it; within the delay in the other.
+    assert await definitions.is_strict(store, tenant.app_id) is True
+    await asyncio.sleep(DELAY + 0.1)
+    assert await definitions.is_strict(replica, tenant.app_id) is True

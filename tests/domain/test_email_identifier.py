@@ -269,16 +269,21 @@ async def test_the_importer_adds_the_email_unless_the_app_turned_it_off(
 
 
 async def test_the_setting_is_read_only_for_ids_that_are_email_addresses(
-    gateway: Gateway, tenant: Tenant, command_log: CommandLog
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
 ) -> None:
     with command_log.recording() as plain:
         await gateway.data(UPSERT, {"input": {"externalUserId": "customer-1"}}, token=tenant.app_token)
     assert plain["find apps"] == 0
+    store.app_settings_cache.forget(tenant.app_id)
     with command_log.recording() as email:
         await gateway.data(UPSERT, {"input": {"externalUserId": ADA}}, token=tenant.app_token)
     assert email["find apps"] == 1
+    store.app_settings_cache.forget(tenant.app_id)
     records = [{"externalUserId": f"user-{index}@example.com"} for index in range(50)]
     with command_log.recording() as batch:
         data = await gateway.data(BULK, {"records": records}, token=tenant.app_token)
     assert data["bulkUpsertUsers"]["succeeded"] == 50
     assert batch["find apps"] == 1  # once per batch, not per record
+    with command_log.recording() as cached:
+        await gateway.data(UPSERT, {"input": {"externalUserId": "grace@example.com"}}, token=tenant.app_token)
+    assert cached["find apps"] == 0  # kept per process for `app_key_cache_seconds`
