@@ -3,7 +3,7 @@ as it takes, so a few dozen trickling connections would otherwise tie the gatewa
 
 - request headers must arrive within ``header_timeout_seconds`` of a request's first byte (or
   of the connection's opening): uvicorn has no such limit of its own, so its HTTP/1.1
-  protocol is extended with one;
+  protocol (httptools) is extended with one;
 - a request body must arrive within ``body_timeout_seconds`` of the first read (HTTP 408);
 - an idle keep-alive connection is closed after ``keep_alive_timeout_seconds`` (uvicorn's).
 """
@@ -14,9 +14,8 @@ import asyncio
 import logging
 from typing import Any
 
-import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import Settings
 from app.http.errors import send_error
@@ -24,22 +23,24 @@ from app.http.errors import send_error
 log = logging.getLogger("app.http")
 
 
-def h11_with_header_timeout(seconds: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol, closing connections whose request headers do not arrive in time."""
+def httptools_with_header_timeout(seconds: float) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol (its fastest HTTP/1.1 parser), closing connections whose
+    request headers do not arrive in time."""
 
-    class HeaderTimeoutProtocol(H11Protocol):
+    class HeaderTimeoutProtocol(HttpToolsProtocol):
         header_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()  # a connection that sends nothing is closed as well
 
-        def data_received(self, data: bytes) -> None:
-            if self.conn.their_state is h11.IDLE:
-                self._arm()
-            super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:
-                self._disarm()  # the headers are complete
+        def on_message_begin(self) -> None:
+            self._arm()  # a request's first byte: its headers must follow in time
+            super().on_message_begin()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -56,7 +57,7 @@ def h11_with_header_timeout(seconds: float) -> type[H11Protocol]:
 
         def _headers_too_slow(self) -> None:
             self.header_timer = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            if not self.transport.is_closing():
                 log.info("closed a connection whose request headers did not arrive within %s s", seconds)
                 self.transport.close()
 
@@ -66,7 +67,7 @@ def h11_with_header_timeout(seconds: float) -> type[H11Protocol]:
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The server options `profile-gateway serve` passes to uvicorn for slow clients."""
     return {
-        "http": h11_with_header_timeout(settings.header_timeout_seconds),
+        "http": httptools_with_header_timeout(settings.header_timeout_seconds),
         "timeout_keep_alive": max(1, round(settings.keep_alive_timeout_seconds)),
     }
 
