@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from app.auth.principal import Principal, Scope
 from app.auth.tokens import InvalidToken, unverified_header, verify
+from app.auth.verified_tokens import Verified, VerifiedTokens, still_valid
 from app.config import Settings
 from app.crypto import SecretBox
 from app.domain import apps, sessions
@@ -13,6 +15,7 @@ from app.domain.claims import Claims
 from app.store.client import Store
 
 MAX_HEADER_LENGTH = 8_192
+VERIFIED = VerifiedTokens()  # per process (app/auth/verified_tokens.py)
 
 
 def hash_session_token(token: str) -> str:
@@ -39,20 +42,13 @@ async def _bearer(authorization: str, settings: Settings, store: Store, box: Sec
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token or len(token) > MAX_HEADER_LENGTH:
         raise InvalidToken("expected Authorization: Bearer <token>")
-    header = unverified_header(token)
-    key_id = header.get("kid")
-    audience = settings.jwt_audience
     leeway = settings.jwt_leeway_seconds
+    seen = VERIFIED.get(token, leeway)
+    key_id = seen.key_id if seen is not None else unverified_header(token).get("kid")
     if key_id is None:
         # Only the admin secret signs tokens without a key id.
         assert settings.admin_secret is not None
-        claims = verify(
-            token,
-            settings.admin_secret.get_secret_value(),
-            audience=audience,
-            leeway_seconds=leeway,
-            max_lifetimes=settings.token_max_lifetimes,
-        )
+        claims = _verified(token, None, settings.admin_secret.get_secret_value(), seen, settings)
         if claims.get("scope") != Scope.ADMIN:
             raise InvalidToken("a token without a key id must be an admin token")
         return Principal(Scope.ADMIN)
@@ -62,7 +58,7 @@ async def _bearer(authorization: str, settings: Settings, store: Store, box: Sec
     if key is None:
         raise InvalidToken("unknown or revoked key")
     app_id, secret = key
-    claims = verify(token, secret, audience=audience, leeway_seconds=leeway, max_lifetimes=settings.token_max_lifetimes)
+    claims = _verified(token, key_id, secret, seen, settings)
     scope = claims.get("scope")
     if scope == Scope.APP:
         return Principal(Scope.APP, app_id=app_id, key_id=key_id)
@@ -80,6 +76,22 @@ async def _bearer(authorization: str, settings: Settings, store: Store, box: Sec
             phones=vouched.phones,
         )
     raise InvalidToken("an app key signs tokens of scope 'app' or 'user'")
+
+
+def _verified(token: str, key_id: str | None, secret: str, seen: Verified | None, settings: Settings) -> dict[str, Any]:
+    """The token's claims: as verified before with this same secret, or verified now."""
+    rules = (settings.jwt_audience, tuple(sorted(settings.token_max_lifetimes.items())))
+    if seen is not None and still_valid(seen, key_id, secret, rules):
+        return seen.claims
+    claims = verify(
+        token,
+        secret,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        max_lifetimes=settings.token_max_lifetimes,
+    )
+    VERIFIED.put(token, Verified(key_id, secret, claims, rules))
+    return claims
 
 
 async def _session(token: str, store: Store) -> Principal:
