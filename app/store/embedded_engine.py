@@ -35,12 +35,13 @@ the ``_id`` type of the users collection is declared (``STRING_ID_COLLECTIONS``)
 range on ``_id`` is compiled to the expression the page is ordered by, and one expression
 index (``APP_ORDER_INDEX``: ``_id`` order, then the app) lets SQLite read just the page.
 
-After every commit, mongoeco delivers the commit's changes to its in-process change-stream
-hub: a heartbeat thread, a read of the changes and one SQLite commit per change to record
-the hub's checkpoint, about a tenth of the store's CPU per write. The gateway opens no
-change stream (its change feed is its own outbox collection), so the embedded store does
-not deliver them: ``watch()`` against the embedded store sees nothing. mongoeco still
-records each change and prunes that record to ``change_outbox_max_entries``.
+mongoeco also keeps a change feed for change streams: every write serialises the whole
+document again into a change table (a read, two inserts and a pruning statement per
+write), and after every commit a heartbeat thread reads those changes back and commits a
+checkpoint per change; together about a sixth of the store's CPU per write. The gateway
+opens no change stream (its change feed is its own outbox collection), so this engine
+declares no change delivery and records no changes: ``watch()`` against the embedded
+store sees nothing.
 
 All of these are the embedded store's only: MongoDB has none of these costs. The engine is used by
 ``EmbeddedServer`` only (docs/operations/embedded-store.md lists it with the other
@@ -49,9 +50,10 @@ embedded-only measures).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from mongoeco.core.operation_context import ChangePublicationPolicy, OperationContext
 from mongoeco.core.query_plan import (
     GreaterThanCondition,
     GreaterThanOrEqualCondition,
@@ -121,6 +123,14 @@ class DeclaredFeatures(dict[tuple[str, str, str], bool | str]):
         return answer if answer is not None else super().__getitem__(key)
 
 
+Context = OperationContext | None
+
+
+def _unrecorded(context: Context) -> Context:
+    """The write's context, with its change left out of mongoeco's change feed."""
+    return None if context is None else context.derive(publication=ChangePublicationPolicy.DISABLED)
+
+
 class EmbeddedSQLiteEngine(SQLiteEngine):
     """mongoeco's SQLite engine without the collection-wide reads described above."""
 
@@ -135,9 +145,35 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         connection.execute(APP_ORDER_INDEX)
         connection.commit()
 
-    def dispatch_committed_changes(self, consumer_id: str, consumer: Callable[[Any], None]) -> None:
-        # Change streams are not delivered (see the module's docstring): the gateway opens none.
-        return
+    # No change feed (see the module's docstring): the gateway opens no change stream.
+    capabilities = replace(SQLiteEngine.capabilities, change_delivery="none")
+
+    async def insert_document(self, *args: Any, operation_context: Context = None, **kwargs: Any) -> Any:
+        return await super().insert_document(*args, operation_context=_unrecorded(operation_context), **kwargs)
+
+    async def insert_documents(self, *args: Any, operation_context: Context = None, **kwargs: Any) -> Any:
+        return await super().insert_documents(*args, operation_context=_unrecorded(operation_context), **kwargs)
+
+    async def merge_document(self, *args: Any, operation_context: Context = None, **kwargs: Any) -> Any:
+        return await super().merge_document(*args, operation_context=_unrecorded(operation_context), **kwargs)
+
+    async def update_with_operation(
+        self, db_name: str, coll_name: str, operation: Any, *args: Any, operation_context: Context = None, **kwargs: Any
+    ) -> Any:
+        context = _unrecorded(operation_context)
+        if operation_context is not None and operation.context is operation_context:
+            operation = operation.with_overrides(context=context)
+        write = super().update_with_operation
+        return await write(db_name, coll_name, operation, *args, operation_context=context, **kwargs)
+
+    async def delete_with_operation(
+        self, db_name: str, coll_name: str, operation: Any, *args: Any, operation_context: Context = None, **kwargs: Any
+    ) -> Any:
+        context = _unrecorded(operation_context)
+        if operation_context is not None and operation.context is operation_context:
+            operation = operation.with_overrides(context=context)
+        write = super().delete_with_operation
+        return await write(db_name, coll_name, operation, *args, operation_context=context, **kwargs)
 
     def _sort_requires_python(self, db_name: str, coll_name: str, plan: QueryNode, sort: Any) -> bool:
         # A declared field is never an array nor a tagged number: SQL can order by it.
