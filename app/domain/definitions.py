@@ -84,7 +84,9 @@ async def load_rules(store: Store, app_id: str, keys: Iterable[str]) -> Rules:
     wanted = sorted(set(keys))
     if not wanted:
         return NO_RULES
-    found = store.attribute_definitions.find({"appId": app_id, "name": {"$in": wanted}})
+    # (appId, name) is unique, so the limit changes no answer; it bounds the read, and on
+    # the embedded store a one-result read skips opening a reader connection of its own.
+    found = store.attribute_definitions.find({"appId": app_id, "name": {"$in": wanted}}, limit=len(wanted))
     defined = {document["name"]: Definition.of(document) async for document in found}
     strict = any(key not in defined for key in wanted) and await is_strict(store, app_id)
     return Rules(defined, strict)

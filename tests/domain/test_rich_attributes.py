@@ -415,3 +415,18 @@ async def test_concurrent_path_sets_lose_no_update(gateway: Gateway, tenant: Ten
     final = await _ops(gateway, tenant, [{"set": {"key": "o", "path": ["done"], "value": {"boolean": True}}}])
     assert _values(final)["o"] == {"start": 0, "slots": {f"s{index}": 1 for index in range(12)}, "done": True}
     assert final["user"]["version"] == created["user"]["version"] + 12 + 1
+
+
+async def test_a_write_reads_at_most_one_definition_per_key_it_names(
+    gateway: Gateway, tenant: Tenant, command_log: CommandLog
+) -> None:
+    token = tenant.app_token
+    for name, kind in (("wishlist", "LIST_OF_STRINGS"), ("scores", "LIST_OF_NUMBERS"), ("unused", "DATE")):
+        data = await gateway.data(DEFINE, {"input": {"name": name, "type": kind}}, token=token)
+        assert data["defineAttribute"]["userErrors"] == []
+    wrong = [{"key": "wishlist", "value": {"strings": ["a"]}}, {"key": "scores", "value": {"strings": ["x"]}}]
+    with command_log.capturing() as commands:
+        payload = await _upsert(gateway, tenant, wrong)
+    assert _errors(payload) == [("TYPE_MISMATCH", ["input", "customAttributes", "1", "value"])]
+    looked_up = [command for command in commands if command.get("find") == "attribute_definitions"]
+    assert [command.get("limit") for command in looked_up] == [2]  # both keys' definitions, bounded
