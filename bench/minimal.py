@@ -119,6 +119,18 @@ async def users(request: Request) -> Response:
     return Response(orjson.dumps({"data": data}), media_type="application/json")
 
 
+async def user_by_id(request: Request) -> Response:
+    """``user(by: {id}) { id }`` for an app token whose key is cached (``BENCH_APP_ID``): the
+    one look-up the gateway makes, by ``_id`` within the app. bench/scale.py compares the
+    gateway's CPU per request with this endpoint's."""
+    body = orjson.loads(await request.body())
+    user_id: str = body["variables"]["v"]
+    raw_id = base64.urlsafe_b64decode(user_id + "=" * (-len(user_id) % 4)).decode().partition(":")[2]
+    document = await _db()["users"].find_one({"_id": raw_id, "appId": os.environ["BENCH_APP_ID"]})
+    data = {"user": None if document is None else {"id": user_id}}
+    return Response(orjson.dumps({"data": data}), media_type="application/json")
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     CLIENT["client"] = AsyncMongoClient(os.environ["BENCH_STORE_URI"], tz_aware=True)
@@ -127,6 +139,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 app = Starlette(
-    routes=[Route("/user", user, methods=["POST"]), Route("/users", users, methods=["POST"])],
+    routes=[
+        Route("/user", user, methods=["POST"]),
+        Route("/users", users, methods=["POST"]),
+        Route("/user-by-id", user_by_id, methods=["POST"]),
+    ],
     lifespan=lifespan,
 )

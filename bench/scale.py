@@ -1,7 +1,8 @@
 """How request times grow with the number of users, with the store's CPU and the gateway's apart.
 
     python -m bench.scale [--sizes 1000,10000,50000] [--calls 20] [--write-calls 5]
-                          [--clients 8] [--write-seconds 10] [--engine sqlite]
+                          [--clients 8] [--write-seconds 10] [--write-rounds 3]
+                          [--floor-rounds 4] [--floor-calls 300] [--engine sqlite]
 
 For each size, in a fresh temporary data directory: starts ``profile-gateway store`` (the
 embedded store as its own process) and creates an app through it; seeds that many users
@@ -9,9 +10,15 @@ embedded store as its own process) and creates an app through it; seeds that man
 ``profile-gateway serve`` process on the store (rate limit off), then sends each request
 shape sequentially from this process and prints per shape: the median and p90 wall time,
 and the CPU milliseconds per call of the store process and of the gateway process (read
-from each process, so the load generator's own CPU is in neither). Last, ``--clients``
-concurrent clients send single-user writes (increments) for ``--write-seconds`` and the
-rate is printed. Loopback only; every process started here is stopped at the end.
+from each process, so the load generator's own CPU is in neither). Then ``--clients``
+concurrent clients send single-user writes (increments) for ``--write-seconds``, in
+``--write-rounds`` rounds: the median rate and its range are printed. Last, the gateway's
+CPU per ``user(by: {id})`` (a cached simple read) is compared with that of bench/minimal.py,
+a Starlette + PyMongo endpoint making the same one look-up on the same store, in
+``--floor-rounds`` rounds of ``--floor-calls`` requests that alternate the two. A line after each
+table gives the machine's speed on a fixed piece of pure-Python work, since the same code
+measures differently as a shared machine's speed changes. Loopback only; every process
+started here is stopped at the end.
 
 Seeding (SQLite, the default and the gateway's default engine): the store process is
 stopped after the app is created; the gateway's indexes are created and the users and
@@ -230,6 +237,81 @@ async def _write_throughput(
     return len(times) / (time.perf_counter() - began), statistics.median(times) * 1000, failed
 
 
+def _spread(values: list[float], form: str = "{:.2f}") -> str:
+    """The median of ``values`` and, in parentheses, their range."""
+    low, middle, high = min(values), statistics.median(values), max(values)
+    return f"{form.format(middle)} ({form.format(low)} to {form.format(high)})"
+
+
+def machine_speed_ms() -> float:
+    """Milliseconds for a fixed piece of pure-Python work (the best of three): printed
+    beside each run, since the same code measures differently as a shared machine's
+    speed changes."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        sum(index * index for index in range(2_000_000))
+        best = min(best, time.perf_counter() - began)
+    return best * 1000
+
+
+def _start_minimal(store_uri: str, app_id: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """bench/minimal.py (Starlette + PyMongo) on the same store, served by uvicorn with the
+    same HTTP protocol as the gateway: (the process, the URL of its ``user(by: {id})``)."""
+    port = free_port()
+    env = os.environ | {"BENCH_STORE_URI": store_uri, "BENCH_DATABASE": DATABASE, "BENCH_APP_ID": app_id}
+    arguments = ["-m", "uvicorn", "bench.minimal:app", "--port", str(port), "--http", "httptools"]
+    with log.open("wb") as output:
+        command = [sys.executable, *arguments, "--log-level", "warning"]
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    return process, f"http://127.0.0.1:{port}/user-by-id"
+
+
+async def _wait_listening(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(httpx.TransportError):
+                await client.get(url)
+                return
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"{url} did not answer; see {log}")
+
+
+async def _against_minimal(
+    client: httpx.AsyncClient,
+    token: str,
+    users: int,
+    args: argparse.Namespace,
+    gateway: psutil.Process,
+    minimal: tuple[psutil.Process, str],
+) -> tuple[str, str, str, str, str, str]:
+    """The gateway's CPU per ``user(by: {id})`` against the minimal endpoint's for the same
+    look-up, in rounds that alternate the two (so a change in the machine's speed hits both
+    alike): the row's store column is the minimal endpoint's CPU, its gateway column the
+    gateway's, and the outcome their ratio; each as the median (range) over the rounds."""
+    shape = next(shape for shape in SHAPES if shape.name == "user(by: {id})")
+    process, url = minimal
+    body = {"query": shape.query, "variables": shape.variables(0, users)}
+    expected = (await _send(client, shape, 0, users, token))[2]
+    answered = (await client.post(url, json=body)).json()
+    assert answered == expected, f"the minimal endpoint answers {answered}, the gateway {expected}"
+    gateway_cpu: list[float] = []
+    minimal_cpu: list[float] = []
+    for _ in range(args.floor_rounds):
+        before = _cpu(gateway)
+        for call in range(args.floor_calls):
+            await _send(client, shape, call, users, token)
+        gateway_cpu.append((_cpu(gateway) - before) / args.floor_calls * 1000)
+        before = _cpu(process)
+        for call in range(args.floor_calls):
+            await client.post(url, json={"query": shape.query, "variables": shape.variables(call, users)})
+        minimal_cpu.append((_cpu(process) - before) / args.floor_calls * 1000)
+    ratios = [ours / theirs for ours, theirs in zip(gateway_cpu, minimal_cpu, strict=True) if theirs > 0]
+    name = f"user(by: {{id}}): gateway vs minimal endpoint CPU ms/call, {args.floor_rounds} rounds"
+    return (name, "", "", _spread(minimal_cpu), _spread(gateway_cpu), f"ratio {_spread(ratios) if ratios else 'n/a'}")
+
+
 async def _wait_started(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
     async with httpx.AsyncClient(timeout=5) as client:
@@ -319,10 +401,23 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
                     )
                 )
             if args.write_seconds > 0:
-                rate, median, failed = await _write_throughput(client, users, token, args.clients, args.write_seconds)
-                name = f"single-user writes, {args.clients} concurrent clients"
+                rounds = [
+                    await _write_throughput(client, users, token, args.clients, args.write_seconds)
+                    for _ in range(args.write_rounds)
+                ]
+                rates = [rate for rate, _, _ in rounds]
+                failed = sum(failures for _, _, failures in rounds)
+                name = f"single-user writes, {args.clients} concurrent clients, {len(rounds)} rounds"
+                median = statistics.median(median for _, median, _ in rounds)
                 outcome = "ok" if failed == 0 else f"{failed} failed"
-                rows.append((name, f"{median:,.0f}", "", f"**{rate:,.1f} writes/s**", "", outcome))
+                rows.append((name, f"{median:,.0f}", "", f"**{_spread(rates, '{:,.1f}')} writes/s**", "", outcome))
+            if args.floor_rounds > 0:
+                minimal_log = data_dir.parent / "minimal.log"
+                minimal, url = _start_minimal(store_uri, app_id, minimal_log)
+                started.append(minimal)
+                await _wait_listening(url, minimal, minimal_log)
+                floor = await _against_minimal(client, token, users, args, gateway, (psutil.Process(minimal.pid), url))
+                rows.append(floor)
         return rows
     finally:
         for process in reversed(started):
@@ -347,13 +442,20 @@ async def main() -> None:
     parser.add_argument("--engine", choices=["memory", "sqlite"], default="sqlite")
     parser.add_argument("--keep", action="store_true", help="keep each size's data directory and logs")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the write-throughput phase")
-    parser.add_argument("--write-seconds", type=float, default=10, help="length of that phase (0: skip it)")
+    parser.add_argument("--write-seconds", type=float, default=10, help="length of each write round (0: none)")
+    parser.add_argument("--write-rounds", type=int, default=3, help="rounds of the write-throughput phase")
+    parser.add_argument("--floor-calls", type=int, default=300, help="requests per target and round")
+    parser.add_argument(
+        "--floor-rounds", type=int, default=4, help="rounds of user(by: {id}) against the minimal endpoint (0: none)"
+    )
     args = parser.parse_args()
     # Stopped from outside (SIGTERM), still stop the store and gateway processes started here.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"Embedded store ({args.engine}) in its own process; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
     for users in (int(size) for size in args.sizes.split(",")):
-        _print(users, await run_size(users, args))
+        rows = await run_size(users, args)
+        _print(users, rows)
+        print(f"\nmachine speed: {machine_speed_ms():.0f} ms for a fixed pure-Python loop (lower is faster)")
 
 
 if __name__ == "__main__":

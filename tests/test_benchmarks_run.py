@@ -19,11 +19,17 @@ def _run(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_scale_benchmark_measures_every_shape() -> None:
-    finished = _run("bench.scale", "--sizes", "200", "--calls", "2", "--write-calls", "1", "--write-seconds", "1")
+    finished = _run(
+        "bench.scale",
+        *("--sizes", "200", "--calls", "2", "--write-calls", "1"),
+        *("--write-seconds", "1", "--write-rounds", "2", "--floor-rounds", "1", "--floor-calls", "20"),
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]
     rows = [line for line in finished.stdout.splitlines() if line.startswith("| ") and not line.startswith("| request")]
-    assert len(rows) == 8, finished.stdout  # seven request shapes and the concurrent writes
-    assert all(row.rstrip(" |").endswith("ok") for row in rows), finished.stdout
+    assert len(rows) == 9, finished.stdout  # seven request shapes, the concurrent writes, the minimal endpoint
+    assert all(row.rstrip(" |").endswith("ok") for row in rows[:8]), finished.stdout
+    assert "gateway vs minimal endpoint" in rows[8] and "ratio" in rows[8], finished.stdout
+    assert "machine speed" in finished.stdout
 
 
 def test_the_import_benchmark_imports_every_row() -> None:
