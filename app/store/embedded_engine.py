@@ -43,6 +43,13 @@ opens no change stream (its change feed is its own outbox collection), so this e
 declares no change delivery and records no changes: ``watch()`` against the embedded
 store sees nothing.
 
+mongoeco runs every operation on a worker thread and wakes the store's loop when it is
+done; for a write of one document or a look-up by ``_id`` (about a millisecond of work)
+that hand-off cost more than the work: about a tenth of the store's CPU for a single-user
+write. Those operations (``INLINE_OPERATIONS``) run on the store's loop; scans, counts and
+batch inserts, whose length a request chooses, keep the worker threads, so the loop keeps
+serving other connections meanwhile.
+
 All of these are the embedded store's only: MongoDB has none of these costs. The engine is used by
 ``EmbeddedServer`` only (docs/operations/embedded-store.md lists it with the other
 embedded-only measures).
@@ -50,6 +57,7 @@ embedded-only measures).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -73,6 +81,18 @@ DECLARED_SCALAR_FIELDS = frozenset(
 )
 # Collections whose every _id is a string (users: ObjectId text, app/store/ids.py).
 STRING_ID_COLLECTIONS = frozenset({"users"})
+# mongoeco's synchronous operations that touch one document (by _id or through an index)
+# and so finish in about a millisecond. Scans, counts and batch inserts are not listed.
+INLINE_OPERATIONS = frozenset(
+    {
+        "_get_document_sync",
+        "_insert_document_sync",
+        "_update_with_operation_sync",
+        "_delete_matching_document_sync",
+        "_merge_document_sync",
+    }
+)
+
 # The expressions must be the ones mongoeco's SQL compares and sorts by, for SQLite to use
 # the indexes: _id look-ups; documents in _id order with their app (keyset pages: read in
 # order, the app checked in the index). The order comes first so that a look-up naming an
@@ -174,6 +194,13 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
             operation = operation.with_overrides(context=context)
         write = super().delete_with_operation
         return await write(db_name, coll_name, operation, *args, operation_context=context, **kwargs)
+
+    async def _run_blocking(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        # Short, bounded operations run on the store's own loop rather than a worker thread
+        # (see the module's docstring); the rest keep mongoeco's thread pool.
+        if getattr(func, "__self__", None) is self and getattr(func, "__name__", "") in INLINE_OPERATIONS:
+            return func(*args, **kwargs)
+        return await super()._run_blocking(func, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     def _sort_requires_python(self, db_name: str, coll_name: str, plan: QueryNode, sort: Any) -> bool:
         # A declared field is never an array nor a tagged number: SQL can order by it.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -179,3 +180,42 @@ async def test_writes_leave_no_change_feed_behind(tmp_path: Path) -> None:
         with contextlib.closing(sqlite3.connect(path)) as connection:
             (recorded,) = connection.execute("SELECT COUNT(*) FROM change_outbox").fetchone()
     assert recorded == 0
+
+
+class ThreadRecordingEngine(EmbeddedSQLiteEngine):
+    """Notes the thread each single-document write and each batch read runs on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.threads: dict[str, set[int]] = {"write": set(), "scan": set()}
+
+    def _update_with_operation_sync(self, *args: Any, **kwargs: Any) -> Any:
+        self.threads["write"].add(threading.get_ident())
+        return super()._update_with_operation_sync(*args, **kwargs)
+
+    def _insert_document_sync(self, *args: Any, **kwargs: Any) -> Any:
+        self.threads["write"].add(threading.get_ident())
+        return super()._insert_document_sync(*args, **kwargs)
+
+    def _insert_documents_sync(self, *args: Any, **kwargs: Any) -> Any:
+        self.threads["scan"].add(threading.get_ident())
+        return super()._insert_documents_sync(*args, **kwargs)
+
+
+async def test_single_document_writes_run_on_the_stores_loop_and_batches_on_its_workers(tmp_path: Path) -> None:
+    """A thread hand-off per command cost the store more than a one-document write does;
+    a batch insert, whose length the caller chooses, still leaves the loop free."""
+    engine = ThreadRecordingEngine(str(tmp_path / "store.sqlite"))
+    async with MongoecoClient(engine) as client:
+        things = client["db"]["things"]
+        await things.insert_many([{"_id": f"t{n}", "n": n} for n in range(50)])
+        await things.insert_one({"_id": "one", "n": 0})
+        async with client.start_session() as session:
+            session.start_transaction()
+            await things.update_one({"_id": "one"}, {"$inc": {"n": 1}}, session=session)
+            await things.insert_one({"_id": "two", "n": 2}, session=session)
+            session.commit_transaction()
+        assert (await things.find_one({"_id": "one"}) or {})["n"] == 1
+        assert await things.count_documents({}) == 52
+    assert engine.threads["write"] == {threading.get_ident()}
+    assert threading.get_ident() not in engine.threads["scan"]
