@@ -6,7 +6,7 @@ unit of work with the history event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.domain import clock, definitions, history
@@ -26,7 +26,8 @@ MAX_ATTEMPTS = 3
 
 
 class _GuardRaced(Exception):
-    """The guard missed, yet the document read in the same unit passes it: run the unit again."""
+    """The guard missed, yet the document read in the same unit passes it (or the document
+    read ahead changed before the update): run the unit again."""
 
 
 async def plan(store: Store, app_id: str, ops: Sequence[AttributeOp]) -> Plan:
@@ -43,10 +44,14 @@ async def apply_plan(
     planned: Plan,
     what: str,
     path: Field = ("by",),
+    read_ahead: Document | None = None,
 ) -> Document:
     """Apply ``planned`` to the one document ``selector`` names in one atomic update inside
-    ``unit``; return it as stored afterwards. Any invalid operation means nothing is stored."""
+    ``unit``; return it as stored afterwards. Any invalid operation means nothing is stored.
+    ``read_ahead``: the document as read before the unit began (embedded store only)."""
     if unit.store.embedded_workarounds:
+        if read_ahead is not None:
+            return await _apply_read_ahead(unit, collection, {**selector, "appId": app_id}, planned, read_ahead)
         return await _apply_read_first(unit, collection, {**selector, "appId": app_id}, planned, what, path)
     updated = await unit.find_one_and_update(
         collection, planned.filter({**selector, "appId": app_id}), planned.pipeline()
@@ -83,7 +88,53 @@ async def _apply_read_first(
     return updated
 
 
-async def _run(store: Store, work: Any, what: str) -> Document:
+async def _apply_read_ahead(
+    unit: UnitOfWork, collection: Collection, selector: dict[str, Any], planned: Plan, current: Document
+) -> Document:
+    """The embedded store's quicker way: the document was read before the transaction began,
+    so the transaction, which holds every other session back on the embedded store, is one
+    command shorter. The guards are checked on that read; the update applies only if the
+    document is still that version (every write bumps it), else the unit runs again."""
+    errors = planned.diagnose(current)
+    if errors:
+        raise DomainErrors(errors)
+    unchanged = {**selector, "_id": current["_id"], "version": current.get("version")}
+    updated = await unit.find_one_and_update(collection, unchanged, planned.pipeline())
+    if updated is None:
+        raise _GuardRaced
+    return updated
+
+
+async def _planned_write(
+    store: Store,
+    collection: Collection,
+    app_id: str,
+    selector: dict[str, Any],
+    planned: Plan,
+    what: str,
+    path: Field,
+    record: Callable[[UnitOfWork, Document], None],
+) -> Document:
+    """``planned`` applied to the document, with ``record``'s event, as one unit of work.
+
+    On the embedded store each attempt but the last reads the document ahead of the unit
+    (``_apply_read_ahead``); the last reads it inside, where no other write can come between,
+    so a document written by many clients at once still takes every write."""
+    ahead: Document | None = None
+
+    async def read_ahead(attempt: int) -> None:
+        nonlocal ahead
+        ahead = None
+        if store.embedded_workarounds and attempt < MAX_ATTEMPTS - 1:
+            ahead = await collection.find_one({**selector, "appId": app_id})
+            if ahead is None:
+                raise not_found(what, path)
+
+    async def work(unit: UnitOfWork) -> Document:
+        document = await apply_plan(unit, collection, app_id, selector, planned, what, path, ahead)
+        record(unit, document)
+        return document
+
     document: Document = await retry_transaction(
         store,
         work,
@@ -91,6 +142,7 @@ async def _run(store: Store, work: Any, what: str) -> Document:
         attempts=MAX_ATTEMPTS,
         message=f"{what} changed too often concurrently; retry",
         field=("ops",),
+        before_each=read_ahead,
     )
     return document
 
@@ -103,12 +155,10 @@ async def update_user_attributes(
     selector = {"_id": user_id, "mergedInto": {"$exists": False}}
     details = {"customAttributes": sorted({op.key for op in ops}), "operations": [op.kind for op in ops]}
 
-    async def work(unit: UnitOfWork) -> Document:
-        document = await apply_plan(unit, store.users, app_id, selector, planned, "the user")
+    def record(unit: UnitOfWork, document: Document) -> None:
         history.record(unit, app_id, user_id, EventKind.UPDATED, actor, details, user=document)
-        return document
 
-    return await _run(store, work, "the user")
+    return await _planned_write(store, store.users, app_id, selector, planned, "the user", ("by",), record)
 
 
 async def update_installation_attributes(
@@ -129,16 +179,13 @@ async def update_installation_attributes(
     if owner_id is not None:
         selector["userId"] = owner_id
 
-    async def work(unit: UnitOfWork) -> Document:
-        document = await apply_plan(
-            unit, store.installations, app_id, selector, planned, "the installation", ("pushRegistrationId",)
-        )
+    def record(unit: UnitOfWork, document: Document) -> None:
         details = {
             "installation": document["pushRegistrationId"],
             "customAttributes": sorted({op.key for op in ops}),
             "operations": [op.kind for op in ops],
         }
         history.record(unit, app_id, document["userId"], EventKind.UPDATED, actor, details)
-        return document
 
-    return await _run(store, work, "the installation")
+    what, path = "the installation", ("pushRegistrationId",)
+    return await _planned_write(store, store.installations, app_id, selector, planned, what, path, record)

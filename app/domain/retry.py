@@ -22,10 +22,14 @@ async def retry_transaction[T](
     attempts: int,
     message: str,
     field: Sequence[str | int] = (),
+    before_each: Callable[[int], Awaitable[None]] | None = None,
 ) -> T:
     """``work`` as one unit of work, again on ``retry_on`` (the caller's sign of a lost race),
-    at most ``attempts`` times; then VERSION_CONFLICT with ``message``."""
-    for _ in range(attempts):
+    at most ``attempts`` times; then VERSION_CONFLICT with ``message``. ``before_each`` runs
+    before every attempt (given its number, from 0), outside the unit of work."""
+    for attempt in range(attempts):
+        if before_each is not None:
+            await before_each(attempt)
         try:
             return await unit_of_work.run(store, work)
         except retry_on:

@@ -74,10 +74,21 @@ from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.engines.sqlite_query import value_expression_sql
 
 # Fields that, in every collection the gateway writes, hold one scalar (a string, an
-# ObjectId, an integer, a boolean or a date): never an array, a Decimal128, bytes or
+# ObjectId, an integer, a boolean or a date) or null: never an array, a Decimal128, bytes or
 # undefined. Keep it to fields the gateway itself writes with those types.
 DECLARED_SCALAR_FIELDS = frozenset(
-    {"_id", "appId", "userId", "mergedInto", "seq", "endpointId", "status", "expiresAt", "pushRegistrationId"}
+    {
+        "_id",
+        "appId",
+        "userId",
+        "mergedInto",
+        "seq",
+        "endpointId",
+        "status",
+        "expiresAt",
+        "pushRegistrationId",
+        "version",  # guards of writes that read their document first
+    }
 )
 # Collections whose every _id is a string (users: ObjectId text, app/store/ids.py).
 STRING_ID_COLLECTIONS = frozenset({"users"})

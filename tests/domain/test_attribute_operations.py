@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.domain import properties
+from app.domain import properties, retry
 from app.domain.actor import SYSTEM
 from app.domain.attributes import AttributeType, TypedValue
 from app.domain.errors import DomainError, DomainErrors, ErrorCode
@@ -239,3 +239,36 @@ async def test_both_ways_of_applying_operations_give_the_same_answers(
     with pytest.raises(DomainError) as missing:
         await properties.update_user_attributes(way, tenant.app_id, SYSTEM, "no-such-user", [amount])
     assert missing.value.code == ErrorCode.NOT_FOUND
+
+
+async def test_a_write_between_the_read_ahead_and_the_update_is_neither_lost_nor_overwritten(
+    gateway: Gateway, tenant: Tenant, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded store's way reads the document before the transaction. A write landing
+    between that read and the update makes the update miss the version it read, so the unit
+    runs again on a fresh read, and both increments count."""
+    user = await _user(gateway, tenant)
+    held = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "ops-1"})
+    assert held is not None
+    way = Store(client=store.client, db=store.db, embedded_workarounds=True)
+    attempts: list[int] = []
+    run_unit = retry.retry_transaction
+
+    async def with_a_write_in_between(*args: Any, before_each: Any, **kwargs: Any) -> Any:
+        async def read_ahead_then_another_write(attempt: int) -> None:
+            await before_each(attempt)
+            if not attempts:
+                attempts.append(attempt)
+                other = AttributeOp("increment", "visits", amount="10")
+                await properties.update_user_attributes(way, tenant.app_id, SYSTEM, held["_id"], [other])
+            else:
+                attempts.append(attempt)
+
+        return await run_unit(*args, before_each=read_ahead_then_another_write, **kwargs)
+
+    monkeypatch.setattr(properties, "retry_transaction", with_a_write_in_between)
+    mine = AttributeOp("increment", "visits", amount="1")
+    updated = await properties.update_user_attributes(way, tenant.app_id, SYSTEM, held["_id"], [mine])
+    assert str(updated["attrs"]["visits"]) == "11"
+    assert updated["version"] == user["version"] + 2
+    assert attempts == [0, 0, 1]  # mine, the other write's only attempt, mine again
