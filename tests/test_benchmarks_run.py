@@ -37,3 +37,9 @@ def test_the_import_benchmark_imports_every_row() -> None:
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
     assert "result: ok" in finished.stdout
     assert "120" in finished.stdout.split("imported", 1)[1].splitlines()[0], finished.stdout
+
+
+def test_the_bulk_benchmark_compares_the_gateway_with_both_baselines() -> None:
+    finished = _run("bench.bulk", "--n", "40", "--batch", "20")
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    assert "ratio gateway/every document" in finished.stdout and "ratio gateway/users only" in finished.stdout
