@@ -162,6 +162,15 @@ def _unrecorded(context: Context) -> Context:
     return None if context is None else context.derive(publication=ChangePublicationPolicy.DISABLED)
 
 
+def _unrecorded_operation(operation: Any, context: Context) -> tuple[Any, Context]:
+    """An update or delete operation and its context, both with the change left out; the
+    operation is bound to its context, so both are replaced together."""
+    unrecorded = _unrecorded(context)
+    if context is not None and operation.context is context:
+        operation = operation.with_overrides(context=unrecorded)
+    return operation, unrecorded
+
+
 class EmbeddedSQLiteEngine(SQLiteEngine):
     """mongoeco's SQLite engine without the collection-wide reads described above."""
 
@@ -191,18 +200,14 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
     async def update_with_operation(
         self, db_name: str, coll_name: str, operation: Any, *args: Any, operation_context: Context = None, **kwargs: Any
     ) -> Any:
-        context = _unrecorded(operation_context)
-        if operation_context is not None and operation.context is operation_context:
-            operation = operation.with_overrides(context=context)
+        operation, context = _unrecorded_operation(operation, operation_context)
         write = super().update_with_operation
         return await write(db_name, coll_name, operation, *args, operation_context=context, **kwargs)
 
     async def delete_with_operation(
         self, db_name: str, coll_name: str, operation: Any, *args: Any, operation_context: Context = None, **kwargs: Any
     ) -> Any:
-        context = _unrecorded(operation_context)
-        if operation_context is not None and operation.context is operation_context:
-            operation = operation.with_overrides(context=context)
+        operation, context = _unrecorded_operation(operation, operation_context)
         write = super().delete_with_operation
         return await write(db_name, coll_name, operation, *args, operation_context=context, **kwargs)
 
