@@ -49,16 +49,15 @@ async def apply_plan(
     """Apply ``planned`` to the one document ``selector`` names in one atomic update inside
     ``unit``; return it as stored afterwards. Any invalid operation means nothing is stored.
     ``read_ahead``: the document as read before the unit began (embedded store only)."""
+    scoped = {**selector, "appId": app_id}
     if unit.store.embedded_workarounds:
         if read_ahead is not None:
-            return await _apply_read_ahead(unit, collection, {**selector, "appId": app_id}, planned, read_ahead)
-        return await _apply_read_first(unit, collection, {**selector, "appId": app_id}, planned, what, path)
-    updated = await unit.find_one_and_update(
-        collection, planned.filter({**selector, "appId": app_id}), planned.pipeline()
-    )
+            return await _apply_read_ahead(unit, collection, scoped, planned, read_ahead)
+        return await _apply_read_first(unit, collection, scoped, planned, what, path)
+    updated = await unit.find_one_and_update(collection, planned.filter(scoped), planned.pipeline())
     if updated is not None:
         return updated
-    current = await collection.find_one({**selector, "appId": app_id}, session=unit.session)
+    current = await collection.find_one(scoped, session=unit.session)
     if current is None:
         raise not_found(what, path)
     errors = planned.diagnose(current)

@@ -174,6 +174,9 @@ def _unrecorded_operation(operation: Any, context: Context) -> tuple[Any, Contex
 class EmbeddedSQLiteEngine(SQLiteEngine):
     """mongoeco's SQLite engine without the collection-wide reads described above."""
 
+    # No change feed (see the module's docstring): the gateway opens no change stream.
+    capabilities = replace(SQLiteEngine.capabilities, change_delivery="none")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cache_state.collection_features_cache = DeclaredFeatures()
@@ -184,9 +187,6 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         connection.execute(ID_INDEX)
         connection.execute(APP_ORDER_INDEX)
         connection.commit()
-
-    # No change feed (see the module's docstring): the gateway opens no change stream.
-    capabilities = replace(SQLiteEngine.capabilities, change_delivery="none")
 
     async def insert_document(self, *args: Any, operation_context: Context = None, **kwargs: Any) -> Any:
         return await super().insert_document(*args, operation_context=_unrecorded(operation_context), **kwargs)
