@@ -38,6 +38,7 @@ from pymongo import InsertOne, ReturnDocument
 from app.auth import tokens
 from app.config import Settings
 from app.main import Runtime, create_app
+from app.store import registry
 from app.store.indexes import USER_INDEXES
 
 CREATE_APP = 'mutation { createApp(name: "bench") { app { id } key { id secret } } }'
@@ -97,10 +98,7 @@ def document(app_id: str, n: int, now: datetime) -> dict[str, Any]:
 def everything_stored(app_id: str, user: dict[str, Any], now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Besides the user: the documents the gateway writes for one new user, in its shapes."""
     user_id = user["_id"]
-    registry = [
-        {"_id": f"{app_id}|externalUserId|{user['externalUserId']}", "appId": app_id, "userId": user_id},
-        *({"_id": f"{app_id}|email|{email}", "appId": app_id, "userId": user_id} for email in user["emails"]),
-    ]
+    entries = [{"_id": key, "appId": app_id, "userId": user_id} for key in registry.identifiers_of(user)]
     event = {
         "_id": f"{user_id}-created",
         "appId": app_id,
@@ -120,7 +118,7 @@ def everything_stored(app_id: str, user: dict[str, Any], now: datetime) -> dict[
         "version": 0,
         "changed": ["profile"],
     }
-    return {"registry": registry, "history": [event], "outbox": [change]}
+    return {"registry": entries, "history": [event], "outbox": [change]}
 
 
 async def _write_everything(runtime: Runtime, app_id: str, users: list[dict[str, Any]], now: datetime) -> None:

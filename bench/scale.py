@@ -267,17 +267,6 @@ def _start_minimal(store_uri: str, app_id: str, log: Path) -> tuple[subprocess.P
     return process, f"http://127.0.0.1:{port}/user-by-id"
 
 
-async def _wait_listening(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    async with httpx.AsyncClient(timeout=5) as client:
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(httpx.TransportError):
-                await client.get(url)
-                return
-            await asyncio.sleep(0.2)
-    raise SystemExit(f"{url} did not answer; see {log}")
-
-
 async def _against_minimal(
     client: httpx.AsyncClient,
     token: str,
@@ -312,17 +301,21 @@ async def _against_minimal(
     return (name, "", "", _spread(minimal_cpu), _spread(gateway_cpu), f"ratio {_spread(ratios) if ratios else 'n/a'}")
 
 
-async def _wait_started(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+async def _wait_started(
+    url: str, process: subprocess.Popen[bytes], log: Path, *, any_answer: bool = False, name: str = "the gateway"
+) -> None:
+    """Until ``url`` answers 200 (or, with ``any_answer``, answers at all)."""
     deadline = time.monotonic() + START_SECONDS
     async with httpx.AsyncClient(timeout=5) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise SystemExit(f"the gateway exited; see {log}")
+                raise SystemExit(f"{name} exited; see {log}")
             with contextlib.suppress(httpx.TransportError):
-                if (await client.get(url)).status_code == 200:
+                status = (await client.get(url)).status_code
+                if any_answer or status == 200:
                     return
             await asyncio.sleep(0.5)
-    raise SystemExit(f"the gateway did not start within {START_SECONDS} s; see {log}")
+    raise SystemExit(f"{name} did not start within {START_SECONDS} s; see {log}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -415,7 +408,7 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
                 minimal_log = data_dir.parent / "minimal.log"
                 minimal, url = _start_minimal(store_uri, app_id, minimal_log)
                 started.append(minimal)
-                await _wait_listening(url, minimal, minimal_log)
+                await _wait_started(url, minimal, minimal_log, any_answer=True, name="the minimal endpoint")
                 floor = await _against_minimal(client, token, users, args, gateway, (psutil.Process(minimal.pid), url))
                 rows.append(floor)
         return rows
