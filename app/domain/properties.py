@@ -26,8 +26,7 @@ MAX_ATTEMPTS = 3
 
 
 class _GuardRaced(Exception):
-    """The guard missed, yet the document read in the same unit passes it (or the document
-    read ahead changed before the update): run the unit again."""
+    """The guard missed, yet the document read in the same unit passes it: run the unit again."""
 
 
 async def plan(store: Store, app_id: str, ops: Sequence[AttributeOp]) -> Plan:
@@ -44,17 +43,20 @@ async def apply_plan(
     planned: Plan,
     what: str,
     path: Field = ("by",),
-    read_ahead: Document | None = None,
+    document_id: Any = None,
 ) -> Document:
     """Apply ``planned`` to the one document ``selector`` names in one atomic update inside
     ``unit``; return it as stored afterwards. Any invalid operation means nothing is stored.
-    ``read_ahead``: the document as read before the unit began (embedded store only)."""
+
+    ``document_id``: the ``_id`` of that document as read before the unit began; the update
+    is addressed by it as well (the selector and the guards still decide)."""
     scoped = {**selector, "appId": app_id}
-    if unit.store.embedded_workarounds:
-        if read_ahead is not None:
-            return await _apply_read_ahead(unit, collection, scoped, planned, read_ahead)
-        return await _apply_read_first(unit, collection, scoped, planned, what, path)
-    updated = await unit.find_one_and_update(collection, planned.filter(scoped), planned.pipeline())
+    target = scoped
+    if document_id is not None:
+        target = {**scoped, "_id": document_id}
+    elif unit.store.embedded_workarounds and "_id" not in scoped:
+        target = await _addressed_by_id(unit, collection, scoped, what, path)
+    updated = await unit.find_one_and_update(collection, planned.filter(target), planned.pipeline())
     if updated is not None:
         return updated
     current = await collection.find_one(scoped, session=unit.session)
@@ -66,42 +68,16 @@ async def apply_plan(
     raise _GuardRaced
 
 
-async def _apply_read_first(
-    unit: UnitOfWork, collection: Collection, selector: dict[str, Any], planned: Plan, what: str, path: Field
-) -> Document:
-    """The embedded store's way (``Store.embedded_workarounds``): its planner answers a filter
-    with guards on ``attrs`` or an ``$expr`` by reading every document of the collection, but
-    an update addressed by ``_id`` alone by one point read. So the document is read first, the
-    guards are checked on it in Python (``Plan.diagnose`` states each guard's rule), and the
-    pipeline is applied by ``_id``. The embedded store runs one transaction at a time, so
-    nothing can change the document between the read and the update."""
-    current = await collection.find_one(selector, session=unit.session)
-    if current is None:
+async def _addressed_by_id(
+    unit: UnitOfWork, collection: Collection, selector: dict[str, Any], what: str, path: Field
+) -> dict[str, Any]:
+    """``selector`` with the ``_id`` of the document it names. The embedded store serves a
+    guarded update by one point read only when the filter names an ``_id``
+    (app/store/embedded_engine.py); any other guarded filter reads the whole collection."""
+    found = await collection.find_one(selector, {"_id": 1}, session=unit.session)
+    if found is None:
         raise not_found(what, path)
-    errors = planned.diagnose(current)
-    if errors:
-        raise DomainErrors(errors)
-    updated = await unit.find_one_and_update(collection, {"_id": current["_id"]}, planned.pipeline())
-    if updated is None:  # pragma: no cover - the transaction holds the document
-        raise _GuardRaced
-    return updated
-
-
-async def _apply_read_ahead(
-    unit: UnitOfWork, collection: Collection, selector: dict[str, Any], planned: Plan, current: Document
-) -> Document:
-    """The embedded store's quicker way: the document was read before the transaction began,
-    so the transaction, which holds every other session back on the embedded store, is one
-    command shorter. The guards are checked on that read; the update applies only if the
-    document is still that version (every write bumps it), else the unit runs again."""
-    errors = planned.diagnose(current)
-    if errors:
-        raise DomainErrors(errors)
-    unchanged = {**selector, "_id": current["_id"], "version": current.get("version")}
-    updated = await unit.find_one_and_update(collection, unchanged, planned.pipeline())
-    if updated is None:
-        raise _GuardRaced
-    return updated
+    return {**selector, "_id": found["_id"]}
 
 
 async def _planned_write(
@@ -116,18 +92,19 @@ async def _planned_write(
 ) -> Document:
     """``planned`` applied to the document, with ``record``'s event, as one unit of work.
 
-    On the embedded store each attempt but the last reads the document ahead of the unit
-    (``_apply_read_ahead``); the last reads it inside, where no other write can come between,
-    so a document written by many clients at once still takes every write."""
-    ahead: Document | None = None
+    On the embedded store a document named by anything but its ``_id`` (an installation by
+    its push registration id) has its ``_id`` looked up ahead of the unit, which holds every
+    other session back there, on every attempt but the last; the last looks it up inside."""
+    ahead: Any = None
 
-    async def read_ahead(attempt: int) -> None:
+    async def look_up_ahead(attempt: int) -> None:
         nonlocal ahead
         ahead = None
-        if store.embedded_workarounds and attempt < MAX_ATTEMPTS - 1:
-            ahead = await collection.find_one({**selector, "appId": app_id})
-            if ahead is None:
+        if store.embedded_workarounds and "_id" not in selector and attempt < MAX_ATTEMPTS - 1:
+            found = await collection.find_one({**selector, "appId": app_id}, {"_id": 1})
+            if found is None:
                 raise not_found(what, path)
+            ahead = found["_id"]
 
     async def work(unit: UnitOfWork) -> Document:
         document = await apply_plan(unit, collection, app_id, selector, planned, what, path, ahead)
@@ -141,7 +118,7 @@ async def _planned_write(
         attempts=MAX_ATTEMPTS,
         message=f"{what} changed too often concurrently; retry",
         field=("ops",),
-        before_each=read_ahead,
+        before_each=look_up_ahead,
     )
     return document
 

@@ -61,8 +61,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from mongoeco.compat.base import MONGODB_DIALECT_80
+from mongoeco.core.filtering import QueryEngine
 from mongoeco.core.operation_context import ChangePublicationPolicy, OperationContext
 from mongoeco.core.query_plan import (
+    AndCondition,
+    EqualsCondition,
     GreaterThanCondition,
     GreaterThanOrEqualCondition,
     InCondition,
@@ -171,6 +175,14 @@ def _unrecorded_operation(operation: Any, context: Context) -> tuple[Any, Contex
     return operation, unrecorded
 
 
+def _id_equality(plan: QueryNode) -> EqualsCondition | None:
+    """The ``_id`` equality a filter requires of every document it matches, if any."""
+    for clause in plan.clauses if isinstance(plan, AndCondition) else (plan,):
+        if isinstance(clause, EqualsCondition) and clause.field == "_id" and not isinstance(clause.value, dict | list):
+            return clause
+    return None
+
+
 class EmbeddedSQLiteEngine(SQLiteEngine):
     """mongoeco's SQLite engine without the collection-wide reads described above."""
 
@@ -217,6 +229,25 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         if getattr(func, "__self__", None) is self and getattr(func, "__name__", "") in INLINE_OPERATIONS:
             return func(*args, **kwargs)
         return await super()._run_blocking(func, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _select_first_document_for_plan(
+        self, db_name: str, coll_name: str, plan: QueryNode, *, hint: Any = None, context: Any = None
+    ) -> tuple[str, dict[str, Any]] | None:
+        # An update's filter that names one _id beside other conditions (a version, guards on
+        # attrs, an $expr): that document is the only candidate, so it is read by _id and the
+        # whole filter is matched on it. mongoeco would otherwise plan the other conditions
+        # first, asking of every document whether it holds arrays at each path they name, and
+        # read the whole collection when SQL cannot express one of them.
+        by_id = _id_equality(plan) if isinstance(plan, AndCondition) else None
+        if by_id is None:
+            found: tuple[str, dict[str, Any]] | None = super()._select_first_document_for_plan(
+                db_name, coll_name, plan, hint=hint, context=context
+            )
+            return found
+        found = super()._select_first_document_for_plan(db_name, coll_name, by_id, context=context)
+        if found is None or not QueryEngine.match_plan(found[1], plan, dialect=MONGODB_DIALECT_80):
+            return None
+        return found
 
     def _sort_requires_python(self, db_name: str, coll_name: str, plan: QueryNode, sort: Any) -> bool:
         # A declared field is never an array nor a tagged number: SQL can order by it.

@@ -214,61 +214,63 @@ async def test_installations_take_the_same_operations(store: Store, tenant: Tena
     assert missing.value.code == "NOT_FOUND"
 
 
-@pytest.mark.parametrize("read_first", [True, False], ids=["embedded-read-first", "guarded-update"])
+@pytest.mark.parametrize("embedded", [True, False], ids=["embedded", "mongodb"])
 async def test_both_ways_of_applying_operations_give_the_same_answers(
-    gateway: Gateway, tenant: Tenant, store: Store, read_first: bool
+    gateway: Gateway, tenant: Tenant, store: Store, embedded: bool
 ) -> None:
-    """The embedded store applies a plan after reading the document (its planner scans for
-    guarded filters); MongoDB applies it as one guarded update. Both are run here, on the
+    """MongoDB applies a plan as one guarded update of the document its selector names; the
+    embedded store, for a document named by anything but its _id (an installation), looks
+    the _id up first and addresses the same guarded update by it. Both are run here, on the
     embedded store, so neither way goes untested without MongoDB."""
-    way = Store(client=store.client, db=store.db, embedded_workarounds=read_first)
-    user = await _user(gateway, tenant, [{"key": "plan", "value": {"string": "free"}}])
-    held = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "ops-1"})
-    assert held is not None
-    internal_id = held["_id"]
+    way = Store(client=store.client, db=store.db, embedded_workarounds=embedded)
+    prid = f"prid-both-{embedded}"
+    await store.installations.insert_one(
+        {"_id": f"inst-{embedded}", "appId": tenant.app_id, "pushRegistrationId": prid, "userId": "u", "attrs": {}}
+    )
+    plan_is_text = AttributeOp("set", "plan", TypedValue(AttributeType.STRING, "free"))
+    await properties.update_installation_attributes(way, tenant.app_id, SYSTEM, prid, [plan_is_text])
     amount = AttributeOp("increment", "visits", amount="2")
-    updated = await properties.update_user_attributes(way, tenant.app_id, SYSTEM, internal_id, [amount])
+    updated = await properties.update_installation_attributes(way, tenant.app_id, SYSTEM, prid, [amount])
     assert str(updated["attrs"]["visits"]) == "2"
-    assert updated["version"] == user["version"] + 1
     on_a_string = AttributeOp("increment", "plan", amount="1")
     with pytest.raises(DomainErrors) as refused:
-        await properties.update_user_attributes(way, tenant.app_id, SYSTEM, internal_id, [on_a_string])
+        await properties.update_installation_attributes(way, tenant.app_id, SYSTEM, prid, [on_a_string])
     assert [error.code for error in refused.value.errors] == [ErrorCode.TYPE_MISMATCH]
-    stored = await store.users.find_one({"_id": internal_id})
-    assert stored is not None and stored["version"] == updated["version"] and stored["attrs"]["plan"] == "free"
-    with pytest.raises(DomainError) as missing:
-        await properties.update_user_attributes(way, tenant.app_id, SYSTEM, "no-such-user", [amount])
-    assert missing.value.code == ErrorCode.NOT_FOUND
+    stored = await store.installations.find_one({"_id": f"inst-{embedded}"})
+    assert stored is not None and stored["attrs"] == updated["attrs"]
+    for owner, registration in (("someone-else", prid), (None, "prid-unknown")):
+        with pytest.raises(DomainError) as missing:
+            await properties.update_installation_attributes(
+                way, tenant.app_id, SYSTEM, registration, [amount], owner_id=owner
+            )
+        assert missing.value.code == ErrorCode.NOT_FOUND
 
 
-async def test_a_write_between_the_read_ahead_and_the_update_is_neither_lost_nor_overwritten(
+async def test_an_installation_registered_anew_between_the_look_up_and_the_update_takes_the_write(
     gateway: Gateway, tenant: Tenant, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The embedded store's way reads the document before the transaction. A write landing
-    between that read and the update makes the update miss the version it read, so the unit
-    runs again on a fresh read, and both increments count."""
-    user = await _user(gateway, tenant)
-    held = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "ops-1"})
-    assert held is not None
+    """On the embedded store an installation's _id is looked up before the transaction. If
+    the registration is deleted and made anew in between (a new _id), the update misses the
+    old _id and the unit runs again on a fresh look-up: the write lands on the installation
+    as it now is, never on nothing."""
+    document = {"appId": tenant.app_id, "pushRegistrationId": "prid-anew", "userId": "u", "attrs": {}}
+    await store.installations.insert_one({"_id": "inst-old", **document})
     way = Store(client=store.client, db=store.db, embedded_workarounds=True)
     attempts: list[int] = []
     run_unit = retry.retry_transaction
 
-    async def with_a_write_in_between(*args: Any, before_each: Any, **kwargs: Any) -> Any:
-        async def read_ahead_then_another_write(attempt: int) -> None:
+    async def with_a_new_registration_in_between(*args: Any, before_each: Any, **kwargs: Any) -> Any:
+        async def look_up_then_register_anew(attempt: int) -> None:
             await before_each(attempt)
-            if not attempts:
-                attempts.append(attempt)
-                other = AttributeOp("increment", "visits", amount="10")
-                await properties.update_user_attributes(way, tenant.app_id, SYSTEM, held["_id"], [other])
-            else:
-                attempts.append(attempt)
+            attempts.append(attempt)
+            if attempt == 0:
+                await store.installations.delete_one({"_id": "inst-old"})
+                await store.installations.insert_one({"_id": "inst-new", **document})
 
-        return await run_unit(*args, before_each=read_ahead_then_another_write, **kwargs)
+        return await run_unit(*args, before_each=look_up_then_register_anew, **kwargs)
 
-    monkeypatch.setattr(properties, "retry_transaction", with_a_write_in_between)
-    mine = AttributeOp("increment", "visits", amount="1")
-    updated = await properties.update_user_attributes(way, tenant.app_id, SYSTEM, held["_id"], [mine])
-    assert str(updated["attrs"]["visits"]) == "11"
-    assert updated["version"] == user["version"] + 2
-    assert attempts == [0, 0, 1]  # mine, the other write's only attempt, mine again
+    monkeypatch.setattr(properties, "retry_transaction", with_a_new_registration_in_between)
+    launch = AttributeOp("increment", "launches", amount="1")
+    updated = await properties.update_installation_attributes(way, tenant.app_id, SYSTEM, "prid-anew", [launch])
+    assert (updated["_id"], str(updated["attrs"]["launches"])) == ("inst-new", "1")
+    assert attempts == [0, 1]
