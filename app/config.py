@@ -76,8 +76,9 @@ class Settings(BaseSettings):
         le=300,
         description=(
             "How long a process keeps an app key it read, the existence of an app named by X-App-Id, "
-            "and an app's settings (0 to 300; 0: read them on every request). A key revoked or a setting "
-            "changed through another process takes effect in this one within this delay (at once in the "
+            "an app's settings and its attribute definitions (0 to 300; 0: read them on every request). "
+            "A key revoked, a setting changed or an attribute defined through another process takes effect "
+            "in this one within this delay (at once in the "
             "process that made the change); unknown key ids and app ids are remembered for at most 1 s."
         ),
     )

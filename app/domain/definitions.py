@@ -80,16 +80,32 @@ NO_RULES = Rules({})
 
 async def load_rules(store: Store, app_id: str, keys: Iterable[str]) -> Rules:
     """The definitions of ``keys``, and the app's strict setting when one of them has no
-    definition (it decides only about undefined keys): one or two small reads."""
+    definition (it decides only about undefined keys)."""
     wanted = sorted(set(keys))
     if not wanted:
         return NO_RULES
-    # (appId, name) is unique, so the limit changes no answer; it bounds the read, and on
-    # the embedded store a one-result read skips opening a reader connection of its own.
-    found = store.attribute_definitions.find({"appId": app_id, "name": {"$in": wanted}}, limit=len(wanted))
-    defined = {document["name"]: Definition.of(document) async for document in found}
+    if store.definitions_cache.enabled:
+        known = await _definitions_of(store, app_id)
+        defined = {key: known[key] for key in wanted if key in known}
+    else:
+        # (appId, name) is unique, so the limit changes no answer; it bounds the read.
+        found = store.attribute_definitions.find({"appId": app_id, "name": {"$in": wanted}}, limit=len(wanted))
+        defined = {document["name"]: Definition.of(document) async for document in found}
     strict = any(key not in defined for key in wanted) and await is_strict(store, app_id)
     return Rules(defined, strict)
+
+
+async def _definitions_of(store: Store, app_id: str) -> dict[str, Definition]:
+    """All of the app's definitions (at most MAX_DEFINITIONS_PER_APP), kept per process for
+    `app_key_cache_seconds`, as its settings are: every attribute write needs them, and a
+    definition made through another process is in effect here within that delay, at once
+    in the process that made it."""
+
+    async def load() -> dict[str, Definition]:
+        found = store.attribute_definitions.find({"appId": app_id}, limit=MAX_DEFINITIONS_PER_APP)
+        return {document["name"]: Definition.of(document) async for document in found}
+
+    return await store.definitions_cache.get_or_load(app_id, load) or {}
 
 
 def conform_patch(valid: ValidPatch, rules: Rules) -> None:
@@ -202,8 +218,10 @@ async def define_attribute(
             upsert=True,
         )
     except DuplicateKeyError:
+        store.definitions_cache.forget(app_id)
         current = await store.attribute_definitions.find_one({"appId": app_id, "name": name})
         raise _type_fixed(Definition.of(current or {"name": name, "type": kind.value})) from None
+    store.definitions_cache.forget(app_id)
     return Definition(name, kind, object_fields)
 
 

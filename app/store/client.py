@@ -49,6 +49,8 @@ class Store:
     app_cache: TtlCache[str] = field(init=False, default_factory=lambda: TtlCache(5.0, 1_024))
     # Apps' settings (app/domain/app_settings.py), read by writes: kept the same way.
     app_settings_cache: TtlCache[Any] = field(init=False, default_factory=lambda: TtlCache(5.0, 1_024))
+    # Each app's attribute definitions (app/domain/definitions.py), read by attribute writes.
+    definitions_cache: TtlCache[Any] = field(init=False, default_factory=lambda: TtlCache(5.0, 1_024))
 
     def __post_init__(self) -> None:
         self.apps = self.db["apps"]
@@ -108,4 +110,5 @@ def open_store(settings: Settings, listeners: list[CommandListener] | None = Non
     store.app_key_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
     store.app_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
     store.app_settings_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
+    store.definitions_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
     return store

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from bson.decimal128 import Decimal128
 
-from app.domain import limits
+from app.domain import definitions, limits
+from app.domain.attributes import AttributeType
 from app.store.client import Store
+from app.store.ttl_cache import TtlCache
 from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
 
@@ -417,16 +419,51 @@ async def test_concurrent_path_sets_lose_no_update(gateway: Gateway, tenant: Ten
     assert final["user"]["version"] == created["user"]["version"] + 12 + 1
 
 
-async def test_a_write_reads_at_most_one_definition_per_key_it_names(
+async def test_the_definitions_are_read_once_per_process_and_delay(
     gateway: Gateway, tenant: Tenant, command_log: CommandLog
 ) -> None:
+    """Every attribute write needs the app's definitions: a process reads them once (all of
+    them, bounded by the per-app maximum) and keeps them for `app_key_cache_seconds`; a new
+    definition made here is in effect at once."""
     token = tenant.app_token
-    for name, kind in (("wishlist", "LIST_OF_STRINGS"), ("scores", "LIST_OF_NUMBERS"), ("unused", "DATE")):
+    for name, kind in (("wishlist", "LIST_OF_STRINGS"), ("unused", "DATE")):
         data = await gateway.data(DEFINE, {"input": {"name": name, "type": kind}}, token=token)
         assert data["defineAttribute"]["userErrors"] == []
     wrong = [{"key": "wishlist", "value": {"strings": ["a"]}}, {"key": "scores", "value": {"strings": ["x"]}}]
     with command_log.capturing() as commands:
         payload = await _upsert(gateway, tenant, wrong)
-    assert _errors(payload) == [("TYPE_MISMATCH", ["input", "customAttributes", "1", "value"])]
+    assert _errors(payload) == []  # scores has no definition yet
     looked_up = [command for command in commands if command.get("find") == "attribute_definitions"]
-    assert [command.get("limit") for command in looked_up] == [2]  # both keys' definitions, bounded
+    assert [command.get("limit") for command in looked_up] == [definitions.MAX_DEFINITIONS_PER_APP]
+    with command_log.capturing() as commands:
+        await _upsert(gateway, tenant, wrong)
+    assert not [command for command in commands if command.get("find") == "attribute_definitions"]
+    data = await gateway.data(DEFINE, {"input": {"name": "scores", "type": "LIST_OF_NUMBERS"}}, token=token)
+    assert data["defineAttribute"]["userErrors"] == []
+    payload = await _upsert(gateway, tenant, wrong)
+    assert _errors(payload) == [("TYPE_MISMATCH", ["input", "customAttributes", "1", "value"])]
+
+
+async def test_a_definition_made_elsewhere_applies_here_once_the_delay_has_passed(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    replica = Store(client=store.client, db=store.db, embedded_workarounds=store.embedded_workarounds)
+    replica.definitions_cache = TtlCache(0.5, 16)
+    assert "level" not in (await definitions.load_rules(replica, tenant.app_id, ["level"])).definitions
+    data = await gateway.data(DEFINE, {"input": {"name": "level", "type": "NUMBER"}}, token=tenant.app_token)
+    assert data["defineAttribute"]["userErrors"] == []
+    assert "level" not in (await definitions.load_rules(replica, tenant.app_id, ["level"])).definitions
+    await asyncio.sleep(0.6)
+    rules = await definitions.load_rules(replica, tenant.app_id, ["level"])
+    assert rules.definitions["level"].type is AttributeType.NUMBER
+
+
+async def test_without_the_cache_a_write_reads_one_definition_per_key_it_names(
+    store: Store, tenant: Tenant, command_log: CommandLog
+) -> None:
+    uncached = Store(client=store.client, db=store.db, embedded_workarounds=store.embedded_workarounds)
+    uncached.definitions_cache = TtlCache(0, 16)
+    with command_log.capturing() as commands:
+        await definitions.load_rules(uncached, tenant.app_id, ["b", "a", "b"])
+    looked_up = [command for command in commands if command.get("find") == "attribute_definitions"]
+    assert [command.get("limit") for command in looked_up] == [2]
