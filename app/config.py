@@ -141,10 +141,21 @@ class Settings(BaseSettings):
         default=50.0,
         ge=0,
         description=(
-            "Token bucket refill per app and process; 0 turns the limit off. Over it: HTTP 429 with `Retry-After`."
+            "Token bucket refill per app, shared by every gateway process on the store; 0 turns the limit off. "
+            "Over it: HTTP 429 with `Retry-After`."
         ),
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="Bucket size: requests an app may send at once.")
+    rate_limit_lease: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Most tokens a process takes from an app's bucket at once, sized to a quarter second of its "
+            "own traffic for the app and spent within a second: a busy app's requests cost one store "
+            "round trip per that many (1: one per request). N processes may together exceed a full burst "
+            "by N * (lease - 1) requests, never the rate over time."
+        ),
+    )
     # Failed authentications per client address (ASGI `client` host); 0 turns the limit off.
     auth_failure_limit_per_minute: int = Field(
         default=60,

@@ -106,7 +106,13 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             )
             # Limits live in the store, so every replica shares them.
             limiter = (
-                RateLimiter(store, "requests", settings.rate_limit_per_second, settings.rate_limit_burst)
+                RateLimiter(
+                    store,
+                    "requests",
+                    settings.rate_limit_per_second,
+                    settings.rate_limit_burst,
+                    lease=settings.rate_limit_lease,
+                )
                 if settings.rate_limit_per_second > 0
                 else None
             )

@@ -1,10 +1,15 @@
 """Rate limits: a token bucket per key (an app id; a client address for failed authentications), in the store.
 
 The buckets live in the store (app/store/rate_limits.py), so N gateway replicas enforce
-one limit between them; each take is one round trip keyed by ``_id``. Refusals learned
-from the store are also remembered in this process until a token is due: ``blocked``
-answers from that memory without a round trip, so a limited address is refused before
-any store look-up here (on another replica, after its first failure there).
+one limit between them; each take is one round trip keyed by ``_id``. An empty bucket
+seen in the store is also remembered in this process until a token is due: ``acquire``
+and ``blocked`` answer from that memory without a round trip, so an app or an address
+over its limit is refused before any store look-up here (on another replica, after its
+first refusal there).
+
+A limiter with ``lease`` > 1 takes several tokens at once when its own traffic for a key
+is busy enough to spend them (app/http/rate_lease.py): then one round trip pays for up to
+``lease`` requests.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pymongo.errors import PyMongoError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.http.errors import send_error
+from app.http.rate_lease import Leases
 from app.store import rate_limits
 from app.store.client import Store
 
@@ -34,23 +40,36 @@ class RateLimiter:
         rate_per_second: float,
         burst: int,
         clock: Callable[[], float] = time.monotonic,
+        lease: int = 1,
     ) -> None:
-        """``limit`` names the buckets in the store (``requests``, ``auth-failures``)."""
+        """``limit`` names the buckets in the store (``requests``, ``auth-failures``);
+        ``lease``: tokens taken from the store at once (at most the burst)."""
         self.store = store
         self.limit = limit
         self.rate = rate_per_second
         self.burst = burst
         self.clock = clock
         self._blocked_until: dict[str, float] = {}
+        self._leases = Leases(min(lease, burst), clock) if min(lease, burst) > 1 else None
 
     async def acquire(self, key: str) -> float | None:
         """Take one token: None when allowed, else the seconds until the next token."""
+        if self._leases is not None and self._leases.spend(key):
+            return None
+        wait = self.blocked(key)
+        if wait is not None:
+            # This process saw the bucket empty; no token is due before then, so an app (or an
+            # address) over its limit is refused without a round trip.
+            return wait
+        count = self._leases.size(key) if self._leases is not None else 1
         try:
-            took = await rate_limits.take(self.store, self.limit, key, self.rate, self.burst)
+            took = await rate_limits.take(self.store, self.limit, key, self.rate, self.burst, count)
         except PyMongoError:
             # Fail open: the request itself needs the store and reports the outage.
             log.warning("rate limit unavailable: the store did not answer", extra={"limit": self.limit})
             return None
+        if took.granted > 1 and self._leases is not None:
+            self._leases.keep(key, took.granted - 1)
         if took.tokens >= 1:
             return None
         wait = (1 - took.tokens) / self.rate

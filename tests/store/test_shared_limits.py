@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import pytest
@@ -37,10 +38,12 @@ async def test_tokens_come_back_at_the_rate(store: Store) -> None:
     assert await limiter.acquire(key) is None
     wait = await limiter.acquire(key)
     assert wait is not None and wait <= 1 / 20.0
-    # Poll rather than sleep a fixed time: a loaded machine only makes it slower.
+    # Refused here without a round trip until the token is due; then it is taken. Poll
+    # rather than sleep a fixed time: a loaded machine only makes it slower.
     for _ in range(100):
         if await limiter.acquire(key) is None:
             return
+        await asyncio.sleep(0.01)
     pytest.fail("no token came back")
 
 
@@ -82,3 +85,37 @@ async def test_a_stored_text_that_does_not_hash_to_its_key_is_not_run(store: Sto
     registry = PersistedQueries(enabled=True, cache_size=10, store=store)
     with pytest.raises(PersistedQueryError, match="PersistedQueryNotFound"):
         await registry.resolve(None, {"persistedQuery": {"version": 1, "sha256Hash": digest}})
+
+
+async def test_replicas_taking_tokens_ahead_never_spend_more_than_the_bucket(
+    store: Store, command_log: CommandLog
+) -> None:
+    """Three busy replicas, each taking up to 10 tokens at once, 30 waves of 10 concurrent
+    requests for one app: together they allow at most the burst, and pay for the requests
+    they allow with fewer round trips than requests."""
+    burst = 150
+    limiters = [RateLimiter(store, "requests", 0.01, burst, lease=10) for _ in range(3)]
+    key = f"app_{secrets.token_hex(4)}"
+
+    async def request(index: int) -> bool:
+        return await limiters[index % 3].acquire(key) is None
+
+    allowed: list[bool] = []
+    with command_log.recording() as sent:
+        for wave in range(30):
+            allowed += await asyncio.gather(*(request(wave * 10 + index) for index in range(10)))
+    assert 100 <= sum(allowed) <= burst
+    assert sent["findAndModify rate_limits"] < sum(allowed) / 2
+    # Once this burst is spent, every replica refuses; none allows more later.
+    assert [await limiter.acquire(key) is None for limiter in limiters] == [False, False, False]
+
+
+async def test_an_app_over_its_limit_is_refused_without_a_round_trip(store: Store, command_log: CommandLog) -> None:
+    """A client hammering past its limit must not cost the store a write per request."""
+    (limiter,) = replicas(store, 1, burst=2)
+    key = f"app_{secrets.token_hex(4)}"
+    assert [await limiter.acquire(key) is None for _ in range(2)] == [True, True]
+    with command_log.recording() as sent:
+        waits = await asyncio.gather(*(limiter.acquire(key) for _ in range(200)))
+    assert all(wait is not None and wait > 0 for wait in waits)
+    assert sum(sent.values()) == 0
