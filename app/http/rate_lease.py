@@ -36,19 +36,25 @@ class Leases:
         self._max_keys = max_keys
         self._keys: dict[str, _Local] = {}
 
-    def spend(self, key: str) -> bool:
-        """Count a request for ``key``; True when a token taken earlier pays for it."""
+    def count(self, key: str) -> None:
+        """Count a request for ``key`` (what the next take is sized by)."""
         local = self._local(key)
         now = self._clock()
         if now - local.second >= 1.0:
             local.seen_before = local.seen if now - local.second < 2.0 else 0
             local.second, local.seen = now, 0
         local.seen += 1
-        if local.tokens > 0 and now < local.until:
-            local.tokens -= 1
-            return True
-        local.tokens = 0
-        return False
+
+    def spend(self, key: str) -> bool:
+        """Whether a token taken earlier pays for a request now (and is spent)."""
+        local = self._keys.get(key)
+        if local is None or local.tokens <= 0:
+            return False
+        if self._clock() >= local.until:
+            local.tokens = 0
+            return False
+        local.tokens -= 1
+        return True
 
     def size(self, key: str) -> int:
         """How many tokens to take from the store now."""
@@ -62,6 +68,9 @@ class Leases:
         now = self._clock()
         held = local.tokens if now < local.until else 0  # concurrent takes add up
         local.tokens, local.until = held + tokens, now + LEASE_SECONDS
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
     def _local(self, key: str) -> _Local:
         local = self._keys.pop(key, None)

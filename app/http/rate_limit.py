@@ -14,6 +14,7 @@ is busy enough to spend them (app/http/rate_lease.py): then one round trip pays 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -51,23 +52,39 @@ class RateLimiter:
         self.clock = clock
         self._blocked_until: dict[str, float] = {}
         self._leases = Leases(min(lease, burst), clock) if min(lease, burst) > 1 else None
+        self._taking: dict[str, asyncio.Event] = {}  # keys with a take in flight
 
     async def acquire(self, key: str) -> float | None:
         """Take one token: None when allowed, else the seconds until the next token."""
-        if self._leases is not None and self._leases.spend(key):
-            return None
-        wait = self.blocked(key)
-        if wait is not None:
-            # This process saw the bucket empty; no token is due before then, so an app (or an
-            # address) over its limit is refused without a round trip.
-            return wait
-        count = self._leases.size(key) if self._leases is not None else 1
+        if self._leases is not None:
+            self._leases.count(key)
+        while True:
+            if self._leases is not None and self._leases.spend(key):
+                return None
+            wait = self.blocked(key)
+            if wait is not None:
+                # This process saw the bucket empty; no token is due before then, so an app (or
+                # an address) over its limit is refused without a round trip.
+                return wait
+            taking = self._taking.get(key)
+            if taking is None:
+                return await self._take(key)
+            # One take per key at a time in this process: concurrent requests spend what it
+            # brings instead of each taking a lease of their own.
+            await taking.wait()
+
+    async def _take(self, key: str) -> float | None:
+        done = self._taking[key] = asyncio.Event()
         try:
+            count = self._leases.size(key) if self._leases is not None else 1
             took = await rate_limits.take(self.store, self.limit, key, self.rate, self.burst, count)
         except PyMongoError:
             # Fail open: the request itself needs the store and reports the outage.
             log.warning("rate limit unavailable: the store did not answer", extra={"limit": self.limit})
             return None
+        finally:
+            del self._taking[key]
+            done.set()
         if took.granted > 1 and self._leases is not None:
             self._leases.keep(key, took.granted - 1)
         if took.tokens >= 1:

@@ -16,6 +16,7 @@ class FakeClock:
 def test_a_quiet_key_takes_one_token_at_a_time() -> None:
     leases = Leases(10, FakeClock())
     for _ in range(7):
+        leases.count("app")
         assert leases.spend("app") is False
         assert leases.size("app") == 1
 
@@ -24,16 +25,16 @@ def test_a_busy_key_takes_a_quarter_second_of_its_traffic_up_to_the_most() -> No
     clock = FakeClock()
     leases = Leases(10, clock)
     for _ in range(20):
-        leases.spend("app")
+        leases.count("app")
     assert leases.size("app") == 5
     for _ in range(100):
-        leases.spend("app")
+        leases.count("app")
     assert leases.size("app") == 10
     clock.now += 1.5  # the busy second is now the one before
-    leases.spend("app")
+    leases.count("app")
     assert leases.size("app") == 10
     clock.now += 2.0  # nothing for a whole second: quiet again
-    leases.spend("app")
+    leases.count("app")
     assert leases.size("app") == 1
 
 
@@ -60,6 +61,9 @@ def test_memory_is_bounded_by_the_number_of_keys() -> None:
         leases.keep(key, 2)
     assert leases.spend("a") is False  # the least recently seen went first
     assert leases.spend("d") is True
+    for n in range(50):
+        leases.count(f"k{n}")
+    assert len(leases) == 3
 
 
 def test_tokens_of_concurrent_takes_add_up() -> None:

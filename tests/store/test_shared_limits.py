@@ -9,7 +9,7 @@ import pytest
 
 from app.graphql.persisted import PersistedQueries, PersistedQueryError, sha256_hex
 from app.http.rate_limit import RateLimiter
-from app.store import persisted_queries
+from app.store import persisted_queries, rate_limits
 from app.store.client import Store
 from tests.commands import CommandLog
 
@@ -119,3 +119,17 @@ async def test_an_app_over_its_limit_is_refused_without_a_round_trip(store: Stor
         waits = await asyncio.gather(*(limiter.acquire(key) for _ in range(200)))
     assert all(wait is not None and wait > 0 for wait in waits)
     assert sum(sent.values()) == 0
+
+
+async def test_a_burst_of_concurrent_requests_draws_what_it_spends(store: Store, command_log: CommandLog) -> None:
+    """40 requests at once from a busy app: one take in flight per process, the others spend
+    what it brings. Each taking a lease of its own would drain a bucket of 60 with 40
+    requests and refuse some of them while their tokens sat unspent."""
+    limiter = RateLimiter(store, "requests", 0.01, 60, lease=10)
+    key = f"app_{secrets.token_hex(4)}"
+    with command_log.recording() as sent:
+        waits = await asyncio.gather(*(limiter.acquire(key) for _ in range(40)))
+    assert waits == [None] * 40
+    assert sent["findAndModify rate_limits"] < 40
+    took = await rate_limits.take(store, "requests", key, 0.01, 60, count=60)
+    assert took.granted >= 60 - 40 - 9  # at most one lease's worth taken and not yet spent
