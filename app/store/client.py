@@ -17,6 +17,9 @@ from app.store.embedded import EmbeddedServer
 from app.store.ttl_cache import TtlCache
 
 Document = dict[str, Any]
+# An app may have 500 definitions of up to 50 object fields each (a few MB at most): the
+# definitions of at most this many apps are kept per process, the most recently used.
+DEFINITIONS_CACHE_APPS = 128
 # What the domain names without importing the driver.
 Session = AsyncClientSession
 Collection = AsyncCollection[Document]
@@ -50,7 +53,7 @@ class Store:
     # Apps' settings (app/domain/app_settings.py), read by writes: kept the same way.
     app_settings_cache: TtlCache[Any] = field(init=False, default_factory=lambda: TtlCache(5.0, 1_024))
     # Each app's attribute definitions (app/domain/definitions.py), read by attribute writes.
-    definitions_cache: TtlCache[Any] = field(init=False, default_factory=lambda: TtlCache(5.0, 1_024))
+    definitions_cache: TtlCache[Any] = field(init=False, default_factory=lambda: TtlCache(5.0, DEFINITIONS_CACHE_APPS))
 
     def __post_init__(self) -> None:
         self.apps = self.db["apps"]
@@ -110,5 +113,7 @@ def open_store(settings: Settings, listeners: list[CommandListener] | None = Non
     store.app_key_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
     store.app_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
     store.app_settings_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
-    store.definitions_cache = TtlCache(settings.app_key_cache_seconds, settings.app_key_cache_size)
+    store.definitions_cache = TtlCache(
+        settings.app_key_cache_seconds, min(settings.app_key_cache_size, DEFINITIONS_CACHE_APPS)
+    )
     return store

@@ -38,8 +38,8 @@ index (``APP_ORDER_INDEX``: ``_id`` order, then the app) lets SQLite read just t
 An update whose filter names an ``_id`` beside conditions SQL cannot express (the guards
 of an attribute write on ``attrs.<key>``, an ``$expr``) was planned condition by condition,
 each asking of every document whether it holds arrays or decimals there, and then answered
-by loading and matching every document: 55–65 ms at 1,000 users. That document is the only
-candidate, so it is read by its key and the whole filter is matched on it (2.4–3.6 ms, as
+by loading and matching every document: 55-65 ms at 1,000 users. That document is the only
+candidate, so it is read by its key and the whole filter is matched on it (2.4-3.6 ms, as
 for an unguarded update).
 
 mongoeco also keeps a change feed for change streams: every write serialises the whole
