@@ -51,7 +51,6 @@ from typing import Any
 import httpx
 import psutil
 from mongoeco import AsyncMongoClient as MongoecoClient
-from mongoeco.engines.sqlite import SQLiteEngine
 from pydantic import SecretStr
 
 from app.auth import tokens
@@ -60,6 +59,7 @@ from app.domain.apps import create_app
 from app.domain.profile import new_user_document
 from app.store import indexes, registry
 from app.store.client import Store, connect
+from app.store.embedded_engine import EmbeddedSQLiteEngine
 from app.store.store_address import running_store_uri
 from bench.read import free_port
 
@@ -167,9 +167,10 @@ def _registry_entries(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def _seed_sqlite_file(database_file: Path, app_id: str, users: int) -> None:
     """Users and their identifier-registry entries written into a stopped store's SQLite
-    file through mongoeco's own client, after the gateway's indexes are created there (in
-    this process, so no driver timeout applies and the gateway's start finds them built)."""
-    async with MongoecoClient(SQLiteEngine(str(database_file))) as client:
+    file through mongoeco's own client and the store's engine, after the gateway's indexes
+    are created there (in this process, so no driver timeout applies and the gateway's
+    start finds them built)."""
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(database_file))) as client:
         store = Store(client=client, db=client[DATABASE])
         await indexes.ensure_indexes(store)
         for start in range(0, users, SEED_BATCH):

@@ -42,6 +42,14 @@ by loading and matching every document: 55-65 ms at 1,000 users. That document i
 candidate, so it is read by its key and the whole filter is matched on it (2.4-3.6 ms, as
 for an unguarded update).
 
+mongoeco keeps every collection in one ``documents`` table and builds each collection's
+indexes there as SQLite expression indexes over the whole table: every insert and update,
+of any collection, computed all of them (25 for the gateway's collections; 0.35 of an
+update's 0.5 ms of SQL). Each is made partial to its own collection (``WHERE db_name = …
+AND coll_name = …``; an index built before is rebuilt once when the store opens). SQLite
+plans the engine's parameterised namespace onto such an index and re-plans per value;
+only an explicit ``hint`` (``INDEXED BY``), which the gateway never sends, cannot use one.
+
 mongoeco also keeps a change feed for change streams: every write serialises the whole
 document again into a change table (a read, two inserts and a pruning statement per
 write), and after every commit a heartbeat thread reads those changes back and commits a
@@ -64,6 +72,9 @@ embedded-only measures).
 
 from __future__ import annotations
 
+import logging
+import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -134,6 +145,10 @@ _RANGES: dict[type[QueryNode], str] = {
     LessThanCondition: "<",
     LessThanOrEqualCondition: "<=",
 }
+log = logging.getLogger(__name__)
+
+# A partial index's definition ends in its WHERE clause over the namespace columns.
+_PARTIAL = re.compile(r"\)\s+WHERE\s+db_name\s*=", re.IGNORECASE)
 # The planner's questions (feature-cache keys) that the declaration answers: "no".
 _TAGGED_TYPES = frozenset({"decimal", "decimal128", "decimal128_public", "bytes", "undefined"})
 
@@ -182,6 +197,33 @@ def _unrecorded_operation(operation: Any, context: Context) -> tuple[Any, Contex
     return operation, unrecorded
 
 
+def _scope_indexes_to_their_collections(connection: sqlite3.Connection) -> None:
+    """Each collection's SQL indexes made partial to that collection (see the module's
+    docstring); an index built before is rebuilt once, when the store opens."""
+    found = connection.execute(
+        "SELECT i.physical_name, i.db_name, i.coll_name, m.sql FROM indexes AS i"
+        " JOIN sqlite_master AS m ON m.type = 'index' AND m.tbl_name = 'documents' AND m.name = i.physical_name"
+    ).fetchall()
+    rebuilt = 0
+    for name, db_name, coll_name, sql in found:
+        if not isinstance(sql, str) or _PARTIAL.search(sql):
+            continue
+        connection.execute(f"DROP INDEX {_identifier(name)}")
+        connection.execute(f"{sql} WHERE db_name = {_text(db_name)} AND coll_name = {_text(coll_name)}")
+        rebuilt += 1
+    if rebuilt:
+        connection.commit()
+        log.info("scoped %d SQL indexes to their collections", rebuilt)
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _id_equality(plan: QueryNode) -> EqualsCondition | None:
     """The ``_id`` equality a filter requires of every document it matches, if any."""
     for clause in plan.clauses if isinstance(plan, AndCondition) else (plan,):
@@ -206,6 +248,12 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         connection.execute(ID_INDEX)
         connection.execute(APP_ORDER_INDEX)
         connection.commit()
+        _scope_indexes_to_their_collections(connection)
+
+    def _create_index_sync(self, *args: Any, **kwargs: Any) -> Any:
+        created = super()._create_index_sync(*args, **kwargs)
+        _scope_indexes_to_their_collections(self._require_connection())
+        return created
 
     async def insert_document(self, *args: Any, operation_context: Context = None, **kwargs: Any) -> Any:
         return await super().insert_document(*args, operation_context=_unrecorded(operation_context), **kwargs)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from bson import Decimal128, ObjectId
 from mongoeco import AsyncMongoClient as MongoecoClient
+from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.engines.sqlite_query import value_expression_sql
 from mongoeco.errors import DuplicateKeyError as MongoecoDuplicateKeyError
 from pymongo.errors import DuplicateKeyError
@@ -277,3 +278,51 @@ async def test_a_guarded_update_naming_an_id_still_applies_every_condition(
     assert await collection.find_one_and_update(selector, {"$set": {"touched": True}}) is None, why
     assert [document async for document in collection.find({})] == before
     assert await collection.find_one_and_update({"_id": "u1", **GUARDED_UPDATE}, {"$set": {"touched": True}})
+
+
+def _document_indexes(path: Path) -> dict[str, str]:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        rows = connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'documents' AND name LIKE 'idx_%'"
+        ).fetchall()
+    return {name: sql for name, sql in rows}
+
+
+async def test_each_collections_indexes_hold_that_collection_only(tmp_path: Path) -> None:
+    """mongoeco keeps every collection in one table, and each of its indexes there covered
+    every row: an insert into any collection computed all of them (0.35 of an update's
+    0.5 ms of SQL at 25 indexes). Scoped to their collection, they still serve its queries."""
+    path = tmp_path / "store.sqlite"
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+        users, history = client["db"]["users"], client["db"]["history"]
+        await users.create_index([("appId", 1), ("tags", 1)], name="tags")
+        await history.create_index([("appId", 1), ("userId", 1)], name="user")
+        await users.insert_many([{"_id": f"u{n}", "appId": "app", "tags": [f"t{n % 3}"]} for n in range(30)])
+        await history.insert_many([{"_id": f"h{n}", "appId": "app", "userId": f"u{n}"} for n in range(30)])
+        assert sorted([d["_id"] async for d in users.find({"appId": "app", "tags": "t1"})])[:2] == ["u1", "u10"]
+        assert [d["_id"] async for d in history.find({"appId": "app", "userId": "u7"})] == ["h7"]
+    indexes = _document_indexes(path)
+    assert len(indexes) == 2
+    assert sorted(sql.rsplit(" WHERE ", 1)[1] for sql in indexes.values()) == [
+        "db_name = 'db' AND coll_name = 'history'",
+        "db_name = 'db' AND coll_name = 'users'",
+    ]
+    # SQLite plans a parameterised namespace onto the partial index (and re-plans per value):
+    # the index's leading expression after the namespace, as the engine writes it.
+    appid_type = "COALESCE(json_extract(document, '$.appId.\"$mongoeco\".type'), '')"
+    assert all(appid_type in sql for sql in indexes.values())
+    query = f"SELECT 1 FROM documents WHERE db_name = ? AND coll_name = ? AND {appid_type} = ?"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        plan = connection.execute(f"EXPLAIN QUERY PLAN {query}", ("db", "history", "")).fetchall()
+    assert any(name in str(plan) for name in indexes), plan
+
+
+async def test_a_store_built_before_gets_its_indexes_scoped_when_it_opens(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    async with MongoecoClient(SQLiteEngine(str(path))) as client:  # mongoeco's own engine
+        await client["db"]["users"].create_index([("appId", 1), ("tags", 1)], name="tags")
+        await client["db"]["users"].insert_many([{"_id": f"u{n}", "appId": "app", "tags": ["a"]} for n in range(5)])
+    assert not any(" WHERE " in sql for sql in _document_indexes(path).values())
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+        assert await client["db"]["users"].count_documents({"appId": "app", "tags": "a"}) == 5
+    assert all(sql.endswith("WHERE db_name = 'db' AND coll_name = 'users'") for sql in _document_indexes(path).values())
