@@ -16,7 +16,7 @@ from app.domain.history import EventKind
 from app.domain.operations import AttributeOp, Plan, check_operation_count, plan_operations
 from app.domain.profile import Field
 from app.domain.retry import retry_transaction
-from app.store.client import Collection, Store
+from app.store.client import Collection, Session, Store
 from app.store.unit_of_work import UnitOfWork
 
 Document = dict[str, Any]
@@ -51,11 +51,9 @@ async def apply_plan(
     ``document_id``: the ``_id`` of that document as read before the unit began; the update
     is addressed by it as well (the selector and the guards still decide)."""
     scoped = {**selector, "appId": app_id}
-    target = scoped
-    if document_id is not None:
-        target = {**scoped, "_id": document_id}
-    elif unit.store.embedded_workarounds and "_id" not in scoped:
-        target = await _addressed_by_id(unit, collection, scoped, what, path)
+    if document_id is None and _addressed_by_lookup(unit.store, scoped):
+        document_id = await _id_of(collection, scoped, what, path, unit.session)
+    target = scoped if document_id is None else {**scoped, "_id": document_id}
     updated = await unit.find_one_and_update(collection, planned.filter(target), planned.pipeline())
     if updated is not None:
         return updated
@@ -68,16 +66,21 @@ async def apply_plan(
     raise _GuardRaced
 
 
-async def _addressed_by_id(
-    unit: UnitOfWork, collection: Collection, selector: dict[str, Any], what: str, path: Field
-) -> dict[str, Any]:
-    """``selector`` with the ``_id`` of the document it names. The embedded store serves a
-    guarded update by one point read only when the filter names an ``_id``
+def _addressed_by_lookup(store: Store, selector: dict[str, Any]) -> bool:
+    """Whether the update's ``_id`` is looked up first: on the embedded store, a guarded
+    update is served by one point read only when its filter names an ``_id``
     (app/store/embedded_engine.py); any other guarded filter reads the whole collection."""
-    found = await collection.find_one(selector, {"_id": 1}, session=unit.session)
+    return store.embedded_workarounds and "_id" not in selector
+
+
+async def _id_of(
+    collection: Collection, selector: dict[str, Any], what: str, path: Field, session: Session | None = None
+) -> Any:
+    """The ``_id`` of the document ``selector`` names (NOT_FOUND when none)."""
+    found = await collection.find_one(selector, {"_id": 1}, session=session)
     if found is None:
         raise not_found(what, path)
-    return {**selector, "_id": found["_id"]}
+    return found["_id"]
 
 
 async def _planned_write(
@@ -100,11 +103,8 @@ async def _planned_write(
     async def look_up_ahead(attempt: int) -> None:
         nonlocal ahead
         ahead = None
-        if store.embedded_workarounds and "_id" not in selector and attempt < MAX_ATTEMPTS - 1:
-            found = await collection.find_one({**selector, "appId": app_id}, {"_id": 1})
-            if found is None:
-                raise not_found(what, path)
-            ahead = found["_id"]
+        if _addressed_by_lookup(store, selector) and attempt < MAX_ATTEMPTS - 1:
+            ahead = await _id_of(collection, {**selector, "appId": app_id}, what, path)
 
     async def work(unit: UnitOfWork) -> Document:
         document = await apply_plan(unit, collection, app_id, selector, planned, what, path, ahead)
