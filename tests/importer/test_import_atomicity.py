@@ -30,6 +30,9 @@ from tests.helpers import Gateway
 from tests.importer.test_import import _new_app
 
 ROWS = 6
+# Enough rows that a kill a moment after the first checkpoint lands mid-import however fast
+# the store is: at 40 rows a batch, dozens of batches are still to come.
+KILLED_IMPORT_ROWS = 1200
 
 
 def _write_records(path: Path, count: int) -> None:
@@ -77,7 +80,7 @@ def test_an_import_killed_mid_batch_resumes_with_every_row_and_its_created_event
     data_dir = tmp_path / "data"
     app_id = asyncio.run(_new_app(data_dir))
     source = tmp_path / "users.ndjson"
-    rows = 150
+    rows = KILLED_IMPORT_ROWS
     _write_records(source, rows)
     checkpoint = tmp_path / "users.ndjson.checkpoint"
     command = [sys.executable, "-m", "app.cli", "import", str(source), "--app-id", app_id, "--data-dir", str(data_dir)]
@@ -130,7 +133,7 @@ def test_ctrl_c_ends_the_import_with_the_resume_command_and_no_traceback(tmp_pat
     data_dir = tmp_path / "data"
     app_id = asyncio.run(_new_app(data_dir))
     source = tmp_path / "users.ndjson"
-    _write_records(source, 150)
+    _write_records(source, KILLED_IMPORT_ROWS)
     checkpoint = tmp_path / "users.ndjson.checkpoint"
     command = [sys.executable, "-m", "app.cli", "import", str(source), "--app-id", app_id, "--data-dir", str(data_dir)]
     process = subprocess.Popen(
