@@ -13,9 +13,12 @@ and the CPU milliseconds per call of the store process and of the gateway proces
 from each process, so the load generator's own CPU is in neither). Then ``--clients``
 concurrent clients send single-user writes (increments) for ``--write-seconds``, in
 ``--write-rounds`` rounds: the median rate and its range are printed. Last, the gateway's
-CPU per ``user(by: {id})`` (a cached simple read) is compared with that of bench/minimal.py,
-a Starlette + PyMongo endpoint making the same one look-up on the same store, in
-``--floor-rounds`` rounds of ``--floor-calls`` requests that alternate the two. A line after each
+CPU per ``user(by: {id})`` (a cached simple read) is compared with that of two baselines
+making the same one look-up on the same store: bench/minimal.py (Starlette + PyMongo, no
+GraphQL) and bench/bare_strawberry.py (a one-field Strawberry schema with Strawberry's
+parser and validation caches), in ``--floor-rounds`` rounds of ``--floor-calls`` requests
+that alternate the three; a second table gives each one's CPU and the gateway's divided by
+it. A line after each
 table gives the machine's speed on a fixed piece of pure-Python work, since the same code
 measures differently as a shared machine's speed changes. Loopback only; every process
 started here is stopped at the end.
@@ -256,50 +259,75 @@ def machine_speed_ms() -> float:
     return best * 1000
 
 
-def _start_minimal(store_uri: str, app_id: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """bench/minimal.py (Starlette + PyMongo) on the same store, served by uvicorn with the
-    same HTTP protocol as the gateway: (the process, the URL of its ``user(by: {id})``)."""
+@dataclass(frozen=True)
+class Baseline:
+    """An endpoint that makes the gateway's ``user(by: {id})`` look-up with less around it."""
+
+    name: str
+    module: str  # served by uvicorn as ``<module>:app``
+    path: str
+
+
+BASELINES = [
+    Baseline("minimal endpoint (Starlette + PyMongo, bench/minimal.py)", "bench.minimal", "/user-by-id"),
+    Baseline(
+        "bare Strawberry with its parser and validation caches (bench/bare_strawberry.py)",
+        "bench.bare_strawberry",
+        "/graphql",
+    ),
+]
+
+
+def _start_baseline(baseline: Baseline, store_uri: str, app_id: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A baseline on the same store, served by uvicorn with the same HTTP protocol as the
+    gateway: (the process, the URL of its ``user(by: {id})``)."""
     port = free_port()
     env = os.environ | {"BENCH_STORE_URI": store_uri, "BENCH_DATABASE": DATABASE, "BENCH_APP_ID": app_id}
-    arguments = ["-m", "uvicorn", "bench.minimal:app", "--port", str(port), "--http", "httptools"]
+    arguments = ["-m", "uvicorn", f"{baseline.module}:app", "--port", str(port), "--http", "httptools"]
     with log.open("wb") as output:
         command = [sys.executable, *arguments, "--log-level", "warning"]
         process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
-    return process, f"http://127.0.0.1:{port}/user-by-id"
+    return process, f"http://127.0.0.1:{port}{baseline.path}"
 
 
-async def _against_minimal(
+FloorRow = tuple[str, str, str]  # endpoint, CPU ms per call, the gateway's CPU divided by it
+
+
+async def _cpu_floor(
     client: httpx.AsyncClient,
     token: str,
     users: int,
     args: argparse.Namespace,
     gateway: psutil.Process,
-    minimal: tuple[psutil.Process, str],
-) -> tuple[str, str, str, str, str, str]:
-    """The gateway's CPU per ``user(by: {id})`` against the minimal endpoint's for the same
-    look-up, in rounds that alternate the two (so a change in the machine's speed hits both
-    alike): the row's store column is the minimal endpoint's CPU, its gateway column the
-    gateway's, and the outcome their ratio; each as the median (range) over the rounds."""
+    baselines: list[tuple[Baseline, psutil.Process, str]],
+) -> list[FloorRow]:
+    """The gateway's CPU per ``user(by: {id})`` against each baseline's for the same look-up,
+    in rounds that alternate them (so a change in the machine's speed hits all alike): per
+    endpoint, its CPU and the gateway's divided by it, each as the median (range) over the
+    rounds. Every baseline is first checked to answer what the gateway answers."""
     shape = next(shape for shape in SHAPES if shape.name == "user(by: {id})")
-    process, url = minimal
-    body = {"query": shape.query, "variables": shape.variables(0, users)}
     expected = (await _send(client, shape, 0, users, token))[2]
-    answered = (await client.post(url, json=body)).json()
-    assert answered == expected, f"the minimal endpoint answers {answered}, the gateway {expected}"
+    for baseline, _, url in baselines:
+        answered = (await client.post(url, json={"query": shape.query, "variables": shape.variables(0, users)})).json()
+        assert answered == expected, f"{baseline.name} answers {answered}, the gateway {expected}"
     gateway_cpu: list[float] = []
-    minimal_cpu: list[float] = []
+    cpu: list[list[float]] = [[] for _ in baselines]
     for _ in range(args.floor_rounds):
         before = _cpu(gateway)
         for call in range(args.floor_calls):
             await _send(client, shape, call, users, token)
         gateway_cpu.append((_cpu(gateway) - before) / args.floor_calls * 1000)
-        before = _cpu(process)
-        for call in range(args.floor_calls):
-            await client.post(url, json={"query": shape.query, "variables": shape.variables(call, users)})
-        minimal_cpu.append((_cpu(process) - before) / args.floor_calls * 1000)
-    ratios = [ours / theirs for ours, theirs in zip(gateway_cpu, minimal_cpu, strict=True) if theirs > 0]
-    name = f"user(by: {{id}}): gateway vs minimal endpoint CPU ms/call, {args.floor_rounds} rounds"
-    return (name, "", "", _spread(minimal_cpu), _spread(gateway_cpu), f"ratio {_spread(ratios) if ratios else 'n/a'}")
+        for index, (_, process, url) in enumerate(baselines):
+            before = _cpu(process)
+            for call in range(args.floor_calls):
+                await client.post(url, json={"query": shape.query, "variables": shape.variables(call, users)})
+            cpu[index].append((_cpu(process) - before) / args.floor_calls * 1000)
+    rows: list[FloorRow] = []
+    for (baseline, _, _), theirs in zip(baselines, cpu, strict=True):
+        ratios = [ours / base for ours, base in zip(gateway_cpu, theirs, strict=True) if base > 0]
+        rows.append((baseline.name, _spread(theirs), _spread(ratios) if ratios else "n/a"))
+    rows.append(("the gateway", _spread(gateway_cpu), "1"))
+    return rows
 
 
 async def _wait_started(
@@ -342,7 +370,10 @@ def _start(arguments: list[str], env: dict[str, str], log: Path) -> subprocess.P
         return subprocess.Popen([sys.executable, "-m", "app.cli", *arguments], env=env, stdout=output, stderr=output)
 
 
-async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str, str, str, str, str]]:
+Row = tuple[str, str, str, str, str, str]
+
+
+async def run_size(users: int, args: argparse.Namespace) -> tuple[list[Row], list[FloorRow]]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-scale-{users}-")) / "data"
     env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI" and not k.startswith("PROFILE_GATEWAY_")}
     env |= {
@@ -370,7 +401,8 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
         started.append(_start(serve, env, data_dir.parent / "gateway.log"))
         await _wait_started(f"http://127.0.0.1:{port}/readyz", started[1], data_dir.parent / "gateway.log")
         store, gateway = psutil.Process(started[0].pid), psutil.Process(started[1].pid)
-        rows = []
+        rows: list[Row] = []
+        floor: list[FloorRow] = []
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             page = await client.post(
                 "/graphql",
@@ -406,13 +438,15 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
                 outcome = "ok" if failed == 0 else f"{failed} failed"
                 rows.append((name, f"{median:,.0f}", "", f"**{_spread(rates, '{:,.1f}')} writes/s**", "", outcome))
             if args.floor_rounds > 0:
-                minimal_log = data_dir.parent / "minimal.log"
-                minimal, url = _start_minimal(store_uri, app_id, minimal_log)
-                started.append(minimal)
-                await _wait_started(url, minimal, minimal_log, any_answer=True, name="the minimal endpoint")
-                floor = await _against_minimal(client, token, users, args, gateway, (psutil.Process(minimal.pid), url))
-                rows.append(floor)
-        return rows
+                baselines = []
+                for baseline in BASELINES:
+                    log = data_dir.parent / f"{baseline.module}.log"
+                    process, url = _start_baseline(baseline, store_uri, app_id, log)
+                    started.append(process)
+                    await _wait_started(url, process, log, any_answer=True, name=baseline.name)
+                    baselines.append((baseline, psutil.Process(process.pid), url))
+                floor = await _cpu_floor(client, token, users, args, gateway, baselines)
+        return rows, floor
     finally:
         for process in reversed(started):
             _stop(process)
@@ -420,12 +454,18 @@ async def run_size(users: int, args: argparse.Namespace) -> list[tuple[str, str,
             shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
-def _print(users: int, rows: list[tuple[str, str, str, str, str, str]]) -> None:
+def _print(users: int, rows: list[Row], floor: list[FloorRow], rounds: int) -> None:
     print(f"\n### {users:,} users\n")
     print("| request | median ms | p90 ms | store CPU ms/call | gateway CPU ms/call | outcome |")
     print("|---|---:|---:|---:|---:|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    if floor:
+        print(f"\nCPU per `user(by: {{id}}) {{ id }}` (a cached simple read), {rounds} alternating rounds:\n")
+        print("| endpoint | CPU ms/call | gateway CPU / endpoint CPU |")
+        print("|---|---:|---:|")
+        for floor_row in floor:
+            print("| " + " | ".join(floor_row) + " |")
 
 
 async def main() -> None:
@@ -440,7 +480,7 @@ async def main() -> None:
     parser.add_argument("--write-rounds", type=int, default=3, help="rounds of the write-throughput phase")
     parser.add_argument("--floor-calls", type=int, default=300, help="requests per target and round")
     parser.add_argument(
-        "--floor-rounds", type=int, default=4, help="rounds of user(by: {id}) against the minimal endpoint (0: none)"
+        "--floor-rounds", type=int, default=4, help="rounds of user(by: {id}) against the baselines (0: none)"
     )
     args = parser.parse_args()
     # Stopped from outside (SIGTERM), still stop the store and gateway processes started here.
@@ -448,8 +488,8 @@ async def main() -> None:
     print(f"Embedded store ({args.engine}) in its own process; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
     for users in (int(size) for size in args.sizes.split(",")):
         speed_before = machine_speed_ms()
-        rows = await run_size(users, args)
-        _print(users, rows)
+        rows, floor = await run_size(users, args)
+        _print(users, rows, floor, args.floor_rounds)
         speeds = f"{speed_before:.0f} ms before, {machine_speed_ms():.0f} ms after"
         print(f"\nmachine speed: a fixed pure-Python loop took {speeds} (lower is faster)")
 

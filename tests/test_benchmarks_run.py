@@ -25,10 +25,15 @@ def test_the_scale_benchmark_measures_every_shape() -> None:
         *("--write-seconds", "1", "--write-rounds", "2", "--floor-rounds", "1", "--floor-calls", "20"),
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
-    rows = [line for line in finished.stdout.splitlines() if line.startswith("| ") and not line.startswith("| request")]
-    assert len(rows) == 9, finished.stdout  # seven request shapes, the concurrent writes, the minimal endpoint
-    assert all(row.rstrip(" |").endswith("ok") for row in rows[:8]), finished.stdout
-    assert "gateway vs minimal endpoint" in rows[8] and "ratio" in rows[8], finished.stdout
+    lines = finished.stdout.splitlines()
+    requests = lines.index("| request | median ms | p90 ms | store CPU ms/call | gateway CPU ms/call | outcome |")
+    rows = lines[requests + 2 : requests + 10]  # seven request shapes, then the concurrent writes
+    assert all(row.startswith("| ") and row.rstrip(" |").endswith("ok") for row in rows), finished.stdout
+    endpoints = lines.index("| endpoint | CPU ms/call | gateway CPU / endpoint CPU |")
+    floor = [line.split(" | ") for line in lines[endpoints + 2 : endpoints + 5]]
+    assert ["minimal endpoint" in row[0] for row in floor] == [True, False, False], finished.stdout
+    assert "bare Strawberry" in floor[1][0] and "the gateway" in floor[2][0], finished.stdout
+    assert all(float(row[1].split()[0]) > 0 for row in floor), finished.stdout  # each one's CPU was read
     assert "machine speed" in finished.stdout
 
 
