@@ -3,9 +3,8 @@ optimisation saves per request, as alternating A/B rounds on one embedded store.
 
     python -m bench.hot_path [--requests 40] [--rounds 6]
 
-Variants: the defaults; without the parse/validation caches; with orjson instead of the
-standard library's json for request and response bodies (measured, not adopted: it made
-no difference that this benchmark could see).
+Variants: the defaults; without the parse/validation caches; with the standard library's
+json encoding responses instead of orjson (the gateway's encoder).
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import secrets
 import statistics
 import tempfile
@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
@@ -34,20 +33,17 @@ from bench.read import SCENARIOS, seed_users
 
 
 @contextlib.contextmanager
-def orjson_bodies() -> Iterator[None]:
-    standard = GraphQLView.encode_json, GraphQLView.decode_json
+def standard_json_responses() -> Iterator[None]:
+    adopted = GraphQLView.encode_json
 
-    def encode(self: GraphQLView, data: object) -> Any:
-        return orjson.dumps(data)
+    def encode(self: GraphQLView, data: object) -> str:
+        return json.dumps(data, separators=(",", ":"))
 
-    def decode(self: GraphQLView, data: str | bytes) -> object:
-        return orjson.loads(data)
-
-    GraphQLView.encode_json, GraphQLView.decode_json = encode, decode  # type: ignore[method-assign,assignment]
+    GraphQLView.encode_json = encode  # type: ignore[method-assign]
     try:
         yield
     finally:
-        GraphQLView.encode_json, GraphQLView.decode_json = standard  # type: ignore[method-assign]
+        GraphQLView.encode_json = adopted  # type: ignore[method-assign]
 
 
 @contextlib.asynccontextmanager
@@ -80,7 +76,7 @@ async def run(args: argparse.Namespace) -> None:
         variants: dict[str, tuple[httpx.AsyncClient, Callable[[], contextlib.AbstractContextManager[Any]]]] = {
             "defaults": (default, contextlib.nullcontext),
             "no parse/validation caches": (without_caches, contextlib.nullcontext),
-            "orjson bodies": (default, orjson_bodies),
+            "json responses": (default, standard_json_responses),
         }
         headers = {"authorization": f"Bearer {token}"}
         print(f"{'scenario':32} {'variant':28} {'ms/request':>10}")
