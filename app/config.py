@@ -226,6 +226,15 @@ class Settings(BaseSettings):
         description="Deliver webhooks from the gateway process; off: run `profile-gateway deliver` on its own.",
     )
     webhook_poll_ms: int = Field(default=200, ge=10, description="How often the dispatcher looks for new deliveries.")
+    webhook_idle_poll_ms: int = Field(
+        default=2000,
+        ge=10,
+        description=(
+            "How often the dispatcher looks while no endpoint is enabled (in any app). An endpoint"
+            " created or enabled through the same process is picked up at once; through another,"
+            " within this delay."
+        ),
+    )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
     webhook_retry_schedule: list[float] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],

@@ -128,7 +128,9 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             )
             if dispatcher is not None:
                 delivering = asyncio.create_task(dispatcher.run())
-            view = GraphQLView(schema, settings, store, box, persisted)
+            view = GraphQLView(
+                schema, settings, store, box, persisted, wake_webhooks=dispatcher.wake if dispatcher else None
+            )
             idempotent = Idempotency(
                 store,
                 timedelta(hours=settings.idempotency_ttl_hours),

@@ -84,6 +84,8 @@ class Dispatcher:
     owner: str = field(default_factory=lambda: f"dispatcher-{secrets.token_hex(6)}")
     _last_purge: datetime | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _nudged: asyncio.Event = field(default_factory=asyncio.Event)  # by ``wake`` or ``stop``
+    _endpoints_found: bool = True  # the busy rate until a round finds none
 
     @property
     def policy(self) -> UrlPolicy:
@@ -100,11 +102,23 @@ class Dispatcher:
                     await self.run_once()
                 except Exception:
                     log.exception("webhook dispatch round failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.settings.webhook_poll_ms / 1000)
+                await self._pause()
+
+    async def _pause(self) -> None:
+        """Until the next round: the poll delay (the idle one when the last round found no
+        enabled endpoint), or less when woken or stopped."""
+        milliseconds = self.settings.webhook_poll_ms if self._endpoints_found else self.settings.webhook_idle_poll_ms
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._nudged.wait(), milliseconds / 1000)
+        self._nudged.clear()
+
+    def wake(self) -> None:
+        """Start the next round now (an endpoint was created, enabled or asked to redeliver)."""
+        self._nudged.set()
 
     def stop(self) -> None:
         self._stopping.set()
+        self._nudged.set()
 
     async def run_once(self) -> int:
         """One round over every enabled endpoint; returns the number of attempts made."""
@@ -115,7 +129,9 @@ class Dispatcher:
             await webhooks.purge(self.store, cutoff)
             self._last_purge = now
         attempts = 0
-        for endpoint in await webhooks.enabled_endpoints(self.store):
+        enabled = await webhooks.enabled_endpoints(self.store)
+        self._endpoints_found = bool(enabled)
+        for endpoint in enabled:
             await self.fan_out(endpoint)
             attempts += await self.deliver(endpoint)
         return attempts

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -83,3 +84,6 @@ class Context:
     principal: Principal
     request_id: str
     loaders: Loaders
+    # This process's webhook dispatcher starts its next round now (an endpoint was created,
+    # enabled or asked to redeliver); a no-op where the process runs none.
+    wake_webhooks: Callable[[], None] = field(default=lambda: None)

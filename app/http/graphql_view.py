@@ -4,6 +4,7 @@ and a typed context built from the principal the authentication middleware found
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -59,8 +60,10 @@ class GraphQLView(GraphQL[Context, None]):
         store: Store,
         box: SecretBox,
         persisted: PersistedQueries | None = None,
+        wake_webhooks: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.wake_webhooks = wake_webhooks or (lambda: None)
         self.settings = settings
         self.store = store
         self.box = box
@@ -179,4 +182,5 @@ class GraphQLView(GraphQL[Context, None]):
             principal=principal,
             request_id=request.state.request_id,
             loaders=build_loaders(self.store, principal.app_id),
+            wake_webhooks=self.wake_webhooks,
         )

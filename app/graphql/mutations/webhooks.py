@@ -59,6 +59,7 @@ class WebhookMutations:
             input.description,
             context.settings.webhook_max_endpoints,
         )
+        context.wake_webhooks()
         return WebhookEndpointPayload(
             endpoint=WebhookEndpoint(document=created.endpoint), secret=created.secret, user_errors=[]
         )
@@ -86,6 +87,8 @@ class WebhookMutations:
         if changes.get("url", "") is None:
             changes.pop("url")
         updated = await webhooks.update(context.store, _policy(info), app_id, str(id), changes)
+        if updated.get("enabled"):
+            context.wake_webhooks()
         return WebhookEndpointPayload(endpoint=WebhookEndpoint(document=updated), secret=None, user_errors=[])
 
     @mutation(scopes=APP, description="Delete an endpoint and its deliveries.", codes=(ErrorCode.NOT_FOUND,))
@@ -128,4 +131,5 @@ class WebhookMutations:
         context = info.context
         app_id = app_id_of(info)
         count = await webhooks.redeliver(context.store, app_id, str(endpoint_id), since)
+        context.wake_webhooks()
         return RedeliverWebhookEventsPayload(count=count, user_errors=[])
