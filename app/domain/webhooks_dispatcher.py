@@ -128,12 +128,20 @@ class Dispatcher:
             await outbox.purge(self.store, cutoff)
             await webhooks.purge(self.store, cutoff)
             self._last_purge = now
-        attempts = 0
         enabled = await webhooks.enabled_endpoints(self.store)
         self._endpoints_found = bool(enabled)
+        if not enabled:
+            return 0
+        # Three reads per round however many endpoints are idle: endpoints, counters, due work.
+        handed_out = await outbox.numbers_handed_out(self.store, sorted({item["appId"] for item in enabled}))
         for endpoint in enabled:
-            await self.fan_out(endpoint)
-            attempts += await self.deliver(endpoint)
+            if handed_out.get(endpoint["appId"], 0) > int(endpoint.get("cursor", 0)):
+                await self.fan_out(endpoint)
+        due = await webhooks.endpoints_with_due_deliveries(self.store, [item["_id"] for item in enabled], clock.now())
+        attempts = 0
+        for endpoint in enabled:
+            if endpoint["_id"] in due:
+                attempts += await self.deliver(endpoint)
         return attempts
 
     async def fan_out(self, endpoint: Document) -> None:
@@ -181,8 +189,13 @@ class Dispatcher:
             # Commit order is outbox order once every change commits in one transaction with
             # its event; the user's version keeps writes outside one in order meanwhile.
             queue.sort(key=lambda item: (item.get("version") or 0, item["seq"]))
-        # The events of the whole window in one read, rather than one read per attempt.
-        entries = await outbox.get_many(self.store, endpoint["appId"], [int(item["seq"]) for item in window])
+        # A user whose next delivery waits for its retry (or is leased elsewhere) waits whole:
+        # no lease is tried for it.
+        now = clock.now()
+        ready = [queue for queue in by_user.values() if webhooks.is_due(queue[0], now)]
+        # The events of those users in one read, rather than one read per attempt.
+        seqs = [int(item["seq"]) for queue in ready for item in queue]
+        entries = await outbox.get_many(self.store, endpoint["appId"], seqs)
         gate = asyncio.Semaphore(_PARALLEL_USERS)
         attempts = 0
 
@@ -194,7 +207,7 @@ class Dispatcher:
                     if not await self.attempt(endpoint, delivery, entries.get(int(delivery["seq"]))):
                         return  # not done: this user's later events wait for it
 
-        await asyncio.gather(*(one_user(queue) for queue in by_user.values()))
+        await asyncio.gather(*(one_user(queue) for queue in ready))
         return attempts
 
     async def attempt(self, endpoint: Document, delivery: Document, entry: Document | None) -> bool:

@@ -77,6 +77,13 @@ async def append(
     return entries
 
 
+async def numbers_handed_out(store: Store, app_ids: Sequence[str]) -> dict[str, int]:
+    """Per app, the last number its counter handed out (apps without events are missing):
+    an endpoint whose cursor is there has nothing to fan out."""
+    found = counters(store).find({"_id": {"$in": list(app_ids)}})
+    return {str(counter["_id"]): int(counter["seq"]) async for counter in found}
+
+
 async def get_many(store: Store, app_id: str, seqs: Sequence[int]) -> dict[int, Document]:
     """Entries by number (those past retention are missing)."""
     if not seqs:

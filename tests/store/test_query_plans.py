@@ -15,10 +15,15 @@ from typing import Any
 
 import pytest
 
+from app.domain.webhooks_dispatcher import Dispatcher
+from app.main import Runtime
 from app.store.client import Store
 from tests.commands import CommandLog
+from tests.events.test_webhooks import DelivererClient, create_endpoint, runtime
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import UPSERT, register, register_anonymous, session_headers
+
+__all__ = ["runtime"]  # a fixture: webhooks to http://127.0.0.1 allowed
 
 on_mongodb = pytest.mark.skipif(
     not os.environ.get("MONGODB_URI"),
@@ -166,6 +171,29 @@ async def test_every_read_of_the_request_uses_an_index(
         for stage in _scans(await _explain(store, command)):
             scans.append(f"{next(iter(command))} {command[next(iter(command))]}: {stage}")
     assert not scans, f"{case}: collection scans in winning plans:\n" + "\n".join(scans)
+
+
+@on_mongodb
+async def test_every_read_of_a_webhook_dispatch_round_uses_an_index(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog, runtime: Runtime
+) -> None:
+    """The dispatcher's rounds run in every gateway process: endpoints, counters, due
+    deliveries, the outbox, leases."""
+    await create_endpoint(gateway, tenant, "http://127.0.0.1:9/plan")
+    await _user(gateway, tenant, "plan-webhook")  # an event to fan out and attempt
+    deliverer = Dispatcher(store, runtime.box, runtime.settings)
+    async with DelivererClient(deliverer):
+        with command_log.capturing() as commands:
+            await deliverer.run_once()
+    reads = [command for command in commands if next(iter(command)) in EXPLAINABLE]
+    touched = {str(command[next(iter(command))]) for command in reads}
+    assert {"webhook_endpoints", "outbox_counters", "outbox", "webhook_deliveries"} <= touched, touched
+    scans = [
+        f"{next(iter(command))} {command[next(iter(command))]}: {stage}"
+        for command in reads
+        for stage in _scans(await _explain(store, command))
+    ]
+    assert not scans, "collection scans in winning plans:\n" + "\n".join(scans)
 
 
 # The shapes of MongoDB 8's explain output the check reads: classic and slot-based
