@@ -231,8 +231,8 @@ class Settings(BaseSettings):
         ge=10,
         description=(
             "How often the dispatcher looks while no endpoint is enabled (in any app). An endpoint"
-            " created or enabled through the same process is picked up at once; through another,"
-            " within this delay."
+            " created, enabled or asked to redeliver through the same process is picked up at once;"
+            " through another, within this delay."
         ),
     )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
