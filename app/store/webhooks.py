@@ -133,8 +133,10 @@ async def endpoints_with_due_deliveries(store: Store, endpoint_ids: Sequence[str
 
 
 def is_due(delivery: Document, now: datetime) -> bool:
-    """What ``lease`` requires of a pending delivery besides its status: due and free."""
-    return bool(delivery["nextAttemptAt"] <= now and delivery["leaseUntil"] <= now)
+    """What ``lease`` requires of a pending delivery besides its status: due and free (a
+    missing time matches neither there nor here)."""
+    next_attempt, lease_until = delivery.get("nextAttemptAt"), delivery.get("leaseUntil")
+    return next_attempt is not None and lease_until is not None and next_attempt <= now and lease_until <= now
 
 
 async def lease(store: Store, delivery: Document, now: datetime, until: datetime, owner: str) -> Document | None:

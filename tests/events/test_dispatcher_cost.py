@@ -179,3 +179,12 @@ async def test_deliveries_waiting_for_their_retry_cost_no_lease_attempt(
     statuses = {item["_id"]: item["status"] async for item in webhook_store.deliveries(store).find({})}
     assert statuses.pop(due) == webhook_store.FAILED
     assert set(statuses.values()) == {webhook_store.PENDING}
+
+
+def test_a_delivery_is_due_only_when_its_time_has_come_and_no_lease_holds_it() -> None:
+    now = clock.now()
+    later = now + timedelta(seconds=1)
+    assert webhook_store.is_due({"nextAttemptAt": now, "leaseUntil": now}, now)
+    assert not webhook_store.is_due({"nextAttemptAt": later, "leaseUntil": now}, now)  # waits for its retry
+    assert not webhook_store.is_due({"nextAttemptAt": now, "leaseUntil": later}, now)  # in flight elsewhere
+    assert not webhook_store.is_due({"status": webhook_store.PENDING}, now)  # as the lease's query: no time, no match
