@@ -48,3 +48,11 @@ def test_the_bulk_benchmark_compares_the_gateway_with_both_baselines() -> None:
     finished = _run("bench.bulk", "--n", "40", "--batch", "20")
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
     assert "ratio gateway/every document" in finished.stdout and "ratio gateway/users only" in finished.stdout
+
+
+def test_the_idle_dispatcher_benchmark_sends_the_same_reads_per_round_for_any_number_of_endpoints() -> None:
+    finished = _run("bench.dispatcher_idle", "--endpoints", "1,3", "--seconds", "1")
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    rows = [line.split(" | ") for line in finished.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    per_round = {row[0].strip("| "): float(row[2]) for row in rows[1:]}
+    assert per_round == {"1": 3.0, "3": 3.0}, finished.stdout
