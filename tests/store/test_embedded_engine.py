@@ -8,6 +8,7 @@ fast it gives them is measured by bench/scale.py.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -317,12 +318,28 @@ async def test_each_collections_indexes_hold_that_collection_only(tmp_path: Path
     assert any(name in str(plan) for name in indexes), plan
 
 
-async def test_a_store_built_before_gets_its_indexes_scoped_when_it_opens(tmp_path: Path) -> None:
+async def test_a_store_built_before_gets_its_indexes_scoped_when_it_opens(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "store.sqlite"
     async with MongoecoClient(SQLiteEngine(str(path))) as client:  # mongoeco's own engine
         await client["db"]["users"].create_index([("appId", 1), ("tags", 1)], name="tags")
         await client["db"]["users"].insert_many([{"_id": f"u{n}", "appId": "app", "tags": ["a"]} for n in range(5)])
     assert not any(" WHERE " in sql for sql in _document_indexes(path).values())
-    async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
-        assert await client["db"]["users"].count_documents({"appId": "app", "tags": "a"}) == 5
+    with caplog.at_level(logging.INFO, logger="app.store.embedded_engine"):
+        async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+            assert await client["db"]["users"].count_documents({"appId": "app", "tags": "a"}) == 5
     assert all(sql.endswith("WHERE db_name = 'db' AND coll_name = 'users'") for sql in _document_indexes(path).values())
+    assert [record.getMessage() for record in caplog.records] == ["scoped 1 SQL indexes to their collections"]
+
+
+async def test_indexes_created_on_a_new_store_are_scoped_without_an_info_line_each(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "store.sqlite"
+    with caplog.at_level(logging.INFO, logger="app.store.embedded_engine"):
+        async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+            for field in ("a", "b", "c"):
+                await client["db"]["users"].create_index([("appId", 1), (field, 1)], name=field)
+    assert caplog.records == []  # a start-up on a new store is not 25 log lines
+    assert all(" WHERE " in sql for sql in _document_indexes(path).values())
