@@ -69,3 +69,19 @@ def test_logged_exceptions_keep_their_type_and_stack_but_not_their_message() -> 
     assert entry["error"] == "ValueError"
     assert "test_observability.py" in entry["stack"]
     assert email not in json.dumps(entry)
+
+
+def test_uvicorn_lines_carry_their_message_once_without_terminal_colours() -> None:
+    record = logging.getLogger("uvicorn.error").makeRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        "Started server process [%d]",
+        (42,),
+        None,
+        extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["msg"] == "Started server process [42]"
+    assert "color_message" not in entry
