@@ -31,7 +31,7 @@ USERS_ON_PAGE = 6
 # The app's rate limit is one bucket in the store, shared by every gateway replica: at most
 # one take per request, fewer for a busy app (tests/store/test_shared_limits.py), so the
 # takes are left out of the counts here.
-BASE = Counter({"find users": 1, "aggregate users": 1})
+BASE = Counter({"find users": 1, "count users": 1})
 
 
 def _without_rate_limits(commands: Counter[str]) -> Counter[str]:

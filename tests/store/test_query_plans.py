@@ -31,8 +31,8 @@ on_mongodb = pytest.mark.skipif(
 )
 
 EXPLAINABLE = frozenset({"find", "aggregate", "count", "findAndModify", "update", "delete", "distinct"})
-# Fields of a sent command that belong to its session or transaction, not to its shape;
-# explain runs outside any transaction.
+# Fields of a sent command that belong to its session, transaction or time limit, not to
+# its shape; explain runs outside any transaction.
 SESSION_FIELDS = frozenset(
     {
         "lsid",
@@ -47,6 +47,7 @@ SESSION_FIELDS = frozenset(
         "apiVersion",
         "apiStrict",
         "apiDeprecationErrors",
+        "maxTimeMS",
     }
 )
 
