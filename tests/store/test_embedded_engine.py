@@ -24,6 +24,8 @@ from mongoeco.engines.sqlite_query import value_expression_sql
 from mongoeco.errors import DuplicateKeyError as MongoecoDuplicateKeyError
 from pymongo.errors import DuplicateKeyError
 
+from app.domain.attributes import AttributeType, TypedValue
+from app.domain.segments import AttributeCondition, UserFilter, compile_filter
 from app.store.embedded_engine import DECLARED_SCALAR_FIELDS, EmbeddedSQLiteEngine
 
 APP_ORDER = value_expression_sql("_id")
@@ -343,3 +345,40 @@ async def test_indexes_created_on_a_new_store_are_scoped_without_an_info_line_ea
                 await client["db"]["users"].create_index([("appId", 1), (field, 1)], name=field)
     assert caplog.records == []  # a start-up on a new store is not 25 log lines
     assert all(" WHERE " in sql for sql in _document_indexes(path).values())
+
+
+async def test_a_list_attribute_filter_runs_in_sql(tmp_path: Path) -> None:
+    """`contains` on a list attribute: as `$elemMatch` mongoeco decoded every document of the
+    collection in Python (a page over 50,000 users: 3.8 s); as equality guarded by the list
+    type it is compiled to SQL over the attribute's path (0.9 s with no user matching)."""
+    condition = AttributeCondition(key="wishlist", contains=TypedValue(AttributeType.STRING, "ipad"))
+    query = compile_filter("app", UserFilter(attributes=[condition]))
+    engine = EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))
+    decoded_collections = 0
+    load_documents = engine._load_documents
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decoded_collections
+        decoded_collections += 1
+        return load_documents(*args, **kwargs)
+
+    async with MongoecoClient(engine) as client:
+        users = client["db"]["users"]
+        lists = {"wishlist": {"type": "LIST_OF_STRINGS"}}
+        await users.insert_many(
+            [
+                {"_id": "a", "appId": "app", "attrs": {"wishlist": ["iphone", "ipad"]}, "attrMeta": lists},
+                {
+                    "_id": "b",
+                    "appId": "app",
+                    "attrs": {"wishlist": "ipad"},
+                    "attrMeta": {"wishlist": {"type": "STRING"}},
+                },
+                {"_id": "c", "appId": "app", "attrs": {"wishlist": ["pixel"]}, "attrMeta": lists},
+            ]
+        )
+        engine._load_documents = counted  # type: ignore[method-assign]
+        found = [user["_id"] async for user in users.find(query).sort("_id", 1)]
+        counted_users = (await client["db"].command({"count": "users", "query": query}))["n"]
+    assert found == ["a"] and counted_users == 1
+    assert decoded_collections == 0
