@@ -12,6 +12,7 @@ import websockets
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
 
+from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import UPSERT, personalize, register_anonymous
 from tests.serving import served_on_loopback
@@ -152,3 +153,23 @@ async def test_connections_per_app_are_limited(app: Starlette, gateway: Gateway,
     finally:
         settings.subscription_max_connections_per_app = limit
         await first.close()
+
+
+async def test_an_idle_subscription_looks_at_the_counter_and_reads_no_outbox(
+    gateway: Gateway, tenant: Tenant, ws_url: str, command_log: CommandLog
+) -> None:
+    """Every open subscription polls: while nothing happens in its app, a poll is one point
+    read of the app's event counter, not a range read of the outbox."""
+    await gateway.data(UPSERT, {"input": {"externalUserId": "quiet"}}, token=tenant.app_token)
+    socket = await connect(ws_url, {"Authorization": f"Bearer {tenant.user_token('quiet')}"})
+    try:
+        await subscribe(socket)
+        with command_log.recording() as sent:
+            await asyncio.sleep(1.0)  # about four polls
+        assert sent["find outbox"] == 0, sent
+        assert sent["find outbox_counters"] >= 2, sent
+        await gateway.data(ADD_TAG, {"by": {"externalUserId": "quiet"}, "t": "woke"}, token=tenant.app_token)
+        message = await receive(socket)
+        assert message["payload"]["data"]["userChanges"]["user"] == {"externalUserId": "quiet", "tags": ["woke"]}
+    finally:
+        await socket.close()
