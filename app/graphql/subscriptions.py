@@ -143,8 +143,7 @@ class Subscription:
 
 
 async def _changes(context: Context, connection: Connection, app_id: str, user_id: str) -> AsyncGenerator[UserChange]:
-    counter = await outbox.counters(context.store).find_one({"_id": app_id})
-    position = int(counter["seq"]) if counter else 0
+    position = await outbox.number_handed_out(context.store, app_id)
     interval = context.settings.subscription_poll_ms / 1000
     watched = global_user_id(user_id)
     while True:
@@ -154,9 +153,8 @@ async def _changes(context: Context, connection: Connection, app_id: str, user_i
                 await socket.close(code=CLOSE_EXPIRED, reason="credentials expired or revoked")
             return
         # A point read of the app's counter first: an idle subscription reads no outbox range
-        # (on the embedded store 0.9 ms of its CPU per look instead of 3.5).
-        handed_out = (await outbox.numbers_handed_out(context.store, [app_id])).get(app_id, 0)
-        if handed_out <= position:
+        # (on the embedded store 0.9-1.0 ms of its CPU per look instead of 2.3-2.9).
+        if await outbox.number_handed_out(context.store, app_id) <= position:
             await asyncio.sleep(interval)
             continue
         page = await outbox.read(context.store, app_id, position, 500, datetime.now(UTC))

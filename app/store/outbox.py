@@ -77,6 +77,13 @@ async def append(
     return entries
 
 
+async def number_handed_out(store: Store, app_id: str) -> int:
+    """The last number the app's counter handed out (0 before its first event): a look-up by
+    ``_id``, the cheapest read on either store."""
+    counter = await counters(store).find_one({"_id": app_id})
+    return int(counter["seq"]) if counter else 0
+
+
 async def numbers_handed_out(store: Store, app_ids: Sequence[str]) -> dict[str, int]:
     """Per app, the last number its counter handed out (apps without events are missing):
     an endpoint whose cursor is there has nothing to fan out."""
