@@ -75,7 +75,8 @@ async def create(
         raise DomainError(ErrorCode.LIMIT_EXCEEDED, f"an app has at most {max_endpoints} webhook endpoints", ())
     now = clock.now()
     secret = new_secret()
-    counter = await outbox.counters(store).find_one({"_id": app_id})
+    # Events committed from now on are delivered; earlier ones are in changeEvents.
+    cursor = await outbox.number_handed_out(store, app_id)
     document: Document = {
         "_id": f"whe_{secrets.token_hex(12)}",
         "appId": app_id,
@@ -88,8 +89,7 @@ async def create(
         "secret": box.encrypt(secret),
         "previousSecret": None,
         "previousSecretExpiresAt": None,
-        # Events committed from now on are delivered; earlier ones are in changeEvents.
-        "cursor": int(counter["seq"]) if counter else 0,
+        "cursor": cursor,
         "consecutiveFailures": 0,
     }
     await webhooks.insert_endpoint(store, document)
