@@ -118,17 +118,18 @@ async def pending(store: Store, endpoint_id: str, limit: int) -> list[Document]:
     return await deliveries(store).find(query).sort("seq", ASCENDING).limit(limit).to_list()
 
 
+def _pending_due_and_free(now: datetime) -> Document:
+    """A delivery that may be attempted at ``now``: what a lease requires (``is_due`` is
+    the same test on a delivery already read)."""
+    return {"status": PENDING, "nextAttemptAt": {"$lte": now}, "leaseUntil": {"$lte": now}}
+
+
 async def endpoints_with_due_deliveries(store: Store, endpoint_ids: Sequence[str], now: datetime) -> set[str]:
     """Of these endpoints, those with a delivery that is pending, due and free: one read
     for a whole dispatch round, so that an idle endpoint costs no read of its own."""
     if not endpoint_ids:
         return set()
-    query = {
-        "endpointId": {"$in": list(endpoint_ids)},
-        "status": PENDING,
-        "nextAttemptAt": {"$lte": now},
-        "leaseUntil": {"$lte": now},
-    }
+    query = {"endpointId": {"$in": list(endpoint_ids)}, **_pending_due_and_free(now)}
     return {str(endpoint_id) for endpoint_id in await deliveries(store).distinct("endpointId", query)}
 
 
@@ -142,12 +143,7 @@ def is_due(delivery: Document, now: datetime) -> bool:
 async def lease(store: Store, delivery: Document, now: datetime, until: datetime, owner: str) -> Document | None:
     """The delivery, leased to ``owner`` until ``until``, if it is still pending, due and free."""
     return await deliveries(store).find_one_and_update(
-        {
-            "_id": delivery["_id"],
-            "status": PENDING,
-            "nextAttemptAt": {"$lte": now},
-            "leaseUntil": {"$lte": now},
-        },
+        {"_id": delivery["_id"], **_pending_due_and_free(now)},
         {"$set": {"leaseUntil": until, "leaseOwner": owner}},
         return_document=ReturnDocument.AFTER,
     )
