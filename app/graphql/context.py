@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -86,4 +86,4 @@ class Context:
     loaders: Loaders
     # This process's webhook dispatcher starts its next round now (an endpoint was created,
     # enabled or asked to redeliver); a no-op where the process runs none.
-    wake_webhooks: Callable[[], None] = field(default=lambda: None)
+    wake_webhooks: Callable[[], None]

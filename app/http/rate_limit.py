@@ -51,7 +51,8 @@ class RateLimiter:
         self.burst = burst
         self.clock = clock
         self._blocked_until: dict[str, float] = {}
-        self._leases = Leases(min(lease, burst), clock) if min(lease, burst) > 1 else None
+        most = min(lease, burst)
+        self._leases = Leases(most, clock) if most > 1 else None
         self._taking: dict[str, asyncio.Event] = {}  # keys with a take in flight
 
     async def acquire(self, key: str) -> float | None:
