@@ -38,6 +38,7 @@ from app.domain.profile import (
 from app.domain.retry import retry_transaction
 from app.domain.users import TRUSTED, changed_fields, lookup_ref, new_user_id
 from app.store import registry
+from app.store import users as users_store
 from app.store.client import Store
 from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
@@ -172,7 +173,7 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
             continue
         try:
             base = existing or new_user_document(batch.app_id, new_user_id(), now)
-            document = apply_patch(base, valid, record_path, now)
+            document = users_store.with_channel_types(apply_patch(base, valid, record_path, now))
             conflicts = batch.conflicts(document, record_path, valid.derived_email)
             if conflicts:
                 raise DomainErrors(conflicts)

@@ -259,6 +259,7 @@ def new_user_document(app_id: str, user_id: str, now: datetime) -> Document:
         "attrs": {},
         "attrMeta": {},
         "channels": [],
+        "channelTypes": [],
         "createdAt": now,
         "updatedAt": now,
         "version": 0,

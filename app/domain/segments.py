@@ -79,7 +79,7 @@ def compile_filter(app_id: str, given: UserFilter | None, path: Field = ("filter
             except DomainError as error:
                 errors.add(error)
     if given.has_channel is not None:
-        clauses.append({"channels.type": ChannelType(given.has_channel).value})
+        clauses.append({"channelTypes": ChannelType(given.has_channel).value})
     created: Document = {}
     if given.created_after is not None:
         created["$gt"] = given.created_after

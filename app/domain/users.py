@@ -200,7 +200,7 @@ async def replace_if_unchanged(unit: UnitOfWork, previous: Document, updated: Do
     return await unit.replace_one(
         unit.store.users,
         {"_id": previous["_id"], "appId": previous["appId"], "version": previous["version"]},
-        updated,
+        users_store.with_channel_types(updated),
     )
 
 
@@ -208,7 +208,7 @@ async def insert_user(unit: UnitOfWork, document: Document) -> None:
     """Store a new user with its registry entries; a held identifier raises DuplicateKeyError."""
     unit.touches(document["_id"])
     await registry.sync(unit, None, document)
-    await unit.insert_one(unit.store.users, document)
+    await unit.insert_one(unit.store.users, users_store.with_channel_types(document))
 
 
 def lookup_ref(patch: ValidPatch) -> UserRef | None:

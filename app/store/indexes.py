@@ -5,22 +5,23 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
-from app.store import outbox, registry, webhooks
+from app.store import outbox, registry, users, webhooks
 from app.store.client import Document, Store
 
 # Identifier uniqueness lives in the identifier registry (app/store/registry.py), keyed by
 # _id: no unique index on the users collection (each one made every write scan the
 # collection on the embedded store). No query filters users by externalUserId, emails or
 # phones any more, so they carry no index either.
-RETIRED_USER_INDEXES = ("unique_external_user_id", "unique_email", "unique_phone")
+# hasChannel matches channelTypes now (app/store/users.with_channel_types), not channels.type.
+RETIRED_USER_INDEXES = ("unique_external_user_id", "unique_email", "unique_phone", "channel_type")
 
 USER_INDEXES = [
     IndexModel([("appId", ASCENDING), ("tags", ASCENDING)], name="tags"),
     IndexModel([("appId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)], name="created"),
     IndexModel([("appId", ASCENDING), ("type", ASCENDING), ("_id", ASCENDING)], name="type"),
     IndexModel([("appId", ASCENDING), ("mergedInto", ASCENDING)], name="merged_into", sparse=True),
-    # UserFilter.hasChannel (multikey over the embedded channels), then _id for the keyset page.
-    IndexModel([("appId", ASCENDING), ("channels.type", ASCENDING), ("_id", ASCENDING)], name="channel_type"),
+    # UserFilter.hasChannel (multikey over the list of channel types), then _id for the keyset page.
+    IndexModel([("appId", ASCENDING), ("channelTypes", ASCENDING), ("_id", ASCENDING)], name="channel_types"),
     # users(first, after) pages in _id order within an app (keyset: _id > cursor).
     IndexModel([("appId", ASCENDING), ("_id", ASCENDING)], name="app_order"),
     # Custom attributes are filtered through one compound wildcard index over attrs.<key>
@@ -72,6 +73,7 @@ async def ensure_indexes(store: Store) -> None:
     await store.users.create_indexes(USER_INDEXES)
     await registry.collection(store).create_indexes(REGISTRY_INDEXES)
     await registry.backfill(store)
+    await users.backfill_channel_types(store)
     await _drop_retired(store.users, RETIRED_USER_INDEXES)
     # The registry takes over from the unique index before it goes (a key pattern has one index).
     await registry.backfill_installations(store)

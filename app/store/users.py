@@ -2,14 +2,64 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from pymongo import UpdateOne
 from pymongo.errors import ExecutionTimeout
 
+from app.store import registry
 from app.store.client import Document, Session, Store
 
+log = logging.getLogger(__name__)
+
 Identifier = Literal["_id", "externalUserId", "emails", "phones"]
+# Marks the finished back-fill of channelTypes (kept with the registry's marks).
+CHANNEL_TYPES_MARK = "~backfilled-channel-types"
+_BACKFILL_BATCH = 500
+
+
+def channel_types(channels: Iterable[Document]) -> list[str]:
+    """The types of these stored channels, each once, sorted."""
+    return sorted({channel["type"] for channel in channels})
+
+
+def with_channel_types(document: Document) -> Document:
+    """``document`` with ``channelTypes`` set from its channels; every write of a whole user
+    document goes through it.
+
+    The hasChannel filter matches this top-level list of strings, through the (appId,
+    channelTypes, _id) index. A path into the embedded channels (``channels.type``) is
+    indexed as well on MongoDB, but the embedded store cannot compile it to SQL and decodes
+    every user of the app to answer it: a page over 20,000 users took 0.8-1.1 s that way and
+    5-37 ms this way."""
+    if "channels" in document:  # a merge tombstone has none, and keeps only its redirect
+        document["channelTypes"] = channel_types(document["channels"])
+    return document
+
+
+async def backfill_channel_types(store: Store) -> int:
+    """Set ``channelTypes`` on users stored before it existed; done once (a mark records it).
+    A user written meanwhile already has it and is left alone. Returns how many were set."""
+    marks = registry.collection(store)
+    if await marks.find_one({"_id": CHANNEL_TYPES_MARK}, {"_id": 1}) is not None:
+        return 0
+    missing = {"channelTypes": {"$exists": False}}
+    updated = 0
+    writes: list[UpdateOne] = []
+    async for user in store.users.find(missing, {"channels.type": 1}):
+        types = {"$set": {"channelTypes": channel_types(user.get("channels", []))}}
+        writes.append(UpdateOne({"_id": user["_id"], **missing}, types))
+        if len(writes) >= _BACKFILL_BATCH:
+            updated += (await store.users.bulk_write(writes, ordered=False)).modified_count
+            writes = []
+    if writes:
+        updated += (await store.users.bulk_write(writes, ordered=False)).modified_count
+    await marks.update_one({"_id": CHANNEL_TYPES_MARK}, {"$set": {"users": updated}}, upsert=True)
+    if updated:
+        log.info("channelTypes back-filled on %d users", updated)
+    return updated
 
 
 async def find_one(

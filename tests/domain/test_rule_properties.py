@@ -150,7 +150,7 @@ def test_merging_a_channel_again_changes_nothing(existing: list[ValidChannel], c
 # --- compile_filter --------------------------------------------------------------------
 
 OPERATORS = {"$and", "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$all", "$exists", "$elemMatch"}
-FIXED_PATHS = {"appId", "mergedInto", "type", "tags", "channels.type", "createdAt"}
+FIXED_PATHS = {"appId", "mergedInto", "type", "tags", "channelTypes", "createdAt"}
 
 
 def _allowed_field_path(name: str) -> bool:

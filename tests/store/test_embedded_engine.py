@@ -25,8 +25,10 @@ from mongoeco.errors import DuplicateKeyError as MongoecoDuplicateKeyError
 from pymongo.errors import DuplicateKeyError
 
 from app.domain.attributes import AttributeType, TypedValue
+from app.domain.channel_specs import ChannelType
 from app.domain.segments import AttributeCondition, UserFilter, compile_filter
 from app.store.embedded_engine import DECLARED_SCALAR_FIELDS, EmbeddedSQLiteEngine
+from app.store.users import with_channel_types
 
 APP_ORDER = value_expression_sql("_id")
 
@@ -382,3 +384,34 @@ async def test_a_list_attribute_filter_runs_in_sql(tmp_path: Path) -> None:
         counted_users = (await client["db"].command({"count": "users", "query": query}))["n"]
     assert found == ["a"] and counted_users == 1
     assert decoded_collections == 0
+
+
+async def test_a_channel_type_filter_runs_in_sql(tmp_path: Path) -> None:
+    """hasChannel matches the top-level ``channelTypes``; on ``channels.type``, a path into
+    the list of channel documents, mongoeco decoded every user of the collection in Python
+    (a page over 20,000 users: 0.8-1.1 s, against 5-37 ms)."""
+    query = compile_filter("app", UserFilter(has_channel=ChannelType.SMS))
+    engine = EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))
+    decoded_collections = 0
+    load_documents = engine._load_documents
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decoded_collections
+        decoded_collections += 1
+        return load_documents(*args, **kwargs)
+
+    async with MongoecoClient(engine) as client:
+        users = client["db"]["users"]
+        await users.insert_many(
+            [
+                with_channel_types({"_id": "a", "appId": "app", "channels": [{"type": "SMS"}, {"type": "EMAIL"}]}),
+                with_channel_types({"_id": "b", "appId": "app", "channels": [{"type": "EMAIL"}]}),
+                with_channel_types({"_id": "c", "appId": "other", "channels": [{"type": "SMS"}]}),
+            ]
+        )
+        engine._load_documents = counted  # type: ignore[method-assign]
+        found = [user["_id"] async for user in users.find(query).sort("_id", 1)]
+        assert found == ["a"] and decoded_collections == 0
+        # What the check catches: the path into the channel documents is decoded in Python.
+        await users.find({"appId": "app", "channels.type": "SMS"}).to_list()
+    assert decoded_collections == 1

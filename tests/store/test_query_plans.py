@@ -148,6 +148,7 @@ CASES: dict[str, tuple[Request, set[str]]] = {
     "users page by type": (_page({"type": "LEAD"}), {"users"}),
     "users page by tags": (_page({"tagsAll": ["vip"], "tagsAny": ["vip", "new"]}), {"users"}),
     "users page by attribute range": (_attribute_range, {"users"}),
+    "users page by channel type": (_page({"hasChannel": "EMAIL"}), {"users"}),
     "change feed page": (_feed, {"outbox"}),
     "rate-limit bucket": (_feed, {"rate_limits"}),
     "idempotency record": (_idempotent, {"idempotency_keys"}),

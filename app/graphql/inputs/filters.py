@@ -63,7 +63,11 @@ class UserFilter:
         default=None, description="Conditions on custom attributes (at most 20)."
     )
     has_channel: ChannelType | None = strawberry.field(
-        default=None, description="Users with at least one channel of this type (opted in or not)."
+        default=None,
+        description=(
+            "Users with at least one channel of this type stored on the profile (opted in or not). "
+            "A push channel that comes only from an installation's push token is not matched."
+        ),
     )
     created_after: datetime | None = strawberry.field(default=None, description="Created strictly after.")
     created_before: datetime | None = strawberry.field(default=None, description="Created strictly before.")
