@@ -29,6 +29,7 @@ from app.http.graphql_view import GraphQLView
 from app.http.rate_limit import RateLimiter
 from app.http.subscription_protocol import LimitedTransportWS
 from app.store.client import Store
+from app.store.counter_watch import CounterWatch
 
 
 class SubscriptionView(GraphQLView):
@@ -43,11 +44,14 @@ class SubscriptionView(GraphQLView):
         store: Store,
         box: SecretBox,
         *,
+        counters: CounterWatch,
         rate_limiter: RateLimiter | None = None,
         auth_failures: RateLimiter | None = None,
     ) -> None:
-        """The limiters are the ones HTTP uses (None: off), so both paths share one budget."""
+        """The limiters are the ones HTTP uses (None: off), so both paths share one budget;
+        ``counters`` gives every subscription of the process its app's shared counter looks."""
         super().__init__(schema, settings, store, box)
+        self.counters = counters
         self.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
         self.connections_per_app: dict[str, int] = {}
         self.rate_limiter = rate_limiter
@@ -65,7 +69,8 @@ class SubscriptionView(GraphQLView):
     async def get_context(self, request: Any, response: Any) -> SocketContext:
         request.state.request_id = getattr(request.state, "request_id", None) or "ws"
         base = await super().get_context(request, response)
-        return SocketContext(**{name: getattr(base, name) for name in Context.__dataclass_fields__})
+        fields = {name: getattr(base, name) for name in Context.__dataclass_fields__}
+        return SocketContext(**fields, counters=self.counters)
 
     async def on_ws_connect(self, context: Any) -> None:
         params = context.connection_params or {}

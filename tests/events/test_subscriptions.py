@@ -173,3 +173,28 @@ async def test_an_idle_subscription_looks_at_the_counter_and_reads_no_outbox(
         assert message["payload"]["data"]["userChanges"]["user"] == {"externalUserId": "quiet", "tags": ["woke"]}
     finally:
         await socket.close()
+
+
+async def test_idle_subscriptions_of_one_app_share_one_counter_look_per_poll(
+    app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str, command_log: CommandLog
+) -> None:
+    """The subscriptions of one app in one process share its counter's looks: three of them
+    idle for a second read it once per poll interval between them, not three times."""
+    names = ("still-1", "still-2", "still-3")
+    for name in names:
+        await gateway.data(UPSERT, {"input": {"externalUserId": name}}, token=tenant.app_token)
+    sockets = [await connect(ws_url, {"Authorization": f"Bearer {tenant.user_token(name)}"}) for name in names]
+    try:
+        for socket in sockets:
+            await subscribe(socket)
+        with command_log.recording() as sent:
+            await asyncio.sleep(1.0)
+        polls = 1.0 / (app.state.runtime.settings.subscription_poll_ms / 1000)
+        assert sent["find outbox"] == 0, sent
+        assert 1 <= sent["find outbox_counters"] <= polls + 1, sent
+        await gateway.data(ADD_TAG, {"by": {"externalUserId": "still-2"}, "t": "woke"}, token=tenant.app_token)
+        message = await receive(sockets[1])
+        assert message["payload"]["data"]["userChanges"]["user"] == {"externalUserId": "still-2", "tags": ["woke"]}
+    finally:
+        for socket in sockets:
+            await socket.close()
