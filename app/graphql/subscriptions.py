@@ -4,8 +4,9 @@ Authentication happens in ``connection_init`` (payload ``{"Authorization": "Bear
 ``{"x-session-token": "…"}``) with the same checks as HTTP. A connection ends (close code
 4401) when its token expires or its session stops being valid; each subscription re-checks
 that on every poll. The changes come from the outbox, polled every
-``subscription_poll_ms`` (so a change made through any gateway process is seen); a poll
-reads the app's event counter, and the outbox only when the counter has moved.
+``subscription_poll_ms`` (so a change made through any gateway process is seen); the app's
+event counter is looked at once per interval for all of the process's subscriptions to the
+app (app/store/counter_watch.py), and each reads the outbox only when it has moved.
 """
 
 from __future__ import annotations
