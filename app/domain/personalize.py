@@ -131,7 +131,7 @@ async def personalize(
         session = unit.session
         now = clock.now()
         installation = await installations.get(store, app_id, push_registration_id, session=session)
-        current = await users_store.find_one(store, app_id, "_id", installation["userId"], session)
+        current = await users_store.find_by_id(store, app_id, installation["userId"], session)
         assert current is not None  # an installation always belongs to a user
         holders = await _holders(store, app_id, wanted, session)
         if len({holder["_id"] for holder in holders}) > 1:

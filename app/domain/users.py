@@ -78,11 +78,11 @@ async def find_user(
         user_id = await registry.holder(store, app_id, *_registry_kind(ref, path), session)
     if user_id is None:
         return None
-    document = await users_store.find_one(store, app_id, "_id", user_id, session)
+    document = await users_store.find_by_id(store, app_id, user_id, session)
     for _ in range(MAX_REDIRECTS):
         if document is None or "mergedInto" not in document:
             return document
-        document = await users_store.find_one(store, app_id, "_id", document["mergedInto"], session)
+        document = await users_store.find_by_id(store, app_id, document["mergedInto"], session)
     return None
 
 

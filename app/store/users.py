@@ -1,10 +1,10 @@
-"""The users collection: look-ups by identifier and by id (writes go through the unit of work)."""
+"""The users collection: look-ups by id, pages, counts, channelTypes (writes go through the unit of work)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.errors import ExecutionTimeout
@@ -14,7 +14,6 @@ from app.store.client import Document, Session, Store
 
 log = logging.getLogger(__name__)
 
-Identifier = Literal["_id", "externalUserId", "emails", "phones"]
 # Marks the finished back-fill of channelTypes (kept with the registry's marks).
 CHANNEL_TYPES_MARK = "~backfilled-channel-types"
 _BACKFILL_BATCH = 500
@@ -62,11 +61,11 @@ async def backfill_channel_types(store: Store) -> int:
     return updated
 
 
-async def find_one(
-    store: Store, app_id: str, field: Identifier, value: str, session: Session | None = None
-) -> Document | None:
-    """The user document (live or tombstone) whose ``field`` holds ``value``."""
-    return await store.users.find_one({"appId": app_id, field: value}, session=session)
+async def find_by_id(store: Store, app_id: str, user_id: str, session: Session | None = None) -> Document | None:
+    """The user document (live or tombstone) with this id. Users are found by identifier
+    through the identifier registry (app/store/registry.py), never by a query on the
+    identifier fields, which carry no index."""
+    return await store.users.find_one({"appId": app_id, "_id": user_id}, session=session)
 
 
 async def find_by_ids(
@@ -75,33 +74,6 @@ async def find_by_ids(
     """The users of ``ids`` that exist, by id: one round trip."""
     query = {"appId": app_id, "_id": {"$in": sorted(set(ids))}}
     return {document["_id"]: document async for document in store.users.find(query, session=session)}
-
-
-async def holders(
-    store: Store,
-    app_id: str,
-    *,
-    external_user_ids: Sequence[str] = (),
-    emails: Sequence[str] = (),
-    phones: Sequence[str] = (),
-    excluding: str | None = None,
-    identifiers_only: bool = False,
-    limit: int = 0,
-    session: Session | None = None,
-) -> list[Document]:
-    """Users holding any of the identifiers (one find); ``limit`` 0 means all of them."""
-    clauses: list[dict[str, Any]] = [
-        {name: {"$in": list(values)}}
-        for name, values in (("externalUserId", external_user_ids), ("emails", emails), ("phones", phones))
-        if values
-    ]
-    if not clauses:
-        return []
-    query: dict[str, Any] = {"appId": app_id, "$or": clauses}
-    if excluding is not None:
-        query["_id"] = {"$ne": excluding}
-    projection = {"externalUserId": 1, "emails": 1, "phones": 1} if identifiers_only else None
-    return await store.users.find(query, projection, session=session).limit(limit).to_list()
 
 
 async def exists(store: Store, app_id: str, user_id: str, session: Session | None = None) -> bool:
