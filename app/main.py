@@ -43,8 +43,8 @@ from app.local_secrets import ensure_local_secrets
 from app.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from app.store import idempotency, persisted_queries, rate_limits
 from app.store.client import Store, open_store
-from app.store.counter_watch import CounterWatch
 from app.store.indexes import ensure_indexes
+from app.store.outbox_watch import OutboxWatch
 from app.store.store_kind import detect_embedded_store
 
 log = logging.getLogger("app")
@@ -91,7 +91,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
         # Webhook delivery runs beside the requests, never inside one.
         dispatcher = Dispatcher(store, box, settings) if settings.webhook_dispatcher else None
         delivering: asyncio.Task[None] | None = None
-        counters = CounterWatch(store, settings.subscription_poll_ms / 1000)
+        polls = OutboxWatch(store, settings.subscription_poll_ms / 1000)
         try:
             await detect_embedded_store(store)
             await ensure_indexes(store)
@@ -126,7 +126,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
                 else None
             )
             live.endpoint = SubscriptionView(
-                schema, settings, store, box, counters=counters, rate_limiter=limiter, auth_failures=auth_failures
+                schema, settings, store, box, outbox_watch=polls, rate_limiter=limiter, auth_failures=auth_failures
             )
             if dispatcher is not None:
                 delivering = asyncio.create_task(dispatcher.run())
@@ -160,7 +160,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             if dispatcher is not None and delivering is not None:  # its round ends before the store closes
                 dispatcher.stop()
                 await delivering
-            await counters.close()
+            await polls.close()
             await store.close()
 
     async def healthz(request: Request) -> JSONResponse:

@@ -4,9 +4,9 @@ Authentication happens in ``connection_init`` (payload ``{"Authorization": "Bear
 ``{"x-session-token": "…"}``) with the same checks as HTTP. A connection ends (close code
 4401) when its token expires or its session stops being valid; each subscription re-checks
 that on every poll. The changes come from the outbox, polled every
-``subscription_poll_ms`` (so a change made through any gateway process is seen); the app's
-event counter is looked at once per interval for all of the process's subscriptions to the
-app (app/store/counter_watch.py), and each reads the outbox only when it has moved.
+``subscription_poll_ms`` (so a change made through any gateway process is seen), once per
+interval for all of the process's subscriptions to the app (app/store/outbox_watch.py): a
+look at the app's event counter, and the outbox read only when it has moved.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from app.graphql.inputs.refs import UserRef
 from app.graphql.pipeline import TENANT, app_id_of, subscription
 from app.graphql.types.user import User
 from app.store import outbox
-from app.store.counter_watch import CounterWatch
+from app.store.outbox_watch import PAGE_SIZE, OutboxWatch
 
 CLOSE_EXPIRED = 4401
 RECHECK_SECONDS = 1.0
@@ -49,7 +49,7 @@ class SocketContext(Context):
     """The context of one websocket connection (Strawberry fills ``connection_params``)."""
 
     connection_params: dict[str, Any] | None = None
-    counters: CounterWatch | None = None  # the view's, shared by the process's subscriptions
+    outbox_watch: OutboxWatch | None = None  # the view's, shared by the process's subscriptions
 
 
 @dataclass(slots=True)
@@ -146,9 +146,9 @@ class Subscription:
 
 
 async def _changes(context: Context, connection: Connection, app_id: str, user_id: str) -> AsyncGenerator[UserChange]:
-    counters = cast(SocketContext, context).counters
-    if counters is None:
-        raise RuntimeError("a subscription runs in the SubscriptionView, which gives the counter watch")
+    watch = cast(SocketContext, context).outbox_watch
+    if watch is None:
+        raise RuntimeError("a subscription runs in the SubscriptionView, which gives the outbox watch")
     position = await outbox.number_handed_out(context.store, app_id)
     watched = global_user_id(user_id)
     more = False
@@ -158,11 +158,10 @@ async def _changes(context: Context, connection: Connection, app_id: str, user_i
                 socket = cast(WebSocket, context.request)
                 await socket.close(code=CLOSE_EXPIRED, reason="credentials expired or revoked")
             return
-        # The app's counter, looked at once per poll interval for all of the process's
-        # subscriptions of the app: an idle subscription reads no outbox range.
-        if not more and await counters.next_look(app_id) <= position:
-            continue
-        page = await outbox.read(context.store, app_id, position, 500, datetime.now(UTC))
+        if more:  # catching up on a backlog: the next page at once
+            page = await outbox.read(context.store, app_id, position, PAGE_SIZE, datetime.now(UTC))
+        else:  # the poll all of the process's subscriptions of the app share
+            page = await watch.next_page(app_id, position)
         position, more = page.last_seq, page.more
         for entry in page.entries:
             if entry["type"] == USER_MERGED and entry.get("sourceUserId") == watched:

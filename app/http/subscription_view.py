@@ -29,7 +29,7 @@ from app.http.graphql_view import GraphQLView
 from app.http.rate_limit import RateLimiter
 from app.http.subscription_protocol import LimitedTransportWS
 from app.store.client import Store
-from app.store.counter_watch import CounterWatch
+from app.store.outbox_watch import OutboxWatch
 
 
 class SubscriptionView(GraphQLView):
@@ -44,14 +44,14 @@ class SubscriptionView(GraphQLView):
         store: Store,
         box: SecretBox,
         *,
-        counters: CounterWatch,
+        outbox_watch: OutboxWatch,
         rate_limiter: RateLimiter | None = None,
         auth_failures: RateLimiter | None = None,
     ) -> None:
         """The limiters are the ones HTTP uses (None: off), so both paths share one budget;
-        ``counters`` gives every subscription of the process its app's shared counter looks."""
+        ``outbox_watch`` gives every subscription of the process its app's shared polls."""
         super().__init__(schema, settings, store, box)
-        self.counters = counters
+        self.outbox_watch = outbox_watch
         self.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
         self.connections_per_app: dict[str, int] = {}
         self.rate_limiter = rate_limiter
@@ -70,7 +70,7 @@ class SubscriptionView(GraphQLView):
         request.state.request_id = getattr(request.state, "request_id", None) or "ws"
         base = await super().get_context(request, response)
         fields = {name: getattr(base, name) for name in Context.__dataclass_fields__}
-        return SocketContext(**fields, counters=self.counters)
+        return SocketContext(**fields, outbox_watch=self.outbox_watch)
 
     async def on_ws_connect(self, context: Any) -> None:
         params = context.connection_params or {}

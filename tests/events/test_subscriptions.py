@@ -175,11 +175,12 @@ async def test_an_idle_subscription_looks_at_the_counter_and_reads_no_outbox(
         await socket.close()
 
 
-async def test_idle_subscriptions_of_one_app_share_one_counter_look_per_poll(
+async def test_the_subscriptions_of_one_app_share_one_poll(
     app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str, command_log: CommandLog
 ) -> None:
-    """The subscriptions of one app in one process share its counter's looks: three of them
-    idle for a second read it once per poll interval between them, not three times."""
+    """The subscriptions of one app in one process share its polls: three of them idle for a
+    second look at the counter once per poll interval between them, not three times, and a
+    change is read from the outbox once for all three, not once each."""
     names = ("still-1", "still-2", "still-3")
     for name in names:
         await gateway.data(UPSERT, {"input": {"externalUserId": name}}, token=tenant.app_token)
@@ -187,14 +188,48 @@ async def test_idle_subscriptions_of_one_app_share_one_counter_look_per_poll(
     try:
         for socket in sockets:
             await subscribe(socket)
-        with command_log.recording() as sent:
+        with command_log.recording() as idle:
             await asyncio.sleep(1.0)
         polls = 1.0 / (app.state.runtime.settings.subscription_poll_ms / 1000)
-        assert sent["find outbox"] == 0, sent
-        assert 1 <= sent["find outbox_counters"] <= polls + 1, sent
-        await gateway.data(ADD_TAG, {"by": {"externalUserId": "still-2"}, "t": "woke"}, token=tenant.app_token)
-        message = await receive(sockets[1])
+        assert idle["find outbox"] == 0, idle
+        assert 1 <= idle["find outbox_counters"] <= polls + 1, idle
+        with command_log.recording() as busy:
+            await gateway.data(ADD_TAG, {"by": {"externalUserId": "still-2"}, "t": "woke"}, token=tenant.app_token)
+            message = await receive(sockets[1])
+            await asyncio.sleep(0.5)  # the others have read the change too, and moved past it
         assert message["payload"]["data"]["userChanges"]["user"] == {"externalUserId": "still-2", "tags": ["woke"]}
+        assert busy["find outbox"] == 1, busy
+    finally:
+        for socket in sockets:
+            await socket.close()
+
+
+async def test_an_anonymous_device_cannot_multiply_the_store_reads_with_subscriptions(
+    app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str, command_log: CommandLog
+) -> None:
+    """The attack: a public app id is enough for a session token, and a session may open
+    connections of 10 subscriptions each. Polling on their own, 20 of them made 80 counter
+    reads a second, and 20 outbox reads for every change in the app; sharing the app's
+    poll, they cost what one subscription does."""
+    _, token = await register_anonymous(gateway, tenant, "many-subs")
+    settings = app.state.runtime.settings
+    per_connection = settings.subscription_max_per_connection
+    sockets = [await connect(ws_url, {"x-session-token": token}) for _ in range(2)]
+    try:
+        for socket in sockets:
+            assert (await receive(socket))["type"] == "connection_ack"
+            for number in range(per_connection):
+                payload = {"query": WATCH, "variables": {}}
+                await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": payload}))
+        await asyncio.sleep(0.3)
+        with command_log.recording() as idle:
+            await asyncio.sleep(1.0)
+        polls = 1.0 / (settings.subscription_poll_ms / 1000)
+        assert idle["find outbox_counters"] <= polls + 1, idle
+        with command_log.recording() as busy:
+            await gateway.data(UPSERT, {"input": {"externalUserId": "bystander"}}, token=tenant.app_token)
+            await asyncio.sleep(3 * settings.subscription_poll_ms / 1000)
+        assert busy["find outbox"] == 1, busy
     finally:
         for socket in sockets:
             await socket.close()

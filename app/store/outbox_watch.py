@@ -1,0 +1,100 @@
+"""One poll of an app's outbox per interval per process, shared by everyone waiting on it.
+
+Every open ``userChanges`` subscription polls its app's outbox (app/store/outbox.py). Each
+polling on its own, a hundred subscriptions of one app (a mobile app's signed-in users,
+each watching their own profile) made a hundred counter reads per interval, and once any
+user of the app changed, a hundred reads of the same outbox range. Here they share one
+poll: the first waiter of an app starts a task that, once per interval, reads the app's
+counter and, if it moved past where the waiters are, the page after that position (one
+read per distinct position; waiters that keep up share one). Each waiter gets the page
+for its own position. The task ends when a whole interval passed with nobody asking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from app.store import outbox
+from app.store.client import Store
+
+PAGE_SIZE = 500
+
+
+@dataclass(slots=True)
+class _AppWatch:
+    waiting: dict[int, asyncio.Future[outbox.Page]] = field(default_factory=dict)  # by position
+    asked: int = 0  # requests so far: a poll that saw none since the last one ends the task
+    task: asyncio.Task[None] | None = None
+
+
+class OutboxWatch:
+    """The shared polls of one process (one per SubscriptionView)."""
+
+    def __init__(self, store: Store, interval_seconds: float) -> None:
+        self.store = store
+        self.interval = interval_seconds
+        self._apps: dict[str, _AppWatch] = {}
+
+    async def next_page(self, app_id: str, after: int) -> outbox.Page:
+        """The app's events after ``after`` as the next poll finds them, at most one interval
+        from now (an empty page at ``after`` when nothing new has committed). A store error of
+        that poll is raised to every waiter."""
+        watch = self._apps.get(app_id)
+        if watch is None:
+            watch = self._apps[app_id] = _AppWatch()
+            watch.task = asyncio.create_task(self._poll_while_asked(app_id, watch))
+        watch.asked += 1
+        page = watch.waiting.get(after)
+        if page is None:
+            page = watch.waiting[after] = asyncio.get_running_loop().create_future()
+        # Shielded: a subscription that closes must not cancel the others' poll.
+        return await asyncio.shield(page)
+
+    async def _poll_while_asked(self, app_id: str, watch: _AppWatch) -> None:
+        asked_before = -1
+        answering: dict[int, asyncio.Future[outbox.Page]] = {}
+        try:
+            while watch.asked != asked_before:
+                asked_before = watch.asked
+                await asyncio.sleep(self.interval)
+                # Who asks from here on is answered by the next poll.
+                answering, watch.waiting = watch.waiting, {}
+                if not answering:
+                    continue
+                try:
+                    pages = await self._poll(app_id, sorted(answering))
+                except Exception as error:  # the waiters' to handle, as a read of their own would be
+                    for waiter in answering.values():
+                        waiter.set_exception(error)
+                        waiter.exception()  # retrieved here too: a waiter that left will not
+                    continue
+                for position, waiter in answering.items():
+                    waiter.set_result(pages[position])
+        finally:
+            if self._apps.get(app_id) is watch:
+                del self._apps[app_id]
+            for waiter in (*answering.values(), *watch.waiting.values()):  # cancelled mid-poll
+                waiter.cancel()
+
+    async def _poll(self, app_id: str, positions: list[int]) -> dict[int, outbox.Page]:
+        handed_out = await outbox.number_handed_out(self.store, app_id)
+        now = datetime.now(UTC)
+        pages: dict[int, outbox.Page] = {}
+        for position in positions:
+            if handed_out <= position:
+                pages[position] = outbox.Page([], position, False)
+            else:
+                pages[position] = await outbox.read(self.store, app_id, position, PAGE_SIZE, now)
+        return pages
+
+    async def close(self) -> None:
+        """Stop every poll (at shutdown, before the store closes)."""
+        tasks = [watch.task for watch in self._apps.values() if watch.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
