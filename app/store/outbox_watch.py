@@ -7,7 +7,7 @@ user of the app changed, a hundred reads of the same outbox range. Here they sha
 poll: the first waiter of an app starts a task that, once per interval, reads the app's
 counter and, if it moved past where the waiters are, the page after that position (one
 read per distinct position; waiters that keep up share one). Each waiter gets the page
-for its own position. The task ends when a whole interval passed with nobody asking.
+for its own position. The task ends at the first poll that nobody waits for.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ PAGE_SIZE = 500
 @dataclass(slots=True)
 class _AppWatch:
     waiting: dict[int, asyncio.Future[outbox.Page]] = field(default_factory=dict)  # by position
-    asked: int = 0  # requests so far: a poll that saw none since the last one ends the task
     task: asyncio.Task[None] | None = None
 
 
@@ -46,7 +45,6 @@ class OutboxWatch:
         if watch is None:
             watch = self._apps[app_id] = _AppWatch()
             watch.task = asyncio.create_task(self._poll_while_asked(app_id, watch))
-        watch.asked += 1
         page = watch.waiting.get(after)
         if page is None:
             page = watch.waiting[after] = asyncio.get_running_loop().create_future()
@@ -54,16 +52,14 @@ class OutboxWatch:
         return await asyncio.shield(page)
 
     async def _poll_while_asked(self, app_id: str, watch: _AppWatch) -> None:
-        asked_before = -1
         answering: dict[int, asyncio.Future[outbox.Page]] = {}
         try:
-            while watch.asked != asked_before:
-                asked_before = watch.asked
+            while True:
                 await asyncio.sleep(self.interval)
                 # Who asks from here on is answered by the next poll.
                 answering, watch.waiting = watch.waiting, {}
                 if not answering:
-                    continue
+                    return  # everyone left (a subscription asks again as soon as it is answered)
                 try:
                     pages = await self._poll(app_id, sorted(answering))
                 except Exception as error:  # the waiters' to handle, as a read of their own would be

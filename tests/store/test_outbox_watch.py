@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pymongo.errors import PyMongoError
 
 from app.store import outbox
-from app.store.client import Store
+from app.store.client import Store, connect
 from app.store.outbox_watch import OutboxWatch
 from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
@@ -87,3 +88,15 @@ async def test_a_waiter_that_leaves_does_not_cancel_the_others(store: Store, ten
         assert (await asyncio.wait_for(staying, 1.0)).last_seq == position
     finally:
         await watch.close()
+
+
+async def test_a_failed_poll_is_raised_to_every_waiter(tenant: Tenant) -> None:
+    """A store that cannot be reached: each waiter gets the error its own read would have."""
+    unreachable = connect("mongodb://127.0.0.1:9/?directConnection=true", "db", timeout_ms=200)
+    watch = OutboxWatch(unreachable, INTERVAL)
+    try:
+        outcomes = await asyncio.gather(*(watch.next_page(tenant.app_id, 0) for _ in range(3)), return_exceptions=True)
+        assert all(isinstance(outcome, PyMongoError) for outcome in outcomes), outcomes
+    finally:
+        await watch.close()
+        await unreachable.close()
