@@ -38,7 +38,7 @@ from app.graphql.inputs.refs import UserRef
 from app.graphql.pipeline import TENANT, app_id_of, subscription
 from app.graphql.types.user import User
 from app.store import outbox
-from app.store.outbox_watch import PAGE_SIZE, OutboxWatch
+from app.store.outbox_watch import OutboxWatch
 
 CLOSE_EXPIRED = 4401
 RECHECK_SECONDS = 1.0
@@ -158,8 +158,8 @@ async def _changes(context: Context, connection: Connection, app_id: str, user_i
                 socket = cast(WebSocket, context.request)
                 await socket.close(code=CLOSE_EXPIRED, reason="credentials expired or revoked")
             return
-        if more:  # catching up on a backlog: the next page at once
-            page = await outbox.read(context.store, app_id, position, PAGE_SIZE, datetime.now(UTC))
+        if more:  # catching up on a backlog: the next page at once, one read for all at it
+            page = await watch.page_now(app_id, position)
         else:  # the poll all of the process's subscriptions of the app share
             page = await watch.next_page(app_id, position)
         position, more = page.last_seq, page.more

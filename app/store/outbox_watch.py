@@ -8,12 +8,15 @@ poll: the first waiter of an app starts a task that, once per interval, reads th
 counter and, if it moved past where the waiters are, the page after that position (one
 read per distinct position; waiters that keep up share one). Each waiter gets the page
 for its own position. The task ends at the first poll that nobody waits for.
+
+A burst (an import, a bulk upsert of a thousand users) leaves more than a page to read:
+then the waiters ask for the next page at once, and those at one position share one read
+(``page_now``), so a backlog is read once per process, not once per subscription.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,6 +39,7 @@ class OutboxWatch:
         self.store = store
         self.interval = interval_seconds
         self._apps: dict[str, _AppWatch] = {}
+        self._reading: dict[tuple[str, int], asyncio.Task[outbox.Page]] = {}
 
     async def next_page(self, app_id: str, after: int) -> outbox.Page:
         """The app's events after ``after`` as the next poll finds them, at most one interval
@@ -50,6 +54,21 @@ class OutboxWatch:
             page = watch.waiting[after] = asyncio.get_running_loop().create_future()
         # Shielded: a subscription that closes must not cancel the others' poll.
         return await asyncio.shield(page)
+
+    async def page_now(self, app_id: str, after: int) -> outbox.Page:
+        """The app's events after ``after``, read now or at most one interval ago: callers
+        at one position share the read (those that took longer over the page before get
+        it when done), as they share a poll."""
+        key = (app_id, after)
+        reading = self._reading.get(key)
+        if reading is None:
+            now = datetime.now(UTC)
+            reading = asyncio.create_task(outbox.read(self.store, app_id, after, PAGE_SIZE, now))
+            self._reading[key] = reading
+            loop = asyncio.get_running_loop()
+            reading.add_done_callback(lambda _: loop.call_later(self.interval, self._reading.pop, key, None))
+        # Shielded, as in next_page: one caller leaving does not cancel the others' read.
+        return await asyncio.shield(reading)
 
     async def _poll_while_asked(self, app_id: str, watch: _AppWatch) -> None:
         answering: dict[int, asyncio.Future[outbox.Page]] = {}
@@ -87,10 +106,9 @@ class OutboxWatch:
         return pages
 
     async def close(self) -> None:
-        """Stop every poll (at shutdown, before the store closes)."""
-        tasks = [watch.task for watch in self._apps.values() if watch.task is not None]
+        """Stop every poll and read (at shutdown, before the store closes)."""
+        tasks: list[asyncio.Task[object]] = [watch.task for watch in self._apps.values() if watch.task is not None]
+        tasks += self._reading.values()
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)  # a kept read may hold its error

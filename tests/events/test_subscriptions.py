@@ -19,6 +19,7 @@ from tests.serving import served_on_loopback
 
 ADD_TAG = "mutation($by: UserRef!, $t: String!) { addTags(by: $by, tags: [$t]) { userErrors { code } } }"
 WATCH = "subscription($by: UserRef) { userChanges(by: $by) { type user { externalUserId tags } } }"
+BULK = "mutation($r: [UpsertUserInput!]!) { bulkUpsertUsers(records: $r) { failed } }"
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +234,30 @@ async def test_an_anonymous_device_cannot_multiply_the_store_reads_with_subscrip
     finally:
         for socket in sockets:
             await socket.close()
+
+
+async def test_a_burst_is_read_once_for_all_the_subscriptions_of_an_app(
+    app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str, command_log: CommandLog
+) -> None:
+    """A bulk upsert of 600 users leaves more than a page (500) to read: the subscriptions
+    catch up at once, and those at one position share each read. Reading on their own, 10
+    subscriptions made 12 outbox reads for this burst (the shared first page, then one each
+    for the rest); now 3, what one subscription needs."""
+    _, token = await register_anonymous(gateway, tenant, "burst-watcher")
+    socket = await connect(ws_url, {"x-session-token": token})
+    try:
+        assert (await receive(socket))["type"] == "connection_ack"
+        for number in range(app.state.runtime.settings.subscription_max_per_connection):
+            payload = {"query": WATCH, "variables": {}}
+            await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": payload}))
+        await asyncio.sleep(0.3)
+        records = [{"externalUserId": f"burst-{number}"} for number in range(600)]
+        with command_log.recording() as sent:
+            done = await gateway.data(BULK, {"r": records}, token=tenant.app_token)
+            assert done == {"bulkUpsertUsers": {"failed": 0}}
+            await asyncio.sleep(1.0)
+        # Two reads for the first page (a full batch, then one entry to know there is more),
+        # one for the remaining 100.
+        assert sent["find outbox"] == 3, sent
+    finally:
+        await socket.close()

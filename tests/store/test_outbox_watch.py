@@ -100,3 +100,31 @@ async def test_a_failed_poll_is_raised_to_every_waiter(tenant: Tenant) -> None:
     finally:
         await watch.close()
         await unreachable.close()
+
+
+async def test_reads_at_once_at_one_position_are_shared_for_an_interval(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    start = await outbox.number_handed_out(store, tenant.app_id)
+    await gateway.data(UPSERT, {"input": {"externalUserId": "now-1"}}, token=tenant.app_token)
+    watch = OutboxWatch(store, 0.5)
+    try:
+        with command_log.recording() as sent:
+            together = await asyncio.gather(*(watch.page_now(tenant.app_id, start) for _ in range(3)))
+            later = await watch.page_now(tenant.app_id, start)  # a slower subscriber, within the interval
+        assert sent["find outbox"] == 1, sent
+        assert all(page is later for page in together)
+        assert [entry["seq"] for entry in later.entries] == [start + 1]
+    finally:
+        await watch.close()
+
+
+async def test_close_after_a_failed_read_does_not_raise(tenant: Tenant) -> None:
+    unreachable = connect("mongodb://127.0.0.1:9/?directConnection=true", "db", timeout_ms=200)
+    watch = OutboxWatch(unreachable, 10.0)
+    try:
+        with pytest.raises(PyMongoError):
+            await watch.page_now(tenant.app_id, 0)
+    finally:
+        await watch.close()  # the failed read is still kept for the interval
+        await unreachable.close()
