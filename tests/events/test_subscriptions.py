@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -45,6 +46,36 @@ async def subscribe(socket: ClientConnection, variables: dict[str, Any] | None =
     payload = {"query": WATCH, "variables": variables or {}}
     await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
     await asyncio.sleep(0.3)  # the subscription starts reading from "now"
+
+
+async def subscribe_all_it_may(socket: ClientConnection, count: int) -> None:
+    """``count`` subscriptions to the caller's own profile on one connection."""
+    assert (await receive(socket))["type"] == "connection_ack"
+    for number in range(count):
+        payload = {"query": WATCH, "variables": {}}
+        await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": payload}))
+    await asyncio.sleep(0.3)  # the subscriptions start reading from "now"
+
+
+@contextlib.asynccontextmanager
+async def connected(url: str, *params: dict[str, str]) -> AsyncIterator[list[ClientConnection]]:
+    """One connection per ``params``, all closed at the end."""
+    sockets = [await connect(url, each) for each in params]
+    try:
+        yield sockets
+    finally:
+        for socket in sockets:
+            await socket.close()
+
+
+async def assert_one_counter_look_per_poll(app: Starlette, command_log: CommandLog) -> None:
+    """For a second of quiet, the process's subscriptions looked at the counter once per
+    poll interval between them, and read no outbox."""
+    with command_log.recording() as idle:
+        await asyncio.sleep(1.0)
+    polls = 1.0 / (app.state.runtime.settings.subscription_poll_ms / 1000)
+    assert idle["find outbox"] == 0, idle
+    assert 1 <= idle["find outbox_counters"] <= polls + 1, idle
 
 
 async def test_a_user_token_sees_its_own_changes_only(gateway: Gateway, tenant: Tenant, ws_url: str) -> None:
@@ -185,24 +216,17 @@ async def test_the_subscriptions_of_one_app_share_one_poll(
     names = ("still-1", "still-2", "still-3")
     for name in names:
         await gateway.data(UPSERT, {"input": {"externalUserId": name}}, token=tenant.app_token)
-    sockets = [await connect(ws_url, {"Authorization": f"Bearer {tenant.user_token(name)}"}) for name in names]
-    try:
+    tokens = [{"Authorization": f"Bearer {tenant.user_token(name)}"} for name in names]
+    async with connected(ws_url, *tokens) as sockets:
         for socket in sockets:
             await subscribe(socket)
-        with command_log.recording() as idle:
-            await asyncio.sleep(1.0)
-        polls = 1.0 / (app.state.runtime.settings.subscription_poll_ms / 1000)
-        assert idle["find outbox"] == 0, idle
-        assert 1 <= idle["find outbox_counters"] <= polls + 1, idle
+        await assert_one_counter_look_per_poll(app, command_log)
         with command_log.recording() as busy:
             await gateway.data(ADD_TAG, {"by": {"externalUserId": "still-2"}, "t": "woke"}, token=tenant.app_token)
             message = await receive(sockets[1])
             await asyncio.sleep(0.5)  # the others have read the change too, and moved past it
         assert message["payload"]["data"]["userChanges"]["user"] == {"externalUserId": "still-2", "tags": ["woke"]}
         assert busy["find outbox"] == 1, busy
-    finally:
-        for socket in sockets:
-            await socket.close()
 
 
 async def test_an_anonymous_device_cannot_multiply_the_store_reads_with_subscriptions(
@@ -215,25 +239,14 @@ async def test_an_anonymous_device_cannot_multiply_the_store_reads_with_subscrip
     _, token = await register_anonymous(gateway, tenant, "many-subs")
     settings = app.state.runtime.settings
     per_connection = settings.subscription_max_per_connection
-    sockets = [await connect(ws_url, {"x-session-token": token}) for _ in range(2)]
-    try:
+    async with connected(ws_url, *[{"x-session-token": token}] * 2) as sockets:
         for socket in sockets:
-            assert (await receive(socket))["type"] == "connection_ack"
-            for number in range(per_connection):
-                payload = {"query": WATCH, "variables": {}}
-                await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": payload}))
-        await asyncio.sleep(0.3)
-        with command_log.recording() as idle:
-            await asyncio.sleep(1.0)
-        polls = 1.0 / (settings.subscription_poll_ms / 1000)
-        assert idle["find outbox_counters"] <= polls + 1, idle
+            await subscribe_all_it_may(socket, per_connection)
+        await assert_one_counter_look_per_poll(app, command_log)
         with command_log.recording() as busy:
             await gateway.data(UPSERT, {"input": {"externalUserId": "bystander"}}, token=tenant.app_token)
             await asyncio.sleep(3 * settings.subscription_poll_ms / 1000)
         assert busy["find outbox"] == 1, busy
-    finally:
-        for socket in sockets:
-            await socket.close()
 
 
 async def test_a_burst_is_read_once_for_all_the_subscriptions_of_an_app(
@@ -244,13 +257,8 @@ async def test_a_burst_is_read_once_for_all_the_subscriptions_of_an_app(
     subscriptions made 12 outbox reads for this burst (the shared first page, then one each
     for the rest); now 3, what one subscription needs."""
     _, token = await register_anonymous(gateway, tenant, "burst-watcher")
-    socket = await connect(ws_url, {"x-session-token": token})
-    try:
-        assert (await receive(socket))["type"] == "connection_ack"
-        for number in range(app.state.runtime.settings.subscription_max_per_connection):
-            payload = {"query": WATCH, "variables": {}}
-            await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": payload}))
-        await asyncio.sleep(0.3)
+    async with connected(ws_url, {"x-session-token": token}) as (socket,):
+        await subscribe_all_it_may(socket, app.state.runtime.settings.subscription_max_per_connection)
         records = [{"externalUserId": f"burst-{number}"} for number in range(600)]
         with command_log.recording() as sent:
             done = await gateway.data(BULK, {"r": records}, token=tenant.app_token)
@@ -259,5 +267,3 @@ async def test_a_burst_is_read_once_for_all_the_subscriptions_of_an_app(
         # Two reads for the first page (a full batch, then one entry to know there is more),
         # one for the remaining 100.
         assert sent["find outbox"] == 3, sent
-    finally:
-        await socket.close()
