@@ -17,11 +17,16 @@ then the waiters ask for the next page at once, and those at one position share 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pymongo.errors import PyMongoError
+
 from app.store import outbox
 from app.store.client import Store
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 
@@ -43,8 +48,8 @@ class OutboxWatch:
 
     async def next_page(self, app_id: str, after: int) -> outbox.Page:
         """The app's events after ``after`` as the next poll finds them, at most one interval
-        from now (an empty page at ``after`` when nothing new has committed). A store error of
-        that poll is raised to every waiter."""
+        from now: an empty page at ``after`` when nothing new has committed, or when the store
+        failed to answer the poll (logged)."""
         watch = self._apps.get(app_id)
         if watch is None:
             watch = self._apps[app_id] = _AppWatch()
@@ -81,7 +86,14 @@ class OutboxWatch:
                     return  # everyone left (a subscription asks again as soon as it is answered)
                 try:
                     pages = await self._poll(app_id, sorted(answering))
-                except Exception as error:  # the waiters' to handle, as a read of their own would be
+                except PyMongoError as error:
+                    # A stalled or unreachable store: nothing new this time. The waiters carry
+                    # on (re-checking their credentials, which fails them if the store stays
+                    # down) rather than every subscription of the app ending on one hiccup.
+                    failure = {"app_id": app_id, "error": type(error).__name__}
+                    log.warning("outbox poll failed; trying again at the next one", extra=failure)
+                    pages = {position: outbox.Page([], position, False) for position in answering}
+                except Exception as error:  # a bug: the waiters' to report, as a read of their own would
                     for waiter in answering.values():
                         waiter.set_exception(error)
                         waiter.exception()  # retrieved here too: a waiter that left will not

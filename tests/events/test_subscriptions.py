@@ -6,14 +6,19 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
 
+from app.config import Settings
+from app.main import create_app
 from tests.commands import CommandLog
+from tests.conftest import new_tenant
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import UPSERT, personalize, register_anonymous
 from tests.serving import served_on_loopback
@@ -21,6 +26,14 @@ from tests.serving import served_on_loopback
 ADD_TAG = "mutation($by: UserRef!, $t: String!) { addTags(by: $by, tags: [$t]) { userErrors { code } } }"
 WATCH = "subscription($by: UserRef) { userChanges(by: $by) { type user { externalUserId tags } } }"
 BULK = "mutation($r: [UpsertUserInput!]!) { bulkUpsertUsers(records: $r) { failed } }"
+
+
+@dataclass(frozen=True)
+class Fresh:
+    app: Starlette
+    gateway: Gateway
+    ws_url: str
+    commands: CommandLog
 
 
 @pytest.fixture(scope="module")
@@ -249,13 +262,30 @@ async def test_an_anonymous_device_cannot_multiply_the_store_reads_with_subscrip
         assert busy["find outbox"] == 1, busy
 
 
-async def test_a_burst_is_read_once_for_all_the_subscriptions_of_an_app(
-    app: Starlette, gateway: Gateway, tenant: Tenant, ws_url: str, command_log: CommandLog
-) -> None:
+@pytest.fixture(scope="module")
+async def fresh_app(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fresh]:
+    """A gateway on a store of its own: on the test suite's shared store (mongoeco's memory
+    engine, whose writes slow down as collections grow), a 600-user bulk upsert late in the
+    run took over 20 s."""
+    log = CommandLog()
+    configured = settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("bursts")})
+    application = create_app(configured, listeners=[log])
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http,
+            served_on_loopback(application) as port,
+        ):
+            yield Fresh(application, Gateway(http), f"ws://127.0.0.1:{port}/graphql", log)
+
+
+async def test_a_burst_is_read_once_for_all_the_subscriptions_of_an_app(fresh_app: Fresh, admin_token: str) -> None:
     """A bulk upsert of 600 users leaves more than a page (500) to read: the subscriptions
     catch up at once, and those at one position share each read. Reading on their own, 10
     subscriptions made 12 outbox reads for this burst (the shared first page, then one each
     for the rest); now 3, what one subscription needs."""
+    app, gateway, ws_url, command_log = fresh_app.app, fresh_app.gateway, fresh_app.ws_url, fresh_app.commands
+    tenant = await new_tenant(gateway, admin_token)
     _, token = await register_anonymous(gateway, tenant, "burst-watcher")
     async with connected(ws_url, {"x-session-token": token}) as (socket,):
         await subscribe_all_it_may(socket, app.state.runtime.settings.subscription_max_per_connection)
