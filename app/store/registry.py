@@ -17,12 +17,13 @@ installation to another user (personalize, depersonalize, merge) leaves it as it
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.results import BulkWriteResult
 
 from app.store.client import Document, Session, Store
 from app.store.unit_of_work import UnitOfWork
@@ -168,29 +169,46 @@ async def release_user(unit: UnitOfWork, app_id: str, user_id: str) -> None:
     await unit.delete_many(collection(unit.store), {"appId": app_id, "userId": user_id})
 
 
-async def _backfill(
-    store: Store, mark: str, documents: AsyncIterable[Document], entries_of: Callable[[Document], list[Document]]
+async def backfill_once(
+    store: Store,
+    mark: str,
+    target: AsyncCollection[Document],
+    writes: AsyncIterable[UpdateOne],
+    counted: Callable[[BulkWriteResult], int],
 ) -> int:
-    """Upsert the entries (each with its ``_id``) of every document, unless ``mark`` says it
-    was done; an entry that exists is left as it is. Returns how many entries were added."""
-    registry = collection(store)
-    if await registry.find_one({"_id": mark}, {"_id": 1}) is not None:
+    """Send ``writes`` to ``target`` in bulk batches, unless ``mark`` says it was done, then
+    record the mark. Every one-time back-fill keeps its mark here, in the registry collection
+    (no identifier key looks like one). Returns what ``counted`` adds up over the batches."""
+    marks = collection(store)
+    if await marks.find_one({"_id": mark}, {"_id": 1}) is not None:
         return 0
-    added = 0
-    writes: list[UpdateOne] = []
+    done = 0
+    batch: list[UpdateOne] = []
+    async for write in writes:
+        batch.append(write)
+        if len(batch) >= _BACKFILL_BATCH:
+            done += counted(await target.bulk_write(batch, ordered=False))
+            batch = []
+    if batch:
+        done += counted(await target.bulk_write(batch, ordered=False))
+    await marks.update_one({"_id": mark}, {"$set": {"count": done}}, upsert=True)
+    if done:
+        log.info("one-time back-fill %s wrote %d documents", mark, done)
+    return done
+
+
+async def _upserted_entries(
+    documents: AsyncIterable[Document], entries_of: Callable[[Document], list[Document]]
+) -> AsyncIterator[UpdateOne]:
+    """An upsert of each entry (with its ``_id``) of every document; one that exists stays."""
     async for document in documents:
         for entry in entries_of(document):
             fields = {key: value for key, value in entry.items() if key != "_id"}
-            writes.append(UpdateOne({"_id": entry["_id"]}, {"$setOnInsert": fields}, upsert=True))
-        if len(writes) >= _BACKFILL_BATCH:
-            added += (await registry.bulk_write(writes, ordered=False)).upserted_count
-            writes = []
-    if writes:
-        added += (await registry.bulk_write(writes, ordered=False)).upserted_count
-    await registry.update_one({"_id": mark}, {"$set": {"entries": added}}, upsert=True)
-    if added:
-        log.info("registry back-filled with %d entries (%s)", added, mark)
-    return added
+            yield UpdateOne({"_id": entry["_id"]}, {"$setOnInsert": fields}, upsert=True)
+
+
+def _upserted(result: BulkWriteResult) -> int:
+    return result.upserted_count
 
 
 async def backfill(store: Store) -> int:
@@ -202,7 +220,7 @@ async def backfill(store: Store) -> int:
     def entries_of(user: Document) -> list[Document]:
         return [{"_id": key, "appId": user["appId"], "userId": user["_id"]} for key in identifiers_of(user)]
 
-    return await _backfill(store, BACKFILL_MARK, users, entries_of)
+    return await backfill_once(store, BACKFILL_MARK, collection(store), _upserted_entries(users, entries_of), _upserted)
 
 
 async def backfill_installations(store: Store) -> int:
@@ -214,7 +232,8 @@ async def backfill_installations(store: Store) -> int:
         key_ = installation_key(installation["appId"], installation["pushRegistrationId"])
         return [{"_id": key_, "appId": installation["appId"], "installationId": installation["_id"]}]
 
-    return await _backfill(store, INSTALLATIONS_BACKFILL_MARK, installations, entries_of)
+    upserts = _upserted_entries(installations, entries_of)
+    return await backfill_once(store, INSTALLATIONS_BACKFILL_MARK, collection(store), upserts, _upserted)
 
 
 async def claim_installation(unit: UnitOfWork, app_id: str, push_registration_id: str, installation_id: str) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from pymongo import UpdateOne
@@ -12,11 +11,8 @@ from pymongo.errors import ExecutionTimeout
 from app.store import registry
 from app.store.client import Document, Session, Store
 
-log = logging.getLogger(__name__)
-
-# Marks the finished back-fill of channelTypes (kept with the registry's marks).
+# Marks the finished back-fill of channelTypes (registry.backfill_once keeps it).
 CHANNEL_TYPES_MARK = "~backfilled-channel-types"
-_BACKFILL_BATCH = 500
 
 
 def channel_types(channels: Iterable[Document]) -> list[str]:
@@ -41,24 +37,16 @@ def with_channel_types(document: Document) -> Document:
 async def backfill_channel_types(store: Store) -> int:
     """Set ``channelTypes`` on users stored before it existed; done once (a mark records it).
     A user written meanwhile already has it and is left alone. Returns how many were set."""
-    marks = registry.collection(store)
-    if await marks.find_one({"_id": CHANNEL_TYPES_MARK}, {"_id": 1}) is not None:
-        return 0
     missing = {"channelTypes": {"$exists": False}}
-    updated = 0
-    writes: list[UpdateOne] = []
-    async for user in store.users.find(missing, {"channels.type": 1}):
-        types = {"$set": {"channelTypes": channel_types(user.get("channels", []))}}
-        writes.append(UpdateOne({"_id": user["_id"], **missing}, types))
-        if len(writes) >= _BACKFILL_BATCH:
-            updated += (await store.users.bulk_write(writes, ordered=False)).modified_count
-            writes = []
-    if writes:
-        updated += (await store.users.bulk_write(writes, ordered=False)).modified_count
-    await marks.update_one({"_id": CHANNEL_TYPES_MARK}, {"$set": {"users": updated}}, upsert=True)
-    if updated:
-        log.info("channelTypes back-filled on %d users", updated)
-    return updated
+
+    async def settings() -> AsyncIterator[UpdateOne]:
+        async for user in store.users.find(missing, {"channels.type": 1}):
+            types = {"$set": {"channelTypes": channel_types(user.get("channels", []))}}
+            yield UpdateOne({"_id": user["_id"], **missing}, types)
+
+    return await registry.backfill_once(
+        store, CHANNEL_TYPES_MARK, store.users, settings(), lambda result: result.modified_count
+    )
 
 
 async def find_by_id(store: Store, app_id: str, user_id: str, session: Session | None = None) -> Document | None:
