@@ -127,3 +127,22 @@ async def test_a_push_channel_from_an_installation_token_is_matched(gateway: Gat
     channels = (await gateway.data(IDS, {"by": {"externalUserId": "x"}}, token=tenant.app_token))["user"]["channels"]
     assert [channel["type"] for channel in channels] == ["IOS_PUSH"]
     assert await _with_channel(gateway, tenant, "IOS_PUSH") == ["x"]
+
+
+async def test_a_back_fill_that_died_halfway_is_finished_by_the_next_start(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    """A process killed between two batches leaves some users set and no mark: the next start
+    sets the rest, and leaves alone what the first run (or a write since) already set."""
+    for name in ("half-1", "half-2", "half-3"):
+        channels = [{"sms": {"phone": "+4915112345678"}}] if name != "half-2" else []
+        await _ok(gateway, tenant, UPSERT, {"input": {"externalUserId": name, "channels": channels}})
+    await store.users.update_many({"appId": tenant.app_id}, {"$unset": {"channelTypes": ""}})
+    await registry.collection(store).delete_one({"_id": users_store.CHANNEL_TYPES_MARK})
+    first = await store.users.find_one({"appId": tenant.app_id, "channels.type": "SMS"})
+    assert first is not None
+    await store.users.update_one({"_id": first["_id"]}, {"$set": {"channelTypes": ["SMS"]}})  # the dead run's batch
+
+    assert await users_store.backfill_channel_types(store) >= 2  # the other two (and any older test's users)
+    await _assert_every_user_consistent(store, tenant)
+    assert await _with_channel(gateway, tenant, "SMS") == ["half-1", "half-3"]
