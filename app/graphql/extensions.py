@@ -1,4 +1,5 @@
-"""Schema extensions: error masking with request ids."""
+"""Error presentation: masking with request ids (a function, and the schema extension that
+subscriptions run it through)."""
 
 from __future__ import annotations
 
@@ -60,46 +61,48 @@ class MaskUnexpectedErrors(SchemaExtension):
         if result is None or not errors:
             return
         request_id = getattr(self.execution_context.context, "request_id", None)
-        result.errors = [self._present(error, request_id) for error in errors]
+        result.errors = [present(error, request_id) for error in errors]
 
-    def _present(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
-        original = error.original_error
-        if isinstance(error, StrawberryInputCoercionError) and not error.path:
-            # Strawberry's own input checks (a @oneOf input with several members) in variables.
-            message = without_input_values(error.message)
-            return GraphQLError(message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
-        if original is None and not error.path:
-            error.message = without_input_values(error.message)  # a parse or validation error
-        if original is None or isinstance(original, ClientError):
-            return error  # a parse/validation error or one raised for the client
-        if not error.path and isinstance(original, GraphQLError | ValueError | TypeError):
-            # Raised before execution (variable values that do not coerce, e.g. a Date
-            # "2024-13-45"): the client's input, not a fault of ours.
-            message = without_input_values(error.message)
-            return GraphQLError(message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
-        if isinstance(original, Forbidden):
-            return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"})
-        if isinstance(original, PyMongoError) and (is_unavailable(original) or is_timeout(original)):
-            # An outage is not a bug: say so (retryable) instead of masking it as one.
-            log.warning(
-                "store unavailable",
-                extra={"request_id": request_id, "error": type(original).__name__},
-            )
-            return GraphQLError(
-                UNAVAILABLE_MESSAGE,
-                nodes=error.nodes,
-                path=error.path,
-                extensions={"code": "UNAVAILABLE", "requestId": request_id},
-            )
-        log.error(
-            "unexpected error in %s",
-            ".".join(map(str, error.path or [])) or "operation",
-            exc_info=original,
-            extra={"request_id": request_id},
+
+def present(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    """The error as the client sees it; an unexpected one is logged and masked."""
+    original = error.original_error
+    if isinstance(error, StrawberryInputCoercionError) and not error.path:
+        # Strawberry's own input checks (a @oneOf input with several members) in variables.
+        message = without_input_values(error.message)
+        return GraphQLError(message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
+    if original is None and not error.path:
+        error.message = without_input_values(error.message)  # a parse or validation error
+    if original is None or isinstance(original, ClientError):
+        return error  # a parse/validation error or one raised for the client
+    if not error.path and isinstance(original, GraphQLError | ValueError | TypeError):
+        # Raised before execution (variable values that do not coerce, e.g. a Date
+        # "2024-13-45"): the client's input, not a fault of ours.
+        message = without_input_values(error.message)
+        return GraphQLError(message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
+    if isinstance(original, Forbidden):
+        return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions={"code": "FORBIDDEN"})
+    if isinstance(original, PyMongoError) and (is_unavailable(original) or is_timeout(original)):
+        # An outage is not a bug: say so (retryable) instead of masking it as one.
+        log.warning(
+            "store unavailable",
+            extra={"request_id": request_id, "error": type(original).__name__},
         )
         return GraphQLError(
-            MASKED_MESSAGE,
+            UNAVAILABLE_MESSAGE,
             nodes=error.nodes,
             path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            extensions={"code": "UNAVAILABLE", "requestId": request_id},
         )
+    log.error(
+        "unexpected error in %s",
+        ".".join(map(str, error.path or [])) or "operation",
+        exc_info=original,
+        extra={"request_id": request_id},
+    )
+    return GraphQLError(
+        MASKED_MESSAGE,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )

@@ -11,7 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from app.graphql.extensions import MaskUnexpectedErrors
+from app.graphql.extensions import MaskUnexpectedErrors, without_input_values
 from app.graphql.limits.rules import QueryLimits, hide_suggestions
 from app.graphql.mutations.apps import AppMutations
 from app.graphql.mutations.attributes import AttributeMutations
@@ -76,7 +76,8 @@ getattr(Mutation, "__strawberry_definition__").description = (  # noqa: B009
 
 
 class Schema(strawberry.Schema):
-    """The gateway's schema: with suggestions off, no error message names a schema member."""
+    """The gateway's schema: with suggestions off, no error message names a schema member, and
+    no parse or validation error repeats the client's input values."""
 
     def __init__(self, *args: Any, field_suggestions: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -85,6 +86,11 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         if not self.field_suggestions:
             hide_suggestions(errors)
+        for error in errors:
+            if error.original_error is None and not error.path:
+                # A parse error skips the extensions' exit hooks, masking included, and its
+                # message names the token it found: a string literal can be a secret.
+                error.message = without_input_values(error.message)
         super().process_errors(errors, execution_context)
 
 

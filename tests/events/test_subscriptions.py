@@ -297,3 +297,19 @@ async def test_a_burst_is_read_once_for_all_the_subscriptions_of_an_app(fresh_ap
         # Two reads for the first page (a full batch, then one entry to know there is more),
         # one for the remaining 100.
         assert sent["find outbox"] == 3, sent
+
+
+async def test_a_parse_error_does_not_repeat_a_string_of_the_document(tenant: Tenant, ws_url: str) -> None:
+    """A syntax error names the token it found; a string literal there can be a secret. The
+    protocol handler closes the connection with the error's message as the reason."""
+    secret = "xoxb-1234567890-very-secret"
+    async with connected(ws_url, {"authorization": f"Bearer {tenant.app_token}"}) as (socket,):
+        assert (await receive(socket))["type"] == "connection_ack"
+        payload = {"query": 'subscription { userChanges { "' + secret + '" } }'}
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        with pytest.raises(websockets.ConnectionClosedError) as closed:
+            await receive(socket)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4400
+    assert closed.value.rcvd.reason.startswith("Syntax Error: Expected Name")
+    assert secret not in closed.value.rcvd.reason

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from graphql import GraphQLError
 from pymongo.errors import ExecutionTimeout, NetworkTimeout, OperationFailure, PyMongoError
 
-from app.graphql.extensions import MaskUnexpectedErrors, without_input_values
+from app.graphql.extensions import present, without_input_values
 from tests.helpers import Gateway, Tenant
 
 ADD_CHANNEL = """mutation($by: UserRef!, $channel: ChannelInput!) {
@@ -27,7 +28,7 @@ SECRET = "xoxb-1234567890-very-secret"
 )
 def test_a_store_timeout_on_a_read_is_unavailable(failure: PyMongoError) -> None:
     error = GraphQLError("boom", path=["users", "totalCount"], original_error=failure)
-    presented = MaskUnexpectedErrors()._present(error, "req-12345678")
+    presented = present(error, "req-12345678")
     assert presented.extensions == {"code": "UNAVAILABLE", "requestId": "req-12345678"}
 
 
@@ -70,3 +71,11 @@ def test_messages_keep_the_path_and_reason() -> None:
         "Variable '$channel' got an invalid value at 'channel.slack'; "
         "Field 'bogus' is not defined by type 'SlackChannelInput'."
     )
+
+
+async def test_a_parse_error_does_not_repeat_a_string_of_the_document(gateway: Gateway, tenant: Tenant) -> None:
+    """A syntax error names the token it found; a string literal there can be a secret."""
+    query = 'mutation { addChannel(by: {externalUserId: "u"}, channel: {slack: {"' + SECRET + '"}}) { user { id } } }'
+    body = (await gateway.post(query, token=tenant.app_token)).json()
+    assert SECRET not in json.dumps(body)
+    assert body["errors"][0]["message"].startswith("Syntax Error: Expected Name")

@@ -8,15 +8,17 @@ project's own (limits/shape.py): they measure each fragment once, however often 
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError
+from graphql import parse as graphql_parse
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
     ValidationCache,
 )
@@ -73,10 +75,27 @@ class QueryLimits:
             # The validation cache keys on the parsed document object, so it only hits
             # when the parser cache hands back the same document for the same text.
             size = self.cache_size
-            factories += [lambda: ParserCache(maxsize=size), lambda: ValidationCache(maxsize=size)]
+            parse = lru_cache(maxsize=size)(graphql_parse)
+            factories += [lambda: CachedParse(parse), lambda: ValidationCache(maxsize=size)]
         # After the validation cache, whose errors it extends.
         factories.append(RequestGuards)
         return factories
+
+
+class CachedParse(SchemaExtension):
+    """Strawberry's ParserCache, except that a document that does not parse is left to
+    Strawberry's own parse, which answers it as a GraphQL error. (ParserCache raises the
+    error from its hook, past that handling: over a websocket the client got "complete"
+    with no error, and the log a traceback quoting the document.)"""
+
+    def __init__(self, parse: Callable[..., DocumentNode]) -> None:
+        self.parse = parse
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.parse(context.query, **context.parse_options)
+        yield
 
 
 def hide_suggestions(errors: list[GraphQLError]) -> None:
