@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from graphql import FieldNode, get_operation_ast
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, get_operation_ast
 from strawberry.extensions import SchemaExtension
+
+
+def record_operation(
+    request: object | None, document: DocumentNode | None, name: str | None, errors: Sequence[GraphQLError]
+) -> None:
+    """Leave on ``request.state``: the operation's name, a label (its type and root fields, or
+    "invalid" when no operation could be chosen) and the codes of the errors it answered.
+    ``name``: the one requested, else the first operation's (as Strawberry reports it)."""
+    if request is None:
+        return
+    state = getattr(request, "state")  # noqa: B009 (a Request or a WebSocket)
+    state.operation_name = name
+    operation = get_operation_ast(document, name) if document is not None else None
+    if operation is None:
+        state.operation = "invalid"  # a parse or validation failure, or no such operation
+    else:
+        fields = {node.name.value for node in operation.selection_set.selections if isinstance(node, FieldNode)}
+        state.operation = f"{operation.operation.value} {','.join(sorted(fields)) or '-'}"
+    state.error_codes = [(error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for error in errors]
+
+
+def reported_name(document: DocumentNode | None, requested: str | None) -> str | None:
+    """The name Strawberry reports for an operation: the one requested, else the first one's."""
+    if requested is not None or document is None:
+        return requested
+    first = next((node for node in document.definitions if isinstance(node, OperationDefinitionNode)), None)
+    return first.name.value if first is not None and first.name is not None else None
 
 
 class RecordOperation(SchemaExtension):
@@ -14,25 +41,10 @@ class RecordOperation(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         execution = self.execution_context
-        request = getattr(execution.context, "request", None)
-        if request is None:
-            return
-        state = request.state
-        state.operation_name = execution.operation_name
-        try:
-            operation = execution.operation_type.value
-            fields = [selection.name.value for selection in self._selections() if isinstance(selection, FieldNode)]
-            state.operation = f"{operation} {','.join(sorted(set(fields))) or '-'}"
-        except RuntimeError:  # no valid operation: a parse or validation failure
-            state.operation = "invalid"
         errors = getattr(execution.result, "errors", None) or []
-        state.error_codes = [(error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for error in errors]
-
-    def _selections(self) -> list[object]:
-        document = self.execution_context.graphql_document
-        if document is None:
-            raise RuntimeError("no document")
-        node = get_operation_ast(document, self.execution_context.operation_name)
-        if node is None:
-            raise RuntimeError("no operation")
-        return list(node.selection_set.selections)
+        record_operation(
+            getattr(execution.context, "request", None),
+            execution.graphql_document,
+            execution.operation_name,
+            errors,
+        )

@@ -3,7 +3,6 @@ and a typed context built from the principal the authentication middleware found
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema import BaseSchema
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -25,8 +24,11 @@ from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
 from app.graphql.errors import ClientError
+from app.graphql.execution import HTTP_OPERATIONS, OperationRunner
 from app.graphql.limits.guards import OPERATION_NAME_REQUIRED
+from app.graphql.limits.rules import QueryLimits
 from app.graphql.persisted import PersistedQueries, PersistedQueryError
+from app.graphql.schema import Schema
 from app.http.errors import STATUS_CODES, send_error
 from app.http.graphiql import local_graphiql_html
 from app.http.json_body import JsonLimitExceeded, JsonLimits, decode_request_json
@@ -52,10 +54,17 @@ class MutationOverGet(HTTPException):
         super().__init__(405, "mutations run over POST only")
 
 
+class SubscriptionOverHttp(HTTPException):
+    """A subscription sent as a plain request: it has no stream to answer on."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "subscriptions run over a websocket at /graphql (graphql-transport-ws)")
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(
         self,
-        schema: BaseSchema,
+        schema: Schema,
         settings: Settings,
         store: Store,
         box: SecretBox,
@@ -63,6 +72,7 @@ class GraphQLView(GraphQL[Context, None]):
         wake_webhooks: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.runner = OperationRunner(schema, QueryLimits.from_settings(settings), introspection=settings.introspection)
         self.wake_webhooks = wake_webhooks or (lambda: None)
         self.settings = settings
         self.store = store
@@ -106,24 +116,34 @@ class GraphQLView(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """Resolve a persisted query's text first; register it once it has validated."""
+        """Resolve a persisted query's text first, run it (app/graphql/execution.py), and
+        register it once it has validated."""
         try:
             query, to_register = await self.persisted.resolve(request_data.query, request_data.extensions)
         except PersistedQueryError as error:
             if error.status != 200:
                 sub_response.status_code = error.status
             return ExecutionResult(data=None, errors=[ClientError(error.message, error.code)])
-        if query is not request_data.query:
-            request_data = dataclasses.replace(request_data, query=query)
+        method = request_adapter.method
         try:
-            result = await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
+            result = await self.runner.run(
+                query,
+                request_data.variables,
+                context,
+                request_data.operation_name,
+                HTTP_OPERATIONS.get(method, frozenset()),
+                request_data.extensions,
             )
-        except HTTPException as error:
-            refused = error.__cause__
-            if isinstance(refused, InvalidOperationTypeError) and refused.operation_type is OperationType.MUTATION:
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.MUTATION:
                 raise MutationOverGet from error
-            raise
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                raise SubscriptionOverHttp from error
+            raise HTTPException(400, error.as_http_error_reason(method)) from error
         if to_register is not None and query is not None and result.data is not None:
             await self.persisted.register(to_register, query)
         if result.data is None and any(

@@ -14,7 +14,6 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth.authenticate import authenticate
@@ -23,6 +22,7 @@ from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
+from app.graphql.schema import Schema
 from app.graphql.subscriptions import Connection, SocketContext, expiry_of
 from app.http.auth_failure_limit import client_address
 from app.http.graphql_view import GraphQLView
@@ -39,7 +39,7 @@ class SubscriptionView(GraphQLView):
 
     def __init__(
         self,
-        schema: BaseSchema,
+        schema: Schema,
         settings: Settings,
         store: Store,
         box: SecretBox,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import strawberry.schema.schema as strawberry_schema
 from graphql import specified_rules
 
+from app.graphql import execution
 from tests.helpers import Gateway, Tenant, error_codes
 
 
@@ -72,14 +72,14 @@ async def test_a_repeated_query_is_validated_once_with_all_limits_on(
     gateway: Gateway, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     validated: list[int] = []
-    original = strawberry_schema.validate  # type: ignore[attr-defined]
+    original = execution.validate
 
     def counting_validate(*args: Any, **kwargs: Any) -> Any:
         validated.append(len(args[2]))  # the rules: the specified ones plus the limits
         return original(*args, **kwargs)
 
-    # strawberry's validate_document (wrapped by the ValidationCache) calls this name.
-    monkeypatch.setattr(strawberry_schema, "validate", counting_validate)
+    # The HTTP operation runner validates through this name, once per distinct text.
+    monkeypatch.setattr(execution, "validate", counting_validate)
     query = "query RepeatedOnce { users(first: 3) { totalCount nodes { id tags } } }"
     for _ in range(3):
         await gateway.data(query, token=tenant.app_token)

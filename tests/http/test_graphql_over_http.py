@@ -182,3 +182,17 @@ async def test_refusals_before_graphql_use_the_negotiated_media_type(http: httpx
 async def test_post_answers_carry_no_cache_control(http: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await post(http, tenant, {"query": "{ __typename }"})
     assert "cache-control" not in response.headers
+
+
+async def test_a_subscription_sent_over_http_is_a_request_error(http: httpx.AsyncClient, tenant: Tenant) -> None:
+    """It has no stream to answer on: a 400 that says where subscriptions run (it used to be
+    run and fail as an INTERNAL_SERVER_ERROR, logged as a bug)."""
+    query = "subscription { userChanges { type } }"
+    for response in (
+        await post(http, tenant, {"query": query}),
+        await http.get("/graphql", params={"query": query}, headers=bearer(tenant)),
+    ):
+        assert response.status_code == 400, response.text
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_REQUEST"
+        assert "websocket" in error["message"]
