@@ -26,10 +26,15 @@ UNAVAILABLE_MESSAGE = "The store is unavailable; retry later."
 # responses, logs and error trackers, so those parts are cut; the path and reason stay.
 _INVALID_VARIABLE = re.compile(r"^Variable '\$(?P<name>[_A-Za-z][_0-9A-Za-z]*)' got invalid value ", re.DOTALL)
 _ECHOED_VALUE = re.compile(r"(cannot represent [^:;]*value|, found)[: ].*$", re.DOTALL)
+# A syntax error names the token it stopped at: punctuation and <EOF> help the client, a
+# string, number or name of the document may be a secret (an access token typed inline).
+_SYNTAX_TOKEN = re.compile(r"(, found|Unexpected) (String|BlockString|Int|Float|Name) .*$", re.DOTALL)
 
 
 def without_input_values(message: str) -> str:
     """The message with the client's input values left out."""
+    if message.startswith("Syntax Error:"):
+        return _SYNTAX_TOKEN.sub(lambda found: f"{found.group(1)} {found.group(2)} (value not shown).", message)
     match = _INVALID_VARIABLE.match(message)
     if match is not None:
         name = match.group("name")

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from pymongo.errors import ExecutionTimeout, NetworkTimeout, OperationFailure, PyMongoError
 
 from app.graphql.extensions import present, without_input_values
@@ -79,3 +79,20 @@ async def test_a_parse_error_does_not_repeat_a_string_of_the_document(gateway: G
     body = (await gateway.post(query, token=tenant.app_token)).json()
     assert SECRET not in json.dumps(body)
     assert body["errors"][0]["message"].startswith("Syntax Error: Expected Name")
+
+
+@pytest.mark.parametrize(
+    ("document", "shown"),
+    [
+        ('{ users { "' + SECRET + '" } }', "Syntax Error: Expected Name, found String (value not shown)."),
+        ('{ users { """' + SECRET + '""" } }', "Syntax Error: Expected Name, found BlockString (value not shown)."),
+        ("{ users } xoxb", "Syntax Error: Unexpected Name (value not shown)."),
+        # Punctuation and the end of the document are no one's secret, and tell where it broke.
+        ("{ users(first: 1 }", "Syntax Error: Expected Name, found '}'."),
+        ("{ users", "Syntax Error: Expected Name, found <EOF>."),
+    ],
+)
+def test_a_syntax_error_names_the_kind_of_token_not_its_value(document: str, shown: str) -> None:
+    with pytest.raises(GraphQLError) as raised:
+        parse(document)
+    assert without_input_values(raised.value.message) == shown
