@@ -3,7 +3,8 @@
 Authentication happens in ``connection_init`` (payload ``{"Authorization": "Bearer …"}`` or
 ``{"x-session-token": "…"}``) with the same checks as HTTP. A connection ends (close code
 4401) when its token expires or its session stops being valid; each subscription re-checks
-that on every poll. The changes come from the outbox, polled every
+that on every poll, and a store read answers the re-checks of every connection with that
+credential for a second (app/auth/rechecks.py). The changes come from the outbox, polled every
 ``subscription_poll_ms`` (so a change made through any gateway process is seen), once per
 interval for all of the process's subscriptions to the app (app/store/outbox_watch.py): a
 look at the app's event counter, and the outbox read only when it has moved.
@@ -23,10 +24,9 @@ import strawberry
 from starlette.websockets import WebSocket
 
 from app.auth import scopes
-from app.auth.authenticate import authenticate
 from app.auth.principal import Principal
 from app.auth.principal import Scope as Role
-from app.auth.tokens import InvalidToken
+from app.auth.rechecks import CredentialRechecks
 from app.domain import users
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.events import USER_DELETED, USER_MERGED, global_user_id
@@ -50,6 +50,7 @@ class SocketContext(Context):
 
     connection_params: dict[str, Any] | None = None
     outbox_watch: OutboxWatch | None = None  # the view's, shared by the process's subscriptions
+    rechecks: CredentialRechecks | None = None  # the view's, shared by the process's connections
 
 
 @dataclass(slots=True)
@@ -73,19 +74,19 @@ def expiry_of(headers: dict[str, str]) -> datetime | None:
 
 
 async def _still_valid(context: Context, connection: Connection) -> bool:
-    """The token has not expired and, re-checked at most every RECHECK_SECONDS, still passes
-    the checks of connection_init (key not revoked, session not voided)."""
+    """The token has not expired and, re-checked at most every RECHECK_SECONDS (once for all
+    the process's connections with this credential), still passes the checks of
+    connection_init (key not revoked, session not voided)."""
     if connection.expires_at is not None and datetime.now(UTC) >= connection.expires_at:
         return False
     now = asyncio.get_running_loop().time()
     if now - connection.checked_at < RECHECK_SECONDS:
         return True
     connection.checked_at = now
-    try:
-        await authenticate(connection.headers, context.settings, context.store, context.box)
-    except InvalidToken:
-        return False
-    return True
+    rechecks = cast(SocketContext, context).rechecks
+    if rechecks is None:
+        raise RuntimeError("a subscription runs in the SubscriptionView, which gives the re-checks")
+    return await rechecks.still_valid(connection.headers)
 
 
 @strawberry.type(description="One change to the watched user.")

@@ -18,12 +18,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth.authenticate import authenticate
 from app.auth.principal import Scope as Role
+from app.auth.rechecks import CredentialRechecks
 from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
 from app.graphql.schema import Schema
-from app.graphql.subscriptions import Connection, SocketContext, expiry_of
+from app.graphql.subscriptions import RECHECK_SECONDS, Connection, SocketContext, expiry_of
 from app.http.auth_failure_limit import client_address
 from app.http.graphql_view import GraphQLView
 from app.http.rate_limit import RateLimiter
@@ -52,6 +53,7 @@ class SubscriptionView(GraphQLView):
         ``outbox_watch`` gives every subscription of the process its app's shared polls."""
         super().__init__(schema, settings, store, box)
         self.outbox_watch = outbox_watch
+        self.rechecks = CredentialRechecks(settings, store, box, RECHECK_SECONDS)
         self.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
         self.connections_per_app: dict[str, int] = {}
         self.rate_limiter = rate_limiter
@@ -70,7 +72,7 @@ class SubscriptionView(GraphQLView):
         request.state.request_id = getattr(request.state, "request_id", None) or "ws"
         base = await super().get_context(request, response)
         fields = {name: getattr(base, name) for name in Context.__dataclass_fields__}
-        return SocketContext(**fields, outbox_watch=self.outbox_watch)
+        return SocketContext(**fields, outbox_watch=self.outbox_watch, rechecks=self.rechecks)
 
     async def on_ws_connect(self, context: Any) -> None:
         params = context.connection_params or {}

@@ -262,6 +262,27 @@ async def test_an_anonymous_device_cannot_multiply_the_store_reads_with_subscrip
         assert busy["find outbox"] == 1, busy
 
 
+async def test_connections_of_one_session_share_its_re_checks(
+    gateway: Gateway, tenant: Tenant, ws_url: str, command_log: CommandLog
+) -> None:
+    """The attack: one anonymous session opens many connections, and each re-checked the
+    session every second (two store reads). Shared, the re-checks cost what one connection's
+    do. And a voided session still ends every connection."""
+    _, token = await register_anonymous(gateway, tenant, "many-connections")
+    async with connected(ws_url, *[{"x-session-token": token}] * 6) as sockets:
+        for socket in sockets:
+            await subscribe(socket)
+        with command_log.recording() as quiet:
+            await asyncio.sleep(2.0)
+        assert 1 <= quiet["find sessions"] <= 3, quiet  # six connections: 12 before
+        await personalize(gateway, tenant, "many-connections", {"externalUserId": "many-connections"})
+        for socket in sockets:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                for _ in range(10):
+                    await receive(socket)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
 @pytest.fixture(scope="module")
 async def fresh_app(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fresh]:
     """A gateway on a store of its own: on the test suite's shared store (mongoeco's memory
