@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from graphql import GraphQLFormattedError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -48,7 +49,7 @@ class BareContext:
     request: Any = None
 
 
-def answered(result: ExecutionResult) -> tuple[Any, list[dict[str, Any]]]:
+def answered(result: ExecutionResult) -> tuple[Any, list[GraphQLFormattedError]]:
     return result.data, [error.formatted for error in result.errors or ()]
 
 

@@ -72,7 +72,7 @@ async def test_a_repeated_query_is_validated_once_with_all_limits_on(
     gateway: Gateway, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     validated: list[int] = []
-    original = execution.validate
+    original = execution.validate  # type: ignore[attr-defined]
 
     def counting_validate(*args: Any, **kwargs: Any) -> Any:
         validated.append(len(args[2]))  # the rules: the specified ones plus the limits
