@@ -115,7 +115,7 @@ class OperationRunner:
                     operation_extensions=operation_extensions,
                 )
             )
-        except Exception as error:
+        except Exception as error:  # graphql-core returns errors; this is a fault: masked and logged below
             failure = error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
             return self._finish(context, document, operation_name, None, [failure])
         return self._finish(context, document, operation_name, result.data, list(result.errors or ()))
