@@ -65,6 +65,7 @@ from app.store.client import Store, connect
 from app.store.embedded_engine import EmbeddedSQLiteEngine
 from app.store.store_address import running_store_uri
 from bench.read import free_port
+from bench.scale_targets import Measured, print_targets
 
 SEED_BATCH = 1_000
 DATABASE = "profile_gateway"
@@ -306,6 +307,7 @@ async def _cpu_floor(
     args: argparse.Namespace,
     gateway: psutil.Process,
     baselines: list[tuple[Baseline, psutil.Process, str]],
+    measured: Measured,
 ) -> list[FloorRow]:
     """The gateway's CPU per ``user(by: {id})`` against each baseline's for the same look-up,
     in rounds that alternate them (so a change in the machine's speed hits all alike): per
@@ -332,7 +334,10 @@ async def _cpu_floor(
     for (baseline, _, _), theirs in zip(baselines, cpu, strict=True):
         ratios = [ours / base for ours, base in zip(gateway_cpu, theirs, strict=True) if base > 0]
         rows.append((baseline.name, _spread(theirs), _spread(ratios) if ratios else "n/a"))
+        if ratios:
+            measured.cpu_ratios[baseline.module] = statistics.median(ratios)
     rows.append(("the gateway", _spread(gateway_cpu), "1"))
+    measured.gateway_cpu_ms = statistics.median(gateway_cpu)
     return rows
 
 
@@ -379,7 +384,7 @@ def _start(arguments: list[str], env: dict[str, str], log: Path) -> subprocess.P
 Row = tuple[str, str, str, str, str, str]
 
 
-async def run_size(users: int, args: argparse.Namespace) -> tuple[list[Row], list[FloorRow]]:
+async def run_size(users: int, args: argparse.Namespace) -> tuple[list[Row], list[FloorRow], Measured]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-scale-{users}-")) / "data"
     env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI" and not k.startswith("PROFILE_GATEWAY_")}
     env |= {
@@ -409,6 +414,7 @@ async def run_size(users: int, args: argparse.Namespace) -> tuple[list[Row], lis
         store, gateway = psutil.Process(started[0].pid), psutil.Process(started[1].pid)
         rows: list[Row] = []
         floor: list[FloorRow] = []
+        measured = Measured(users)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             page = await client.post(
                 "/graphql",
@@ -422,6 +428,7 @@ async def run_size(users: int, args: argparse.Namespace) -> tuple[list[Row], lis
                     client, shape, users, calls, token, store, gateway
                 )
                 p90 = sorted(times)[max(0, int(len(times) * 0.9) - 1)]
+                measured.median_seconds[shape.name] = statistics.median(times)
                 rows.append(
                     (
                         shape.name,
@@ -438,6 +445,7 @@ async def run_size(users: int, args: argparse.Namespace) -> tuple[list[Row], lis
                     for _ in range(args.write_rounds)
                 ]
                 rates = [rate for rate, _, _ in rounds]
+                measured.writes_per_second = statistics.median(rates)
                 failed = sum(failures for _, _, failures in rounds)
                 name = f"single-user writes, {args.clients} concurrent clients, {len(rounds)} rounds"
                 median = statistics.median(median for _, median, _ in rounds)
@@ -451,8 +459,8 @@ async def run_size(users: int, args: argparse.Namespace) -> tuple[list[Row], lis
                     started.append(process)
                     await _wait_started(url, process, log, any_answer=True, name=baseline.name)
                     baselines.append((baseline, psutil.Process(process.pid), url))
-                floor = await _cpu_floor(client, token, users, args, gateway, baselines)
-        return rows, floor
+                floor = await _cpu_floor(client, token, users, args, gateway, baselines, measured)
+        return rows, floor, measured
     finally:
         for process in reversed(started):
             _stop(process)
@@ -492,12 +500,15 @@ async def main() -> None:
     # Stopped from outside (SIGTERM), still stop the store and gateway processes started here.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"Embedded store ({args.engine}) in its own process; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    runs: list[Measured] = []
     for users in (int(size) for size in args.sizes.split(",")):
         speed_before = machine_speed_ms()
-        rows, floor = await run_size(users, args)
+        rows, floor, measured = await run_size(users, args)
+        runs.append(measured)
         _print(users, rows, floor, args.floor_rounds)
         speeds = f"{speed_before:.0f} ms before, {machine_speed_ms():.0f} ms after"
         print(f"\nmachine speed: a fixed pure-Python loop took {speeds} (lower is faster)")
+    print_targets(runs)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,9 @@ def test_the_scale_benchmark_measures_every_shape() -> None:
     assert "bare Strawberry" in floor[1][0] and "the gateway" in floor[2][0], finished.stdout
     assert all(float(row[1].split()[0]) > 0 for row in floor), finished.stdout  # each one's CPU was read
     assert "machine speed" in finished.stdout
+    targets = lines[lines.index("### Targets") :]
+    assert any(line.startswith("| single-user writes ≥ 50/s at 200 users |") for line in targets), finished.stdout
+    assert any(line.startswith("| gateway CPU ≤ 1 ms per cached simple read |") for line in targets), finished.stdout
 
 
 def test_the_import_benchmark_imports_every_row() -> None:
