@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
 from app.crypto import SecretBox
+from app.domain.device_reach import backfill_device_channel_types
 from app.domain.webhooks_dispatcher import Dispatcher
 from app.graphql.limits.rules import QueryLimits
 from app.graphql.persisted import PersistedQueries, load_manifest
@@ -95,6 +96,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
         try:
             await detect_embedded_store(store)
             await ensure_indexes(store)
+            await backfill_device_channel_types(store)  # after channelTypes' own back-fill there
             await idempotency.ensure_indexes(store)
             await rate_limits.ensure_indexes(store)
             await persisted_queries.ensure_indexes(store)

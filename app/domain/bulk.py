@@ -190,7 +190,7 @@ async def _write(unit: UnitOfWork, batch: Batch, actor: Actor, remaining: dict[i
             # Version guard as an upsert: if the user changed meanwhile, the filter misses and
             # the insert collides on _id (a duplicate key): the unit runs again.
             document = {**document, "updatedAt": now, "version": existing["version"] + 1}
-            guard = {"_id": existing["_id"], "appId": batch.app_id, "version": existing["version"]}
+            guard = users_store.whole_document_guard(existing)
             writes.append((guard, document))
         written.append((index, document, existing is None))
         held, holding = registry.identifiers_of(existing), registry.identifiers_of(document)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.domain.channel_specs import ChannelType, ValidChannel
+from app.domain.device_reach import devices_changed
 from app.domain.profile import Document
 from app.domain.push_destinations import DEVICE_CHANNEL_PREFIX, PUSH_BY_PLATFORM, PUSH_TYPES
 from app.domain.retry import StaleUser
@@ -167,3 +168,4 @@ async def _update(unit: UnitOfWork, installation: Document, update: Document) ->
     selector = {"_id": installation["_id"], "appId": installation["appId"], "userId": installation["userId"]}
     if not await unit.update_one(unit.store.installations, selector, update):
         raise StaleUser(installation["userId"])
+    devices_changed(unit, installation["appId"], installation["userId"])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.domain import clock, definitions, history, installation_data, installations, sessions
 from app.domain.actor import Actor
+from app.domain.device_reach import PUSH_REACH_FIELDS, device_channel_types, devices_changed
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.installation_data import InstallationData
@@ -63,9 +64,13 @@ async def save_installation(
             if stored is None:
                 raise _Raced  # deleted meanwhile (with its user): register it anew
             unit.touches(stored["userId"])
+            if any(existing.get(name) != stored.get(name) for name in PUSH_REACH_FIELDS):
+                devices_changed(unit, app_id, stored["userId"])
             return Saved(stored, created=False)
         user = new_user_document(app_id, new_user_id(), now)
         installation = installation_data.new_document(app_id, user["_id"], valid, now)
+        # Its one installation is all the new user's reach: known here, not read at commit.
+        user["deviceChannelTypes"] = user["channelTypes"] = device_channel_types([installation])
         await unit.insert_one(store.users, user)
         await unit.insert_one(store.installations, installation)
         await registry.claim_installation(unit, app_id, valid.push_registration_id, installation["_id"])

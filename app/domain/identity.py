@@ -12,6 +12,7 @@ from datetime import datetime
 
 from app.domain import clock, history, installations, sessions
 from app.domain.actor import Actor
+from app.domain.device_reach import devices_changed
 from app.domain.errors import DomainError, ErrorCode, ErrorCollector
 from app.domain.history import EventKind
 from app.domain.identifiers import normalize_emails, normalize_external_user_id, normalize_phones
@@ -63,6 +64,7 @@ async def move_installation(unit: UnitOfWork, installation: Document, user_id: s
         {"_id": installation["_id"], "appId": installation["appId"]},
         {"$set": {"userId": user_id, "isPrimaryDevice": False, "updatedAt": now}},
     )
+    devices_changed(unit, installation["appId"], installation["userId"], user_id)
 
 
 async def leave_user(unit: UnitOfWork, actor: Actor, installation: Document, user_id: str, now: datetime) -> None:

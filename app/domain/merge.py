@@ -14,6 +14,7 @@ from typing import Any
 from app.domain import clock, history, installations, limits, sessions
 from app.domain.actor import Actor
 from app.domain.channel_documents import check_channel_limit
+from app.domain.device_reach import devices_changed
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.profile import TEXT_FIELDS, Document, ProfileType, check_document_limits
@@ -180,7 +181,8 @@ async def absorb(
     if not await replace_with_version(unit, target, merged, path):
         raise StaleUser(target["_id"])
     await step("target_updated")
-    await installations.move_all(unit, app_id, source["_id"], target["_id"], now)
+    if await installations.move_all(unit, app_id, source["_id"], target["_id"], now):
+        devices_changed(unit, app_id, target["_id"])  # the source keeps only its redirect
     await step("installations_moved")
     # Redirect chains stay one hop long; the history follows the person (and is erased with it).
     await unit.update_many(

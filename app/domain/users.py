@@ -198,9 +198,7 @@ async def replace_if_unchanged(unit: UnitOfWork, previous: Document, updated: Do
     unit.touches(previous["_id"])
     await registry.sync(unit, previous, updated)  # the registry decides who holds an identifier
     return await unit.replace_one(
-        unit.store.users,
-        {"_id": previous["_id"], "appId": previous["appId"], "version": previous["version"]},
-        users_store.with_channel_types(updated),
+        unit.store.users, users_store.whole_document_guard(previous), users_store.with_channel_types(updated)
     )
 
 

@@ -9,7 +9,7 @@ Stored form::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from app.store.client import Document, Session, Store
@@ -55,9 +55,36 @@ async def find_by_push_registration_ids(
     return [found.get(registration) for registration in push_registration_ids]
 
 
-async def move_all(unit: UnitOfWork, app_id: str, from_user: str, to_user: str, now: datetime) -> None:
-    """Hand every installation of ``from_user`` to ``to_user``. A moved installation stops
-    being primary when the receiving user already has a primary one (at most one each)."""
+async def push_fields_of_user(unit: UnitOfWork, app_id: str, user_id: str) -> list[Document]:
+    """The user's installations as this unit leaves them: only what decides whether one is a
+    push destination (platform, token, push enabled)."""
+    projection = {"platform": 1, "pushToken": 1, "isPushRegistrationEnabled": 1}
+    cursor = unit.store.installations.find({"appId": app_id, "userId": user_id}, projection, session=unit.session)
+    return [installation async for installation in cursor]
+
+
+async def with_token_by_user(store: Store) -> AsyncIterator[tuple[str, str, list[Document]]]:
+    """(app id, user id, its installations that hold a push token), user by user: for the
+    one-time back-fill of the users' push types."""
+    projection = {"appId": 1, "userId": 1, "platform": 1, "pushToken": 1, "isPushRegistrationEnabled": 1}
+    cursor = store.installations.find({"pushToken": {"$exists": True}}, projection).sort([("appId", 1), ("userId", 1)])
+    current: tuple[str, str] | None = None
+    owned: list[Document] = []
+    async for installation in cursor:
+        owner = (installation["appId"], installation["userId"])
+        if owner != current and current is not None:
+            yield (*current, owned)
+            owned = []
+        current = owner
+        owned.append(installation)
+    if current is not None:
+        yield (*current, owned)
+
+
+async def move_all(unit: UnitOfWork, app_id: str, from_user: str, to_user: str, now: datetime) -> int:
+    """Hand every installation of ``from_user`` to ``to_user``; returns how many moved. A moved
+    installation stops being primary when the receiving user already has a primary one (at
+    most one each)."""
     installations = unit.store.installations
     if await installations.find_one(
         {"appId": app_id, "userId": to_user, "isPrimaryDevice": True}, {"_id": 1}, session=unit.session
@@ -67,6 +94,6 @@ async def move_all(unit: UnitOfWork, app_id: str, from_user: str, to_user: str, 
             {"appId": app_id, "userId": from_user, "isPrimaryDevice": True},
             {"$set": {"isPrimaryDevice": False}},
         )
-    await unit.update_many(
+    return await unit.update_many(
         installations, {"appId": app_id, "userId": from_user}, {"$set": {"userId": to_user, "updatedAt": now}}
     )

@@ -42,6 +42,12 @@ class UnitOfWork:
         # Change events for the outbox: (user id, event, whether version/externalUserId are set).
         self._changes: list[tuple[str, Document, bool]] = []
         self._user_ids: list[str] = []
+        self._at_commit: dict[Any, Callable[[], Awaitable[None]]] = {}
+
+    def at_commit(self, key: Any, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` once, after the unit's own work and before its staged writes, whatever
+        number of times ``key`` is named: for what depends on the unit's final state."""
+        self._at_commit.setdefault(key, step)
 
     def record(self, event: Document) -> None:
         """Stage a history event; it is written with the commit."""
@@ -134,6 +140,8 @@ class UnitOfWork:
             ) from None
 
     async def _flush(self) -> None:
+        for step in self._at_commit.values():
+            await step()
         await self.insert_many(self.store.history, self._events)
         await self._flush_changes()
         claim = idempotency.current_claim()

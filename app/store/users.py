@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pymongo import UpdateOne
 from pymongo.errors import ExecutionTimeout
 
-from app.store import registry
+from app.store import installations, registry
 from app.store.client import Document, Session, Store
 
-# Marks the finished back-fill of channelTypes (registry.backfill_once keeps it).
+if TYPE_CHECKING:
+    from app.store.unit_of_work import UnitOfWork
+
+# Mark the finished back-fills of channelTypes and deviceChannelTypes (registry.backfill_once keeps them).
 CHANNEL_TYPES_MARK = "~backfilled-channel-types"
+DEVICE_TYPES_MARK = "~backfilled-device-channel-types"
 
 
 def channel_types(channels: Iterable[Document]) -> list[str]:
@@ -21,8 +25,9 @@ def channel_types(channels: Iterable[Document]) -> list[str]:
 
 
 def with_channel_types(document: Document) -> Document:
-    """``document`` with ``channelTypes`` set from its channels; every write of a whole user
-    document goes through it.
+    """``document`` with ``channelTypes`` set from its channels and from the push types its
+    installations give it (``deviceChannelTypes``, kept by app/domain/device_reach.py); every
+    write of a whole user document goes through it.
 
     The hasChannel filter matches this top-level list of strings, through the (appId,
     channelTypes, _id) index. A path into the embedded channels (``channels.type``) is
@@ -30,8 +35,40 @@ def with_channel_types(document: Document) -> Document:
     every user of the app to answer it: a page over 20,000 users took 0.8-1.1 s that way and
     5-37 ms this way."""
     if "channels" in document:  # a merge tombstone has none, and keeps only its redirect
-        document["channelTypes"] = channel_types(document["channels"])
+        stored = channel_types(document["channels"])
+        document["channelTypes"] = sorted({*stored, *document.get("deviceChannelTypes", ())})
     return document
+
+
+def whole_document_guard(previous: Document) -> dict[str, Any]:
+    """The filter a whole-document write of ``previous``'s next version goes through: the
+    user unchanged since it was read, its version and its installations' push types alike
+    (those change through installation writes, which leave ``version`` alone)."""
+    return {
+        "_id": previous["_id"],
+        "appId": previous["appId"],
+        "version": previous["version"],
+        "deviceVersion": previous.get("deviceVersion"),  # None matches a user that never had one
+    }
+
+
+async def set_device_channel_types(unit: UnitOfWork, app_id: str, user_id: str, device_types: list[str]) -> None:
+    """Store the push types a user's installations give it, unless they are stored already
+    (a merged user keeps only its redirect). ``deviceVersion`` moves, so that a whole-document
+    write based on an earlier read misses its guard and runs again."""
+    projection = {"channels.type": 1, "deviceChannelTypes": 1, "mergedInto": 1}
+    user = await unit.store.users.find_one({"_id": user_id, "appId": app_id}, projection, session=unit.session)
+    if user is None or "mergedInto" in user or user.get("deviceChannelTypes", []) == device_types:
+        return
+    stored = channel_types(user.get("channels", []))
+    await unit.update_one(
+        unit.store.users,
+        {"_id": user_id, "appId": app_id},
+        {
+            "$set": {"deviceChannelTypes": device_types, "channelTypes": sorted({*stored, *device_types})},
+            "$inc": {"deviceVersion": 1},
+        },
+    )
 
 
 async def backfill_channel_types(store: Store) -> int:
@@ -46,6 +83,24 @@ async def backfill_channel_types(store: Store) -> int:
 
     return await registry.backfill_once(
         store, CHANNEL_TYPES_MARK, store.users, settings(), lambda result: result.modified_count
+    )
+
+
+async def backfill_device_channel_types(store: Store, types_of: Callable[[list[Document]], list[str]]) -> int:
+    """Set ``deviceChannelTypes`` (``types_of`` the user's installations that hold a token) on
+    users stored before it existed, and add those types to ``channelTypes``; done once (a mark
+    records it). A user written meanwhile already has it and is left alone."""
+
+    async def settings() -> AsyncIterator[UpdateOne]:
+        async for app_id, user_id, owned in installations.with_token_by_user(store):
+            types = types_of(owned)
+            if types:
+                missing = {"_id": user_id, "appId": app_id, "deviceChannelTypes": {"$exists": False}}
+                set_types = {"$set": {"deviceChannelTypes": types}, "$addToSet": {"channelTypes": {"$each": types}}}
+                yield UpdateOne(missing, {**set_types, "$inc": {"deviceVersion": 1}})
+
+    return await registry.backfill_once(
+        store, DEVICE_TYPES_MARK, store.users, settings(), lambda result: result.modified_count
     )
 
 

@@ -1,16 +1,16 @@
 """``channelTypes``: the list of a user's channel types that the hasChannel filter matches.
 
 Every write path that changes channels must keep it equal to the types of the stored
-channels, or hasChannel silently misses users; users stored before it existed get it once
-at start-up.
+channels and of the push destinations the user's installations give it
+(tests/domain/test_device_channel_types.py), or hasChannel silently misses users; users
+stored before it existed get it once at start-up.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from app.domain.device_reach import device_channel_types
 from app.store import indexes, registry
 from app.store import users as users_store
 from app.store.client import Store
@@ -39,10 +39,14 @@ async def _ok(gateway: Gateway, tenant: Tenant, query: str, variables: dict[str,
 
 
 async def _assert_every_user_consistent(store: Store, tenant: Tenant) -> set[str]:
-    """Each live user's channelTypes are its channels' types; returns every type seen."""
+    """Each live user's channelTypes are its stored channels' types and the push types of its
+    installations (deviceChannelTypes); returns every type seen."""
     seen: set[str] = set()
     async for user in store.users.find({"appId": tenant.app_id, "mergedInto": {"$exists": False}}):
-        types = sorted({channel["type"] for channel in user["channels"]})
+        owned = await store.installations.find({"appId": tenant.app_id, "userId": user["_id"]}).to_list()
+        devices = device_channel_types(owned)
+        assert user.get("deviceChannelTypes", []) == devices, (user["_id"], user.get("deviceChannelTypes"), devices)
+        types = sorted({channel["type"] for channel in user["channels"]} | set(devices))
         assert user.get("channelTypes") == types, (user["_id"], user.get("channelTypes"), types)
         seen.update(types)
     return seen
@@ -116,11 +120,6 @@ async def test_users_stored_before_channel_types_get_them_once_at_start_up(
     assert await users_store.backfill_channel_types(store) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: hasChannel matches the channels stored on the profile; a push channel "
-    "that `channels` derives from an installation's token is not in channelTypes",
-)
 async def test_a_push_channel_from_an_installation_token_is_matched(gateway: Gateway, tenant: Tenant) -> None:
     await _ok(gateway, tenant, SAVE, {"input": {"pushRegistrationId": "d1", "platform": "IOS", "pushToken": "t" * 64}})
     await _ok(gateway, tenant, PERSONALIZE, {"prid": "d1", "identity": {"externalUserId": "x"}})

@@ -248,6 +248,12 @@ CASES: dict[str, tuple[Setup, str, dict[str, Any]]] = {
         SAVE,
         {"input": {"pushRegistrationId": "dev-1", "platform": "IOS", "appVersion": "2"}},
     ),
+    # The user's push types (hasChannel) are written at commit, in the same transaction.
+    "saveInstallation adds a push token": (
+        _with_device,
+        SAVE,
+        {"input": {"pushRegistrationId": "dev-1", "platform": "IOS", "pushToken": "t" * 64}},
+    ),
     "setPrimaryInstallation": (
         _with_device,
         'mutation { setPrimaryInstallation(pushRegistrationId: "dev-1", primary: true) { userErrors { code } } }',

@@ -65,8 +65,10 @@ class UserFilter:
     has_channel: ChannelType | None = strawberry.field(
         default=None,
         description=(
-            "Users with at least one channel of this type stored on the profile (opted in or not). "
-            "A push channel that comes only from an installation's push token is not matched."
+            "Users with at least one channel of this type (opted in or not): stored on the profile, or, "
+            "for ANDROID_PUSH and IOS_PUSH, an enabled installation of the user with a push token. "
+            "A stored push channel that `channels` hides (its installation has push off or belongs "
+            "to someone else now) still matches."
         ),
     )
     created_after: datetime | None = strawberry.field(default=None, description="Created strictly after.")
