@@ -140,6 +140,11 @@ async def _session(gateway: Gateway, tenant: Tenant) -> None:
     await gateway.data(ME, headers=session_headers(token))
 
 
+async def _device_gains_a_token(gateway: Gateway, tenant: Tenant) -> None:
+    # The user's push types (hasChannel) are recomputed from its installations at commit.
+    await register(gateway, tenant, "plan-device", pushToken="t" * 64)
+
+
 # name → (request, collections whose commands the request must have sent, so the case
 # really covers its shape)
 CASES: dict[str, tuple[Request, set[str]]] = {
@@ -153,6 +158,7 @@ CASES: dict[str, tuple[Request, set[str]]] = {
     "rate-limit bucket": (_feed, {"rate_limits"}),
     "idempotency record": (_idempotent, {"idempotency_keys"}),
     "session by _id": (_session, {"sessions", "users"}),
+    "a device gains a push token": (_device_gains_a_token, {"installations", "users"}),
 }
 
 
