@@ -2,19 +2,19 @@
 destinations a user's installations give it.
 
 ``User.channels`` derives a push channel from every enabled installation with a token
-(app/domain/push_destinations.py). The filter reads one indexed list on the user,
-``channelTypes``, so those types are kept on the user as ``deviceChannelTypes`` and folded
-into ``channelTypes``. Every unit of work that changes an installation's owner, platform,
-token or push flag names the users concerned with ``devices_changed``; the types are
-recomputed from their installations once, as the unit leaves them, just before it commits.
+(app/domain/push_destinations.py, whose ``device_channel_types`` gives their types). The
+filter reads one indexed list on the user, ``channelTypes``, so those types are kept on the
+user as ``deviceChannelTypes`` and folded into ``channelTypes``. Every unit of work that
+changes an installation's owner, platform, token or push flag names the users concerned with
+``devices_changed``; the types are recomputed from their installations once, as the unit
+leaves them, just before it commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
-from app.domain.profile import Document
-from app.domain.push_destinations import PUSH_BY_PLATFORM
+from app.domain.push_destinations import device_channel_types
 from app.store import installations as installations_store
 from app.store import users as users_store
 from app.store.client import Store
@@ -23,19 +23,6 @@ from app.store.unit_of_work import UnitOfWork
 # What decides whether an installation is a push destination: a write that changes none of
 # these (an app's launch re-sending the same token) leaves its user's types alone.
 PUSH_REACH_FIELDS = ("platform", "pushToken", "isPushRegistrationEnabled")
-
-
-def device_channel_types(installations: Iterable[Document]) -> list[str]:
-    """The push channel types these installations make reachable, each once, sorted."""
-    return sorted(
-        {
-            PUSH_BY_PLATFORM[installation["platform"]].value
-            for installation in installations
-            if installation.get("platform") in PUSH_BY_PLATFORM
-            and installation.get("pushToken")
-            and installation.get("isPushRegistrationEnabled") is not False
-        }
-    )
 
 
 def devices_changed(unit: UnitOfWork, app_id: str, *user_ids: str) -> None:

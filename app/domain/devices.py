@@ -6,14 +6,16 @@ from dataclasses import dataclass
 
 from app.domain import clock, definitions, history, installation_data, installations, sessions
 from app.domain.actor import Actor
-from app.domain.device_reach import PUSH_REACH_FIELDS, device_channel_types, devices_changed
+from app.domain.device_reach import PUSH_REACH_FIELDS, devices_changed
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.history import EventKind
 from app.domain.installation_data import InstallationData
 from app.domain.profile import Document, new_user_document
+from app.domain.push_destinations import device_channel_types
 from app.domain.retry import retry_transaction
 from app.domain.users import new_user_id
 from app.store import registry
+from app.store import users as users_store
 from app.store.client import Store
 from app.store.errors import DuplicateKeyError
 from app.store.unit_of_work import UnitOfWork
@@ -70,8 +72,8 @@ async def save_installation(
         user = new_user_document(app_id, new_user_id(), now)
         installation = installation_data.new_document(app_id, user["_id"], valid, now)
         # Its one installation is all the new user's reach: known here, not read at commit.
-        user["deviceChannelTypes"] = user["channelTypes"] = device_channel_types([installation])
-        await unit.insert_one(store.users, user)
+        user["deviceChannelTypes"] = device_channel_types([installation])
+        await unit.insert_one(store.users, users_store.with_channel_types(user))
         await unit.insert_one(store.installations, installation)
         await registry.claim_installation(unit, app_id, valid.push_registration_id, installation["_id"])
         history.record(

@@ -10,7 +10,7 @@ with them. Pure functions: the caller loads the installations.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from app.domain.channel_specs import DEFAULT_PROVIDER, ChannelType
 from app.domain.profile import Document
@@ -35,6 +35,20 @@ def _reachable(installation: Document, primary_only: bool) -> bool:
     if installation.get("isPushRegistrationEnabled") is False:
         return False
     return not primary_only or bool(installation.get("isPrimaryDevice"))
+
+
+def _platform_push(installation: Document) -> ChannelType | None:
+    """The push channel an installation is on its own: its platform's, while it holds a token."""
+    kind = PUSH_BY_PLATFORM.get(installation.get("platform", ""))
+    return kind if kind is not None and installation.get("pushToken") else None
+
+
+def device_channel_types(installations: Iterable[Document]) -> list[str]:
+    """The types of the push channels these installations are on their own, as
+    ``effective_channels`` derives them, each once, sorted: what hasChannel matches for a
+    user's devices (app/domain/device_reach.py)."""
+    reachable = (item for item in installations if _reachable(item, primary_only=False))
+    return sorted({kind.value for kind in map(_platform_push, reachable) if kind is not None})
 
 
 def _through(channel: Document, installation: Document) -> Document:
@@ -88,8 +102,8 @@ def effective_channels(
         if _reachable(installation, primary_only):
             result.append(_through(channel, installation))
     for installation in owned:
-        kind = PUSH_BY_PLATFORM.get(installation.get("platform", ""))
-        if kind is None or not installation.get("pushToken") or installation["pushRegistrationId"] in covered:
+        kind = _platform_push(installation)
+        if kind is None or installation["pushRegistrationId"] in covered:
             continue
         if _reachable(installation, primary_only):
             result.append(_device_channel(installation, kind))

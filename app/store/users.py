@@ -17,11 +17,18 @@ if TYPE_CHECKING:
 # Mark the finished back-fills of channelTypes and deviceChannelTypes (registry.backfill_once keeps them).
 CHANNEL_TYPES_MARK = "~backfilled-channel-types"
 DEVICE_TYPES_MARK = "~backfilled-device-channel-types"
+_BACKFILL_READS = 500  # users whose stored channels the device back-fill reads at once
 
 
 def channel_types(channels: Iterable[Document]) -> list[str]:
     """The types of these stored channels, each once, sorted."""
     return sorted({channel["type"] for channel in channels})
+
+
+def all_channel_types(channels: Iterable[Document], device_types: Iterable[str]) -> list[str]:
+    """What ``channelTypes`` holds: the stored channels' types and the user's devices' push
+    types, each once, sorted."""
+    return sorted({*channel_types(channels), *device_types})
 
 
 def with_channel_types(document: Document) -> Document:
@@ -35,8 +42,7 @@ def with_channel_types(document: Document) -> Document:
     every user of the app to answer it: a page over 20,000 users took 0.8-1.1 s that way and
     5-37 ms this way."""
     if "channels" in document:  # a merge tombstone has none, and keeps only its redirect
-        stored = channel_types(document["channels"])
-        document["channelTypes"] = sorted({*stored, *document.get("deviceChannelTypes", ())})
+        document["channelTypes"] = all_channel_types(document["channels"], document.get("deviceChannelTypes", ()))
     return document
 
 
@@ -60,15 +66,18 @@ async def set_device_channel_types(unit: UnitOfWork, app_id: str, user_id: str, 
     user = await unit.store.users.find_one({"_id": user_id, "appId": app_id}, projection, session=unit.session)
     if user is None or "mergedInto" in user or user.get("deviceChannelTypes", []) == device_types:
         return
-    stored = channel_types(user.get("channels", []))
     await unit.update_one(
         unit.store.users,
         {"_id": user_id, "appId": app_id},
-        {
-            "$set": {"deviceChannelTypes": device_types, "channelTypes": sorted({*stored, *device_types})},
-            "$inc": {"deviceVersion": 1},
-        },
+        {"$set": _device_types_set(user, device_types), "$inc": {"deviceVersion": 1}},
     )
+
+
+def _device_types_set(user: Document, device_types: list[str]) -> Document:
+    return {
+        "deviceChannelTypes": device_types,
+        "channelTypes": all_channel_types(user.get("channels", []), device_types),
+    }
 
 
 async def backfill_channel_types(store: Store) -> int:
@@ -88,20 +97,40 @@ async def backfill_channel_types(store: Store) -> int:
 
 async def backfill_device_channel_types(store: Store, types_of: Callable[[list[Document]], list[str]]) -> int:
     """Set ``deviceChannelTypes`` (``types_of`` the user's installations that hold a token) on
-    users stored before it existed, and add those types to ``channelTypes``; done once (a mark
-    records it). A user written meanwhile already has it and is left alone."""
+    users stored before it existed, and ``channelTypes`` with them; done once (a mark records
+    it). A user written meanwhile already has it and is left alone."""
 
     async def settings() -> AsyncIterator[UpdateOne]:
-        async for app_id, user_id, owned in installations.with_token_by_user(store):
-            types = types_of(owned)
-            if types:
-                missing = {"_id": user_id, "appId": app_id, "deviceChannelTypes": {"$exists": False}}
-                set_types = {"$set": {"deviceChannelTypes": types}, "$addToSet": {"channelTypes": {"$each": types}}}
-                yield UpdateOne(missing, {**set_types, "$inc": {"deviceVersion": 1}})
+        pending: dict[str, list[str]] = {}  # user id → its devices' push types
+        async for _, user_id, owned in installations.with_token_by_user(store):
+            if types := types_of(owned):
+                pending[user_id] = types
+            if len(pending) >= _BACKFILL_READS:
+                for write in await _device_types_backfilled(store, pending):
+                    yield write
+                pending = {}
+        for write in await _device_types_backfilled(store, pending):
+            yield write
 
     return await registry.backfill_once(
         store, DEVICE_TYPES_MARK, store.users, settings(), lambda result: result.modified_count
     )
+
+
+async def _device_types_backfilled(store: Store, pending: dict[str, list[str]]) -> list[UpdateOne]:
+    """The writes for those of these users that have no ``deviceChannelTypes`` yet: one read
+    for all of them, for the stored channels that ``channelTypes`` lists as well."""
+    if not pending:
+        return []
+    missing = {"deviceChannelTypes": {"$exists": False}, "mergedInto": {"$exists": False}}
+    found = store.users.find({"_id": {"$in": list(pending)}, **missing}, {"channels.type": 1})
+    return [
+        UpdateOne(
+            {"_id": user["_id"], **missing},
+            {"$set": _device_types_set(user, pending[user["_id"]]), "$inc": {"deviceVersion": 1}},
+        )
+        async for user in found
+    ]
 
 
 async def find_by_id(store: Store, app_id: str, user_id: str, session: Session | None = None) -> Document | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.domain.device_reach import device_channel_types
+from app.domain.push_destinations import device_channel_types
 from app.store import indexes, registry
 from app.store import users as users_store
 from app.store.client import Store

@@ -13,7 +13,7 @@ from app.store import users as users_store
 from app.store.client import Store
 from app.store.unit_of_work import UnitOfWork
 from tests.domain.test_channel_types import _assert_every_user_consistent, _ok
-from tests.domain.test_device_channels import REMOVE
+from tests.domain.test_device_channels import ADD, REMOVE
 from tests.helpers import Gateway, Tenant
 from tests.identity_ops import DEPERSONALIZE, MERGE, PERSONALIZE, SAVE, UPSERT
 
@@ -124,6 +124,10 @@ async def test_users_stored_before_get_their_device_types_once(gateway: Gateway,
         await _ok(
             gateway, tenant, SAVE, {"input": {"pushRegistrationId": "old-1", "platform": "IOS", "pushToken": TOKEN}}
         )
+    )
+    # A stored channel besides: the types stay one sorted list.
+    await _ok(
+        gateway, tenant, ADD, {"by": {"pushRegistrationId": "old-1"}, "channel": {"sms": {"phone": "+4915112345678"}}}
     )
     await _ok(gateway, tenant, SAVE, {"input": {"pushRegistrationId": "old-2", "platform": "IOS"}})  # no token
     await _ok(gateway, tenant, UPSERT, {"input": {"externalUserId": "no-device"}})
