@@ -12,9 +12,9 @@ test_execution.py holds them to the same answers.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -22,7 +22,6 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     NoSchemaIntrospectionCustomRule,
-    OperationDefinitionNode,
     execute,
     parse,
     specified_rules,
@@ -36,7 +35,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
-from strawberry.utils.operation import get_first_operation
+from strawberry.utils.operation import get_operation_type
 
 from app.graphql.extensions import present
 from app.graphql.limits.guards import anonymous_refusal, unnamed_among_several
@@ -70,7 +69,8 @@ class OperationRunner:
             MaybeNullValidationRule,
             OneOfInputValidationRule,
         )
-        self._prepared: OrderedDict[str, PreparedDocument] = OrderedDict()
+        # Keyed by the text; a parse error raises and is not kept.
+        self.prepare = lru_cache(maxsize=limits.cache_size)(self._prepare)
 
     async def run(
         self,
@@ -120,42 +120,23 @@ class OperationRunner:
             return self._finish(context, document, operation_name, None, [failure])
         return self._finish(context, document, operation_name, result.data, list(result.errors or ()))
 
-    def prepare(self, query: str) -> PreparedDocument:
-        """Parsed within the token limit and validated, once per distinct text (up to the
-        cache size; a parse error is not kept)."""
-        prepared = self._prepared.get(query)
-        if prepared is not None:
-            self._prepared.move_to_end(query)
-            return prepared
+    def _prepare(self, query: str) -> PreparedDocument:
+        """Parsed within the token limit and validated (``prepare``: once per distinct text,
+        up to the cache size)."""
         document = parse(query, max_tokens=self.limits.max_tokens)
         errors = validate(self.schema._schema, document, self.rules)
         if not self.limits.field_suggestions:
             hide_suggestions(errors)
-        prepared = PreparedDocument(document, tuple(errors))
-        if self.limits.cache_size > 0:
-            self._prepared[query] = prepared
-            if len(self._prepared) > self.limits.cache_size:
-                self._prepared.popitem(last=False)
-        return prepared
+        return PreparedDocument(document, tuple(errors))
 
     @staticmethod
     def _check_operation_type(
         document: DocumentNode, operation_name: str | None, allowed: Collection[OperationType]
     ) -> None:
-        if operation_name is None:
-            operation = get_first_operation(document)
-        else:
-            operation = next(
-                (
-                    node
-                    for node in document.definitions
-                    if isinstance(node, OperationDefinitionNode) and node.name and node.name.value == operation_name
-                ),
-                None,
-            )
-        if operation is None:
-            raise CannotGetOperationTypeError(operation_name)
-        operation_type = OperationType(operation.operation.value)
+        try:
+            operation_type = get_operation_type(document, operation_name)  # the named one, or the first
+        except RuntimeError:
+            raise CannotGetOperationTypeError(operation_name) from None
         if operation_type not in allowed:
             raise InvalidOperationTypeError(operation_type)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, get_operation_ast
+from graphql import DocumentNode, FieldNode, GraphQLError, get_operation_ast
 from strawberry.extensions import SchemaExtension
+from strawberry.utils.operation import get_first_operation
 
 
 def record_operation(
@@ -31,7 +32,7 @@ def reported_name(document: DocumentNode | None, requested: str | None) -> str |
     """The name Strawberry reports for an operation: the one requested, else the first one's."""
     if requested is not None or document is None:
         return requested
-    first = next((node for node in document.definitions if isinstance(node, OperationDefinitionNode)), None)
+    first = get_first_operation(document)
     return first.name.value if first is not None and first.name is not None else None
 
 

@@ -88,8 +88,9 @@ class Schema(strawberry.Schema):
             hide_suggestions(errors)
         for error in errors:
             if error.original_error is None and not error.path:
-                # A parse error skips the extensions' exit hooks, masking included, and its
-                # message names the token it found: a string literal can be a secret.
+                # A parse or validation error over a websocket: the protocol handler closes with
+                # its message before the masking extension's exit hook runs, and a syntax
+                # error names the token it found (a string literal can be a secret).
                 error.message = without_input_values(error.message)
         super().process_errors(errors, execution_context)
 
