@@ -18,8 +18,7 @@ from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
 from app.store.client import Store
-
-Credential = tuple[tuple[str, str], ...]
+from app.store.ttl_cache import TtlCache
 
 
 class CredentialRechecks:
@@ -29,38 +28,28 @@ class CredentialRechecks:
         self.settings = settings
         self.store = store
         self.box = box
-        self.interval = interval
-        self.max_entries = max_entries
-        self._checks: dict[Credential, tuple[float, asyncio.Future[bool]]] = {}
+        # A check under way or done, by credential: kept for one interval, the oldest dropped first.
+        self._checks: TtlCache[asyncio.Future[bool]] = TtlCache(interval, max_entries)
 
     async def still_valid(self, headers: Mapping[str, str]) -> bool:
         """Whether the credential in ``headers`` still passes authentication, read from the
         store at most once per interval for all the connections that present it."""
-        credential = tuple(sorted(headers.items()))
-        now = asyncio.get_running_loop().time()
-        checked = self._checks.get(credential)
-        if checked is None or now - checked[0] >= self.interval:
-            if len(self._checks) >= self.max_entries:
-                self._forget_older_than(now - self.interval)
-            check: asyncio.Future[bool] = asyncio.ensure_future(self._check(credential))
-            self._checks[credential] = (now, check)
-        else:
-            check = checked[1]
+        credential = dict(sorted(headers.items()))
+        key = repr(tuple(credential.items()))  # unambiguous, whatever the header values hold
+        check = self._checks.get(key)
+        if not isinstance(check, asyncio.Future):
+            check = asyncio.ensure_future(self._check(key, credential))
+            self._checks.put(key, check, self._checks.generation())
         # shield: one waiter that is cancelled (its connection closed) leaves the read to the others.
         return await asyncio.shield(check)
 
-    async def _check(self, credential: Credential) -> bool:
+    async def _check(self, key: str, credential: dict[str, str]) -> bool:
         try:
-            await authenticate(dict(credential), self.settings, self.store, self.box)
+            await authenticate(credential, self.settings, self.store, self.box)
         except InvalidToken:
             return False
         except BaseException:
-            kept = self._checks.get(credential)
-            if kept is not None and kept[1] is asyncio.current_task():
-                del self._checks[credential]  # not kept: the next re-check reads again
+            if self._checks.get(key) is asyncio.current_task():
+                self._checks.forget(key)  # not kept: the next re-check reads again
             raise
         return True
-
-    def _forget_older_than(self, moment: float) -> None:
-        for credential in [key for key, (at, _) in self._checks.items() if at < moment]:
-            del self._checks[credential]
