@@ -144,3 +144,28 @@ async def test_users_stored_before_get_their_device_types_once(gateway: Gateway,
     await _assert_every_user_consistent(store, tenant)
     # Done once: not looked for at every start-up.
     assert await backfill_device_channel_types(store) == 0
+
+
+async def test_a_device_back_fill_that_died_halfway_is_finished_by_the_next_start(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    """A process killed between two batches leaves some users set and no mark: the next start
+    sets the rest and leaves alone the ones already set."""
+    for prid in ("half-a", "half-b"):
+        await _ok(
+            gateway, tenant, SAVE, {"input": {"pushRegistrationId": prid, "platform": "ANDROID", "pushToken": prid * 8}}
+        )
+    await store.users.update_many(
+        {"appId": tenant.app_id}, {"$unset": {"deviceChannelTypes": ""}, "$pull": {"channelTypes": "ANDROID_PUSH"}}
+    )
+    await registry.collection(store).delete_one({"_id": users_store.DEVICE_TYPES_MARK})
+    done = await store.installations.find_one({"appId": tenant.app_id, "pushRegistrationId": "half-a"})
+    assert done is not None
+    dead_run = {"$set": {"deviceChannelTypes": ["ANDROID_PUSH"], "channelTypes": ["ANDROID_PUSH"]}}
+    await store.users.update_one({"_id": done["userId"]}, dead_run)  # the dead run's batch
+
+    before = await store.users.find_one({"_id": done["userId"]})
+    assert await backfill_device_channel_types(store) >= 1  # half-b (and any older test's users)
+    assert await store.users.find_one({"_id": done["userId"]}) == before  # left alone
+    assert len(await _matched(gateway, tenant, "ANDROID_PUSH")) == 2
+    await _assert_every_user_consistent(store, tenant)
