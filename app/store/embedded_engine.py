@@ -25,9 +25,21 @@ or a look-up by ``_id`` that finds nothing, is compiled to ``json_extract(docume
 '$._id') = ?`` over the collection rather than to the primary key. One SQLite expression
 index on exactly that expression (``ID_INDEX``) serves those queries. An ``$in`` on
 ``_id`` is compiled to an OR of terms that also look into arrays (an ``_id`` is never
-one), which no index serves; an ``$in`` of strings on ``_id`` is compiled to
-``json_extract(document, '$._id') IN (...)`` instead, which the same index serves (a bulk
-write's 400 registry keys: 570 ms → 1.4 ms at 10,000 users).
+one), which no index serves; an ``$in`` of strings on ``_id`` (or on another declared
+field) is compiled to ``json_extract(document, '$._id') IN (...)`` instead, which the same
+index serves (a bulk write's 400 registry keys: 570 ms → 1.4 ms at 10,000 users).
+
+mongoeco builds a compound index over each field's tagged form (``COALESCE`` of a type tag
+and the value), but compiles a filter's equality on a string to ``json_extract(document,
+'$.f') = ?``: SQLite cannot match the two, so no compound index served a query, and the
+look-ups of a user's installations, sessions, history and registry entries, and of an
+installation by its pushRegistrationId, read every such document of the store (28 ms at
+8,000 installations, growing). Every compound index that starts with fields the gateway
+compares for equality (``EQUALITY_FIELDS``) gets a twin over exactly those ``json_extract``
+expressions, partial to its collection, the app last (so that ``{appId, _id}`` keeps to the
+``_id`` index); a twin is dropped with the last index it serves. An ``$in`` of strings on a
+declared field is compiled like one on ``_id`` (below), so the twins serve a DataLoader's
+look-up of several users' installations too.
 
 A page of an app's users (``{appId, mergedInto: {$exists: false}}`` in ``_id`` order, after
 a cursor) is compiled to an ``ORDER BY`` over the collection after two more sort-type scans;
@@ -72,6 +84,8 @@ embedded-only measures).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import sqlite3
@@ -110,6 +124,7 @@ DECLARED_SCALAR_FIELDS = frozenset(
         "expiresAt",
         "pushRegistrationId",
         "version",  # guards of writes that read their document first
+        "createdAt",  # set by the gateway (a date) in every collection; installations are read in its order
     }
 )
 # Collections whose every _id is a string (users: ObjectId text, app/store/ids.py).
@@ -139,6 +154,15 @@ APP_ORDER_INDEX = (
     "CREATE INDEX IF NOT EXISTS profile_gateway_app_id_order"
     f" ON documents(db_name, coll_name, {_ID_ORDER}, json_extract(document, '$.appId'))"
 )
+# mongoeco builds a compound index over each field's tagged form (COALESCE of its type and
+# value), while a filter's equality on a string compiles to json_extract(document, '$.f') = ?:
+# no compound index served a query, so {appId, userId} read every installation, session or
+# history entry of the store. Each compound index of declared scalars gets a twin over
+# exactly those json_extract expressions, partial to its collection.
+EQUALITY_TWIN_PREFIX = "profile_gateway_eq_"
+# Declared scalars that filters compare for equality (an app, a user, a device, a redirect, an
+# endpoint and a delivery state); times, versions and sequence numbers are ranges or guards.
+EQUALITY_FIELDS = frozenset({"appId", "userId", "pushRegistrationId", "mergedInto", "endpointId", "status"})
 _RANGES: dict[type[QueryNode], str] = {
     GreaterThanCondition: ">",
     GreaterThanOrEqualCondition: ">=",
@@ -217,6 +241,56 @@ def _scope_indexes_to_their_collections(connection: sqlite3.Connection, *, openi
         log.log(logging.INFO if opening else logging.DEBUG, "scoped %d SQL indexes to their collections", rebuilt)
 
 
+def _equality_prefix(fields: list[str]) -> tuple[str, ...]:
+    """The leading fields of an index that the gateway's filters name with an equality (or an
+    ``$in``), compiled to ``json_extract``: up to the first other field."""
+    prefix: list[str] = []
+    for field in fields:
+        if field not in EQUALITY_FIELDS:
+            break
+        prefix.append(field)
+    return tuple(prefix)
+
+
+def _wanted_equality_twins(connection: sqlite3.Connection) -> dict[str, str]:
+    """Physical name → CREATE INDEX statement of the twin each mongoeco index should have:
+    one per collection and prefix of two fields or more (``appId`` alone selects an app)."""
+    wanted: dict[str, str] = {}
+    for db_name, coll_name, fields_json in connection.execute("SELECT db_name, coll_name, fields FROM indexes"):
+        prefix = _equality_prefix(json.loads(fields_json)) if isinstance(fields_json, str) else ()
+        if len(prefix) < 2:
+            continue
+        digest = hashlib.sha256("\0".join((db_name, coll_name, *prefix)).encode()).hexdigest()[:16]
+        name = f"{EQUALITY_TWIN_PREFIX}{digest}"
+        # The app last: an index led by it would also serve {appId, _id}, and SQLite, with no
+        # statistics, could prefer it to ID_INDEX and read all of an app's documents.
+        ordered = sorted(prefix, key=lambda field: field == "appId")
+        columns = ", ".join(f"json_extract(document, '$.{field}')" for field in ordered)
+        wanted[name] = (
+            f"CREATE INDEX IF NOT EXISTS {_identifier(name)} ON documents(db_name, coll_name, {columns})"
+            f" WHERE db_name = {_text(db_name)} AND coll_name = {_text(coll_name)}"
+        )
+    return wanted
+
+
+def _keep_equality_twins(connection: sqlite3.Connection) -> None:
+    """Give every compound index of declared scalars its twin (see ``EQUALITY_TWIN_PREFIX``),
+    and drop the twins of indexes that are gone."""
+    wanted = _wanted_equality_twins(connection)
+    present = {
+        name
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE ?", (f"{EQUALITY_TWIN_PREFIX}%",)
+        )
+    }
+    for name in present - wanted.keys():
+        connection.execute(f"DROP INDEX IF EXISTS {_identifier(name)}")
+    for name in wanted.keys() - present:
+        connection.execute(wanted[name])
+    if present != wanted.keys():
+        connection.commit()
+
+
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -250,11 +324,24 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         connection.execute(APP_ORDER_INDEX)
         connection.commit()
         _scope_indexes_to_their_collections(connection, opening=True)
+        _keep_equality_twins(connection)
 
     def _create_index_sync(self, *args: Any, **kwargs: Any) -> Any:
         created = super()._create_index_sync(*args, **kwargs)
-        _scope_indexes_to_their_collections(self._require_connection(), opening=False)
+        connection = self._require_connection()
+        _scope_indexes_to_their_collections(connection, opening=False)
+        _keep_equality_twins(connection)
         return created
+
+    def _drop_index_sync(self, *args: Any, **kwargs: Any) -> Any:
+        dropped = super()._drop_index_sync(*args, **kwargs)
+        _keep_equality_twins(self._require_connection())
+        return dropped
+
+    def _drop_indexes_sync(self, *args: Any, **kwargs: Any) -> Any:
+        dropped = super()._drop_indexes_sync(*args, **kwargs)
+        _keep_equality_twins(self._require_connection())
+        return dropped
 
     async def insert_document(self, *args: Any, operation_context: Context = None, **kwargs: Any) -> Any:
         return await super().insert_document(*args, operation_context=_unrecorded(operation_context), **kwargs)
@@ -321,13 +408,16 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
     ) -> tuple[str, list[object]]:
         if (
             isinstance(plan, InCondition)
-            and plan.field == "_id"
+            and plan.field in DECLARED_SCALAR_FIELDS
             and plan.values
             and all(isinstance(value, str) for value in plan.values)
             and not plan.null_matches_undefined
         ):
+            # A declared field is never an array: the values are compared with the field
+            # itself, in the expression the _id and equality indexes hold.
             marks = ", ".join("?" for _ in plan.values)
-            sql = f"json_extract(document, '$._id') IN ({marks}) AND json_type(document, '$._id') = 'text'"
+            path = f"'$.{plan.field}'"
+            sql = f"json_extract(document, {path}) IN ({marks}) AND json_type(document, {path}) = 'text'"
             return sql, list(plan.values)
         operator = _RANGES.get(type(plan))
         field, value = getattr(plan, "field", None), getattr(plan, "value", None)

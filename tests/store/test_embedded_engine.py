@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from app.domain.attributes import AttributeType, TypedValue
 from app.domain.channel_specs import ChannelType
 from app.domain.segments import AttributeCondition, UserFilter, compile_filter
-from app.store.embedded_engine import DECLARED_SCALAR_FIELDS, EmbeddedSQLiteEngine
+from app.store.embedded_engine import DECLARED_SCALAR_FIELDS, EQUALITY_TWIN_PREFIX, EmbeddedSQLiteEngine
 from app.store.users import with_channel_types
 
 APP_ORDER = value_expression_sql("_id")
@@ -416,3 +416,75 @@ async def test_a_channel_type_filter_runs_in_sql(tmp_path: Path) -> None:
         # What the check catches: the path into the channel documents is decoded in Python.
         await users.find({"appId": "app", "channels.type": "SMS"}).to_list()
     assert loads.count == 1
+
+
+def _twins(path: Path) -> dict[str, str]:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        rows = connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE ?", (f"{EQUALITY_TWIN_PREFIX}%",)
+        ).fetchall()
+    return {name: sql for name, sql in rows}
+
+
+async def _plan(collection: Any, query: dict[str, Any], sort: dict[str, int] | None = None) -> str:
+    command: dict[str, Any] = {"find": collection.name, "filter": query}
+    if sort:
+        command["sort"] = sort
+    explained = await collection.database.command({"explain": command, "verbosity": "queryPlanner"})
+    return " ".join(explained["details"]["engine_details"])
+
+
+async def test_a_device_or_session_of_a_user_is_found_through_an_index_not_a_scan(tmp_path: Path) -> None:
+    """mongoeco's compound indexes hold each field's tagged form, which no filter's equality
+    compiles to: {appId, userId} read every installation of the store (28 ms at 8,000, growing).
+    Each compound index of equality fields has a twin over the expressions the filter uses."""
+    path = tmp_path / "store.sqlite"
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+        installations = client["db"]["installations"]
+        await installations.create_index([("appId", 1), ("userId", 1)], name="user")
+        await installations.create_index([("appId", 1), ("pushRegistrationId", 1)], name="push_registration_id")
+        await installations.create_index(
+            [("appId", 1), ("userId", 1), ("isPrimaryDevice", 1)],
+            name="primary",
+            unique=True,
+            partial_filter_expression={"isPrimaryDevice": True},
+        )
+        documents = [
+            {
+                "_id": f"i{n}",
+                "appId": "app" if n % 2 else "other",
+                "userId": f"u{n % 10}",
+                "pushRegistrationId": f"r{n}",
+            }
+            for n in range(40)
+        ]
+        await installations.insert_many(documents)
+        by_user = {"appId": "app", "userId": "u3"}
+        assert sorted([d["_id"] async for d in installations.find(by_user)]) == ["i13", "i23", "i3", "i33"]
+        assert EQUALITY_TWIN_PREFIX in await _plan(installations, by_user)
+        by_users = {"appId": "app", "userId": {"$in": ["u3", "u5", "u-none"]}}
+        found = [d["_id"] async for d in installations.find(by_users, sort=[("_id", 1)])]
+        assert found == ["i13", "i15", "i23", "i25", "i3", "i33", "i35", "i5"]
+        assert EQUALITY_TWIN_PREFIX in await _plan(installations, by_users, {"createdAt": 1})
+        by_device = {"appId": "app", "pushRegistrationId": "r7"}
+        assert [d["_id"] async for d in installations.find(by_device)] == ["i7"]
+        assert EQUALITY_TWIN_PREFIX in await _plan(installations, by_device)
+        # The app comes last in a twin: an _id with its app still goes through the _id index.
+        assert "profile_gateway_json_id" in await _plan(installations, {"appId": "app", "_id": "i7"})
+        # One twin per collection and prefix (the primary index shares the user's), and a
+        # twin goes with the index it serves.
+        assert len(_twins(path)) == 2
+        await installations.drop_index("push_registration_id")
+        assert len(_twins(path)) == 1
+        await installations.drop_index("user")
+        assert len(_twins(path)) == 1  # the user prefix is still the primary index's
+        await installations.drop_index("primary")
+        assert _twins(path) == {}
+
+
+async def test_fields_of_ranges_get_no_twin(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+        await client["db"]["users"].create_index([("appId", 1), ("createdAt", -1), ("_id", -1)], name="created")
+        await client["db"]["outbox"].create_index([("appId", 1), ("seq", 1)], name="app_seq")
+    assert _twins(path) == {}
