@@ -127,8 +127,9 @@ DECLARED_SCALAR_FIELDS = frozenset(
         "createdAt",  # set by the gateway (a date) in every collection; installations are read in its order
     }
 )
-# Collections whose every _id is a string (users: ObjectId text, app/store/ids.py).
-STRING_ID_COLLECTIONS = frozenset({"users"})
+# Collections whose every _id is a string (users: ObjectId text, app/store/ids.py; outbox:
+# "<appId>:<seq>", read by _id range in _id order).
+STRING_ID_COLLECTIONS = frozenset({"users", "outbox"})
 # mongoeco's synchronous operations that touch one document (by _id or through an index)
 # and so finish in about a millisecond. Scans, counts and batch inserts are not listed.
 INLINE_OPERATIONS = frozenset(

@@ -9,8 +9,11 @@ increments and inserts in two steps: for that moment a reader could see number n
 before n; readers therefore stop at a hole until it is ``GAP_GRACE`` old (a hole that old
 is a write that never completed, and is skipped).
 
-No unique secondary index: uniqueness comes from ``_id`` (secondary unique indexes are
-slow on the embedded store); reads go through the non-unique (appId, seq) index.
+No secondary index serves a read: an entry's ``_id`` is ``<appId>:<seq>`` with the number
+zero-padded to 19 digits, so an app's entries after a position are an ``_id`` range read in
+``_id`` order, which is commit order (the ``_id`` index on MongoDB; on the embedded store the
+(appId, seq) index took a read of every entry of the store, 6 → 30 ms from 2,000 to 16,000).
+Uniqueness comes from ``_id`` as well.
 """
 
 from __future__ import annotations
@@ -41,17 +44,25 @@ def counters(store: Store) -> AsyncCollection[Document]:
     return store.db["outbox_counters"]
 
 
+RETIRED_INDEXES = ("app_seq",)  # reads go by _id range now
+_LAST_SEQ = 10**19 - 1  # the largest number an entry id holds (19 digits)
+
+
 async def ensure_indexes(store: Store) -> None:
-    await events(store).create_indexes(
-        [
-            IndexModel([("appId", ASCENDING), ("seq", ASCENDING)], name="app_seq"),
-            IndexModel([("occurredAt", ASCENDING)], name="occurred"),
-        ]
-    )
+    await events(store).create_indexes([IndexModel([("occurredAt", ASCENDING)], name="occurred")])
+    existing = await events(store).index_information()
+    for name in RETIRED_INDEXES:
+        if name in existing:
+            await events(store).drop_index(name)
 
 
 def entry_id(app_id: str, seq: int) -> str:
     return f"{app_id}:{seq:019d}"
+
+
+def numbered_after(app_id: str, position: int) -> Document:
+    """The filter of an app's entries numbered after ``position``: a range of ``_id``."""
+    return {"appId": app_id, "_id": {"$gt": entry_id(app_id, position), "$lte": entry_id(app_id, _LAST_SEQ)}}
 
 
 async def append(
@@ -123,9 +134,7 @@ async def read(
     scanned = 0
     wanted = set(types) if types else None
     while scanned < max_scan:
-        cursor = (
-            events(store).find({"appId": app_id, "seq": {"$gt": position}}).sort("seq", ASCENDING).limit(_SCAN_BATCH)
-        )
+        cursor = events(store).find(numbered_after(app_id, position)).sort("_id", ASCENDING).limit(_SCAN_BATCH)
         batch = await cursor.to_list()
         if not batch:
             return Page(found, position, False)
