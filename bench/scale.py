@@ -6,7 +6,8 @@
 
 For each size, in a fresh temporary data directory: starts ``profile-gateway store`` (the
 embedded store as its own process) and creates an app through it; seeds that many users
-(an externalUserId, an email, two tags, and their identifier-registry entries); starts one
+(an externalUserId, an email, two tags, an iOS installation with a push token, and their
+identifier-registry entries); starts one
 ``profile-gateway serve`` process on the store (rate limit off), then sends each request
 shape sequentially from this process and prints per shape: the median and p90 wall time,
 and the CPU milliseconds per call of the store process and of the gateway process (read
@@ -58,12 +59,15 @@ from pydantic import SecretStr
 
 from app.auth import tokens
 from app.crypto import SecretBox
+from app.domain import installation_data
 from app.domain.apps import create_app
+from app.domain.installation_data import InstallationData, Platform
 from app.domain.profile import new_user_document
 from app.store import indexes, registry
 from app.store.client import Store, connect
 from app.store.embedded_engine import EmbeddedSQLiteEngine
 from app.store.store_address import running_store_uri
+from app.store.users import with_channel_types
 from bench.read import free_port
 from bench.scale_targets import Measured, print_targets
 
@@ -97,6 +101,12 @@ SHAPES = [
         "query($v: ID!) { user(by: {id: $v}) { id } }",
         lambda i, n: {"v": _GLOBAL_IDS[i % len(_GLOBAL_IDS)]},
     ),
+    # A device names its user: the registry, the installation, the user, then its devices.
+    Shape(
+        "user(by: {pushRegistrationId}) { channels }",
+        "query($v: String!) { user(by: {pushRegistrationId: $v}) { id channels { type } } }",
+        lambda i, n: {"v": _device_id((i * 7919) % n)},
+    ),
     Shape("users(first: 50)", "{ users(first: 50) { nodes { id externalUserId tags } } }", lambda i, n: {}),
     Shape("users { totalCount }", "{ users(first: 1) { totalCount totalCountIsExact } }", lambda i, n: {}),
     # No seeded user has a SLACK channel: the page must rule out every user of the app.
@@ -112,6 +122,15 @@ SHAPES = [
         lambda i, n: {"v": f"u{(i * 7919) % n}"},
         write=True,
     ),
+    # An app that re-registers with a new token: the device changes and its user's push types
+    # are read again at commit (app/domain/device_reach.py).
+    Shape(
+        "saveInstallation (new push token)",
+        "mutation($v: String!, $t: String!) { saveInstallation(input: {pushRegistrationId: $v,"
+        " platform: IOS, pushToken: $t}) { userErrors { code } } }",
+        lambda i, n: {"v": _device_id((i * 7919) % n), "t": f"token-{n}-{i}".ljust(64, "0")},
+        write=True,
+    ),
     Shape(
         "upsertUser (new user)",
         "mutation($v: String!) { upsertUser(input: {externalUserId: $v}) { userErrors { code } } }",
@@ -123,6 +142,10 @@ SHAPES = [
 
 def _user_id(index: int) -> str:
     return f"user{index:08d}"
+
+
+def _device_id(index: int) -> str:
+    return f"device-{index}"
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -140,9 +163,37 @@ def _users(app_id: str, start: int, stop: int) -> list[dict[str, Any]]:
             externalUserId=f"u{index}",
             emails=[f"u{index}@example.com"],
             tags=["bench", f"cohort{index % 5}"],
+            deviceChannelTypes=["IOS_PUSH"],
         )
-        documents.append(document)
+        documents.append(with_channel_types(document))
     return documents
+
+
+def _installations(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One iOS installation with a push token per user, as saveInstallation stores it."""
+    documents = []
+    for user in users:
+        index = int(user["_id"].removeprefix("user"))
+        data = InstallationData(_device_id(index), Platform.IOS, push_token=f"seed-{index}".ljust(64, "0"))
+        valid = installation_data.validate(data)
+        documents.append(installation_data.new_document(user["appId"], user["_id"], valid, user["createdAt"]))
+    return documents
+
+
+async def _seed_batch(store: Store, batch: list[dict[str, Any]]) -> None:
+    """Users, their installations and every registry entry (identifiers and devices)."""
+    devices = _installations(batch)
+    await store.users.insert_many(batch, ordered=False)
+    await store.installations.insert_many(devices, ordered=False)
+    entries = _registry_entries(batch) + [
+        {
+            "_id": registry.installation_key(device["appId"], device["pushRegistrationId"]),
+            "appId": device["appId"],
+            "installationId": device["_id"],
+        }
+        for device in devices
+    ]
+    await registry.collection(store).insert_many(entries, ordered=False)
 
 
 async def _create_app(data_dir: Path, store_uri: str) -> tuple[str, str]:
@@ -160,9 +211,7 @@ async def _seed_over_the_wire(store_uri: str, app_id: str, users: int) -> None:
     store = connect(store_uri, DATABASE, timeout_ms=120_000)
     try:
         for start in range(0, users, SEED_BATCH):
-            batch = _users(app_id, start, min(users, start + SEED_BATCH))
-            await store.users.insert_many(batch, ordered=False)
-            await registry.collection(store).insert_many(_registry_entries(batch), ordered=False)
+            await _seed_batch(store, _users(app_id, start, min(users, start + SEED_BATCH)))
     finally:
         await store.close()
 
@@ -184,9 +233,7 @@ async def _seed_sqlite_file(database_file: Path, app_id: str, users: int) -> Non
         store = Store(client=client, db=client[DATABASE])
         await indexes.ensure_indexes(store)
         for start in range(0, users, SEED_BATCH):
-            batch = _users(app_id, start, min(users, start + SEED_BATCH))
-            await store.users.insert_many(batch)
-            await registry.collection(store).insert_many(_registry_entries(batch))
+            await _seed_batch(store, _users(app_id, start, min(users, start + SEED_BATCH)))
 
 
 async def _send(

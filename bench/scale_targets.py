@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-LOOK_UPS = ("user(by: {externalUserId})", "user(by: {email})")
-WRITES = ("updateCustomAttributes (increment)", "upsertUser (new user)")
+LOOK_UPS = ("user(by: {externalUserId})", "user(by: {email})", "user(by: {pushRegistrationId}) { channels }")
+WRITES = ("updateCustomAttributes (increment)", "saveInstallation (new push token)", "upsertUser (new user)")
 MAX_GROWTH = 1.5  # at the largest size, within this multiple of the time at the smallest
 MIN_WRITES_PER_SECOND = 50.0  # at the smallest size
 MAX_GATEWAY_CPU_MS = 1.0  # per cached simple read

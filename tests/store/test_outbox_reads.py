@@ -29,7 +29,7 @@ def _entry(app_id: str, seq: int) -> dict[str, object]:
 
 async def test_an_apps_entries_come_in_number_order_and_no_other_apps(tmp_path: Path) -> None:
     async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
-        store = Store(client=client, db=client["db"])  # type: ignore[arg-type]
+        store = Store(client=client, db=client["db"])
         await outbox.ensure_indexes(store)
         # "app" is a prefix of "app2" and of "app:x"; 9 < 10 < 100 only when padded.
         seqs = [*range(1, 13), 100]
@@ -69,7 +69,7 @@ async def test_a_tail_read_goes_through_an_index_not_every_entry(
     """The (appId, seq) index never served a read on the embedded store: every entry of every
     app was read (6 → 30 ms from 2,000 to 16,000 entries). The read sent now is an _id range."""
     async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
-        store = Store(client=client, db=client["db"])  # type: ignore[arg-type]
+        store = Store(client=client, db=client["db"])
         await outbox.ensure_indexes(store)
         await outbox.events(store).insert_many([_entry("quiet", 1), _entry("quiet", 2)])
         recorded = _Recorded(outbox.events(store))
@@ -84,7 +84,7 @@ async def test_a_tail_read_goes_through_an_index_not_every_entry(
 
 async def test_the_index_reads_no_longer_use_is_dropped(tmp_path: Path) -> None:
     async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
-        store = Store(client=client, db=client["db"])  # type: ignore[arg-type]
+        store = Store(client=client, db=client["db"])
         await outbox.events(store).create_index([("appId", 1), ("seq", 1)], name="app_seq")
         await outbox.ensure_indexes(store)
         assert set(await outbox.events(store).index_information()) == {"_id_", "occurred"}
