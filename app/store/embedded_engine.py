@@ -274,9 +274,10 @@ def _wanted_equality_twins(connection: sqlite3.Connection) -> dict[str, str]:
     return wanted
 
 
-def _keep_equality_twins(connection: sqlite3.Connection) -> None:
-    """Give every compound index of declared scalars its twin (see ``EQUALITY_TWIN_PREFIX``),
-    and drop the twins of indexes that are gone."""
+def _keep_equality_twins(connection: sqlite3.Connection, *, opening: bool) -> None:
+    """Give every compound index of equality fields its twin (see ``EQUALITY_TWIN_PREFIX``),
+    and drop the twins of indexes that are gone. Twins built when the store opens (the first
+    start after an upgrade: seconds on a large file) get an info line."""
     wanted = _wanted_equality_twins(connection)
     present = {
         name
@@ -290,6 +291,9 @@ def _keep_equality_twins(connection: sqlite3.Connection) -> None:
         connection.execute(wanted[name])
     if present != wanted.keys():
         connection.commit()
+    built = len(wanted.keys() - present)
+    if built:
+        log.log(logging.INFO if opening else logging.DEBUG, "built %d SQLite equality indexes", built)
 
 
 def _identifier(name: str) -> str:
@@ -325,23 +329,23 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         connection.execute(APP_ORDER_INDEX)
         connection.commit()
         _scope_indexes_to_their_collections(connection, opening=True)
-        _keep_equality_twins(connection)
+        _keep_equality_twins(connection, opening=True)
 
     def _create_index_sync(self, *args: Any, **kwargs: Any) -> Any:
         created = super()._create_index_sync(*args, **kwargs)
         connection = self._require_connection()
         _scope_indexes_to_their_collections(connection, opening=False)
-        _keep_equality_twins(connection)
+        _keep_equality_twins(connection, opening=False)
         return created
 
     def _drop_index_sync(self, *args: Any, **kwargs: Any) -> Any:
         dropped = super()._drop_index_sync(*args, **kwargs)
-        _keep_equality_twins(self._require_connection())
+        _keep_equality_twins(self._require_connection(), opening=False)
         return dropped
 
     def _drop_indexes_sync(self, *args: Any, **kwargs: Any) -> Any:
         dropped = super()._drop_indexes_sync(*args, **kwargs)
-        _keep_equality_twins(self._require_connection())
+        _keep_equality_twins(self._require_connection(), opening=False)
         return dropped
 
     async def insert_document(self, *args: Any, operation_context: Context = None, **kwargs: Any) -> Any:

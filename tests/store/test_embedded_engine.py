@@ -488,3 +488,22 @@ async def test_fields_of_ranges_get_no_twin(tmp_path: Path) -> None:
         await client["db"]["users"].create_index([("appId", 1), ("createdAt", -1), ("_id", -1)], name="created")
         await client["db"]["outbox"].create_index([("appId", 1), ("seq", 1)], name="app_seq")
     assert _twins(path) == {}
+
+
+async def test_a_store_built_before_gets_its_twins_when_it_opens(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "store.sqlite"
+    async with MongoecoClient(SQLiteEngine(str(path))) as client:  # mongoeco's own engine
+        await client["db"]["sessions"].create_index([("appId", 1), ("userId", 1)], name="user")
+        await client["db"]["sessions"].insert_many(
+            [{"_id": f"s{n}", "appId": "app", "userId": f"u{n}"} for n in range(5)]
+        )
+    assert _twins(path) == {}
+    with caplog.at_level(logging.INFO, logger="app.store.embedded_engine"):
+        async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+            sessions = client["db"]["sessions"]
+            assert [d["_id"] async for d in sessions.find({"appId": "app", "userId": "u3"})] == ["s3"]
+            assert EQUALITY_TWIN_PREFIX in await _plan(sessions, {"appId": "app", "userId": "u3"})
+    assert len(_twins(path)) == 1
+    assert "built 1 SQLite equality indexes" in [record.getMessage() for record in caplog.records]
