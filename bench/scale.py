@@ -1,6 +1,7 @@
 """How request times grow with the number of users, with the store's CPU and the gateway's apart.
 
     python -m bench.scale [--sizes 1000,10000,50000] [--calls 20] [--write-calls 20]
+                          [--growth-rounds 5] [--growth-calls 10]
                           [--clients 8] [--write-seconds 10] [--write-rounds 3]
                           [--floor-rounds 4] [--floor-calls 300] [--engine sqlite]
 
@@ -21,8 +22,12 @@ parser and validation caches), in ``--floor-rounds`` rounds of ``--floor-calls``
 that alternate the three; a second table gives each one's CPU and the gateway's divided by
 it. A line after each
 table gives the machine's speed on a fixed piece of pure-Python work, since the same code
-measures differently as a shared machine's speed changes. Loopback only; every process
-started here is stopped at the end.
+measures differently as a shared machine's speed changes. Every size's store and gateway stay
+up until the end: the judged shapes (``bench/scale_targets.py``) are then sent to the smallest
+and the largest size in ``--growth-rounds`` interleaved rounds of ``--growth-calls`` calls, and
+the Targets table judges growth by the median of the per-round ratios (a host whose speed
+changed between two sizes' tables moved a sequential ratio by up to 1.7x). Loopback only;
+every process started here is stopped at the end.
 
 Seeding (SQLite, the default and the gateway's default engine): the store process is
 stopped after the app is created; the gateway's indexes are created and the users and
@@ -47,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,7 +74,7 @@ from app.store.embedded_engine import EmbeddedSQLiteEngine
 from app.store.store_address import running_store_uri
 from app.store.users import with_channel_types
 from bench.read import free_port
-from bench.scale_targets import Measured, print_targets
+from bench.scale_targets import LOOK_UPS, WRITES, Growth, Measured, print_growth, print_targets
 
 SEED_BATCH = 1_000
 DATABASE = "profile_gateway"
@@ -429,90 +434,157 @@ def _start(arguments: list[str], env: dict[str, str], log: Path) -> subprocess.P
 
 
 Row = tuple[str, str, str, str, str, str]
+GROWTH_CALLS_FROM = 10_000_000
 
 
-async def run_size(users: int, args: argparse.Namespace) -> tuple[list[Row], list[FloorRow], Measured]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"bench-scale-{users}-")) / "data"
+@dataclass
+class Rig:
+    """One size's running store and gateway, kept up until the run ends so that the sizes can
+    be measured in interleaved rounds."""
+
+    users: int
+    data_dir: Path
+    args: argparse.Namespace
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    store_uri: str = ""
+    app_id: str = ""
+    token: str = ""
+    port: int = 0
+    ids: list[str] = field(default_factory=list)  # users' GraphQL ids, read once the gateway runs
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
+
+    @property
+    def store(self) -> psutil.Process:
+        return psutil.Process(self.started[0].pid)
+
+    @property
+    def gateway(self) -> psutil.Process:
+        return psutil.Process(self.started[1].pid)
+
+
+async def start_size(users: int, args: argparse.Namespace) -> Rig:
+    """A fresh data directory with ``users`` seeded users, its store and a gateway on it."""
+    rig = Rig(users, Path(tempfile.mkdtemp(prefix=f"bench-scale-{users}-")) / "data", args)
     env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI" and not k.startswith("PROFILE_GATEWAY_")}
     env |= {
         "PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
         "PROFILE_GATEWAY_LOG_FORMAT": "text",
     }
-    started: list[subprocess.Popen[bytes]] = []
+    data_dir, started = rig.data_dir, rig.started
     try:
         store_log = data_dir.parent / "store.log"
         store_command = ["store", "--data-dir", str(data_dir), "--engine", args.engine]
         started.append(_start(store_command, env, store_log))
-        store_uri = await _wait_store(data_dir, started[-1], store_log)
+        rig.store_uri = await _wait_store(data_dir, started[-1], store_log)
         seeding = time.perf_counter()
-        app_id, token = await _create_app(data_dir, store_uri)
+        rig.app_id, rig.token = await _create_app(data_dir, rig.store_uri)
         if args.engine == "sqlite":
             _stop(started.pop())
-            await _seed_sqlite_file(data_dir / "profile-gateway.sqlite", app_id, users)
+            await _seed_sqlite_file(data_dir / "profile-gateway.sqlite", rig.app_id, users)
             started.append(_start(store_command, env, store_log))
             await _wait_store(data_dir, started[-1], store_log)
         else:
-            await _seed_over_the_wire(store_uri, app_id, users)
+            await _seed_over_the_wire(rig.store_uri, rig.app_id, users)
         print(f"  seeded {users} users in {time.perf_counter() - seeding:.1f} s", file=sys.stderr)
-        port = free_port()
-        serve = ["serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"]
+        rig.port = free_port()
+        serve = ["serve", "--port", str(rig.port), "--data-dir", str(data_dir), "--log-level", "warning"]
         started.append(_start(serve, env, data_dir.parent / "gateway.log"))
-        await _wait_started(f"http://127.0.0.1:{port}/readyz", started[1], data_dir.parent / "gateway.log")
-        store, gateway = psutil.Process(started[0].pid), psutil.Process(started[1].pid)
-        rows: list[Row] = []
-        floor: list[FloorRow] = []
-        measured = Measured(users)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        await _wait_started(f"http://127.0.0.1:{rig.port}/readyz", started[1], data_dir.parent / "gateway.log")
+        async with rig.client() as client:
             page = await client.post(
                 "/graphql",
                 json={"query": "{ users(first: 100) { nodes { id } } }"},
-                headers={"authorization": f"Bearer {token}"},
+                headers={"authorization": f"Bearer {rig.token}"},
             )
-            _GLOBAL_IDS[:] = [node["id"] for node in page.json()["data"]["users"]["nodes"]]
-            for shape in SHAPES:
-                calls = args.write_calls if shape.write else args.calls
-                times, store_cpu, gateway_cpu, outcome = await _measure(
-                    client, shape, users, calls, token, store, gateway
+        rig.ids = [node["id"] for node in page.json()["data"]["users"]["nodes"]]
+        return rig
+    except BaseException:
+        stop_size(rig)
+        raise
+
+
+def stop_size(rig: Rig) -> None:
+    for process in reversed(rig.started):
+        _stop(process)
+    if not rig.args.keep:
+        shutil.rmtree(rig.data_dir.parent, ignore_errors=True)
+
+
+async def measure_size(rig: Rig, args: argparse.Namespace) -> tuple[list[Row], list[FloorRow], Measured]:
+    """One size's table (each shape in turn), its write throughput and its CPU floor."""
+    users, token, store, gateway = rig.users, rig.token, rig.store, rig.gateway
+    _GLOBAL_IDS[:] = rig.ids
+    rows: list[Row] = []
+    floor: list[FloorRow] = []
+    measured = Measured(users)
+    async with rig.client() as client:
+        for shape in SHAPES:
+            calls = args.write_calls if shape.write else args.calls
+            times, store_cpu, gateway_cpu, outcome = await _measure(client, shape, users, calls, token, store, gateway)
+            p90 = sorted(times)[max(0, int(len(times) * 0.9) - 1)]
+            measured.median_seconds[shape.name] = statistics.median(times)
+            rows.append(
+                (
+                    shape.name,
+                    f"{statistics.median(times) * 1000:,.0f}",
+                    f"{p90 * 1000:,.0f}",
+                    f"{store_cpu * 1000:,.1f}",
+                    f"{gateway_cpu * 1000:,.1f}",
+                    outcome,
                 )
-                p90 = sorted(times)[max(0, int(len(times) * 0.9) - 1)]
-                measured.median_seconds[shape.name] = statistics.median(times)
-                rows.append(
-                    (
-                        shape.name,
-                        f"{statistics.median(times) * 1000:,.0f}",
-                        f"{p90 * 1000:,.0f}",
-                        f"{store_cpu * 1000:,.1f}",
-                        f"{gateway_cpu * 1000:,.1f}",
-                        outcome,
-                    )
-                )
-            if args.write_seconds > 0:
-                rounds = [
-                    await _write_throughput(client, users, token, args.clients, args.write_seconds)
-                    for _ in range(args.write_rounds)
-                ]
-                rates = [rate for rate, _, _ in rounds]
-                measured.writes_per_second = statistics.median(rates)
-                failed = sum(failures for _, _, failures in rounds)
-                name = f"single-user writes, {args.clients} concurrent clients, {len(rounds)} rounds"
-                median = statistics.median(median for _, median, _ in rounds)
-                outcome = "ok" if failed == 0 else f"{failed} failed"
-                rows.append((name, f"{median:,.0f}", "", f"**{_spread(rates, '{:,.1f}')} writes/s**", "", outcome))
-            if args.floor_rounds > 0:
-                baselines = []
-                for baseline in BASELINES:
-                    log = data_dir.parent / f"{baseline.module}.log"
-                    process, url = _start_baseline(baseline, store_uri, app_id, log)
-                    started.append(process)
-                    await _wait_started(url, process, log, any_answer=True, name=baseline.name)
-                    baselines.append((baseline, psutil.Process(process.pid), url))
-                floor = await _cpu_floor(client, token, users, args, gateway, baselines, measured)
-        return rows, floor, measured
-    finally:
-        for process in reversed(started):
-            _stop(process)
-        if not args.keep:
-            shutil.rmtree(data_dir.parent, ignore_errors=True)
+            )
+        if args.write_seconds > 0:
+            rounds = [
+                await _write_throughput(client, users, token, args.clients, args.write_seconds)
+                for _ in range(args.write_rounds)
+            ]
+            rates = [rate for rate, _, _ in rounds]
+            measured.writes_per_second = statistics.median(rates)
+            failed = sum(failures for _, _, failures in rounds)
+            name = f"single-user writes, {args.clients} concurrent clients, {len(rounds)} rounds"
+            median = statistics.median(median for _, median, _ in rounds)
+            outcome = "ok" if failed == 0 else f"{failed} failed"
+            rows.append((name, f"{median:,.0f}", "", f"**{_spread(rates, '{:,.1f}')} writes/s**", "", outcome))
+        if args.floor_rounds > 0:
+            baselines = []
+            for baseline in BASELINES:
+                log = rig.data_dir.parent / f"{baseline.module}.log"
+                process, url = _start_baseline(baseline, rig.store_uri, rig.app_id, log)
+                rig.started.append(process)
+                await _wait_started(url, process, log, any_answer=True, name=baseline.name)
+                baselines.append((baseline, psutil.Process(process.pid), url))
+            floor = await _cpu_floor(client, token, users, args, gateway, baselines, measured)
+            for _ in baselines:  # not needed for the interleaved rounds
+                _stop(rig.started.pop())
+    return rows, floor, measured
+
+
+async def growth_rounds(smallest: Rig, largest: Rig, args: argparse.Namespace) -> Growth:
+    """The judged shapes at both sizes in ``--growth-rounds`` rounds, each round sending
+    ``--growth-calls`` of every shape to one size and then the other (the order alternating),
+    so that a change in the machine's speed hits both sizes alike: per shape and round, the
+    median time at each size."""
+    growth = Growth(smallest.users, largest.users)
+    shapes = [shape for shape in SHAPES if shape.name in LOOK_UPS + WRITES]
+    async with smallest.client() as small, largest.client() as large:
+        pair = [(smallest, small), (largest, large)]
+        for number in range(args.growth_rounds):
+            for shape in shapes:
+                medians: dict[int, float] = {}
+                for rig, client in pair if number % 2 == 0 else reversed(pair):
+                    times = []
+                    for call in range(args.growth_calls):
+                        # Numbered past the tables' calls: every write is a new one.
+                        sequence = GROWTH_CALLS_FROM + number * args.growth_calls + call
+                        seconds, status, body = await _send(client, shape, sequence, rig.users, rig.token)
+                        if status != 200 or body.get("errors"):
+                            raise SystemExit(f"{shape.name} at {rig.users} users: HTTP {status} {body}")
+                        times.append(seconds)
+                    medians[rig.users] = statistics.median(times)
+                growth.add(shape.name, medians[smallest.users], medians[largest.users])
+    return growth
 
 
 def _print(users: int, rows: list[Row], floor: list[FloorRow], rounds: int) -> None:
@@ -536,6 +608,10 @@ async def main() -> None:
     parser.add_argument(
         "--write-calls", type=int, default=20, help="calls per write shape (a median of 5 moved by 1.8x between runs)"
     )
+    parser.add_argument(
+        "--growth-rounds", type=int, default=5, help="interleaved rounds at the smallest and largest size (0: none)"
+    )
+    parser.add_argument("--growth-calls", type=int, default=10, help="calls per shape, size and growth round")
     parser.add_argument("--engine", choices=["memory", "sqlite"], default="sqlite")
     parser.add_argument("--keep", action="store_true", help="keep each size's data directory and logs")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the write-throughput phase")
@@ -550,14 +626,25 @@ async def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"Embedded store ({args.engine}) in its own process; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
     runs: list[Measured] = []
-    for users in (int(size) for size in args.sizes.split(",")):
-        speed_before = machine_speed_ms()
-        rows, floor, measured = await run_size(users, args)
-        runs.append(measured)
-        _print(users, rows, floor, args.floor_rounds)
-        speeds = f"{speed_before:.0f} ms before, {machine_speed_ms():.0f} ms after"
-        print(f"\nmachine speed: a fixed pure-Python loop took {speeds} (lower is faster)")
-    print_targets(runs)
+    rigs: list[Rig] = []
+    try:
+        for users in (int(size) for size in args.sizes.split(",")):
+            rigs.append(await start_size(users, args))
+            speed_before = machine_speed_ms()
+            rows, floor, measured = await measure_size(rigs[-1], args)
+            runs.append(measured)
+            _print(users, rows, floor, args.floor_rounds)
+            speeds = f"{speed_before:.0f} ms before, {machine_speed_ms():.0f} ms after"
+            print(f"\nmachine speed: a fixed pure-Python loop took {speeds} (lower is faster)")
+        growth = None
+        if len(rigs) > 1 and args.growth_rounds > 0:
+            smallest, largest = min(rigs, key=lambda rig: rig.users), max(rigs, key=lambda rig: rig.users)
+            growth = await growth_rounds(smallest, largest, args)
+            print_growth(growth)
+        print_targets(runs, growth)
+    finally:
+        for rig in reversed(rigs):
+            stop_size(rig)
 
 
 if __name__ == "__main__":

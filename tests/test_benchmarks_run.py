@@ -23,7 +23,7 @@ def _run(*arguments: str) -> subprocess.CompletedProcess[str]:
 def test_the_scale_benchmark_measures_every_shape() -> None:
     finished = _run(
         "bench.scale",
-        *("--sizes", "200", "--calls", "2", "--write-calls", "1"),
+        *("--sizes", "100,200", "--calls", "2", "--write-calls", "1", "--growth-rounds", "2", "--growth-calls", "1"),
         # CPU times advance in clock ticks (10 ms): 20 calls of the minimal endpoint (0.6 ms
         # each on a fast host) could read as no CPU at all.
         *("--write-seconds", "1", "--write-rounds", "2", "--floor-rounds", "1", "--floor-calls", "100"),
@@ -39,8 +39,13 @@ def test_the_scale_benchmark_measures_every_shape() -> None:
     assert "bare Strawberry" in floor[1][0] and "the gateway" in floor[2][0], finished.stdout
     assert all(float(row[1].split()[0]) > 0 for row in floor), finished.stdout  # each one's CPU was read
     assert "machine speed" in finished.stdout
+    growth = lines.index("### Growth, 100 against 200 users, 2 interleaved rounds")
+    judged = [line for line in lines[growth + 4 : lines.index("### Targets")] if line.startswith("| ")]
+    assert len(judged) == 6 and all(float(row.split(" | ")[3].split()[0]) > 0 for row in judged), finished.stdout
     targets = lines[lines.index("### Targets") :]
-    assert any(line.startswith("| single-user writes ≥ 50/s at 200 users |") for line in targets), finished.stdout
+    interleaved = [line for line in targets if "interleaved rounds" in line]
+    assert [line.split(" at ")[0] for line in interleaved] == ["| identifier look-ups", "| single-user writes"]
+    assert any(line.startswith("| single-user writes ≥ 50/s at 100 users |") for line in targets), finished.stdout
     assert any(line.startswith("| gateway CPU ≤ 1 ms per cached simple read |") for line in targets), finished.stdout
 
 
