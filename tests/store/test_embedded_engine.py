@@ -322,19 +322,30 @@ async def test_each_collections_indexes_hold_that_collection_only(tmp_path: Path
     assert any(name in str(plan) for name in indexes), plan
 
 
-async def test_a_store_built_before_gets_its_indexes_scoped_when_it_opens(
+async def test_a_store_built_before_gets_its_indexes_scoped_and_its_twins_when_it_opens(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "store.sqlite"
     async with MongoecoClient(SQLiteEngine(str(path))) as client:  # mongoeco's own engine
         await client["db"]["users"].create_index([("appId", 1), ("tags", 1)], name="tags")
         await client["db"]["users"].insert_many([{"_id": f"u{n}", "appId": "app", "tags": ["a"]} for n in range(5)])
+        await client["db"]["sessions"].create_index([("appId", 1), ("userId", 1)], name="user")
+        await client["db"]["sessions"].insert_many([{"_id": "s3", "appId": "app", "userId": "u3"}])
     assert not any(" WHERE " in sql for sql in _document_indexes(path).values())
+    assert _twins(path) == {}
     with caplog.at_level(logging.INFO, logger="app.store.embedded_engine"):
         async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
             assert await client["db"]["users"].count_documents({"appId": "app", "tags": "a"}) == 5
-    assert all(sql.endswith("WHERE db_name = 'db' AND coll_name = 'users'") for sql in _document_indexes(path).values())
-    assert [record.getMessage() for record in caplog.records] == ["scoped 1 SQL indexes to their collections"]
+            sessions = client["db"]["sessions"]
+            assert [d["_id"] async for d in sessions.find({"appId": "app", "userId": "u3"})] == ["s3"]
+            assert EQUALITY_TWIN_PREFIX in await _plan(sessions, {"appId": "app", "userId": "u3"})
+    scopes = sorted(sql.rsplit(" WHERE ", 1)[1] for sql in _document_indexes(path).values())
+    assert scopes == ["db_name = 'db' AND coll_name = 'sessions'", "db_name = 'db' AND coll_name = 'users'"]
+    assert len(_twins(path)) == 1
+    assert [record.getMessage() for record in caplog.records] == [
+        "scoped 2 SQL indexes to their collections",
+        "built 1 SQLite equality indexes",
+    ]
 
 
 async def test_indexes_created_on_a_new_store_are_scoped_without_an_info_line_each(
@@ -488,22 +499,3 @@ async def test_fields_of_ranges_get_no_twin(tmp_path: Path) -> None:
         await client["db"]["users"].create_index([("appId", 1), ("createdAt", -1), ("_id", -1)], name="created")
         await client["db"]["outbox"].create_index([("appId", 1), ("seq", 1)], name="app_seq")
     assert _twins(path) == {}
-
-
-async def test_a_store_built_before_gets_its_twins_when_it_opens(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    path = tmp_path / "store.sqlite"
-    async with MongoecoClient(SQLiteEngine(str(path))) as client:  # mongoeco's own engine
-        await client["db"]["sessions"].create_index([("appId", 1), ("userId", 1)], name="user")
-        await client["db"]["sessions"].insert_many(
-            [{"_id": f"s{n}", "appId": "app", "userId": f"u{n}"} for n in range(5)]
-        )
-    assert _twins(path) == {}
-    with caplog.at_level(logging.INFO, logger="app.store.embedded_engine"):
-        async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
-            sessions = client["db"]["sessions"]
-            assert [d["_id"] async for d in sessions.find({"appId": "app", "userId": "u3"})] == ["s3"]
-            assert EQUALITY_TWIN_PREFIX in await _plan(sessions, {"appId": "app", "userId": "u3"})
-    assert len(_twins(path)) == 1
-    assert "built 1 SQLite equality indexes" in [record.getMessage() for record in caplog.records]
