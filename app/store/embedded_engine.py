@@ -158,7 +158,7 @@ APP_ORDER_INDEX = (
 # mongoeco builds a compound index over each field's tagged form (COALESCE of its type and
 # value), while a filter's equality on a string compiles to json_extract(document, '$.f') = ?:
 # no compound index served a query, so {appId, userId} read every installation, session or
-# history entry of the store. Each compound index of declared scalars gets a twin over
+# history entry of the store. Each compound index led by equality fields gets a twin over
 # exactly those json_extract expressions, partial to its collection.
 EQUALITY_TWIN_PREFIX = "profile_gateway_eq_"
 # Declared scalars that filters compare for equality (an app, a user, a device, a redirect, an
