@@ -44,16 +44,12 @@ def counters(store: Store) -> AsyncCollection[Document]:
     return store.db["outbox_counters"]
 
 
-RETIRED_INDEXES = ("app_seq",)  # reads go by _id range now
+RETIRED_INDEXES = ("app_seq",)  # reads go by _id range now (app/store/indexes.py drops it)
 _LAST_SEQ = 10**19 - 1  # the largest number an entry id holds (19 digits)
 
 
 async def ensure_indexes(store: Store) -> None:
     await events(store).create_indexes([IndexModel([("occurredAt", ASCENDING)], name="occurred")])
-    existing = await events(store).index_information()
-    for name in RETIRED_INDEXES:
-        if name in existing:
-            await events(store).drop_index(name)
 
 
 def entry_id(app_id: str, seq: int) -> str:

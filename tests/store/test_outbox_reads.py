@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mongoeco import AsyncMongoClient as MongoecoClient
 
-from app.store import outbox
+from app.store import indexes, outbox
 from app.store.client import Store
 from app.store.embedded_engine import EmbeddedSQLiteEngine
 
@@ -86,5 +86,5 @@ async def test_the_index_reads_no_longer_use_is_dropped(tmp_path: Path) -> None:
     async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
         store = Store(client=client, db=client["db"])
         await outbox.events(store).create_index([("appId", 1), ("seq", 1)], name="app_seq")
-        await outbox.ensure_indexes(store)
+        await indexes.ensure_indexes(store)
         assert set(await outbox.events(store).index_information()) == {"_id_", "occurred"}
