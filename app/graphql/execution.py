@@ -124,10 +124,7 @@ class OperationRunner:
         """Parsed within the token limit and validated (``prepare``: once per distinct text,
         up to the cache size)."""
         document = parse(query, max_tokens=self.limits.max_tokens)
-        errors = validate(self.schema._schema, document, self.rules)
-        if not self.limits.field_suggestions:
-            hide_suggestions(errors)
-        return PreparedDocument(document, tuple(errors))
+        return PreparedDocument(document, tuple(validate(self.schema._schema, document, self.rules)))
 
     @staticmethod
     def _check_operation_type(
@@ -149,7 +146,7 @@ class OperationRunner:
         errors: list[GraphQLError],
     ) -> ExecutionResult:
         if errors and not self.limits.field_suggestions:
-            hide_suggestions(errors)
+            hide_suggestions(errors)  # validation's (cached, so cut once) and execution's alike
         request_id = getattr(context, "request_id", None)
         shown = [present(error, request_id) for error in errors]
         record_operation(getattr(context, "request", None), document, reported_name(document, operation_name), shown)
