@@ -22,7 +22,7 @@ from app.store.unit_of_work import UnitOfWork
 
 # What decides whether an installation is a push destination: a write that changes none of
 # these (an app's launch re-sending the same token) leaves its user's types alone.
-PUSH_REACH_FIELDS = ("platform", "pushToken", "isPushRegistrationEnabled")
+PUSH_REACH_FIELDS = installations_store.PUSH_REACH_FIELDS
 
 
 def devices_changed(unit: UnitOfWork, app_id: str, *user_ids: str) -> None:

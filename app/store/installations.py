@@ -55,10 +55,13 @@ async def find_by_push_registration_ids(
     return [found.get(registration) for registration in push_registration_ids]
 
 
+# What decides whether an installation is a push destination (app/domain/push_destinations.py).
+PUSH_REACH_FIELDS = ("platform", "pushToken", "isPushRegistrationEnabled")
+
+
 async def push_fields_of_user(unit: UnitOfWork, app_id: str, user_id: str) -> list[Document]:
-    """The user's installations as this unit leaves them: only what decides whether one is a
-    push destination (platform, token, push enabled)."""
-    projection = {"platform": 1, "pushToken": 1, "isPushRegistrationEnabled": 1}
+    """The user's installations as this unit leaves them: only ``PUSH_REACH_FIELDS``."""
+    projection = dict.fromkeys(PUSH_REACH_FIELDS, 1)
     cursor = unit.store.installations.find({"appId": app_id, "userId": user_id}, projection, session=unit.session)
     return [installation async for installation in cursor]
 
@@ -66,7 +69,7 @@ async def push_fields_of_user(unit: UnitOfWork, app_id: str, user_id: str) -> li
 async def with_token_by_user(store: Store) -> AsyncIterator[tuple[str, str, list[Document]]]:
     """(app id, user id, its installations that hold a push token), user by user: for the
     one-time back-fill of the users' push types."""
-    projection = {"appId": 1, "userId": 1, "platform": 1, "pushToken": 1, "isPushRegistrationEnabled": 1}
+    projection = dict.fromkeys(("appId", "userId", *PUSH_REACH_FIELDS), 1)
     cursor = store.installations.find({"pushToken": {"$exists": True}}, projection).sort([("appId", 1), ("userId", 1)])
     current: tuple[str, str] | None = None
     owned: list[Document] = []
