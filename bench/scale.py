@@ -191,12 +191,7 @@ async def _seed_batch(store: Store, batch: list[dict[str, Any]]) -> None:
     await store.users.insert_many(batch, ordered=False)
     await store.installations.insert_many(devices, ordered=False)
     entries = _registry_entries(batch) + [
-        {
-            "_id": registry.installation_key(device["appId"], device["pushRegistrationId"]),
-            "appId": device["appId"],
-            "installationId": device["_id"],
-        }
-        for device in devices
+        registry.installation_entry(device["appId"], device["pushRegistrationId"], device["_id"]) for device in devices
     ]
     await registry.collection(store).insert_many(entries, ordered=False)
 

@@ -59,6 +59,11 @@ def installation_key(app_id: str, push_registration_id: str) -> str:
     return f"{app_id}|{INSTALLATION_KIND}|{push_registration_id}"
 
 
+def installation_entry(app_id: str, push_registration_id: str, installation_id: str) -> Document:
+    """The entry that registers an installation under its pushRegistrationId."""
+    return {"_id": installation_key(app_id, push_registration_id), "appId": app_id, "installationId": installation_id}
+
+
 def identifiers_of(document: Document | None) -> dict[str, Named]:
     """Registry key → (user field, position in its list or None, value) of each identifier
     a user document holds (a tombstone holds none)."""
@@ -229,8 +234,7 @@ async def backfill_installations(store: Store) -> int:
     installations = store.installations.find({}, {"appId": 1, "pushRegistrationId": 1})
 
     def entries_of(installation: Document) -> list[Document]:
-        key_ = installation_key(installation["appId"], installation["pushRegistrationId"])
-        return [{"_id": key_, "appId": installation["appId"], "installationId": installation["_id"]}]
+        return [installation_entry(installation["appId"], installation["pushRegistrationId"], installation["_id"])]
 
     upserts = _upserted_entries(installations, entries_of)
     return await backfill_once(store, INSTALLATIONS_BACKFILL_MARK, collection(store), upserts, _upserted)
@@ -239,8 +243,7 @@ async def backfill_installations(store: Store) -> int:
 async def claim_installation(unit: UnitOfWork, app_id: str, push_registration_id: str, installation_id: str) -> None:
     """Register a new installation; a pushRegistrationId already registered raises
     DuplicateKeyError (a concurrent registration of the same device)."""
-    entry = {"_id": installation_key(app_id, push_registration_id), "appId": app_id, "installationId": installation_id}
-    await unit.insert_one(collection(unit.store), entry)
+    await unit.insert_one(collection(unit.store), installation_entry(app_id, push_registration_id, installation_id))
 
 
 async def release_installations(unit: UnitOfWork, app_id: str, user_id: str) -> None:
