@@ -161,11 +161,29 @@ async def has_data_left(store: Store, app_id: str, user_id: str, session: Sessio
     return False
 
 
-async def page(store: Store, query: dict[str, Any], after_id: str | None, first: int) -> list[Document]:
-    """Up to ``first + 1`` users matching ``query`` after ``after_id`` in id order (keyset),
-    in the first reply (batch size = limit: no getMore)."""
-    page_query = query if after_id is None else {**query, "_id": {"$gt": after_id}}
+async def page(
+    store: Store, query: dict[str, Any], after_id: str | None, first: int, until_id: str | None = None
+) -> list[Document]:
+    """Up to ``first + 1`` users matching ``query`` after ``after_id`` (and up to ``until_id``,
+    when given) in id order (keyset), in the first reply (batch size = limit: no getMore)."""
+    id_range: Document = {}
+    if after_id is not None:
+        id_range["$gt"] = after_id
+    if until_id is not None:
+        id_range["$lte"] = until_id
+    page_query = {**query, "_id": id_range} if id_range else query
     return await store.users.find(page_query).sort("_id", 1).limit(first + 1).batch_size(first + 1).to_list()
+
+
+async def window_end(store: Store, app_id: str, after_id: str | None, size: int) -> tuple[str, bool] | None:
+    """The id of the ``size``-th user of the app after ``after_id`` in id order (merge
+    tombstones count), and whether any user follows it; None when fewer follow. Reads ids
+    only, along the ``_id`` order: a bounded range of ``size`` entries."""
+    query: Document = {"appId": app_id} if after_id is None else {"appId": app_id, "_id": {"$gt": after_id}}
+    found = await store.users.find(query, {"_id": 1}).sort("_id", 1).skip(size - 1).limit(2).batch_size(2).to_list()
+    if not found:
+        return None
+    return str(found[0]["_id"]), len(found) > 1
 
 
 async def count(store: Store, query: dict[str, Any], *, limit: int, time_limit_ms: int) -> int | None:

@@ -75,7 +75,7 @@ class ListingQueries:
         ]
 
         async def count(limit: int) -> listing.Count:
-            at_least = len(page.users) + (1 if page.has_next_page else 0)
+            at_least = len(page.users) + (1 if page.matched_more else 0)
             return await listing.count_users(context.store, page.query, limit, at_least)
 
         page_info = PageInfo(
@@ -83,6 +83,7 @@ class ListingQueries:
             # Forward paging only: earlier users exist whenever the client is past the first page.
             has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else after,
+            # The last user's cursor, or the end of the scan window when the page ended early.
+            end_cursor=listing.encode_cursor(page.end_id) if page.end_id is not None else after,
         )
         return UserConnection(edges=edges, page_info=page_info, user_errors=[], counter=count)

@@ -25,7 +25,13 @@ class UserEdge:
 @strawberry.type(description="One page of users, oldest first, with opaque keyset cursors.")
 class UserConnection:
     edges: list[UserEdge] = strawberry.field(description="The users of this page with their cursors.")
-    page_info: PageInfo = strawberry.field(description="Whether more users follow, and the cursor to continue.")
+    page_info: PageInfo = strawberry.field(
+        description=(
+            "Whether more users follow, and the cursor to continue. Page on while `hasNextPage` is true: on the "
+            "embedded store a filtered page reads a bounded number of users, so it can hold fewer users than "
+            "`first`, or none, and still have a next page."
+        )
+    )
     user_errors: list[UserError] = strawberry.field(
         description="Why the filter or the paging arguments were refused (the page is then empty)."
     )

@@ -1,0 +1,133 @@
+"""Filtered pages on the embedded store read a bounded window of users (app/domain/listing.py,
+EMBEDDED_SCAN_WINDOW): a filter that matches few users costs the same per page at any app
+size, and walking the pages still finds every match once, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.domain import listing
+from app.domain.segments import UserFilter
+from app.store.client import Store
+from tests.commands import CommandLog
+from tests.helpers import Gateway, Tenant
+
+UPSERT = "mutation($input: UpsertUserInput!) { upsertUser(input: $input) { userErrors { code } } }"
+
+LIST = """
+query($filter: UserFilter, $first: Int, $after: String) {
+  users(filter: $filter, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes { externalUserId }
+  }
+}
+"""
+
+# u0 … u11; the "vip" ones are far apart, so some windows of 3 users hold none of them.
+VIPS = ("u1", "u8", "u9", "u10")
+
+
+async def _seed(gateway: Gateway, tenant: Tenant) -> None:
+    for index in range(12):
+        name = f"u{index}"
+        record = {"externalUserId": name, "tags": ["vip"] if name in VIPS else ["regular"]}
+        data = await gateway.data(UPSERT, {"input": record}, token=tenant.app_token)
+        assert data["upsertUser"]["userErrors"] == []
+
+
+def _embedded(store: Store) -> Store:
+    """The same store with the embedded store's rules on (they also run on MongoDB)."""
+    return Store(client=store.client, db=store.db, embedded_workarounds=True)
+
+
+async def test_a_sparse_filter_is_walked_window_by_window_and_finds_every_match_once(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    await _seed(gateway, tenant)
+    pages: list[listing.UserPage] = []
+    after: str | None = None
+    while not pages or pages[-1].has_next_page:
+        page = await listing.list_users(
+            _embedded(store), tenant.app_id, UserFilter(tags_any=["vip"]), 2, after, scan_window=3
+        )
+        pages.append(page)
+        assert page.end_id is not None
+        after = listing.encode_cursor(page.end_id)
+    found = [user["externalUserId"] for page in pages for user in page.users]
+    assert found == list(VIPS)
+    # The window u0-u2 holds u1 only and u3-u5 holds none: those pages end early, the second empty.
+    assert [len(page.users) for page in pages][:2] == [1, 0]
+    assert not pages[1].matched_more
+    assert pages[-1].has_next_page is False
+
+
+async def test_a_page_that_fills_within_its_window_is_full(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    await _seed(gateway, tenant)
+    page = await listing.list_users(_embedded(store), tenant.app_id, UserFilter(tags_any=["regular"]), 2, None, 5)
+    assert [user["externalUserId"] for user in page.users] == ["u0", "u2"]
+    assert page.has_next_page and page.matched_more
+    assert page.end_id == page.users[-1]["_id"]
+
+
+async def test_the_last_window_says_no_more_pages(gateway: Gateway, tenant: Tenant, store: Store) -> None:
+    await _seed(gateway, tenant)
+    # Exactly 12 users: a window of 12 ends at the last one, and nothing follows it.
+    page = await listing.list_users(_embedded(store), tenant.app_id, UserFilter(tags_any=["vip"]), 10, None, 12)
+    assert [user["externalUserId"] for user in page.users] == list(VIPS)
+    assert page.has_next_page is False
+
+
+async def test_a_filtered_page_reads_only_its_window(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    await _seed(gateway, tenant)
+    with command_log.capturing() as commands:
+        await listing.list_users(_embedded(store), tenant.app_id, UserFilter(tags_any=["vip"]), 2, None, 3)
+    window, page = (command for command in commands if command.get("find") == "users")
+    assert window["skip"] == 2 and window["limit"] == 2 and window["projection"] == {"_id": 1}
+    assert window["filter"] == {"appId": tenant.app_id}
+    # The page stops at the window's last user: no read past it, however few users match.
+    assert set(page["filter"]["_id"]) == {"$lte"}
+    assert len(commands) == 2
+
+
+async def test_unfiltered_pages_and_other_stores_read_no_window(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    await _seed(gateway, tenant)
+    with command_log.recording() as commands:
+        await listing.list_users(_embedded(store), tenant.app_id, None, 2, None, 3)
+        await listing.list_users(
+            Store(client=store.client, db=store.db, embedded_workarounds=False),
+            tenant.app_id,
+            UserFilter(tags_any=["vip"]),
+            2,
+            None,
+            3,
+        )
+    assert commands == {"find users": 2}
+
+
+async def test_over_graphql_an_early_page_continues_from_its_window(
+    gateway: Gateway, tenant: Tenant, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not store.embedded_workarounds:
+        pytest.skip("the scan window is the embedded store's; MongoDB serves the filter from an index")
+    monkeypatch.setattr(listing, "EMBEDDED_SCAN_WINDOW", 3)
+    await _seed(gateway, tenant)
+    found: list[str] = []
+    sizes: list[int] = []
+    variables: dict[str, Any] = {"filter": {"tagsAny": ["vip"]}, "first": 2}
+    while True:
+        page = (await gateway.data(LIST, variables, token=tenant.app_token))["users"]
+        assert page["totalCount"] == len(VIPS)  # the count is not windowed
+        found += [node["externalUserId"] for node in page["nodes"]]
+        sizes.append(len(page["nodes"]))
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        variables["after"] = page["pageInfo"]["endCursor"]
+    assert found == list(VIPS)
+    assert 0 in sizes  # an empty page that still continues
