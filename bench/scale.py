@@ -115,7 +115,7 @@ SHAPES = [
     Shape("users(first: 50)", "{ users(first: 50) { nodes { id externalUserId tags } } }", lambda i, n: {}),
     Shape("users { totalCount }", "{ users(first: 1) { totalCount totalCountIsExact } }", lambda i, n: {}),
     # No seeded user has a SLACK channel: on the embedded store each page rules out at most
-    # listing.EMBEDDED_SCAN_WINDOW users, then ends early (before, every user of the app).
+    # listing.SCAN_WINDOW users, then ends early (before, every user of the app).
     Shape(
         "users(filter: {hasChannel})",
         "{ users(first: 20, filter: {hasChannel: SLACK}) { nodes { id } } }",

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, ErrorCollector
 from app.domain.paging import check_page_size
-from app.domain.segments import UserFilter, compile_filter
+from app.domain.segments import UserFilter, compile_filter, matches_missing_keys
 from app.store import users as users_store
 from app.store.client import Store
 
@@ -28,14 +28,15 @@ DEFAULT_COUNT_LIMIT = 10_000
 MAX_COUNT_LIMIT = 100_000
 COUNT_TIME_LIMIT_MS = 2_000
 CURSOR_PREFIX = "users:"
-# The embedded store serves no filter condition from an index (list fields are matched per
-# document, scalar ones through json_extract), so a filtered page whose filter matches few
-# users would read every user of the app after the cursor: 136 ms at 50,000 users, growing
-# with the app. There a filtered page reads at most this many users (ids in order, merge
-# tombstones included) and, when they run out before the page fills, ends early: fewer users
-# than `first`, possibly none, with hasNextPage and a cursor at the last user read. MongoDB
-# serves these filters from indexes (app/store/indexes.py), and its pages are always full.
-EMBEDDED_SCAN_WINDOW = 5_000
+# A filter no index narrows makes a page whose filter matches few users read every user of
+# the app after the cursor: 136 ms at 50,000 users on the embedded store, growing with the
+# app. Such a page reads at most this many users (ids in order, merge tombstones included)
+# and, when they run out before the page fills, ends early: fewer users than `first`,
+# possibly none, with hasNextPage and a cursor at the last user read. On the embedded store
+# that is every filtered page (list fields are matched per document, scalar ones through
+# json_extract); on MongoDB, whose indexes serve the other conditions (app/store/indexes.py),
+# only a filter with `ne` or `exists: false`.
+SCAN_WINDOW = 5_000
 
 
 def encode_cursor(user_id: str) -> str:
@@ -73,8 +74,8 @@ async def list_users(
     scan_window: int | None = None,
 ) -> UserPage:
     """One page in one round trip (one more user is read to know whether a next page exists);
-    a filtered page on the embedded store first finds the end of its scan window (a second
-    round trip, bounded: see EMBEDDED_SCAN_WINDOW, which ``scan_window`` replaces)."""
+    a page whose filter no index narrows first finds the end of its scan window (a second
+    round trip, bounded: see SCAN_WINDOW, which ``scan_window`` replaces)."""
     errors = ErrorCollector()
     query: Document = {}
     last_seen: str | None = None
@@ -92,8 +93,8 @@ async def list_users(
         errors.add(error)
     errors.raise_if_any()  # all input errors together
     window = None
-    if store.embedded_workarounds and "$and" in query:  # "$and" holds the filter's conditions
-        window = await users_store.window_end(store, app_id, last_seen, scan_window or EMBEDDED_SCAN_WINDOW)
+    if _unindexed(store, query):
+        window = await users_store.window_end(store, app_id, last_seen, scan_window or SCAN_WINDOW)
     documents = await users_store.page(store, query, last_seen, first, window[0] if window else None)
     shown = documents[:first]
     last_shown = shown[-1]["_id"] if shown else last_seen
@@ -102,6 +103,13 @@ async def list_users(
     if window is not None and window[1]:  # the window ended before the page filled; users follow
         return UserPage(shown, True, query, window[0], matched_more=False)
     return UserPage(shown, False, query, last_shown, matched_more=False)
+
+
+def _unindexed(store: Store, query: Document) -> bool:
+    """Whether no index narrows this filter on this store (see SCAN_WINDOW)."""
+    if "$and" not in query:  # no filter: the users in `_id` order are the page
+        return False
+    return store.embedded_workarounds or matches_missing_keys(query)
 
 
 @dataclass(frozen=True, slots=True)

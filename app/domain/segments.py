@@ -111,6 +111,17 @@ def compile_filter(app_id: str, given: UserFilter | None, path: Field = ("filter
     return query
 
 
+def matches_missing_keys(query: Document) -> bool:
+    """Whether a compiled filter has a condition that also matches users without the key
+    (`ne`, `exists: false`). No index entry names a missing key, so on MongoDB too such a
+    filter is checked user by user rather than narrowed by an index."""
+    return any(
+        isinstance(condition, dict) and ("$ne" in condition or condition.get("$exists") is False)
+        for clause in query.get("$and", ())
+        for condition in clause.values()
+    )
+
+
 def compile_condition(condition: AttributeCondition, path: Field) -> Document:
     key = attributes.validate_key(condition.key, (*path, "key"))
     segments: tuple[str, ...] = ()

@@ -1,6 +1,7 @@
-"""Filtered pages on the embedded store read a bounded window of users (app/domain/listing.py,
-EMBEDDED_SCAN_WINDOW): a filter that matches few users costs the same per page at any app
-size, and walking the pages still finds every match once, in order."""
+"""Filtered pages that no index narrows read a bounded window of users (app/domain/listing.py,
+SCAN_WINDOW): every filtered page on the embedded store, and on MongoDB a filter with `ne` or
+`exists: false`. A filter that matches few users costs the same per page at any app size, and
+walking the pages still finds every match once, in order."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 
 from app.domain import listing
-from app.domain.segments import UserFilter
+from app.domain.attributes import AttributeType, TypedValue
+from app.domain.segments import AttributeCondition, UserFilter, compile_filter, matches_missing_keys
 from app.store.client import Store
 from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
@@ -41,6 +43,11 @@ async def _seed(gateway: Gateway, tenant: Tenant) -> None:
 def _embedded(store: Store) -> Store:
     """The same store with the embedded store's rules on (they also run on MongoDB)."""
     return Store(client=store.client, db=store.db, embedded_workarounds=True)
+
+
+def _mongodb(store: Store) -> Store:
+    """The same store with MongoDB's rules (they also run on the embedded store)."""
+    return Store(client=store.client, db=store.db, embedded_workarounds=False)
 
 
 async def test_a_sparse_filter_is_walked_window_by_window_and_finds_every_match_once(
@@ -100,15 +107,39 @@ async def test_unfiltered_pages_and_other_stores_read_no_window(
     await _seed(gateway, tenant)
     with command_log.recording() as commands:
         await listing.list_users(_embedded(store), tenant.app_id, None, 2, None, 3)
-        await listing.list_users(
-            Store(client=store.client, db=store.db, embedded_workarounds=False),
-            tenant.app_id,
-            UserFilter(tags_any=["vip"]),
-            2,
-            None,
-            3,
-        )
+        await listing.list_users(_mongodb(store), tenant.app_id, UserFilter(tags_any=["vip"]), 2, None, 3)
     assert commands == {"find users": 2}
+
+
+async def test_on_mongodb_a_filter_matching_missing_keys_is_windowed(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    await _seed(gateway, tenant)
+    # No user has a `plan`, so all 12 match; no index entry names a missing key.
+    without_plan = UserFilter(attributes=[_condition(exists=False)])
+    with command_log.recording() as commands:
+        page = await listing.list_users(_mongodb(store), tenant.app_id, without_plan, 20, None, 3)
+    assert commands == {"find users": 2}
+    assert [user["externalUserId"] for user in page.users] == ["u0", "u1", "u2"]
+    assert page.has_next_page and not page.matched_more
+
+
+def _condition(**given: Any) -> AttributeCondition:
+    return AttributeCondition(key="plan", **given)
+
+
+def test_which_filters_match_users_without_the_key() -> None:
+    def compiled(condition: AttributeCondition) -> bool:
+        return matches_missing_keys(compile_filter("app", UserFilter(attributes=[condition])))
+
+    gold = TypedValue(AttributeType.STRING, "gold")
+    assert compiled(_condition(exists=False))
+    assert compiled(_condition(ne=gold))
+    assert not compiled(_condition(exists=True))
+    assert not compiled(_condition(eq=gold))
+    assert not compiled(_condition(in_=[gold]))
+    assert not matches_missing_keys(compile_filter("app", UserFilter(tags_any=["vip"], has_channel=None)))
+    assert not matches_missing_keys(compile_filter("app", None))
 
 
 async def test_over_graphql_an_early_page_continues_from_its_window(
@@ -116,7 +147,7 @@ async def test_over_graphql_an_early_page_continues_from_its_window(
 ) -> None:
     if not store.embedded_workarounds:
         pytest.skip("the scan window is the embedded store's; MongoDB serves the filter from an index")
-    monkeypatch.setattr(listing, "EMBEDDED_SCAN_WINDOW", 3)
+    monkeypatch.setattr(listing, "SCAN_WINDOW", 3)
     await _seed(gateway, tenant)
     found: list[str] = []
     sizes: list[int] = []

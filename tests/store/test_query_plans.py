@@ -154,6 +154,8 @@ CASES: dict[str, tuple[Request, set[str]]] = {
     "users page by tags": (_page({"tagsAll": ["vip"], "tagsAny": ["vip", "new"]}), {"users"}),
     "users page by attribute range": (_attribute_range, {"users"}),
     "users page by channel type": (_page({"hasChannel": "EMAIL"}), {"users"}),
+    # No index narrows `exists: false`: the window's end (ids in _id order), then the page within it.
+    "users page by a missing attribute": (_page({"attributes": [{"key": "ltv", "exists": False}]}), {"users"}),
     "change feed page": (_feed, {"outbox"}),
     "rate-limit bucket": (_feed, {"rate_limits"}),
     "idempotency record": (_idempotent, {"idempotency_keys"}),

@@ -11,7 +11,14 @@ import strawberry
 from strawberry.relay import PageInfo
 
 from app.domain.errors import DomainError
-from app.domain.listing import COUNT_TIME_LIMIT_MS, DEFAULT_COUNT_LIMIT, MAX_COUNT_LIMIT, Count, check_count_limit
+from app.domain.listing import (
+    COUNT_TIME_LIMIT_MS,
+    DEFAULT_COUNT_LIMIT,
+    MAX_COUNT_LIMIT,
+    SCAN_WINDOW,
+    Count,
+    check_count_limit,
+)
 from app.graphql.errors import ClientError, UserError
 from app.graphql.types.user import User
 
@@ -27,9 +34,10 @@ class UserConnection:
     edges: list[UserEdge] = strawberry.field(description="The users of this page with their cursors.")
     page_info: PageInfo = strawberry.field(
         description=(
-            "Whether more users follow, and the cursor to continue. Page on while `hasNextPage` is true: on the "
-            "embedded store a filtered page reads a bounded number of users, so it can hold fewer users than "
-            "`first`, or none, and still have a next page."
+            "Whether more users follow, and the cursor to continue. Page on while `hasNextPage` is true: a page "
+            f"whose filter no index narrows reads at most {SCAN_WINDOW} users, so it can hold fewer users than "
+            "`first`, or none, and still have a next page (every filter on the embedded store; on MongoDB, "
+            "`ne` and `exists: false`)."
         )
     )
     user_errors: list[UserError] = strawberry.field(
