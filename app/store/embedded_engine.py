@@ -93,6 +93,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from bson import ObjectId
 from mongoeco.compat.base import MONGODB_DIALECT_80
 from mongoeco.core.filtering import QueryEngine
 from mongoeco.core.operation_context import ChangePublicationPolicy, OperationContext
@@ -130,6 +131,10 @@ DECLARED_SCALAR_FIELDS = frozenset(
 # Collections whose every _id is a string (users: ObjectId text, app/store/ids.py; outbox:
 # "<appId>:<seq>", read by _id range in _id order).
 STRING_ID_COLLECTIONS = frozenset({"users", "outbox"})
+# Collections whose every _id is an ObjectId (history: app/store/history.new_event_id, read
+# per user newest first). mongoeco stores one as {"$mongoeco": {"type": "objectid", "value":
+# <24 hex digits>}}: the value expression orders them as MongoDB does (fixed-length hex).
+OBJECTID_ID_COLLECTIONS = frozenset({"history"})
 # mongoeco's synchronous operations that touch one document (by _id or through an index)
 # and so finish in about a millisecond. Scans, counts and batch inserts are not listed.
 INLINE_OPERATIONS = frozenset(
@@ -151,6 +156,8 @@ ID_INDEX = (
     " ON documents(db_name, coll_name, json_extract(document, '$._id'))"
 )
 _ID_ORDER = value_expression_sql("_id")
+ORDERED_ID_COLLECTIONS = STRING_ID_COLLECTIONS | OBJECTID_ID_COLLECTIONS
+_ID_TYPE = """json_extract(document, '$._id."$mongoeco".type')"""
 APP_ORDER_INDEX = (
     "CREATE INDEX IF NOT EXISTS profile_gateway_app_id_order"
     f" ON documents(db_name, coll_name, {_ID_ORDER}, json_extract(document, '$.appId'))"
@@ -181,8 +188,10 @@ _TAGGED_TYPES = frozenset({"decimal", "decimal128", "decimal128_public", "bytes"
 def _declared_answer(collection: str, feature: str) -> bool | str | None:
     """The declaration's answer to one of the planner's questions, or None (ask mongoeco)."""
     kind, _, rest = feature.partition(":")
-    if kind == "uniform_scalar_sort_type":
-        return "string" if rest == "_id" and collection in STRING_ID_COLLECTIONS else None
+    if kind == "uniform_scalar_sort_type" and rest == "_id":
+        if collection in STRING_ID_COLLECTIONS:
+            return "string"
+        return "objectid" if collection in OBJECTID_ID_COLLECTIONS else None
     if kind in ("top_level_array", "traverses_array"):
         return False if rest in DECLARED_SCALAR_FIELDS else None
     if kind == "tagged_type":
@@ -258,15 +267,22 @@ def _wanted_equality_twins(connection: sqlite3.Connection) -> dict[str, str]:
     one per collection and prefix of two fields or more (``appId`` alone selects an app)."""
     wanted: dict[str, str] = {}
     for db_name, coll_name, fields_json in connection.execute("SELECT db_name, coll_name, fields FROM indexes"):
-        prefix = _equality_prefix(json.loads(fields_json)) if isinstance(fields_json, str) else ()
+        fields = json.loads(fields_json) if isinstance(fields_json, str) else []
+        prefix = _equality_prefix(fields)
         if len(prefix) < 2:
             continue
-        digest = hashlib.sha256("\0".join((db_name, coll_name, *prefix)).encode()).hexdigest()[:16]
+        # Then the _id order, where the index continues with _id and the collection's ids are
+        # of one declared type: a user's history is read newest first in the index's order.
+        by_id = fields[len(prefix) : len(prefix) + 1] == ["_id"] and coll_name in ORDERED_ID_COLLECTIONS
+        key = (db_name, coll_name, *prefix, *(("_id",) if by_id else ()))
+        digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:16]
         name = f"{EQUALITY_TWIN_PREFIX}{digest}"
         # The app last: an index led by it would also serve {appId, _id}, and SQLite, with no
         # statistics, could prefer it to ID_INDEX and read all of an app's documents.
         ordered = sorted(prefix, key=lambda field: field == "appId")
-        columns = ", ".join(f"json_extract(document, '$.{field}')" for field in ordered)
+        columns = ", ".join(
+            [*(f"json_extract(document, '$.{field}')" for field in ordered), *([_ID_ORDER] if by_id else [])]
+        )
         wanted[name] = (
             f"CREATE INDEX IF NOT EXISTS {_identifier(name)} ON documents(db_name, coll_name, {columns})"
             f" WHERE db_name = {_text(db_name)} AND coll_name = {_text(coll_name)}"
@@ -429,6 +445,14 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         if operator is not None and field == "_id" and isinstance(value, str):
             # Strings compare only with strings; for a string _id the order expression is its value.
             return f"{_ID_ORDER} {operator} ? AND json_type(document, '$._id') = 'text'", [value]
+        if (
+            operator is not None
+            and field == "_id"
+            and isinstance(value, ObjectId)
+            and coll_name in OBJECTID_ID_COLLECTIONS
+        ):
+            # ObjectIds compare only with ObjectIds; their order expression is their hex digits.
+            return f"{_ID_ORDER} {operator} ? AND {_ID_TYPE} = 'objectid'", [str(value)]
         translated: tuple[str, list[object]] = super()._translate_query_plan_with_multikey(db_name, coll_name, plan)
         return translated
 

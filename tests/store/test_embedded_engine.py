@@ -499,3 +499,30 @@ async def test_fields_of_ranges_get_no_twin(tmp_path: Path) -> None:
         await client["db"]["users"].create_index([("appId", 1), ("createdAt", -1), ("_id", -1)], name="created")
         await client["db"]["outbox"].create_index([("appId", 1), ("seq", 1)], name="app_seq")
     assert _twins(path) == {}
+
+
+async def test_a_users_history_is_read_newest_first_in_index_order(tmp_path: Path) -> None:
+    """A history page: one user's events newest first by _id (an ObjectId), after a cursor.
+    The twin of the (appId, userId, _id) index carries the _id order, so a page reads its
+    events in order instead of sorting all of the user's history (98 ms at 30,000 events)."""
+    path = tmp_path / "store.sqlite"
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+        history = client["db"]["history"]
+        await history.create_index([("appId", 1), ("userId", 1), ("_id", -1)], name="user")
+        events = [{"_id": ObjectId(), "appId": "app" if n % 3 else "other", "userId": f"u{n % 2}"} for n in range(60)]
+        await history.insert_many(events)
+        query: dict[str, Any] = {"appId": "app", "userId": "u1"}
+        mine = sorted((e["_id"] for e in events if e["appId"] == "app" and e["userId"] == "u1"), reverse=True)
+        seen: list[ObjectId] = []
+        while True:
+            page_query = {**query, "_id": {"$lt": seen[-1]}} if seen else query
+            page = [doc["_id"] async for doc in history.find(page_query, sort=[("_id", -1)], limit=7)]
+            if not page:
+                break
+            seen += page
+        assert seen == mine
+        plan = await _plan(history, {**query, "_id": {"$lt": mine[3]}}, {"_id": -1})
+        assert EQUALITY_TWIN_PREFIX in plan
+        assert "TEMP B-TREE" not in plan  # read in the twin's order, not sorted afterwards
+        # The twin holds the _id order after the user and the app.
+        assert "$._id" in next(iter(_twins(path).values()))
