@@ -1,4 +1,4 @@
-"""The scale and import benchmarks still run end to end (tiny sizes): their numbers are
+"""The benchmarks still run end to end (tiny sizes): their numbers are
 recorded in bench/README.md, and a fresh clone must be able to produce them again."""
 
 from __future__ import annotations
@@ -68,3 +68,11 @@ def test_the_idle_dispatcher_benchmark_sends_the_same_reads_per_round_for_any_nu
     rows = [line.split(" | ") for line in finished.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     per_round = {row[0].strip("| "): float(row[2]) for row in rows[1:]}
     assert per_round == {"1": 3.0, "3": 3.0}, finished.stdout
+
+
+def test_the_history_depth_benchmark_reads_a_page_at_every_size() -> None:
+    finished = _run("bench.history_depth", "--sizes", "30,60", "--calls", "2")
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    rows = [line for line in finished.stdout.splitlines() if line.startswith("| 30 |") or line.startswith("| 60 |")]
+    assert len(rows) == 2, finished.stdout
+    assert rows[0].endswith("| 1.00 |"), finished.stdout  # each size against the smallest

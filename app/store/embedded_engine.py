@@ -46,6 +46,10 @@ a cursor) is compiled to an ``ORDER BY`` over the collection after two more sort
 the ``_id`` type of the users collection is declared (``STRING_ID_COLLECTIONS``), a string
 range on ``_id`` is compiled to the expression the page is ordered by, and one expression
 index (``APP_ORDER_INDEX``: ``_id`` order, then the app) lets SQLite read just the page.
+A user's history page (``{appId, userId}`` newest first by ``_id``, an ObjectId) read all of
+the user's events and sorted them (98 ms at 30,000 events): history's ``_id`` type is
+declared too (``OBJECTID_ID_COLLECTIONS``), an ObjectId range on it compiles to the same
+order expression, and the twin of an index that continues with ``_id`` holds that order last.
 
 An update whose filter names an ``_id`` beside conditions SQL cannot express (the guards
 of an attribute write on ``attrs.<key>``, an ``$expr``) was planned condition by condition,
