@@ -130,11 +130,18 @@ DECLARED_SCALAR_FIELDS = frozenset(
         "pushRegistrationId",
         "version",  # guards of writes that read their document first
         "createdAt",  # set by the gateway (a date) in every collection; installations are read in its order
+        # webhook deliveries' schedule and age (dates): the dispatcher's round filters on them
+        "nextAttemptAt",
+        "leaseUntil",
+        "occurredAt",
     }
 )
 # Collections whose every _id is a string (users: ObjectId text, app/store/ids.py; outbox:
 # "<appId>:<seq>", read by _id range in _id order).
 STRING_ID_COLLECTIONS = frozenset({"users", "outbox"})
+# Collections whose every document has an integer ``seq``, read in its order (webhook
+# deliveries: an endpoint's pending ones, and its pages).
+INTEGER_SEQ_COLLECTIONS = frozenset({"webhook_deliveries"})
 # Collections whose every _id is an ObjectId (history: app/store/history.new_event_id, read
 # per user newest first). mongoeco stores one as {"$mongoeco": {"type": "objectid", "value":
 # <24 hex digits>}}: the value expression orders them as MongoDB does (fixed-length hex).
@@ -162,6 +169,8 @@ ID_INDEX = (
 _ID_ORDER = value_expression_sql("_id")
 ORDERED_ID_COLLECTIONS = STRING_ID_COLLECTIONS | OBJECTID_ID_COLLECTIONS
 _ID_TYPE = """json_extract(document, '$._id."$mongoeco".type')"""
+_SEQ_ORDER = value_expression_sql("seq")
+_ORDERS = {"_id": _ID_ORDER, "seq": _SEQ_ORDER}
 APP_ORDER_INDEX = (
     "CREATE INDEX IF NOT EXISTS profile_gateway_app_id_order"
     f" ON documents(db_name, coll_name, {_ID_ORDER}, json_extract(document, '$.appId'))"
@@ -192,6 +201,8 @@ _TAGGED_TYPES = frozenset({"decimal", "decimal128", "decimal128_public", "bytes"
 def _declared_answer(collection: str, feature: str) -> bool | str | None:
     """The declaration's answer to one of the planner's questions, or None (ask mongoeco)."""
     kind, _, rest = feature.partition(":")
+    if kind == "uniform_scalar_sort_type" and rest == "seq" and collection in INTEGER_SEQ_COLLECTIONS:
+        return "number"
     if kind == "uniform_scalar_sort_type" and rest == "_id":
         if collection in STRING_ID_COLLECTIONS:
             return "string"
@@ -266,26 +277,37 @@ def _equality_prefix(fields: list[str]) -> tuple[str, ...]:
     return tuple(prefix)
 
 
+def _order_field(coll_name: str, fields: list[str], prefix: tuple[str, ...]) -> str | None:
+    """The field an index continues with after its equality prefix, when this collection
+    declares its type (so the order expression is the value): a user's history is read newest
+    first by ``_id``, an endpoint's deliveries by ``seq``, each in the twin's order."""
+    following = fields[len(prefix)] if len(fields) > len(prefix) else None
+    if following == "_id" and coll_name in ORDERED_ID_COLLECTIONS:
+        return following
+    if following == "seq" and coll_name in INTEGER_SEQ_COLLECTIONS:
+        return following
+    return None
+
+
 def _wanted_equality_twins(connection: sqlite3.Connection) -> dict[str, str]:
     """Physical name → CREATE INDEX statement of the twin each mongoeco index should have:
-    one per collection and prefix of two fields or more (``appId`` alone selects an app)."""
+    one per collection and prefix of two fields or more, or of one with an order after it
+    (``appId`` alone selects an app)."""
     wanted: dict[str, str] = {}
     for db_name, coll_name, fields_json in connection.execute("SELECT db_name, coll_name, fields FROM indexes"):
         fields = json.loads(fields_json) if isinstance(fields_json, str) else []
         prefix = _equality_prefix(fields)
-        if len(prefix) < 2:
+        order = _order_field(coll_name, fields, prefix)
+        if len(prefix) < 2 and (order is None or prefix in ((), ("appId",))):
             continue
-        # Then the _id order, where the index continues with _id and the collection's ids are
-        # of one declared type: a user's history is read newest first in the index's order.
-        by_id = fields[len(prefix) : len(prefix) + 1] == ["_id"] and coll_name in ORDERED_ID_COLLECTIONS
-        key = (db_name, coll_name, *prefix, *(("_id",) if by_id else ()))
+        key = (db_name, coll_name, *prefix, *((order,) if order else ()))
         digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:16]
         name = f"{EQUALITY_TWIN_PREFIX}{digest}"
         # The app last: an index led by it would also serve {appId, _id}, and SQLite, with no
         # statistics, could prefer it to ID_INDEX and read all of an app's documents.
         ordered = sorted(prefix, key=lambda field: field == "appId")
         columns = ", ".join(
-            [*(f"json_extract(document, '$.{field}')" for field in ordered), *([_ID_ORDER] if by_id else [])]
+            [*(f"json_extract(document, '$.{field}')" for field in ordered), *([_ORDERS[order]] if order else [])]
         )
         wanted[name] = (
             f"CREATE INDEX IF NOT EXISTS {_identifier(name)} ON documents(db_name, coll_name, {columns})"
@@ -457,6 +479,9 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         ):
             # ObjectIds compare only with ObjectIds; their order expression is their hex digits.
             return f"{_ID_ORDER} {operator} ? AND {_ID_TYPE} = 'objectid'", [str(value)]
+        if operator is not None and field == "seq" and type(value) is int and coll_name in INTEGER_SEQ_COLLECTIONS:
+            # Every seq there is an integer: its order expression is the number itself.
+            return f"{_SEQ_ORDER} {operator} ? AND json_type(document, '$.seq') = 'integer'", [value]
         translated: tuple[str, list[object]] = super()._translate_query_plan_with_multikey(db_name, coll_name, plan)
         return translated
 
