@@ -70,9 +70,9 @@ def test_the_idle_dispatcher_benchmark_sends_the_same_reads_per_round_for_any_nu
     assert per_round == {"1": 3.0, "3": 3.0}, finished.stdout
 
 
-def test_the_history_depth_benchmark_reads_a_page_at_every_size() -> None:
-    finished = _run("bench.history_depth", "--sizes", "30,60", "--calls", "2")
+def test_the_depth_benchmark_reads_at_every_size() -> None:
+    finished = _run("bench.depth", "--sizes", "30,60", "--calls", "2")
     assert finished.returncode == 0, finished.stderr[-2000:]
-    rows = [line for line in finished.stdout.splitlines() if line.startswith("| 30 |") or line.startswith("| 60 |")]
-    assert len(rows) == 2, finished.stdout
-    assert rows[0].endswith("| 1.00 |"), finished.stdout  # each size against the smallest
+    rows = [line for line in finished.stdout.splitlines() if line.startswith(("| 30 |", "| 60 |"))]
+    assert len(rows) == 4, finished.stdout  # history and deliveries, two sizes each
+    assert rows[0].endswith("| 1.00 | 1.00 |") and rows[2].endswith("| 1.00 | 1.00 | 1.00 |"), finished.stdout

@@ -50,6 +50,9 @@ A user's history page (``{appId, userId}`` newest first by ``_id``, an ObjectId)
 the user's events and sorted them (98 ms at 30,000 events): history's ``_id`` type is
 declared too (``OBJECTID_ID_COLLECTIONS``), an ObjectId range on it compiles to the same
 order expression, and the twin of an index that continues with ``_id`` holds that order last.
+Webhook deliveries are read per endpoint in ``seq`` order, and the dispatcher's round filters
+on their schedule dates: those dates are declared, as is the integer ``seq`` of the
+collection (``INTEGER_SEQ_COLLECTIONS``), whose twins hold the ``seq`` order the same way.
 
 An update whose filter names an ``_id`` beside conditions SQL cannot express (the guards
 of an attribute write on ``attrs.<key>``, an ``$expr``) was planned condition by condition,
