@@ -122,6 +122,11 @@ def matches_missing_keys(query: Document) -> bool:
     )
 
 
+def names_attributes(query: Document) -> bool:
+    """Whether a compiled filter has attribute conditions (fields under ``attrs``)."""
+    return any(field.startswith("attrs.") for clause in query.get("$and", ()) for field in clause)
+
+
 def compile_condition(condition: AttributeCondition, path: Field) -> Document:
     key = attributes.validate_key(condition.key, (*path, "key"))
     segments: tuple[str, ...] = ()

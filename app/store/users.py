@@ -162,15 +162,35 @@ async def has_data_left(store: Store, app_id: str, user_id: str, session: Sessio
 
 
 async def page(
-    store: Store, query: dict[str, Any], after_id: str | None, first: int, until_id: str | None = None
+    store: Store,
+    query: dict[str, Any],
+    after_id: str | None,
+    first: int,
+    until_id: str | None = None,
+    *,
+    match_in_window: bool = False,
 ) -> list[Document]:
     """Up to ``first + 1`` users matching ``query`` after ``after_id`` (and up to ``until_id``,
-    when given) in id order (keyset), in the first reply (batch size = limit: no getMore)."""
+    when given) in id order (keyset), in the first reply (batch size = limit: no getMore).
+
+    ``match_in_window``: the users of the range are selected first and the filter's
+    conditions (``$and``) matched on them in a later stage, so a store that can match them
+    only document by document (the embedded store, for attributes) matches that range only.
+    On MongoDB the two stages are one (consecutive ``$match`` stages are coalesced)."""
     id_range: Document = {}
     if after_id is not None:
         id_range["$gt"] = after_id
     if until_id is not None:
         id_range["$lte"] = until_id
+    if match_in_window:
+        selected = {key: value for key, value in query.items() if key != "$and"}
+        pipeline: list[Document] = [
+            {"$match": {**selected, "_id": id_range} if id_range else selected},
+            {"$sort": {"_id": 1}},
+            {"$match": {"$and": query.get("$and", [])}},
+            {"$limit": first + 1},
+        ]
+        return await (await store.users.aggregate(pipeline, batchSize=first + 1)).to_list()
     page_query = {**query, "_id": id_range} if id_range else query
     return await store.users.find(page_query).sort("_id", 1).limit(first + 1).batch_size(first + 1).to_list()
 
