@@ -59,6 +59,7 @@ from typing import Any
 
 import httpx
 import psutil
+from bson import Decimal128
 from mongoeco import AsyncMongoClient as MongoecoClient
 from pydantic import SecretStr
 
@@ -121,6 +122,13 @@ SHAPES = [
         "{ users(first: 20, filter: {hasChannel: SLACK}) { nodes { id } } }",
         lambda i, n: {},
     ),
+    # No user has 1,000 visits: on the embedded store, which compares decimals in Python, each
+    # page matches the attribute on at most listing.ATTRIBUTE_SCAN_WINDOW users.
+    Shape(
+        "users(filter: {attributes})",
+        '{ users(first: 20, filter: {attributes: [{key: "visits", gte: {number: "1000"}}]}) { nodes { id } } }',
+        lambda i, n: {},
+    ),
     Shape(
         "updateCustomAttributes (increment)",
         "mutation($v: String!) { updateCustomAttributes(by: {externalUserId: $v},"
@@ -170,6 +178,9 @@ def _users(app_id: str, start: int, stop: int) -> list[dict[str, Any]]:
             emails=[f"u{index}@example.com"],
             tags=["bench", f"cohort{index % 5}"],
             deviceChannelTypes=["IOS_PUSH"],
+            # A NUMBER attribute, stored as Decimal128, as most apps' users have.
+            attrs={"visits": Decimal128(str(index % 100))},
+            attrMeta={"visits": {"type": "NUMBER"}},
         )
         documents.append(with_channel_types(document))
     return documents
