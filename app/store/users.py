@@ -182,12 +182,12 @@ async def page(
         id_range["$gt"] = after_id
     if until_id is not None:
         id_range["$lte"] = until_id
-    if match_in_window:
+    if match_in_window and "$and" in query:
         selected = {key: value for key, value in query.items() if key != "$and"}
         pipeline: list[Document] = [
             {"$match": {**selected, "_id": id_range} if id_range else selected},
             {"$sort": {"_id": 1}},
-            {"$match": {"$and": query.get("$and", [])}},
+            {"$match": {"$and": query["$and"]}},
             {"$limit": first + 1},
         ]
         return await (await store.users.aggregate(pipeline, batchSize=first + 1)).to_list()

@@ -19,6 +19,7 @@ from app.domain.segments import (
     matches_missing_keys,
     names_attributes,
 )
+from app.store import users as users_store
 from app.store.client import Store
 from tests.commands import CommandLog
 from tests.helpers import Gateway, Tenant
@@ -229,3 +230,13 @@ def test_which_filters_name_attributes() -> None:
     assert names_attributes(compile_filter("app", _rich()))
     assert not names_attributes(compile_filter("app", UserFilter(tags_any=["vip"])))
     assert not names_attributes(compile_filter("app", None))
+
+
+async def test_a_page_with_no_conditions_is_never_an_empty_match_stage(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    """MongoDB refuses `{$and: []}`: with nothing to match in the window, the page is a find."""
+    await _seed(gateway, tenant)
+    with command_log.recording() as commands:
+        found = await users_store.page(store, compile_filter(tenant.app_id, None), None, 3, match_in_window=True)
+    assert commands == {"find users": 1} and len(found) == 4
