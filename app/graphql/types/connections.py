@@ -14,6 +14,7 @@ from app.domain.errors import DomainError
 from app.domain.listing import (
     COUNT_TIME_LIMIT_MS,
     DEFAULT_COUNT_LIMIT,
+    EMBEDDED_ATTRIBUTE_COUNT_TIME_LIMIT_MS,
     MAX_COUNT_LIMIT,
     SCAN_WINDOW,
     Count,
@@ -54,7 +55,9 @@ class UserConnection:
         description=(
             "How many users match the filter, on all pages (counted only when asked for), counting at most "
             f"`limit` (1 to {MAX_COUNT_LIMIT}, default {DEFAULT_COUNT_LIMIT}): when more match, it answers "
-            f"`limit`. A count that takes longer than {COUNT_TIME_LIMIT_MS} ms answers the users this page proves "
+            f"`limit`. A count that takes longer than {COUNT_TIME_LIMIT_MS} ms "
+            f"({EMBEDDED_ATTRIBUTE_COUNT_TIME_LIMIT_MS} ms with attribute conditions on the embedded store) "
+            "answers the users this page proves "
             "exist. `totalCountIsExact` (with the same `limit`) tells whether the number is exact."
         )
     )
