@@ -294,14 +294,17 @@ def _order_field(coll_name: str, fields: list[str], prefix: tuple[str, ...]) -> 
 
 def _wanted_equality_twins(connection: sqlite3.Connection) -> dict[str, str]:
     """Physical name → CREATE INDEX statement of the twin each mongoeco index should have:
-    one per collection and prefix of two fields or more, or of one with an order after it
-    (``appId`` alone selects an app)."""
+    one per collection and prefix of two fields or more, of one with an order after it, or of
+    an index of the app alone."""
     wanted: dict[str, str] = {}
     for db_name, coll_name, fields_json in connection.execute("SELECT db_name, coll_name, fields FROM indexes"):
         fields = json.loads(fields_json) if isinstance(fields_json, str) else []
         prefix = _equality_prefix(fields)
         order = _order_field(coll_name, fields, prefix)
-        if len(prefix) < 2 and (order is None or prefix in ((), ("appId",))):
+        # An index of the app alone is one a collection read per app has (keys, preference
+        # categories, webhook endpoints); otherwise the app alone selects too much to twin.
+        app_alone = fields == ["appId"]
+        if len(prefix) < 2 and not app_alone and (order is None or prefix in ((), ("appId",))):
             continue
         key = (db_name, coll_name, *prefix, *((order,) if order else ()))
         digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:16]

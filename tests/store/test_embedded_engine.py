@@ -596,3 +596,19 @@ async def test_the_webhook_dispatchers_reads_are_served_in_order_and_ask_the_col
         for query in (pending, page, page_pending):
             plan = await _plan(deliveries, query, {"seq": 1})
             assert EQUALITY_TWIN_PREFIX in plan and "TEMP B-TREE" not in plan, plan
+
+
+async def test_a_collection_read_per_app_is_read_through_its_app_index(tmp_path: Path) -> None:
+    """Preference categories are read per request for the apps a query names, by ``{appId:
+    {$in}}``: without a twin of their app index that read every app's categories."""
+    path = tmp_path / "store.sqlite"
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(path))) as client:
+        categories = client["db"]["preference_categories"]
+        await categories.create_index([("appId", 1)], name="app")
+        await categories.insert_many(
+            [{"_id": f"app{n % 7}:c{n}", "appId": f"app{n % 7}", "name": f"c{n:02d}"} for n in range(70)]
+        )
+        query = {"appId": {"$in": ["app3", "app5"]}}
+        found = [doc["name"] async for doc in categories.find(query, sort=[("name", 1)])]
+        assert found == sorted(f"c{n:02d}" for n in range(70) if n % 7 in (3, 5))
+        assert EQUALITY_TWIN_PREFIX in await _plan(categories, query, {"name": 1})
