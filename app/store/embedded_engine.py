@@ -43,16 +43,16 @@ look-up of several users' installations too.
 
 A page of an app's users (``{appId, mergedInto: {$exists: false}}`` in ``_id`` order, after
 a cursor) is compiled to an ``ORDER BY`` over the collection after two more sort-type scans;
-the ``_id`` type of the users collection is declared (``STRING_ID_COLLECTIONS``), a string
+the ``_id`` type of the users collection is declared (``DECLARED_ORDERS``), a string
 range on ``_id`` is compiled to the expression the page is ordered by, and one expression
 index (``APP_ORDER_INDEX``: ``_id`` order, then the app) lets SQLite read just the page.
 A user's history page (``{appId, userId}`` newest first by ``_id``, an ObjectId) read all of
 the user's events and sorted them (98 ms at 30,000 events): history's ``_id`` type is
-declared too (``OBJECTID_ID_COLLECTIONS``), an ObjectId range on it compiles to the same
-order expression, and the twin of an index that continues with ``_id`` holds that order last.
-Webhook deliveries are read per endpoint in ``seq`` order, and the dispatcher's round filters
-on their schedule dates: those dates are declared, as is the integer ``seq`` of the
-collection (``INTEGER_SEQ_COLLECTIONS``), whose twins hold the ``seq`` order the same way.
+declared too, an ObjectId range on it compiles to the same order expression, and the twin of
+an index that continues with a declared order holds that order last. Webhook deliveries are
+read per endpoint in ``seq`` order, and the dispatcher's round filters on their schedule
+dates: those dates are declared scalars, and the deliveries' integer ``seq`` is a declared
+order like history's ``_id``.
 
 An update whose filter names an ``_id`` beside conditions SQL cannot express (the guards
 of an attribute write on ``attrs.<key>``, an ``$expr``) was planned condition by condition,
@@ -139,16 +139,20 @@ DECLARED_SCALAR_FIELDS = frozenset(
         "occurredAt",
     }
 )
-# Collections whose every _id is a string (users: ObjectId text, app/store/ids.py; outbox:
-# "<appId>:<seq>", read by _id range in _id order).
-STRING_ID_COLLECTIONS = frozenset({"users", "outbox"})
-# Collections whose every document has an integer ``seq``, read in its order (webhook
-# deliveries: an endpoint's pending ones, and its pages).
-INTEGER_SEQ_COLLECTIONS = frozenset({"webhook_deliveries"})
-# Collections whose every _id is an ObjectId (history: app/store/history.new_event_id, read
-# per user newest first). mongoeco stores one as {"$mongoeco": {"type": "objectid", "value":
-# <24 hex digits>}}: the value expression orders them as MongoDB does (fixed-length hex).
-OBJECTID_ID_COLLECTIONS = frozenset({"history"})
+# (collection, field) → the one type that field holds in every document there, for the fields
+# the gateway reads in order: each is sorted and ranged by its value expression, and the
+# twins of indexes that continue with it hold that order.
+# - users' _id: ObjectId text (app/store/ids.py); outbox's: "<appId>:<seq>", read by range.
+# - history's _id: an ObjectId (app/store/history.new_event_id), read per user newest first.
+#   mongoeco stores one as {"$mongoeco": {"type": "objectid", "value": <24 hex digits>}}: the
+#   value expression orders them as MongoDB does (fixed-length hex).
+# - webhook deliveries' seq: an integer, read per endpoint (pending ones, and pages).
+DECLARED_ORDERS: dict[tuple[str, str], str] = {
+    ("users", "_id"): "string",
+    ("outbox", "_id"): "string",
+    ("history", "_id"): "objectid",
+    ("webhook_deliveries", "seq"): "number",
+}
 # mongoeco's synchronous operations that touch one document (by _id or through an index)
 # and so finish in about a millisecond. Scans, counts and batch inserts are not listed.
 INLINE_OPERATIONS = frozenset(
@@ -170,10 +174,6 @@ ID_INDEX = (
     " ON documents(db_name, coll_name, json_extract(document, '$._id'))"
 )
 _ID_ORDER = value_expression_sql("_id")
-ORDERED_ID_COLLECTIONS = STRING_ID_COLLECTIONS | OBJECTID_ID_COLLECTIONS
-_ID_TYPE = """json_extract(document, '$._id."$mongoeco".type')"""
-_SEQ_ORDER = value_expression_sql("seq")
-_ORDERS = {"_id": _ID_ORDER, "seq": _SEQ_ORDER}
 APP_ORDER_INDEX = (
     "CREATE INDEX IF NOT EXISTS profile_gateway_app_id_order"
     f" ON documents(db_name, coll_name, {_ID_ORDER}, json_extract(document, '$.appId'))"
@@ -204,12 +204,8 @@ _TAGGED_TYPES = frozenset({"decimal", "decimal128", "decimal128_public", "bytes"
 def _declared_answer(collection: str, feature: str) -> bool | str | None:
     """The declaration's answer to one of the planner's questions, or None (ask mongoeco)."""
     kind, _, rest = feature.partition(":")
-    if kind == "uniform_scalar_sort_type" and rest == "seq" and collection in INTEGER_SEQ_COLLECTIONS:
-        return "number"
-    if kind == "uniform_scalar_sort_type" and rest == "_id":
-        if collection in STRING_ID_COLLECTIONS:
-            return "string"
-        return "objectid" if collection in OBJECTID_ID_COLLECTIONS else None
+    if kind == "uniform_scalar_sort_type":
+        return DECLARED_ORDERS.get((collection, rest))
     if kind in ("top_level_array", "traverses_array"):
         return False if rest in DECLARED_SCALAR_FIELDS else None
     if kind == "tagged_type":
@@ -285,11 +281,7 @@ def _order_field(coll_name: str, fields: list[str], prefix: tuple[str, ...]) -> 
     declares its type (so the order expression is the value): a user's history is read newest
     first by ``_id``, an endpoint's deliveries by ``seq``, each in the twin's order."""
     following = fields[len(prefix)] if len(fields) > len(prefix) else None
-    if following == "_id" and coll_name in ORDERED_ID_COLLECTIONS:
-        return following
-    if following == "seq" and coll_name in INTEGER_SEQ_COLLECTIONS:
-        return following
-    return None
+    return following if following is not None and (coll_name, following) in DECLARED_ORDERS else None
 
 
 def _wanted_equality_twins(connection: sqlite3.Connection) -> dict[str, str]:
@@ -313,7 +305,10 @@ def _wanted_equality_twins(connection: sqlite3.Connection) -> dict[str, str]:
         # statistics, could prefer it to ID_INDEX and read all of an app's documents.
         ordered = sorted(prefix, key=lambda field: field == "appId")
         columns = ", ".join(
-            [*(f"json_extract(document, '$.{field}')" for field in ordered), *([_ORDERS[order]] if order else [])]
+            [
+                *(f"json_extract(document, '$.{field}')" for field in ordered),
+                *([value_expression_sql(order)] if order else []),
+            ]
         )
         wanted[name] = (
             f"CREATE INDEX IF NOT EXISTS {_identifier(name)} ON documents(db_name, coll_name, {columns})"
@@ -477,17 +472,15 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
         if operator is not None and field == "_id" and isinstance(value, str):
             # Strings compare only with strings; for a string _id the order expression is its value.
             return f"{_ID_ORDER} {operator} ? AND json_type(document, '$._id') = 'text'", [value]
-        if (
-            operator is not None
-            and field == "_id"
-            and isinstance(value, ObjectId)
-            and coll_name in OBJECTID_ID_COLLECTIONS
-        ):
-            # ObjectIds compare only with ObjectIds; their order expression is their hex digits.
-            return f"{_ID_ORDER} {operator} ? AND {_ID_TYPE} = 'objectid'", [str(value)]
-        if operator is not None and field == "seq" and type(value) is int and coll_name in INTEGER_SEQ_COLLECTIONS:
-            # Every seq there is an integer: its order expression is the number itself.
-            return f"{_SEQ_ORDER} {operator} ? AND json_type(document, '$.seq') = 'integer'", [value]
+        if operator is not None and isinstance(field, str) and (coll_name, field) in DECLARED_ORDERS:
+            declared, order = DECLARED_ORDERS[(coll_name, field)], value_expression_sql(field)
+            if declared == "objectid" and isinstance(value, ObjectId):
+                # ObjectIds compare only with ObjectIds; their order expression is their hex digits.
+                tagged_type = f"""json_extract(document, '$.{field}."$mongoeco".type')"""
+                return f"{order} {operator} ? AND {tagged_type} = 'objectid'", [str(value)]
+            if declared == "number" and type(value) is int:
+                # Integers there: the order expression is the number itself.
+                return f"{order} {operator} ? AND json_type(document, '$.{field}') = 'integer'", [value]
         translated: tuple[str, list[object]] = super()._translate_query_plan_with_multikey(db_name, coll_name, plan)
         return translated
 
