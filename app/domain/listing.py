@@ -103,19 +103,18 @@ async def list_users(
         errors.add(error)
     errors.raise_if_any()  # all input errors together
     window = None
-    in_python = store.embedded_workarounds and names_attributes(query)
+    in_python = _matched_in_python(store, query)
     if _unindexed(store, query):
         size = scan_window or (ATTRIBUTE_SCAN_WINDOW if in_python else SCAN_WINDOW)
         window = await users_store.window_end(store, app_id, last_seen, size)
-    documents = await users_store.page(
-        store, query, last_seen, first, window[0] if window else None, match_in_window=in_python
-    )
+    until = window.end_id if window else None
+    documents = await users_store.page(store, query, last_seen, first, until, match_in_window=in_python)
     shown = documents[:first]
     last_shown = shown[-1]["_id"] if shown else last_seen
     if len(documents) > first:
         return UserPage(shown, True, query, last_shown, matched_more=True)
-    if window is not None and window[1]:  # the window ended before the page filled; users follow
-        return UserPage(shown, True, query, window[0], matched_more=False)
+    if window is not None and window.more_follow:  # the window ended before the page filled
+        return UserPage(shown, True, query, window.end_id, matched_more=False)
     return UserPage(shown, False, query, last_shown, matched_more=False)
 
 
@@ -124,6 +123,11 @@ def _unindexed(store: Store, query: Document) -> bool:
     if "$and" not in query:  # no filter: the users in `_id` order are the page
         return False
     return store.embedded_workarounds or matches_missing_keys(query)
+
+
+def _matched_in_python(store: Store, query: Document) -> bool:
+    """Whether this store matches the filter user by user in Python (see ATTRIBUTE_SCAN_WINDOW)."""
+    return store.embedded_workarounds and names_attributes(query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +154,7 @@ async def count_users(store: Store, query: Document, limit: int, at_least: int) 
     the size of the app. Over the limit it answers ``limit`` (not exact); out of time,
     ``at_least`` (what the page already proves: its users, plus one when more follow).
     """
-    in_python = store.embedded_workarounds and names_attributes(query)
+    in_python = _matched_in_python(store, query)
     time_limit_ms = EMBEDDED_ATTRIBUTE_COUNT_TIME_LIMIT_MS if in_python else COUNT_TIME_LIMIT_MS
     matched = await users_store.count(store, query, limit=limit + 1, time_limit_ms=time_limit_ms)
     if matched is None:  # out of time

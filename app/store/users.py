@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pymongo import UpdateOne
 from pymongo.errors import ExecutionTimeout
@@ -195,7 +195,12 @@ async def page(
     return await store.users.find(page_query).sort("_id", 1).limit(first + 1).batch_size(first + 1).to_list()
 
 
-async def window_end(store: Store, app_id: str, after_id: str | None, size: int) -> tuple[str, bool] | None:
+class WindowEnd(NamedTuple):
+    end_id: str  # the last user of the window
+    more_follow: bool  # whether any user of the app follows it
+
+
+async def window_end(store: Store, app_id: str, after_id: str | None, size: int) -> WindowEnd | None:
     """The id of the ``size``-th user of the app after ``after_id`` in id order (merge
     tombstones count), and whether any user follows it; None when fewer follow. Reads ids
     only, along the ``_id`` order: a bounded range of ``size`` entries."""
@@ -203,7 +208,7 @@ async def window_end(store: Store, app_id: str, after_id: str | None, size: int)
     found = await store.users.find(query, {"_id": 1}).sort("_id", 1).skip(size - 1).limit(2).batch_size(2).to_list()
     if not found:
         return None
-    return str(found[0]["_id"]), len(found) > 1
+    return WindowEnd(str(found[0]["_id"]), more_follow=len(found) > 1)
 
 
 async def count(store: Store, query: dict[str, Any], *, limit: int, time_limit_ms: int) -> int | None:
