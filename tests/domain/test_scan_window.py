@@ -5,6 +5,7 @@ walking the pages still finds every match once, in order."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -259,3 +260,35 @@ async def test_counting_attribute_conditions_on_the_embedded_store_gets_less_tim
         listing.COUNT_TIME_LIMIT_MS,
         listing.COUNT_TIME_LIMIT_MS,
     ]
+
+
+async def test_concurrent_walks_while_users_are_added_each_find_every_match_once(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    """Eight clients page through a sparse filter at once while new matching users arrive:
+    a user created between a window's end and its page has a later id, so no walk repeats or
+    skips one; the seeded matches come first, in order, in every walk."""
+    await _seed(gateway, tenant)
+
+    async def walk() -> list[str]:
+        found: list[str] = []
+        after: str | None = None
+        while True:
+            page = await listing.list_users(_embedded(store), tenant.app_id, UserFilter(tags_any=["vip"]), 2, after, 3)
+            found += [user["externalUserId"] for user in page.users]
+            if not page.has_next_page:
+                return found
+            assert page.end_id is not None
+            after = listing.encode_cursor(page.end_id)
+
+    async def add(index: int) -> None:
+        record = {"externalUserId": f"late{index}", "tags": ["vip"]}
+        data = await gateway.data(UPSERT, {"input": record}, token=tenant.app_token)
+        assert data["upsertUser"]["userErrors"] == []
+
+    walks = [asyncio.ensure_future(walk()) for _ in range(8)]
+    await asyncio.gather(*walks, *(add(index) for index in range(4)))
+    for found in (done.result() for done in walks):
+        assert found[: len(VIPS)] == list(VIPS)
+        assert len(found) == len(set(found))
+        assert all(name.startswith("late") for name in found[len(VIPS) :])
