@@ -133,7 +133,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             if dispatcher is not None:
                 delivering = asyncio.create_task(dispatcher.run())
             view = GraphQLView(
-                schema, settings, store, box, persisted, wake_webhooks=dispatcher.wake if dispatcher else None
+                schema, settings, store, box, persisted, wake_dispatcher=dispatcher.wake if dispatcher else None
             )
             idempotent = Idempotency(
                 store,

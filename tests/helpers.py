@@ -8,6 +8,10 @@ from typing import Any
 import httpx
 
 from app.auth import tokens
+from app.domain import clock
+from app.domain.housekeeping import Housekeeping
+from app.store import purges
+from app.store.client import Store
 
 
 @dataclass
@@ -80,3 +84,11 @@ def assert_no_errors(body: dict[str, Any]) -> None:
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+async def purge_now(store: Store) -> None:
+    """Finish every pending purge, as the dispatcher's housekeeping does in the background."""
+    housekeeping = Housekeeping(store, retention_days=36_500)
+    while await purges.due(store, 1):
+        housekeeping.wake()
+        await housekeeping.run(clock.now())

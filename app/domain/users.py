@@ -27,7 +27,7 @@ from app.domain.profile import (
 )
 from app.domain.retry import StaleUser as StaleUser  # re-exported: where the write paths import it
 from app.domain.retry import retry_transaction
-from app.store import ids, registry, unit_of_work
+from app.store import ids, purges, registry, unit_of_work
 from app.store import installations as installations_store
 from app.store import users as users_store
 from app.store.client import Session, Store
@@ -414,8 +414,10 @@ async def remove_tags(store: Store, app_id: str, actor: Actor, ref: UserRef, tag
 
 
 async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
-    """Erase the user, its history, sessions and installations in one unit of work: nothing
-    personal stays behind, and nothing is erased unless all of it is.
+    """Erase the user, its sessions and installations in one unit of work, with the purge of its
+    history: nothing personal stays behind, and nothing is erased unless all of it is. The
+    history, as long as the user's past, is deleted by housekeeping in batches
+    (``app/store/purges.py``); from the commit on, nothing can read it.
 
     A user whose document is gone while its installations, sessions or history remain (an
     erasure interrupted before deletes were one unit) can be named by id or by one of its
@@ -431,7 +433,7 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
         await unit.delete_many(store.users, {"appId": app_id, "_id": user_id})
         # Tombstones of users merged into this one would otherwise still resolve to it.
         await unit.delete_many(store.users, {"appId": app_id, "mergedInto": user_id})
-        await unit.delete_many(store.history, {"appId": app_id, "userId": user_id})
+        await purges.schedule(unit, "history", [app_id, user_id], clock.now())
         await unit.delete_many(store.sessions, {"appId": app_id, "userId": user_id})
         await registry.release_installations(unit, app_id, user_id)
         await unit.delete_many(store.installations, {"appId": app_id, "userId": user_id})

@@ -151,8 +151,10 @@ async def rotate(store: Store, box: SecretBox, app_id: str, endpoint_id: str, gr
 
 
 async def delete(store: Store, app_id: str, endpoint_id: str) -> str:
+    """Delete the endpoint; its deliveries are purged afterwards (wake the dispatcher)."""
+
     async def work(unit: UnitOfWork) -> bool:
-        return await webhooks.delete_endpoint(unit, app_id, endpoint_id[:100])
+        return await webhooks.delete_endpoint(unit, app_id, endpoint_id[:100], clock.now())
 
     if not await unit_of_work.run(store, work):
         raise not_found("the webhook endpoint", ("id",))

@@ -39,6 +39,7 @@ from app.config import Settings
 from app.crypto import SecretBox
 from app.domain import clock, events
 from app.domain.errors import DomainError
+from app.domain.housekeeping import Housekeeping
 from app.domain.webhook_urls import UrlPolicy
 from app.domain.webhooks import signing_secrets
 from app.store import outbox, webhooks
@@ -50,7 +51,6 @@ _FAN_OUT_BATCH = 500
 _PENDING_WINDOW = 500
 _PARALLEL_USERS = 16
 _MAX_RETRY_AFTER = timedelta(hours=24)
-_PURGE_EVERY = timedelta(minutes=10)
 
 
 def body_of(entry: Document) -> str:
@@ -82,10 +82,13 @@ class Dispatcher:
     settings: Settings
     client: httpx.AsyncClient | None = None
     owner: str = field(default_factory=lambda: f"dispatcher-{secrets.token_hex(6)}")
-    _last_purge: datetime | None = None
+    housekeeping: Housekeeping = field(init=False)  # retention and pending purges, each round
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _nudged: asyncio.Event = field(default_factory=asyncio.Event)  # by ``wake`` or ``stop``
     _endpoints_found: bool = True  # the busy rate until a round finds none
+
+    def __post_init__(self) -> None:
+        self.housekeeping = Housekeeping(self.store, self.settings.change_event_retention_days)
 
     @property
     def policy(self) -> UrlPolicy:
@@ -113,7 +116,9 @@ class Dispatcher:
         self._nudged.clear()
 
     def wake(self) -> None:
-        """Start the next round now (an endpoint was created, enabled or asked to redeliver)."""
+        """Start the next round now (an endpoint was created, enabled or asked to redeliver, or
+        a purge was scheduled: the round looks for pending purges too)."""
+        self.housekeeping.wake()
         self._nudged.set()
 
     def stop(self) -> None:
@@ -122,12 +127,10 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """One round over every enabled endpoint; returns the number of attempts made."""
-        now = clock.now()
-        if self._last_purge is None or now - self._last_purge > _PURGE_EVERY:
-            cutoff = now - timedelta(days=self.settings.change_event_retention_days)
-            await outbox.purge(self.store, cutoff)
-            await webhooks.purge(self.store, cutoff)
-            self._last_purge = now
+        try:
+            await self.housekeeping.run(clock.now())
+        except Exception:  # a purge that fails must not hold deliveries back
+            log.exception("housekeeping round failed")
         enabled = await webhooks.enabled_endpoints(self.store)
         self._endpoints_found = bool(enabled)
         if not enabled:

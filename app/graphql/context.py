@@ -85,5 +85,6 @@ class Context:
     request_id: str
     loaders: Loaders
     # This process's webhook dispatcher starts its next round now (an endpoint was created,
-    # enabled or asked to redeliver); a no-op where the process runs none.
-    wake_webhooks: Callable[[], None]
+    # enabled or asked to redeliver, or a purge was scheduled: it runs housekeeping too); a
+    # no-op where the process runs none.
+    wake_dispatcher: Callable[[], None]

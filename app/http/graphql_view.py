@@ -83,11 +83,11 @@ class GraphQLView(GraphQL[Context, None]):
         store: Store,
         box: SecretBox,
         persisted: PersistedQueries | None = None,
-        wake_webhooks: Callable[[], None] | None = None,
+        wake_dispatcher: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.runner = OperationRunner(schema, QueryLimits.from_settings(settings), introspection=settings.introspection)
-        self.wake_webhooks = wake_webhooks or (lambda: None)
+        self.wake_dispatcher = wake_dispatcher or (lambda: None)
         self.settings = settings
         self.store = store
         self.box = box
@@ -235,5 +235,5 @@ class GraphQLView(GraphQL[Context, None]):
             principal=principal,
             request_id=request.state.request_id,
             loaders=build_loaders(self.store, principal.app_id),
-            wake_webhooks=self.wake_webhooks,
+            wake_dispatcher=self.wake_dispatcher,
         )

@@ -89,6 +89,6 @@ async def ensure_indexes(store: Store) -> None:
     )
     # _id is "<appId>:<name>", so a category is unique per app without a second unique index.
     await store.preference_categories.create_indexes([IndexModel([("appId", ASCENDING)], name="app")])
-    await outbox.ensure_indexes(store)
     await _drop_retired(outbox.events(store), outbox.RETIRED_INDEXES)
+    await _drop_retired(webhooks.deliveries(store), webhooks.RETIRED_DELIVERY_INDEXES)
     await webhooks.ensure_indexes(store)

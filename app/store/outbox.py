@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -44,12 +44,10 @@ def counters(store: Store) -> AsyncCollection[Document]:
     return store.db["outbox_counters"]
 
 
-RETIRED_INDEXES = ("app_seq",)  # reads go by _id range now (app/store/indexes.py drops it)
+# Reads go by _id range, and retention trims each app's oldest entries by that range too
+# (app/store/retention.py): no secondary index is left to maintain (app/store/indexes.py drops them).
+RETIRED_INDEXES = ("app_seq", "occurred")
 _LAST_SEQ = 10**19 - 1  # the largest number an entry id holds (19 digits)
-
-
-async def ensure_indexes(store: Store) -> None:
-    await events(store).create_indexes([IndexModel([("occurredAt", ASCENDING)], name="occurred")])
 
 
 def entry_id(app_id: str, seq: int) -> str:
@@ -147,10 +145,3 @@ async def read(
         if len(batch) < _SCAN_BATCH:
             return Page(found, position, False)
     return Page(found, position, True)
-
-
-async def purge(store: Store, older_than: datetime) -> int:
-    """Retention: delete entries that occurred before ``older_than`` (run by the dispatcher;
-    a loop rather than a TTL index so it behaves the same on every store)."""
-    result = await events(store).delete_many({"occurredAt": {"$lt": older_than}})
-    return result.deleted_count

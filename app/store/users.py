@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pymongo import UpdateOne
 from pymongo.errors import ExecutionTimeout
 
-from app.store import installations, registry
+from app.store import installations, purges, registry
 from app.store.client import Document, Session, Store
 
 if TYPE_CHECKING:
@@ -154,11 +154,14 @@ async def exists(store: Store, app_id: str, user_id: str, session: Session | Non
 
 
 async def has_data_left(store: Store, app_id: str, user_id: str, session: Session | None = None) -> bool:
-    """Whether installations, sessions or history still name the user."""
-    for collection in (store.installations, store.sessions, store.history):
+    """Whether installations, sessions or history still name the user (history whose purge is
+    due is not left: its erasure has committed)."""
+    for collection in (store.installations, store.sessions):
         if await collection.find_one({"appId": app_id, "userId": user_id}, {"_id": 1}, session=session):
             return True
-    return False
+    if await store.history.find_one({"appId": app_id, "userId": user_id}, {"_id": 1}, session=session) is None:
+        return False
+    return not await purges.is_scheduled(store, "history", [app_id, user_id], session)
 
 
 async def page(

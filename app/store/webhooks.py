@@ -15,6 +15,7 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from app.store import purges
 from app.store.client import Store
 from app.store.unit_of_work import UnitOfWork
 
@@ -33,6 +34,10 @@ def deliveries(store: Store) -> AsyncCollection[Document]:
     return store.db["webhook_deliveries"]
 
 
+# Retention trims each endpoint's oldest deliveries in seq order (app/store/retention.py).
+RETIRED_DELIVERY_INDEXES = ("occurred",)
+
+
 async def ensure_indexes(store: Store) -> None:
     await endpoints(store).create_indexes(
         [IndexModel([("appId", ASCENDING)], name="app"), IndexModel([("enabled", ASCENDING)], name="enabled")]
@@ -41,7 +46,6 @@ async def ensure_indexes(store: Store) -> None:
         [
             IndexModel([("endpointId", ASCENDING), ("seq", ASCENDING)], name="endpoint_seq"),
             IndexModel([("endpointId", ASCENDING), ("status", ASCENDING), ("seq", ASCENDING)], name="endpoint_status"),
-            IndexModel([("occurredAt", ASCENDING)], name="occurred"),
         ]
     )
 
@@ -72,11 +76,12 @@ async def update_endpoint(store: Store, app_id: str, endpoint_id: str, changes: 
     )
 
 
-async def delete_endpoint(unit: UnitOfWork, app_id: str, endpoint_id: str) -> bool:
-    """The endpoint and its deliveries go together (one unit of work), or neither does."""
+async def delete_endpoint(unit: UnitOfWork, app_id: str, endpoint_id: str, now: datetime) -> bool:
+    """The endpoint goes, and the purge of its deliveries is due, in one unit of work (its
+    deliveries can be as many as its past: housekeeping deletes them in batches)."""
     deleted = await unit.delete_many(endpoints(unit.store), {"_id": endpoint_id, "appId": app_id})
     if deleted:
-        await unit.delete_many(deliveries(unit.store), {"endpointId": endpoint_id})
+        await purges.schedule(unit, "webhook_deliveries", [endpoint_id], now)
     return bool(deleted)
 
 
@@ -167,7 +172,3 @@ async def replay(store: Store, endpoint_id: str, since: datetime, now: datetime)
         {"$set": {"status": PENDING, "attempts": 0, "nextAttemptAt": now, "leaseUntil": now}},
     )
     return result.modified_count
-
-
-async def purge(store: Store, older_than: datetime) -> None:
-    await deliveries(store).delete_many({"occurredAt": {"$lt": older_than}})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.store.client import Store
-from tests.helpers import Gateway, Tenant
+from tests.helpers import Gateway, Tenant, purge_now
 from tests.identity_ops import (
     DEPERSONALIZE,
     MERGE,
@@ -169,6 +169,7 @@ async def test_delete_user_leaves_no_identifier_behind(gateway: Gateway, tenant:
         token=tenant.app_token,
     )
     assert data["deleteUser"]["userErrors"] == []
+    await purge_now(store)  # the history, in the background
     for collection in (store.users, store.installations, store.history, store.sessions):
         leftovers = await collection.find({"appId": tenant.app_id}).to_list()
         assert leftovers == [], (collection.name, leftovers)

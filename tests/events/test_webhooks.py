@@ -15,10 +15,11 @@ from starlette.applications import Starlette
 from app.config import Settings
 from app.domain.webhooks_dispatcher import Dispatcher
 from app.main import Runtime
+from app.store import purges
 from app.store import webhooks as webhook_store
 from app.store.client import Store
 from tests.events.receiver import Receiver, Reply
-from tests.helpers import Gateway, Tenant
+from tests.helpers import Gateway, Tenant, purge_now
 
 CREATE = """
 mutation($input: CreateWebhookEndpointInput!) {
@@ -338,7 +339,7 @@ async def test_the_gateway_delivers_by_itself_within_a_second(
 DELETE_ENDPOINT = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { deletedId userErrors { code } } }"
 
 
-async def test_deleting_an_endpoint_takes_its_deliveries_along_or_nothing(
+async def test_deleting_an_endpoint_makes_its_deliveries_purge_due_or_nothing(
     gateway: Gateway, tenant: Tenant, store: Store, runtime: Runtime
 ) -> None:
     from tests.domain.test_write_atomicity import Steps, hooked
@@ -348,13 +349,15 @@ async def test_deleting_an_endpoint_takes_its_deliveries_along_or_nothing(
     await webhook_store.deliveries(store).insert_one(
         {"_id": f"{endpoint_id}:1", "endpointId": endpoint_id, "status": "PENDING", "seq": 1}
     )
-    with hooked(Steps(fail_at=2)):  # the endpoint's delete ran; its deliveries' delete fails
+    with hooked(Steps(fail_at=2)):  # the endpoint's delete ran; recording its purge fails
         body = await gateway.execute(DELETE_ENDPOINT, {"id": endpoint_id}, token=tenant.app_token)
     assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
     assert await webhook_store.endpoints(store).count_documents({"_id": endpoint_id}) == 1
-    assert await webhook_store.deliveries(store).count_documents({"endpointId": endpoint_id}) == 1
-    # The retry completes the deletion: nothing of the endpoint is left.
+    assert not await purges.is_scheduled(store, "webhook_deliveries", [endpoint_id])
+    # The retry deletes the endpoint, and its deliveries go with housekeeping's next round.
     data = await gateway.data(DELETE_ENDPOINT, {"id": endpoint_id}, token=tenant.app_token)
     assert data["deleteWebhookEndpoint"]["deletedId"] == endpoint_id
     assert await webhook_store.endpoints(store).count_documents({"_id": endpoint_id}) == 0
+    assert await purges.is_scheduled(store, "webhook_deliveries", [endpoint_id])
+    await purge_now(store)
     assert await webhook_store.deliveries(store).count_documents({"endpointId": endpoint_id}) == 0

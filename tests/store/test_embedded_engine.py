@@ -28,7 +28,8 @@ from pymongo.errors import DuplicateKeyError
 from app.domain.attributes import AttributeType, TypedValue
 from app.domain.channel_specs import ChannelType
 from app.domain.segments import AttributeCondition, UserFilter, compile_filter
-from app.store import webhooks
+from app.store import indexes, outbox, purges, webhooks
+from app.store.client import Store
 from app.store.embedded_engine import (
     DECLARED_SCALAR_FIELDS,
     EQUALITY_TWIN_PREFIX,
@@ -533,6 +534,37 @@ async def test_a_users_history_is_read_newest_first_in_index_order(tmp_path: Pat
         assert "TEMP B-TREE" not in plan  # read in the twin's order, not sorted afterwards
         # The twin holds the _id order after the user and the app.
         assert "$._id" in next(iter(_twins(path).values()))
+
+
+async def test_housekeepings_reads_take_each_owners_oldest_through_its_index(tmp_path: Path) -> None:
+    """Purges and retention read an owner's oldest documents (an erased user's history, an
+    endpoint's deliveries, an app's change events): through the owner's own index, in its
+    order, never sorting all of them (app/store/purges.py, app/store/retention.py)."""
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
+        store = Store(client=client, db=client["db"])
+        await indexes.ensure_indexes(store)
+        now = datetime.now(UTC)
+        await store.history.insert_many([{"_id": ObjectId(), "appId": "a", "userId": f"u{n % 2}"} for n in range(40)])
+        await webhooks.deliveries(store).insert_many(
+            [
+                {"_id": webhooks.delivery_id("e", n), "endpointId": "e", "seq": n, "occurredAt": now}
+                for n in range(1, 40)
+            ]
+        )
+        await outbox.events(store).insert_many(
+            [{"_id": outbox.entry_id("a", n), "appId": "a", "seq": n, "occurredAt": now} for n in range(1, 40)]
+        )
+        reads = [
+            (store.history, {"appId": "a", "userId": "u1"}, {"_id": 1}),
+            (webhooks.deliveries(store), {"endpointId": "e"}, {"seq": 1}),
+            (outbox.events(store), outbox.numbered_after("a", 0), {"_id": 1}),
+        ]
+        for collection, query, order in reads:
+            plan = await _plan(collection, query, order)
+            assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, (collection.name, plan)
+            oldest = await purges.ids_in_order(collection, query, next(iter(order)), 5)
+            everything = [doc["_id"] async for doc in collection.find(query)]
+            assert oldest == sorted(everything)[:5]  # the owner's first five in its order
 
 
 class _AskedQuestions(DeclaredFeatures):

@@ -11,6 +11,7 @@ import pytest
 from mongoeco import AsyncMongoClient as MongoecoClient
 
 from app.store import indexes, outbox
+from app.store import webhooks as webhook_store
 from app.store.client import Store
 from app.store.embedded_engine import EmbeddedSQLiteEngine
 
@@ -30,7 +31,7 @@ def _entry(app_id: str, seq: int) -> dict[str, object]:
 async def test_an_apps_entries_come_in_number_order_and_no_other_apps(tmp_path: Path) -> None:
     async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
         store = Store(client=client, db=client["db"])
-        await outbox.ensure_indexes(store)
+        await indexes.ensure_indexes(store)
         # "app" is a prefix of "app2" and of "app:x"; 9 < 10 < 100 only when padded.
         seqs = [*range(1, 13), 100]
         entries = [_entry(app_id, seq) for seq in seqs for app_id in ("app", "app2", "app:x")]
@@ -70,7 +71,7 @@ async def test_a_tail_read_goes_through_an_index_not_every_entry(
     app was read (6 → 30 ms from 2,000 to 16,000 entries). The read sent now is an _id range."""
     async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
         store = Store(client=client, db=client["db"])
-        await outbox.ensure_indexes(store)
+        await indexes.ensure_indexes(store)
         await outbox.events(store).insert_many([_entry("quiet", 1), _entry("quiet", 2)])
         recorded = _Recorded(outbox.events(store))
         monkeypatch.setattr(outbox, "events", lambda _store: recorded)
@@ -86,5 +87,8 @@ async def test_the_index_reads_no_longer_use_is_dropped(tmp_path: Path) -> None:
     async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
         store = Store(client=client, db=client["db"])
         await outbox.events(store).create_index([("appId", 1), ("seq", 1)], name="app_seq")
+        await outbox.events(store).create_index([("occurredAt", 1)], name="occurred")  # retention's, before
+        await webhook_store.deliveries(store).create_index([("occurredAt", 1)], name="occurred")
         await indexes.ensure_indexes(store)
-        assert set(await outbox.events(store).index_information()) == {"_id_", "occurred"}
+        assert set(await outbox.events(store).index_information()) == {"_id_"}
+        assert "occurred" not in await webhook_store.deliveries(store).index_information()

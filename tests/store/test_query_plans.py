@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from app.domain import clock
+from app.domain.housekeeping import Housekeeping
 from app.domain.webhooks_dispatcher import Dispatcher
 from app.main import Runtime
 from app.store.client import Store
@@ -202,6 +204,33 @@ async def test_every_read_of_a_webhook_dispatch_round_uses_an_index(
         f"{next(iter(command))} {command[next(iter(command))]}: {stage}"
         for command in reads
         for stage in _scans(await _explain(store, command))
+    ]
+    assert not scans, "collection scans in winning plans:\n" + "\n".join(scans)
+
+
+@on_mongodb
+async def test_every_read_of_a_housekeeping_round_uses_an_index(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog, runtime: Runtime
+) -> None:
+    """Housekeeping runs in every gateway process: pending purges (an erased user's history, a
+    deleted endpoint's deliveries) and retention (each app's events, each endpoint's deliveries).
+    Its deletes are by ``_id`` (asserted in tests/events/test_housekeeping.py)."""
+    endpoint_id, _ = await create_endpoint(gateway, tenant, "http://127.0.0.1:9/plan-purge")
+    await _user(gateway, tenant, "plan-erased")
+    deliverer = Dispatcher(store, runtime.box, runtime.settings)
+    async with DelivererClient(deliverer):
+        await deliverer.run_once()  # a delivery to purge
+    erase = 'mutation { deleteUser(by: {externalUserId: "plan-erased"}) { userErrors { code } } }'
+    assert (await gateway.data(erase, token=tenant.app_token))["deleteUser"]["userErrors"] == []
+    delete = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { userErrors { code } } }"
+    assert (await gateway.data(delete, {"id": endpoint_id}, token=tenant.app_token))["deleteWebhookEndpoint"]
+    with command_log.capturing() as commands:
+        await Housekeeping(store, retention_days=36_500).run(clock.now())  # retention reads, deletes nothing
+    reads = [command for command in commands if "find" in command]
+    touched = {str(command["find"]) for command in reads}
+    assert {"pending_purges", "history", "webhook_deliveries", "outbox_counters", "outbox"} <= touched, touched
+    scans = [
+        f"find {command['find']}: {stage}" for command in reads for stage in _scans(await _explain(store, command))
     ]
     assert not scans, "collection scans in winning plans:\n" + "\n".join(scans)
 

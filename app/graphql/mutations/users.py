@@ -118,7 +118,11 @@ class UserMutations:
     @mutation(
         scopes=APP,
         codes=USER_REF_CODES,
-        description="Erase a user and everything personal about it, history included.",
+        description=(
+            "Erase a user and everything personal about it, history included: nothing of it can be"
+            " read once this returns; its history is deleted from the store in the background,"
+            " within seconds."
+        ),
     )
     async def delete_user(
         self,
@@ -126,4 +130,5 @@ class UserMutations:
         by: UserRefArgument,
     ) -> DeleteUserPayload:
         deleted = await users.delete_user(info.context.store, app_id_of(info), by.to_domain())
+        info.context.wake_dispatcher()  # the user's history is purged by housekeeping
         return DeleteUserPayload(deleted_user_id=strawberry.ID(encode_id("User", deleted)), user_errors=[])

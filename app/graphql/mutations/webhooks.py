@@ -59,7 +59,7 @@ class WebhookMutations:
             input.description,
             context.settings.webhook_max_endpoints,
         )
-        context.wake_webhooks()
+        context.wake_dispatcher()
         return WebhookEndpointPayload(
             endpoint=WebhookEndpoint(document=created.endpoint), secret=created.secret, user_errors=[]
         )
@@ -88,16 +88,24 @@ class WebhookMutations:
             changes.pop("url")
         updated = await webhooks.update(context.store, _policy(info), app_id, str(id), changes)
         if updated.get("enabled"):
-            context.wake_webhooks()
+            context.wake_dispatcher()
         return WebhookEndpointPayload(endpoint=WebhookEndpoint(document=updated), secret=None, user_errors=[])
 
-    @mutation(scopes=APP, description="Delete an endpoint and its deliveries.", codes=(ErrorCode.NOT_FOUND,))
+    @mutation(
+        scopes=APP,
+        description=(
+            "Delete an endpoint. Its deliveries are gone with it (nothing can read them) and are"
+            " deleted from the store in the background."
+        ),
+        codes=(ErrorCode.NOT_FOUND,),
+    )
     async def delete_webhook_endpoint(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's id.")]
     ) -> DeleteWebhookEndpointPayload:
         context = info.context
         app_id = app_id_of(info)
         deleted = await webhooks.delete(context.store, app_id, str(id))
+        context.wake_dispatcher()  # its deliveries are purged by housekeeping
         return DeleteWebhookEndpointPayload(deleted_id=strawberry.ID(deleted), user_errors=[])
 
     @mutation(
@@ -131,5 +139,5 @@ class WebhookMutations:
         context = info.context
         app_id = app_id_of(info)
         count = await webhooks.redeliver(context.store, app_id, str(endpoint_id), since)
-        context.wake_webhooks()
+        context.wake_dispatcher()
         return RedeliverWebhookEventsPayload(count=count, user_errors=[])

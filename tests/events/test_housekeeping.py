@@ -1,0 +1,231 @@
+"""Housekeeping: an erased user's history and a deleted endpoint's deliveries are purged after
+the unit of work that erased their owner, and change events and deliveries past retention are
+trimmed, each in short batches of deletes by ``_id`` within a per-round budget, so no store
+command grows with an owner's past. A purge interrupted by a crash is finished by the next
+process; several processes at once delete each document once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from bson import ObjectId
+
+from app.config import Settings
+from app.domain import clock
+from app.domain.housekeeping import Housekeeping
+from app.main import create_app
+from app.store import outbox, purges
+from app.store import webhooks as webhook_store
+from app.store.client import Store
+from app.store.purges import PURGE_BATCH
+from tests.commands import CommandLog
+from tests.conftest import new_tenant
+from tests.events.test_dispatcher_cost import own_database
+from tests.events.test_webhooks import runtime
+from tests.helpers import Gateway, Tenant, assert_no_errors
+
+__all__ = ["own_database", "runtime"]  # fixtures
+
+Own = tuple[Store, CommandLog, Settings]
+
+
+def _deliveries(endpoint_id: str, count: int, occurred_at: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "_id": webhook_store.delivery_id(endpoint_id, seq),
+            "appId": "app_h",
+            "endpointId": endpoint_id,
+            "seq": seq,
+            "status": "SUCCEEDED",
+            "occurredAt": occurred_at,
+        }
+        for seq in range(1, count + 1)
+    ]
+
+
+def _entries(app_id: str, ages_in_days: list[float]) -> list[dict[str, Any]]:
+    now = clock.now()
+    return [
+        {
+            "_id": outbox.entry_id(app_id, seq),
+            "appId": app_id,
+            "seq": seq,
+            "id": f"evt_{app_id}_{seq}",
+            "type": "user.updated",
+            "userId": "u",
+            "occurredAt": now - timedelta(days=age),
+        }
+        for seq, age in enumerate(ages_in_days, start=1)
+    ]
+
+
+def _deletes(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [command for command in sent if "delete" in command]
+
+
+async def _schedule_deliveries_purge(store: Store, endpoint_id: str) -> None:
+    await purges.collection(store).insert_one(
+        {
+            "_id": purges.purge_id("webhook_deliveries", [endpoint_id]),
+            "target": "webhook_deliveries",
+            "owner": [endpoint_id],
+            "scheduledAt": clock.now(),
+        }
+    )
+
+
+async def test_a_purge_deletes_in_batches_of_point_deletes_within_the_round_budget(own_database: Own) -> None:
+    store, log, _ = own_database
+    count = 2 * PURGE_BATCH + 50
+    await webhook_store.deliveries(store).insert_many(_deliveries("ep_big", count, clock.now()))
+    await webhook_store.deliveries(store).insert_many(_deliveries("ep_kept", 3, clock.now()))
+    await _schedule_deliveries_purge(store, "ep_big")
+    housekeeping = Housekeeping(store, retention_days=30, round_budget=2 * PURGE_BATCH)
+    with log.capturing() as sent:
+        assert await housekeeping.run(clock.now()) == 2 * PURGE_BATCH
+    deletes = _deletes(sent)
+    assert len(deletes) == 2, deletes
+    for command in deletes:  # each a batch of deletes by _id, never a selector over the owner
+        assert len(command["deletes"]) == PURGE_BATCH
+        assert all(set(statement["q"]) == {"_id"} for statement in command["deletes"])
+    assert await purges.is_scheduled(store, "webhook_deliveries", ["ep_big"])  # budget spent: more to do
+    assert await housekeeping.run(clock.now()) == 50  # the next round goes on at once
+    assert not await purges.is_scheduled(store, "webhook_deliveries", ["ep_big"])
+    assert await webhook_store.deliveries(store).count_documents({"endpointId": "ep_big"}) == 0
+    assert await webhook_store.deliveries(store).count_documents({"endpointId": "ep_kept"}) == 3
+
+
+async def test_a_purge_interrupted_by_a_crash_is_finished_by_the_next_process(own_database: Own) -> None:
+    store, _, _ = own_database
+    await webhook_store.deliveries(store).insert_many(_deliveries("ep_crash", PURGE_BATCH + 20, clock.now()))
+    await _schedule_deliveries_purge(store, "ep_crash")
+    crashed = Housekeeping(store, retention_days=30, round_budget=PURGE_BATCH)
+    assert await crashed.run(clock.now()) == PURGE_BATCH
+    del crashed  # the process is gone after its first batch
+    assert await purges.is_scheduled(store, "webhook_deliveries", ["ep_crash"])
+    assert await Housekeeping(store, retention_days=30).run(clock.now()) == 20
+    assert await webhook_store.deliveries(store).count_documents({"endpointId": "ep_crash"}) == 0
+    assert not await purges.is_scheduled(store, "webhook_deliveries", ["ep_crash"])
+
+
+async def test_processes_purging_at_once_delete_each_document_once(own_database: Own) -> None:
+    store, _, _ = own_database
+    count = 3 * PURGE_BATCH
+    await webhook_store.deliveries(store).insert_many(_deliveries("ep_race", count, clock.now()))
+    await _schedule_deliveries_purge(store, "ep_race")
+    workers = [Housekeeping(store, retention_days=30) for _ in range(4)]
+    deleted = await asyncio.gather(*(worker.run(clock.now()) for worker in workers))
+    assert sum(deleted) == count
+    assert await webhook_store.deliveries(store).count_documents({}) == 0
+    assert await purges.due(store, 10) == []
+
+
+async def test_a_purge_record_this_version_does_not_know_is_left_and_others_go_on(own_database: Own) -> None:
+    store, _, _ = own_database
+    await purges.collection(store).insert_many(
+        [
+            {"_id": "a|users", "target": "users", "owner": ["x"]},  # not a purge target
+            {"_id": "b|ops", "target": "webhook_deliveries", "owner": [{"$ne": None}]},  # never an operator
+        ]
+    )
+    await webhook_store.deliveries(store).insert_many(_deliveries("ep_ok", 5, clock.now()))
+    await _schedule_deliveries_purge(store, "ep_ok")
+    await Housekeeping(store, retention_days=30).run(clock.now())
+    assert await webhook_store.deliveries(store).count_documents({}) == 0
+    assert [purge["_id"] for purge in await purges.due(store, 10)] == ["a|users", "b|ops"]
+
+
+async def test_retention_trims_each_owners_oldest_entries_by_id(own_database: Own) -> None:
+    store, log, _ = own_database
+    await outbox.events(store).insert_many(_entries("app_r1", [40, 35, 31, 2, 1]))
+    await outbox.events(store).insert_many(_entries("app_r2", [1]))
+    for app_id, seq in (("app_r1", 5), ("app_r2", 1)):
+        await outbox.counters(store).insert_one({"_id": app_id, "seq": seq})
+    await webhook_store.endpoints(store).insert_one({"_id": "ep_r", "appId": "app_r1", "enabled": False})
+    old = clock.now() - timedelta(days=31)
+    await webhook_store.deliveries(store).insert_many(
+        [*_deliveries("ep_r", 3, old)[:2], *_deliveries("ep_r", 3, clock.now())[2:]]
+    )
+    with log.capturing() as sent:
+        assert await Housekeeping(store, retention_days=30).run(clock.now()) == 3 + 2
+    left = [entry["_id"] async for entry in outbox.events(store).find({}, {"_id": 1}).sort("_id", 1)]
+    assert left == [outbox.entry_id("app_r1", 4), outbox.entry_id("app_r1", 5), outbox.entry_id("app_r2", 1)]
+    assert [d["seq"] async for d in webhook_store.deliveries(store).find({})] == [3]
+    for command in _deletes(sent):
+        assert all(set(statement["q"]) == {"_id"} for statement in command["deletes"])
+    reads = [command for command in sent if command.get("find") in ("outbox", "webhook_deliveries")]
+    for command in reads:  # each owner's own range in its index's order: the oldest, then a batch
+        assert "occurredAt" not in command["filter"] and command["limit"] in (1, PURGE_BATCH)
+        assert set(command["filter"]) in ({"appId", "_id"}, {"endpointId"})
+
+
+async def test_retention_spent_budget_goes_on_with_the_same_pass_next_round(own_database: Own) -> None:
+    store, _, _ = own_database
+    for app_id in ("app_p1", "app_p2"):
+        await outbox.events(store).insert_many(_entries(app_id, [40] * (PURGE_BATCH + 10)))
+        await outbox.counters(store).insert_one({"_id": app_id, "seq": PURGE_BATCH + 10})
+    housekeeping = Housekeeping(store, retention_days=30, round_budget=PURGE_BATCH)
+    rounds = []
+    while (deleted := await housekeeping.run(clock.now())) > 0:
+        rounds.append(deleted)
+    # A round stops once its budget is spent, so it deletes at most the budget and one batch.
+    assert rounds == [PURGE_BATCH, 10 + PURGE_BATCH, 10]
+    assert await outbox.events(store).count_documents({}) == 0
+
+
+async def test_a_user_erased_through_a_gateway_has_its_history_purged_at_once(
+    own_database: Own, admin_token: str
+) -> None:
+    store, _, settings = own_database
+    own: Any = settings.model_copy(update={"webhook_dispatcher": True, "webhook_idle_poll_ms": 60_000})
+    app = create_app(own)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            gateway = Gateway(client)
+            tenant = await new_tenant(gateway, admin_token, "erase")
+            assert_no_errors(await gateway.execute(UPSERT_GONE, token=tenant.app_token))
+            user = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "gone"})
+            assert user is not None
+            past = {"appId": tenant.app_id, "userId": user["_id"]}
+            await store.history.insert_many(
+                [{**past, "_id": ObjectId(), "kind": "UPDATED"} for _ in range(PURGE_BATCH)]
+            )
+            await asyncio.sleep(0.3)  # the dispatcher's first round is over; the next is a minute away
+            assert_no_errors(await gateway.execute(DELETE_GONE, token=tenant.app_token))
+            for _ in range(100):  # not a minute later
+                if await store.history.count_documents(past) == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert await store.history.count_documents(past) == 0
+
+
+UPSERT_GONE = 'mutation { upsertUser(input: {externalUserId: "gone"}) { user { id } } }'
+DELETE_GONE = 'mutation { deleteUser(by: {externalUserId: "gone"}) { deletedUserId } }'
+
+
+async def test_erasing_a_user_or_deleting_an_endpoint_deletes_none_of_their_past_in_the_request(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    assert_no_errors(await gateway.execute(UPSERT_GONE, token=tenant.app_token))
+    created = await gateway.data(
+        'mutation { createWebhookEndpoint(input: {url: "http://127.0.0.1:9/h"}) { endpoint { id } } }',
+        token=tenant.app_token,
+    )
+    endpoint_id = created["createWebhookEndpoint"]["endpoint"]["id"]
+    await webhook_store.deliveries(store).insert_many(_deliveries(endpoint_id, 5, clock.now()))
+    with command_log.capturing() as sent:
+        assert_no_errors(await gateway.execute(DELETE_GONE, token=tenant.app_token))
+        assert_no_errors(
+            await gateway.execute(
+                "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { deletedId } }",
+                {"id": endpoint_id},
+                token=tenant.app_token,
+            )
+        )
+    touched = {command["delete"] for command in _deletes(sent)}
+    assert touched.isdisjoint({"history", "webhook_deliveries"}), touched
+    assert await webhook_store.deliveries(store).count_documents({"endpointId": endpoint_id}) == 5  # until purged
