@@ -9,7 +9,9 @@ the store's other writers wait long behind it; work left over is taken up by the
   every ``PURGE_CHECK_EVERY``, and at once when this process scheduled one (``wake``). Another
   process's purge, or one interrupted by a crash, is finished within that minute.
 - Retention (``PROFILE_GATEWAY_CHANGE_EVENT_RETENTION_DAYS``) walks every app's change events
-  and every endpoint's deliveries, oldest first, every ``RETENTION_EVERY``.
+  and every endpoint's deliveries, oldest first, every ``RETENTION_EVERY``: at most
+  ``OWNERS_PER_ROUND`` owners a round, the first pass ``RETENTION_FIRST_AFTER`` after the
+  process starts (a starting process delivers first).
 
 Every step is idempotent, so several processes running it at once delete each document once.
 """
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 ROUND_BUDGET = 10 * PURGE_BATCH  # documents per round at most
 PURGE_CHECK_EVERY = timedelta(minutes=1)
 RETENTION_EVERY = timedelta(minutes=10)
+RETENTION_FIRST_AFTER = timedelta(minutes=1)
+OWNERS_PER_ROUND = 50  # reads of an owner's oldest entry: a pass over many apps spans rounds
 _PURGES_PER_READ = 20
 
 
@@ -37,8 +41,9 @@ class Housekeeping:
     store: Store
     retention_days: int
     round_budget: int = ROUND_BUDGET
+    first_retention_after: timedelta = RETENTION_FIRST_AFTER
     _purges_due_at: datetime | None = None  # None: due now
-    _retention_due_at: datetime | None = None
+    _retention_due_at: datetime | None = None  # None: set by the first round
     _retention_left: list[retention.Owner] | None = None  # owners the current pass has not trimmed yet
 
     def wake(self) -> None:
@@ -48,14 +53,16 @@ class Housekeeping:
     async def run(self, now: datetime) -> int:
         """Whatever is due, within one round's budget; returns the documents deleted."""
         budget = self.round_budget
+        if self._retention_due_at is None:
+            self._retention_due_at = now + self.first_retention_after
         if self._purges_due_at is None or now >= self._purges_due_at:
             deleted, finished = await self._purge(budget)
             budget -= deleted
             self._purges_due_at = now + PURGE_CHECK_EVERY if finished else None
-        if budget > 0 and (self._retention_due_at is None or now >= self._retention_due_at):
+        if budget > 0 and now >= self._retention_due_at:
             deleted, finished = await self._retain(now - timedelta(days=self.retention_days), budget)
             budget -= deleted
-            self._retention_due_at = now + RETENTION_EVERY if finished else None
+            self._retention_due_at = now + RETENTION_EVERY if finished else now
         return self.round_budget - budget
 
     async def _purge(self, budget: int) -> tuple[int, bool]:
@@ -76,13 +83,15 @@ class Housekeeping:
         return deleted, len(due) < _PURGES_PER_READ
 
     async def _retain(self, older_than: datetime, budget: int) -> tuple[int, bool]:
-        """Trim owners until the budget is spent; whether the pass has reached every owner."""
+        """Trim owners until the budget or the round's owners are spent; whether the pass has
+        reached every owner."""
         if self._retention_left is None:
             self._retention_left = list(reversed(await retention.owners(self.store)))
-        deleted = 0
+        deleted = visited = 0
         while self._retention_left:
-            if deleted >= budget:
+            if deleted >= budget or visited >= OWNERS_PER_ROUND:
                 return deleted, False
+            visited += 1
             count, more = await retention.trim(self.store, self._retention_left[-1], older_than, PURGE_BATCH)
             deleted += count
             if not more:

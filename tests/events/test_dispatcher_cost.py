@@ -135,7 +135,7 @@ async def test_a_round_with_nothing_to_send_costs_three_reads_however_many_endpo
 ) -> None:
     store, log, settings = own_database
     deliverer = Dispatcher(store, runtime.box, settings)
-    await deliverer.run_once()  # the first round also purges what is past retention
+    await deliverer.run_once()  # the first round also looks for pending purges
     for count in (1, 5):
         while len(await webhook_store.enabled_endpoints(store)) < count:
             app_id = f"app_{secrets.token_hex(3)}"
@@ -152,7 +152,7 @@ async def test_deliveries_waiting_for_their_retry_cost_no_lease_attempt(
     store, log, settings = own_database
     deliverer = Dispatcher(store, runtime.box, settings.model_copy(update={"webhook_retry_schedule": [600.0]}))
     endpoint_id = await _endpoint(store, deliverer, "app_w")
-    await deliverer.run_once()  # the first round also purges what is past retention
+    await deliverer.run_once()  # the first round also looks for pending purges
     now = clock.now()
     waiting = [
         {

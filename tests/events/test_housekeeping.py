@@ -15,7 +15,7 @@ from bson import ObjectId
 
 from app.config import Settings
 from app.domain import clock
-from app.domain.housekeeping import Housekeeping
+from app.domain.housekeeping import OWNERS_PER_ROUND, RETENTION_FIRST_AFTER, Housekeeping
 from app.main import create_app
 from app.store import outbox, purges
 from app.store import webhooks as webhook_store
@@ -30,6 +30,7 @@ from tests.helpers import Gateway, Tenant, assert_no_errors
 __all__ = ["own_database", "runtime"]  # fixtures
 
 Own = tuple[Store, CommandLog, Settings]
+NOW = timedelta(0)  # retention's first pass in the first round
 
 
 def _deliveries(endpoint_id: str, count: int, occurred_at: datetime) -> list[dict[str, Any]]:
@@ -150,7 +151,7 @@ async def test_retention_trims_each_owners_oldest_entries_by_id(own_database: Ow
         [*_deliveries("ep_r", 3, old)[:2], *_deliveries("ep_r", 3, clock.now())[2:]]
     )
     with log.capturing() as sent:
-        assert await Housekeeping(store, retention_days=30).run(clock.now()) == 3 + 2
+        assert await Housekeeping(store, retention_days=30, first_retention_after=NOW).run(clock.now()) == 3 + 2
     left = [entry["_id"] async for entry in outbox.events(store).find({}, {"_id": 1}).sort("_id", 1)]
     assert left == [outbox.entry_id("app_r1", 4), outbox.entry_id("app_r1", 5), outbox.entry_id("app_r2", 1)]
     assert [d["seq"] async for d in webhook_store.deliveries(store).find({})] == [3]
@@ -167,12 +168,26 @@ async def test_retention_spent_budget_goes_on_with_the_same_pass_next_round(own_
     for app_id in ("app_p1", "app_p2"):
         await outbox.events(store).insert_many(_entries(app_id, [40] * (PURGE_BATCH + 10)))
         await outbox.counters(store).insert_one({"_id": app_id, "seq": PURGE_BATCH + 10})
-    housekeeping = Housekeeping(store, retention_days=30, round_budget=PURGE_BATCH)
+    housekeeping = Housekeeping(store, retention_days=30, round_budget=PURGE_BATCH, first_retention_after=NOW)
     rounds = []
     while (deleted := await housekeeping.run(clock.now())) > 0:
         rounds.append(deleted)
     # A round stops once its budget is spent, so it deletes at most the budget and one batch.
     assert rounds == [PURGE_BATCH, 10 + PURGE_BATCH, 10]
+    assert await outbox.events(store).count_documents({}) == 0
+
+
+async def test_a_starting_process_delivers_first_and_a_pass_over_many_owners_spans_rounds(own_database: Own) -> None:
+    store, _, _ = own_database
+    apps = [f"app_m{n:03d}" for n in range(OWNERS_PER_ROUND + 5)]
+    for app_id in apps:
+        await outbox.events(store).insert_many(_entries(app_id, [40]))
+    await outbox.counters(store).insert_many([{"_id": app_id, "seq": 1} for app_id in apps])
+    housekeeping = Housekeeping(store, retention_days=30)
+    started = clock.now()
+    assert await housekeeping.run(started) == 0  # retention waits a minute after the start
+    later = started + RETENTION_FIRST_AFTER
+    assert [await housekeeping.run(later), await housekeeping.run(later)] == [OWNERS_PER_ROUND, 5]
     assert await outbox.events(store).count_documents({}) == 0
 
 

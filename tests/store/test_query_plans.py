@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -225,7 +226,7 @@ async def test_every_read_of_a_housekeeping_round_uses_an_index(
     delete = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { userErrors { code } } }"
     assert (await gateway.data(delete, {"id": endpoint_id}, token=tenant.app_token))["deleteWebhookEndpoint"]
     with command_log.capturing() as commands:
-        await Housekeeping(store, retention_days=36_500).run(clock.now())  # retention reads, deletes nothing
+        await Housekeeping(store, 36_500, first_retention_after=timedelta(0)).run(clock.now())  # reads, no deletes
     reads = [command for command in commands if "find" in command]
     touched = {str(command["find"]) for command in reads}
     assert {"pending_purges", "history", "webhook_deliveries", "outbox_counters", "outbox"} <= touched, touched

@@ -1,0 +1,201 @@
+"""What deleting an owner's past costs the store's other writers: retention, an erased user's
+history, a deleted endpoint's deliveries.
+
+``profile-gateway store`` runs the embedded store (SQLite engine, the default) as its own
+process. For each size, the same documents are deleted twice, side by side in one run, while
+a writer updates one document every 10 ms and records how long each update took:
+
+- ``one command``: what the gateway sent before housekeeping, one ``delete_many`` with the
+  owner's selector (``occurredAt`` before the cutoff for retention, ``userId`` for history);
+- ``housekeeping``: ``app/domain/housekeeping.py``, round after round until nothing is left,
+  with the dispatcher's pause between rounds.
+
+It prints, per size: the whole deletion's time, and the writer's longest and median update
+during it (the longest is how long a request's write waited). Then a retention pass with
+nothing past retention, against the number of change events in the store.
+
+    python -m bench.purge --sizes 1000,4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from app.domain.housekeeping import Housekeeping
+from app.store import history, outbox, purges
+from app.store.client import Store, connect
+from app.store.indexes import ensure_indexes
+from bench.scale import _start, _stop, _wait_store
+
+BATCH = 1_000
+RETENTION_DAYS = 30
+ROUND_PAUSE = 0.2  # the dispatcher's busy poll delay between rounds
+
+
+class Writer:
+    """Updates one document every 10 ms and records each update's time (ms)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.times: list[float] = []
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            await self.store.db["bench_writer"].update_one({"_id": "w"}, {"$inc": {"n": 1}}, upsert=True)
+            self.times.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.01)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+async def _under_writer(store: Store, deletion: Callable[[], Awaitable[object]]) -> tuple[float, float, float]:
+    """The deletion's seconds, and the writer's longest and median update (ms) meanwhile."""
+    writer = Writer(store)
+    running = asyncio.create_task(writer.run())
+    await asyncio.sleep(0.1)
+    started = time.perf_counter()
+    await deletion()
+    elapsed = time.perf_counter() - started
+    writer.stop()
+    await running
+    return elapsed, max(writer.times), statistics.median(writer.times)
+
+
+async def _housekeeping_until_done(store: Store) -> None:
+    housekeeping = Housekeeping(store, RETENTION_DAYS, first_retention_after=timedelta(0))
+    deleted = await housekeeping.run(datetime.now(UTC))
+    while deleted > 0:
+        await asyncio.sleep(ROUND_PAUSE)
+        deleted = await housekeeping.run(datetime.now(UTC))
+
+
+def _entries(app_id: str, start: int, count: int, occurred_at: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "_id": outbox.entry_id(app_id, seq),
+            "appId": app_id,
+            "seq": seq,
+            "id": f"evt_{app_id}_{seq}",
+            "type": "user.updated",
+            "userId": "u",
+            "occurredAt": occurred_at,
+        }
+        for seq in range(start, start + count)
+    ]
+
+
+async def _insert(store: Store, collection: str, documents: list[dict[str, Any]]) -> None:
+    for start in range(0, len(documents), BATCH):
+        await store.db[collection].insert_many(documents[start : start + BATCH])
+
+
+async def _seed_expired_events(store: Store, app_id: str, count: int) -> None:
+    """``count`` change events past retention, then as many recent ones (the app's counter too)."""
+    now = datetime.now(UTC)
+    await _insert(store, "outbox", _entries(app_id, 1, count, now - timedelta(days=RETENTION_DAYS + 1)))
+    await _insert(store, "outbox", _entries(app_id, count + 1, count, now))
+    await outbox.counters(store).replace_one({"_id": app_id}, {"_id": app_id, "seq": 2 * count}, upsert=True)
+
+
+async def _seed_history(store: Store, app_id: str, user_id: str, count: int) -> None:
+    now = datetime.now(UTC)
+    events = [
+        {"_id": history.new_event_id(), "appId": app_id, "userId": user_id, "kind": "UPDATED", "at": now}
+        for _ in range(count)
+    ]
+    await _insert(store, "history", events)
+
+
+async def _retention(store: Store, size: int) -> list[str]:
+    cutoff = datetime.now(UTC) - timedelta(days=RETENTION_DAYS)
+    await _seed_expired_events(store, f"app_old_{size}", size)
+    before = await _under_writer(store, lambda: outbox.events(store).delete_many({"occurredAt": {"$lt": cutoff}}))
+    await _seed_expired_events(store, f"app_new_{size}", size)
+    after = await _under_writer(store, lambda: _housekeeping_until_done(store))
+    return [
+        _row(f"retention, {size:,} events past it", "one command", before),
+        _row(f"retention, {size:,} events past it", "housekeeping", after),
+    ]
+
+
+async def _erasure(store: Store, size: int) -> list[str]:
+    await _seed_history(store, "app_h", f"old_{size}", size)
+    selector = {"appId": "app_h", "userId": f"old_{size}"}
+    before = await _under_writer(store, lambda: store.history.delete_many(selector))
+    await _seed_history(store, "app_h", f"new_{size}", size)
+    await purges.collection(store).insert_one(
+        {"_id": f"history|app_h|new_{size}", "target": "history", "owner": ["app_h", f"new_{size}"]}
+    )
+    after = await _under_writer(store, lambda: _housekeeping_until_done(store))
+    return [
+        _row(f"an erased user's {size:,} events", "one command", before),
+        _row(f"an erased user's {size:,} events", "housekeeping", after),
+    ]
+
+
+def _row(what: str, how: str, measured: tuple[float, float, float]) -> str:
+    elapsed, longest, median = measured
+    return f"| {what} | {how} | {elapsed:.2f} | {longest:,.0f} | {median:.1f} |"
+
+
+async def _idle_pass(store: Store, sizes: list[int]) -> None:
+    """A retention pass with nothing past retention, as the store's change events grow."""
+    print("\n### A retention pass with nothing past retention (ms)\n")
+    print("| change events in the store | one command | housekeeping |")
+    print("|---:|---:|---:|")
+    cutoff = datetime.now(UTC) - timedelta(days=RETENTION_DAYS)
+    grown = 0
+    for size in sizes:
+        await _insert(store, "outbox", _entries("app_idle", grown + 1, size - grown, datetime.now(UTC)))
+        await outbox.counters(store).replace_one({"_id": "app_idle"}, {"_id": "app_idle", "seq": size}, upsert=True)
+        grown = size
+        started = time.perf_counter()
+        await outbox.events(store).delete_many({"occurredAt": {"$lt": cutoff}})
+        middle = time.perf_counter()
+        await Housekeeping(store, RETENTION_DAYS, first_retention_after=timedelta(0)).run(datetime.now(UTC))
+        ended = time.perf_counter()
+        print(f"| {size:,} | {(middle - started) * 1000:.0f} | {(ended - middle) * 1000:.0f} |")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,4000", help="documents deleted per case")
+    parser.add_argument("--idle-sizes", default="10000,40000", help="change events in the store for the idle pass")
+    parser.add_argument("--engine", choices=["memory", "sqlite"], default="sqlite")
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-purge-")) / "data"
+    log = data_dir.parent / "store.log"
+    process = _start(["store", "--data-dir", str(data_dir), "--engine", args.engine], dict(os.environ), log)
+    try:
+        store = connect(await _wait_store(data_dir, process, log), "profile_gateway", timeout_ms=300_000)
+        try:
+            await ensure_indexes(store)
+            print(f"Embedded store ({args.engine}) in its own process; a writer updates one document every 10 ms")
+            print("\n| deleted | how | seconds | writer's longest update (ms) | writer's median update (ms) |")
+            print("|---|---|---:|---:|---:|")
+            for size in sorted(int(size) for size in args.sizes.split(",")):
+                for row in [*await _retention(store, size), *await _erasure(store, size)]:
+                    print(row, flush=True)
+            await _idle_pass(store, sorted(int(size) for size in args.idle_sizes.split(",")))
+        finally:
+            await store.close()
+    finally:
+        _stop(process)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
