@@ -125,6 +125,8 @@ async def _retention(store: Store, size: int) -> list[str]:
     before = await _under_writer(store, lambda: outbox.events(store).delete_many({"occurredAt": {"$lt": cutoff}}))
     await _seed_expired_events(store, f"app_new_{size}", size)
     after = await _under_writer(store, lambda: _housekeeping_until_done(store))
+    if await outbox.events(store).count_documents({"occurredAt": {"$lt": cutoff}}):
+        raise SystemExit("housekeeping left change events past retention")
     return [
         _row(f"retention, {size:,} events past it", "one command", before),
         _row(f"retention, {size:,} events past it", "housekeeping", after),
@@ -140,6 +142,8 @@ async def _erasure(store: Store, size: int) -> list[str]:
         {"_id": f"history|app_h|new_{size}", "target": "history", "owner": ["app_h", f"new_{size}"]}
     )
     after = await _under_writer(store, lambda: _housekeeping_until_done(store))
+    if await store.history.count_documents({"appId": "app_h"}):
+        raise SystemExit("housekeeping left an erased user's history")
     return [
         _row(f"an erased user's {size:,} events", "one command", before),
         _row(f"an erased user's {size:,} events", "housekeeping", after),
