@@ -6,7 +6,8 @@ process. For each size, the same documents are deleted twice, side by side in on
 a writer updates one document every 10 ms and records how long each update took:
 
 - ``one command``: what the gateway sent before housekeeping, one ``delete_many`` with the
-  owner's selector (``occurredAt`` before the cutoff for retention, ``userId`` for history);
+  owner's selector (``occurredAt`` before the cutoff for retention, ``userId`` for history),
+  or for a merge one ``update_many`` giving the source's history to the target;
 - ``housekeeping``: ``app/domain/housekeeping.py``, round after round until nothing is left,
   with the dispatcher's pause between rounds.
 
@@ -150,6 +151,29 @@ async def _erasure(store: Store, size: int) -> list[str]:
     ]
 
 
+async def _merge(store: Store, size: int) -> list[str]:
+    """A merged user's history moving to the user that absorbed it."""
+    await _seed_history(store, "app_m", f"old_source_{size}", size)
+    selector = {"appId": "app_m", "userId": f"old_source_{size}"}
+    before = await _under_writer(store, lambda: store.history.update_many(selector, {"$set": {"userId": "old_t"}}))
+    await _seed_history(store, "app_m", f"new_source_{size}", size)
+    await purges.collection(store).insert_one(
+        {
+            "_id": purges.purge_id_of_move("app_m", f"new_source_{size}"),
+            "target": purges.HISTORY_MOVE,
+            "owner": ["app_m", f"new_source_{size}"],
+            "to": "new_t",
+        }
+    )
+    after = await _under_writer(store, lambda: _housekeeping_until_done(store))
+    if await store.history.count_documents({"appId": "app_m", "userId": f"new_source_{size}"}):
+        raise SystemExit("housekeeping left a merged user's history behind")
+    return [
+        _row(f"a merged user's {size:,} events, moved", "one command", before),
+        _row(f"a merged user's {size:,} events, moved", "housekeeping", after),
+    ]
+
+
 def _row(what: str, how: str, measured: tuple[float, float, float]) -> str:
     elapsed, longest, median = measured
     return f"| {what} | {how} | {elapsed:.2f} | {longest:,.0f} | {median:.1f} |"
@@ -191,7 +215,7 @@ async def main() -> None:
             print("\n| deleted | how | seconds | writer's longest update (ms) | writer's median update (ms) |")
             print("|---|---|---:|---:|---:|")
             for size in sorted(int(size) for size in args.sizes.split(",")):
-                for row in [*await _retention(store, size), *await _erasure(store, size)]:
+                for row in [*await _retention(store, size), *await _erasure(store, size), *await _merge(store, size)]:
                     print(row, flush=True)
             await _idle_pass(store, sorted(int(size) for size in args.idle_sizes.split(",")))
         finally:

@@ -5,7 +5,8 @@ of each of its rounds. A round deletes at most ``ROUND_BUDGET`` documents, in ba
 ``PURGE_BATCH`` (one short delete command each), so neither the dispatcher's deliveries nor
 the store's other writers wait long behind it; work left over is taken up by the next round.
 
-- Pending purges (an erased user's history, a deleted endpoint's deliveries) are looked for
+- Pending purges (an erased user's history, a deleted endpoint's deliveries, and a merged
+  user's history moving to the user that absorbed it) are looked for
   every ``PURGE_CHECK_EVERY``, and at once when this process scheduled one (``wake``). Another
   process's purge, or one interrupted by a crash, is finished within that minute.
 - Retention (``PROFILE_GATEWAY_CHANGE_EVENT_RETENTION_DAYS``) walks every app's change events

@@ -20,6 +20,7 @@ from app.domain.history import EventKind
 from app.domain.profile import TEXT_FIELDS, Document, ProfileType, check_document_limits
 from app.domain.retry import retry_transaction
 from app.domain.users import StaleUser, UserRef, get_user, replace_if_unchanged, replace_with_version
+from app.store import purges
 from app.store.client import Store
 from app.store.unit_of_work import UnitOfWork
 
@@ -184,13 +185,12 @@ async def absorb(
     if await installations.move_all(unit, app_id, source["_id"], target["_id"], now):
         devices_changed(unit, app_id, target["_id"])  # the source keeps only its redirect
     await step("installations_moved")
-    # Redirect chains stay one hop long; the history follows the person (and is erased with it).
+    # Redirect chains stay one hop long; the history follows the person (and is erased with it):
+    # as long as the source's past, it moves in batches after the commit (app/store/purges.py).
     await unit.update_many(
         store.users, {"appId": app_id, "mergedInto": source["_id"]}, {"$set": {"mergedInto": target["_id"]}}
     )
-    await unit.update_many(
-        store.history, {"appId": app_id, "userId": source["_id"]}, {"$set": {"userId": target["_id"]}}
-    )
+    await purges.schedule_history_move(unit, app_id, source["_id"], target["_id"], now)
     await sessions.revoke_for_user(unit, app_id, source["_id"])
     history.record(
         unit,

@@ -431,9 +431,14 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
         unit.touches(user_id)
         await registry.release_user(unit, app_id, user_id)
         await unit.delete_many(store.users, {"appId": app_id, "_id": user_id})
-        # Tombstones of users merged into this one would otherwise still resolve to it.
+        # Tombstones of users merged into this one would otherwise still resolve to it; what of
+        # their history has not moved to it yet is erased with its own.
+        absorbed = await users_store.merged_into(store, app_id, user_id, unit.session)
         await unit.delete_many(store.users, {"appId": app_id, "mergedInto": user_id})
         await purges.schedule(unit, "history", [app_id, user_id], clock.now())
+        for tombstone_id in absorbed:
+            await purges.cancel_history_move(unit, app_id, tombstone_id)
+            await purges.schedule(unit, "history", [app_id, tombstone_id], clock.now())
         await unit.delete_many(store.sessions, {"appId": app_id, "userId": user_id})
         await registry.release_installations(unit, app_id, user_id)
         await unit.delete_many(store.installations, {"appId": app_id, "userId": user_id})

@@ -12,6 +12,11 @@ time (``app/domain/housekeeping.py``).
 Nothing waiting for a purge can be read: deliveries are read per endpoint and history per
 user, and neither owner exists any more.
 
+A merge's history moves the same way (``schedule_history_move``): the absorbed user's events
+are given to the user that absorbed it in batches, each batch a transaction that also touches
+the move's record, so a batch and an erasure that removes the record never both commit
+(no event moves to an erased user after its purge).
+
 Each batch is a read of up to ``PURGE_BATCH`` ids in an indexed order (the owner's own index)
 and one ``delete`` command of point deletes by ``_id``: a ``delete_many`` with the same
 selector, or with an ``$in`` of the ids, makes the embedded store match the whole selector
@@ -27,6 +32,7 @@ from typing import Any, Literal
 from pymongo import ASCENDING, DeleteOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from app.store import unit_of_work
 from app.store.client import Session, Store
 from app.store.unit_of_work import UnitOfWork
 
@@ -38,6 +44,9 @@ PURGE_BATCH = 200  # documents per delete command: one short hold of the store's
 Target = Literal["history", "webhook_deliveries"]
 _OWNER_FIELDS: dict[str, tuple[str, ...]] = {"history": ("appId", "userId"), "webhook_deliveries": ("endpointId",)}
 _ORDER: dict[str, str] = {"history": "_id", "webhook_deliveries": "seq"}
+
+
+HISTORY_MOVE = "history_move"
 
 
 def collection(store: Store) -> AsyncCollection[Document]:
@@ -56,6 +65,31 @@ async def schedule(unit: UnitOfWork, target: Target, owner: Sequence[str], now: 
         raise ValueError(f"a purge of {target} is named by {fields}")
     document = {"_id": purge_id(target, owner), "target": target, "owner": list(owner), "scheduledAt": now}
     await unit.replace_one(collection(unit.store), {"_id": document["_id"]}, document, upsert=True)
+
+
+async def schedule_history_move(unit: UnitOfWork, app_id: str, source_id: str, target_id: str, now: datetime) -> None:
+    """In the merge's unit of work: the source's events become the target's, in batches.
+    Moves still due to the source (it had absorbed users itself) now go to the target."""
+    pending = collection(unit.store).find({"target": HISTORY_MOVE, "to": source_id}, {"_id": 1}, session=unit.session)
+    for move in await pending.to_list():
+        await unit.update_one(collection(unit.store), {"_id": move["_id"]}, {"$set": {"to": target_id}})
+    document = {
+        "_id": purge_id_of_move(app_id, source_id),
+        "target": HISTORY_MOVE,
+        "owner": [app_id, source_id],
+        "to": target_id,
+        "scheduledAt": now,
+    }
+    await unit.replace_one(collection(unit.store), {"_id": document["_id"]}, document, upsert=True)
+
+
+def purge_id_of_move(app_id: str, source_id: str) -> str:
+    return "|".join((HISTORY_MOVE, app_id, source_id))
+
+
+async def cancel_history_move(unit: UnitOfWork, app_id: str, source_id: str) -> None:
+    """The source's events are erased instead of moved (its target is being erased)."""
+    await unit.delete_many(collection(unit.store), {"_id": purge_id_of_move(app_id, source_id)})
 
 
 async def is_scheduled(store: Store, target: Target, owner: Sequence[str], session: Session | None = None) -> bool:
@@ -83,8 +117,10 @@ def selector(purge: Mapping[str, Any]) -> Document:
 
 
 async def run_batch(store: Store, purge: Mapping[str, Any]) -> tuple[int, bool]:
-    """Delete up to ``PURGE_BATCH`` documents of ``purge``; returns how many were deleted and
-    whether the purge is finished (then its record is gone too)."""
+    """Delete (or, for a history move, move) up to ``PURGE_BATCH`` documents of ``purge``;
+    returns how many and whether the purge is finished (then its record is gone too)."""
+    if purge.get("target") == HISTORY_MOVE:
+        return await _move_batch(store, purge)
     target = str(purge["target"])
     documents = store.db[target]
     found = await ids_in_order(documents, selector(purge), _ORDER[target], PURGE_BATCH)
@@ -108,3 +144,30 @@ async def delete_ids(documents: AsyncCollection[Document], ids: Sequence[Any]) -
         return 0
     result = await documents.bulk_write([DeleteOne({"_id": value}) for value in ids], ordered=False)
     return result.deleted_count
+
+
+async def _move_batch(store: Store, move: Mapping[str, Any]) -> tuple[int, bool]:
+    owner = move.get("owner")
+    if not isinstance(owner, list) or len(owner) != 2 or not all(isinstance(value, str) for value in owner):
+        raise ValueError(f"malformed history move {move.get('_id')!r}")
+    app_id, source_id = owner
+    found = await ids_in_order(store.history, {"appId": app_id, "userId": source_id}, "_id", PURGE_BATCH)
+
+    async def work(unit: UnitOfWork) -> int | None:
+        # Touching the record makes this batch conflict with an erasure that deletes it, and
+        # reads the target as it is now (a later merge may have moved it on).
+        current = await unit.find_one_and_update(collection(store), {"_id": move["_id"]}, {"$inc": {"batches": 1}})
+        if current is None or not isinstance(current.get("to"), str):
+            return None
+        # By _id alone (a point update on either engine): an event read above is the source's, or
+        # has moved on to this move's target since, and the target is the one to give it to.
+        selectors = [{"_id": event_id} for event_id in found]
+        return await unit.update_each(store.history, selectors, {"$set": {"userId": current["to"]}})
+
+    moved = await unit_of_work.run(store, work)
+    if moved is None:
+        return 0, True  # cancelled meanwhile: the erasure purges what is left
+    if len(found) < PURGE_BATCH:
+        await collection(store).delete_one({"_id": move["_id"]})
+        return moved, True
+    return moved, False

@@ -22,7 +22,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
-from pymongo.operations import InsertOne, ReplaceOne
+from pymongo.operations import InsertOne, ReplaceOne, UpdateOne
 
 from app.store import idempotency, outbox
 from app.store.client import Document, Store
@@ -114,6 +114,18 @@ class UnitOfWork:
         await self._step("delete", collection)
         result = await collection.delete_many(selector, session=self.session)
         return result.deleted_count
+
+    async def update_each(
+        self, collection: AsyncCollection[Document], selectors: Sequence[Mapping[str, Any]], update: Any
+    ) -> int:
+        """``update`` applied to each selector's document, in one command of point updates (an
+        ``$in`` of ids makes the embedded store match it again for every document)."""
+        if not selectors:
+            return 0
+        await self._step("update", collection)
+        requests = [UpdateOne(dict(selector), update) for selector in selectors]
+        result = await collection.bulk_write(requests, ordered=False, session=self.session)
+        return result.modified_count
 
     async def store_many(
         self, collection: AsyncCollection[Document], writes: Sequence[tuple[Mapping[str, Any] | None, Document]]

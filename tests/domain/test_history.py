@@ -34,7 +34,7 @@ async def history_of(
     return history
 
 
-async def test_identity_events_with_actor(gateway: Gateway, tenant: Tenant) -> None:
+async def test_identity_events_with_actor(gateway: Gateway, tenant: Tenant, store: Store) -> None:
     await gateway.data(UPSERT, {"input": {"externalUserId": "alice"}}, token=tenant.app_token)
     await register_anonymous(gateway, tenant, "phone")
     await personalize(gateway, tenant, "phone", {"externalUserId": "alice"}, token=tenant.user_token("alice"))
@@ -45,6 +45,7 @@ async def test_identity_events_with_actor(gateway: Gateway, tenant: Tenant) -> N
         token=tenant.app_token,
     )
     await gateway.data(DEPERSONALIZE, {"prid": "tablet"}, token=tenant.app_token)
+    await purge_now(store)  # the absorbed users' history moves in the background
     history = await history_of(gateway, tenant, externalUserId="alice")
     edges = history["edges"]
     assert isinstance(edges, list)

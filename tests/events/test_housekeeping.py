@@ -1,5 +1,6 @@
 """Housekeeping: an erased user's history and a deleted endpoint's deliveries are purged after
-the unit of work that erased their owner, and change events and deliveries past retention are
+the unit of work that erased their owner, a merged user's history moves to the user that
+absorbed it after the merge's unit, and change events and deliveries past retention are
 trimmed, each in short batches of deletes by ``_id`` within a per-round budget, so no store
 command grows with an owner's past. A purge interrupted by a crash is finished by the next
 process; several processes at once delete each document once."""
@@ -11,21 +12,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from bson import ObjectId
 
 from app.config import Settings
 from app.domain import clock
 from app.domain.housekeeping import OWNERS_PER_ROUND, RETENTION_FIRST_AFTER, Housekeeping
+from app.graphql.ids import decode_id
 from app.main import create_app
 from app.store import outbox, purges
 from app.store import webhooks as webhook_store
 from app.store.client import Store
+from app.store.errors import StoreUnreachable
 from app.store.purges import PURGE_BATCH
 from tests.commands import CommandLog
 from tests.conftest import new_tenant
 from tests.events.test_dispatcher_cost import own_database
 from tests.events.test_webhooks import runtime
-from tests.helpers import Gateway, Tenant, assert_no_errors
+from tests.helpers import Gateway, Tenant, assert_no_errors, purge_now
+from tests.identity_ops import MERGE, UPSERT
 
 __all__ = ["own_database", "runtime"]  # fixtures
 
@@ -244,3 +249,112 @@ async def test_erasing_a_user_or_deleting_an_endpoint_deletes_none_of_their_past
     touched = {command["delete"] for command in _deletes(sent)}
     assert touched.isdisjoint({"history", "webhook_deliveries"}), touched
     assert await webhook_store.deliveries(store).count_documents({"endpointId": endpoint_id}) == 5  # until purged
+
+
+async def _user_id(gateway: Gateway, tenant: Tenant, store: Store, fields: dict[str, Any]) -> str:
+    answer = await gateway.data(UPSERT, {"input": fields}, token=tenant.app_token)
+    assert answer["upsertUser"]["userErrors"] == [], answer
+    user_id = decode_id(answer["upsertUser"]["user"]["id"], "User", ("id",))
+    return user_id
+
+
+async def _past(store: Store, tenant: Tenant, user_id: str, count: int) -> None:
+    events = [{"_id": ObjectId(), "appId": tenant.app_id, "userId": user_id, "kind": "UPDATED"} for _ in range(count)]
+    await store.history.insert_many(events)
+
+
+async def _events_of(store: Store, tenant: Tenant, user_id: str) -> int:
+    return await store.history.count_documents({"appId": tenant.app_id, "userId": user_id})
+
+
+async def _merge(gateway: Gateway, tenant: Tenant, target: dict[str, str], source: dict[str, str]) -> None:
+    merged = await gateway.data(MERGE, {"target": target, "source": source}, token=tenant.app_token)
+    assert merged["mergeUsers"]["userErrors"] == [], merged
+
+
+async def test_a_merge_moves_the_absorbed_history_after_its_unit_in_batches(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    target = await _user_id(gateway, tenant, store, {"externalUserId": "keeper"})
+    source = await _user_id(gateway, tenant, store, {"emails": ["lead@example.com"]})
+    await _past(store, tenant, source, PURGE_BATCH + 30)
+    before = await _events_of(store, tenant, target) + await _events_of(store, tenant, source)
+    with command_log.capturing() as sent:
+        await _merge(gateway, tenant, {"externalUserId": "keeper"}, {"email": "lead@example.com"})
+    assert not [command for command in sent if command.get("update") == "history"]  # none in the request
+    await purge_now(store)
+    assert await _events_of(store, tenant, source) == 0
+    assert await _events_of(store, tenant, target) == before + 1  # and the merge's own event
+
+
+async def test_a_chain_of_merges_ends_with_every_event_at_the_last_user(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    first = await _user_id(gateway, tenant, store, {"emails": ["a@example.com"]})
+    second = await _user_id(gateway, tenant, store, {"emails": ["b@example.com"]})
+    last = await _user_id(gateway, tenant, store, {"externalUserId": "last"})
+    await _past(store, tenant, first, PURGE_BATCH + 5)
+    total = sum([await _events_of(store, tenant, user) for user in (first, second, last)])
+    await _merge(gateway, tenant, {"email": "b@example.com"}, {"email": "a@example.com"})
+    await _merge(gateway, tenant, {"externalUserId": "last"}, {"email": "b@example.com"})  # before any move ran
+    await purge_now(store)
+    assert [await _events_of(store, tenant, user) for user in (first, second)] == [0, 0]
+    assert await _events_of(store, tenant, last) == total + 2  # and the two merges' events
+
+
+async def test_erasing_the_user_that_absorbed_another_erases_the_history_still_moving(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    target = await _user_id(gateway, tenant, store, {"externalUserId": "erased-keeper"})
+    source = await _user_id(gateway, tenant, store, {"emails": ["moving@example.com"]})
+    await _past(store, tenant, source, PURGE_BATCH + 5)
+    await _merge(gateway, tenant, {"externalUserId": "erased-keeper"}, {"email": "moving@example.com"})
+    moving = (await purges.due(store, 100))[0]
+    await purges.run_batch(store, moving)  # one batch has moved when the erasure comes
+    erased = await gateway.data(DELETE_KEEPER, token=tenant.app_token)
+    assert erased["deleteUser"]["userErrors"] == []
+    assert await purges.run_batch(store, moving) == (0, True)  # the move sees its record gone
+    await purge_now(store)
+    assert [await _events_of(store, tenant, user) for user in (target, source)] == [0, 0]
+
+
+async def test_a_move_batch_that_fails_moves_nothing_and_the_next_round_finishes(
+    gateway: Gateway, tenant: Tenant, store: Store
+) -> None:
+    from tests.domain.test_write_atomicity import Steps, hooked
+
+    target = await _user_id(gateway, tenant, store, {"externalUserId": "steady"})
+    source = await _user_id(gateway, tenant, store, {"emails": ["flaky@example.com"]})
+    await _past(store, tenant, source, 10)
+    await _merge(gateway, tenant, {"externalUserId": "steady"}, {"email": "flaky@example.com"})
+    moving = [purge for purge in await purges.due(store, 100) if purge["owner"] == [tenant.app_id, source]]
+    before = await _events_of(store, tenant, source)
+    with hooked(Steps(fail_at=2)), pytest.raises(StoreUnreachable):  # the record touched; the events' update fails
+        await purges.run_batch(store, moving[0])
+    assert await _events_of(store, tenant, source) == before
+    assert await purges.run_batch(store, moving[0]) == (before, True)
+    assert await _events_of(store, tenant, source) == 0 and await _events_of(store, tenant, target) > before
+
+
+async def test_processes_moving_at_once_move_each_event_once(own_database: Own) -> None:
+    # A database of its own: the test store's history is large by now, and the memory engine's
+    # inserts slow down with it.
+    store, _, _ = own_database
+    count = 2 * PURGE_BATCH + 10
+    await store.history.insert_many([{"_id": ObjectId(), "appId": "app_mv", "userId": "source"} for _ in range(count)])
+    record = {"_id": purges.purge_id_of_move("app_mv", "source"), "target": purges.HISTORY_MOVE}
+    await purges.collection(store).insert_one({**record, "owner": ["app_mv", "source"], "to": "target"})
+    moving = (await purges.due(store, 1))[0]
+
+    async def worker() -> None:
+        finished = False
+        while not finished:
+            _, finished = await purges.run_batch(store, moving)
+
+    await asyncio.gather(*(worker() for _ in range(3)))
+    assert await store.history.count_documents({"userId": "source"}) == 0
+    assert await store.history.count_documents({"userId": "target"}) == count
+    assert await purges.due(store, 1) == []
+
+
+DELETE_KEEPER = 'mutation { deleteUser(by: {externalUserId: "erased-keeper"}) { userErrors { code } } }'

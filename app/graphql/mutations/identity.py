@@ -121,7 +121,8 @@ class IdentityMutations:
         description="The target absorbs the source: identifiers, channels, tags and installations "
         "are united, attribute conflicts follow the strategy, and the source becomes a tombstone "
         "whose old id resolves to the target. Users with different externalUserIds are never "
-        "merged (CONFLICTING_IDENTITIES).",
+        "merged (CONFLICTING_IDENTITIES). The source's history moves to the target in the "
+        "background, within seconds.",
     )
     async def merge_users(
         self,
