@@ -22,21 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from app.store import history, webhooks
-from app.store.client import Store, connect
-from app.store.indexes import ensure_indexes
-from bench.scale import _start, _stop, _wait_store
+from app.store.client import Store
+from bench.scale import embedded_store_process
 
 APP = "app_bench"
 HEAVY = "heavy-user"
@@ -164,23 +159,12 @@ async def main() -> None:
     parser.add_argument("--engine", choices=["memory", "sqlite"], default="sqlite")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-depth-")) / "data"
-    log = data_dir.parent / "store.log"
-    process = _start(["store", "--data-dir", str(data_dir), "--engine", args.engine], dict(os.environ), log)
-    try:
-        store = connect(await _wait_store(data_dir, process, log), "profile_gateway", timeout_ms=120_000)
-        try:
-            await ensure_indexes(store)
-            print(f"Embedded store ({args.engine}) in its own process; medians of {args.calls} calls")
-            if "history" in args.what:
-                await _history(store, sizes, args.calls)
-            if "deliveries" in args.what:
-                await _deliveries(store, sizes, args.calls)
-        finally:
-            await store.close()
-    finally:
-        _stop(process)
-        shutil.rmtree(data_dir.parent, ignore_errors=True)
+    async with embedded_store_process(args.engine, "bench-depth-", timeout_ms=120_000) as store:
+        print(f"Embedded store ({args.engine}) in its own process; medians of {args.calls} calls")
+        if "history" in args.what:
+            await _history(store, sizes, args.calls)
+        if "deliveries" in args.what:
+            await _deliveries(store, sizes, args.calls)
 
 
 if __name__ == "__main__":

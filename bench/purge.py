@@ -22,21 +22,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from app.domain.housekeeping import Housekeeping
 from app.store import history, outbox, purges
-from app.store.client import Store, connect
-from app.store.indexes import ensure_indexes
-from bench.scale import _start, _stop, _wait_store
+from app.store.client import Store
+from bench.scale import embedded_store_process
 
 BATCH = 1_000
 RETENTION_DAYS = 30
@@ -204,25 +199,14 @@ async def main() -> None:
     parser.add_argument("--idle-sizes", default="10000,40000", help="change events in the store for the idle pass")
     parser.add_argument("--engine", choices=["memory", "sqlite"], default="sqlite")
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-purge-")) / "data"
-    log = data_dir.parent / "store.log"
-    process = _start(["store", "--data-dir", str(data_dir), "--engine", args.engine], dict(os.environ), log)
-    try:
-        store = connect(await _wait_store(data_dir, process, log), "profile_gateway", timeout_ms=300_000)
-        try:
-            await ensure_indexes(store)
-            print(f"Embedded store ({args.engine}) in its own process; a writer updates one document every 10 ms")
-            print("\n| deleted | how | seconds | writer's longest update (ms) | writer's median update (ms) |")
-            print("|---|---|---:|---:|---:|")
-            for size in sorted(int(size) for size in args.sizes.split(",")):
-                for row in [*await _retention(store, size), *await _erasure(store, size), *await _merge(store, size)]:
-                    print(row, flush=True)
-            await _idle_pass(store, sorted(int(size) for size in args.idle_sizes.split(",")))
-        finally:
-            await store.close()
-    finally:
-        _stop(process)
-        shutil.rmtree(data_dir.parent, ignore_errors=True)
+    async with embedded_store_process(args.engine, "bench-purge-", timeout_ms=300_000) as store:
+        print(f"Embedded store ({args.engine}) in its own process; a writer updates one document every 10 ms")
+        print("\n| deleted | how | seconds | writer's longest update (ms) | writer's median update (ms) |")
+        print("|---|---|---:|---:|---:|")
+        for size in sorted(int(size) for size in args.sizes.split(",")):
+            for row in [*await _retention(store, size), *await _erasure(store, size), *await _merge(store, size)]:
+                print(row, flush=True)
+        await _idle_pass(store, sorted(int(size) for size in args.idle_sizes.split(",")))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -424,6 +424,25 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextlib.asynccontextmanager
+async def embedded_store_process(engine: str, prefix: str, timeout_ms: int = 120_000) -> AsyncIterator[Store]:
+    """A ``profile-gateway store`` process on a new data directory, and a client of it with the
+    gateway's indexes; stopped and removed on exit."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix)) / "data"
+    log = data_dir.parent / "store.log"
+    process = _start(["store", "--data-dir", str(data_dir), "--engine", engine], dict(os.environ), log)
+    try:
+        store = connect(await _wait_store(data_dir, process, log), "profile_gateway", timeout_ms=timeout_ms)
+        try:
+            await indexes.ensure_indexes(store)
+            yield store
+        finally:
+            await store.close()
+    finally:
+        _stop(process)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 async def _wait_store(data_dir: Path, process: subprocess.Popen[bytes], log: Path) -> str:
