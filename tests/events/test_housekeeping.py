@@ -8,6 +8,8 @@ process; several processes at once delete each document once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -196,31 +198,54 @@ async def test_a_starting_process_delivers_first_and_a_pass_over_many_owners_spa
     assert await outbox.events(store).count_documents({}) == 0
 
 
-async def test_a_user_erased_through_a_gateway_has_its_history_purged_at_once(
-    own_database: Own, admin_token: str
-) -> None:
-    store, _, settings = own_database
-    own: Any = settings.model_copy(update={"webhook_dispatcher": True, "webhook_idle_poll_ms": 60_000})
-    app = create_app(own)
+@contextlib.asynccontextmanager
+async def _served(own_database: Own, admin_token: str) -> AsyncIterator[tuple[Gateway, Tenant]]:
+    """A gateway whose dispatcher runs in its process, idle: its next round is a minute away
+    unless a request wakes it."""
+    settings: Any = own_database[2].model_copy(update={"webhook_dispatcher": True, "webhook_idle_poll_ms": 60_000})
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             gateway = Gateway(client)
-            tenant = await new_tenant(gateway, admin_token, "erase")
-            assert_no_errors(await gateway.execute(UPSERT_GONE, token=tenant.app_token))
-            user = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "gone"})
-            assert user is not None
-            past = {"appId": tenant.app_id, "userId": user["_id"]}
-            await store.history.insert_many(
-                [{**past, "_id": ObjectId(), "kind": "UPDATED"} for _ in range(PURGE_BATCH)]
-            )
-            await asyncio.sleep(0.3)  # the dispatcher's first round is over; the next is a minute away
-            assert_no_errors(await gateway.execute(DELETE_GONE, token=tenant.app_token))
-            for _ in range(100):  # not a minute later
-                if await store.history.count_documents(past) == 0:
-                    break
-                await asyncio.sleep(0.05)
-            assert await store.history.count_documents(past) == 0
+            tenant = await new_tenant(gateway, admin_token, "served")
+            await asyncio.sleep(0.3)  # the dispatcher's first round is over
+            yield gateway, tenant
+
+
+async def _soon(store: Store, query: dict[str, Any]) -> int:
+    """The history events ``query`` matches, once none are left or after five seconds."""
+    for _ in range(100):
+        if await store.history.count_documents(query) == 0:
+            break
+        await asyncio.sleep(0.05)
+    return await store.history.count_documents(query)
+
+
+async def test_a_user_erased_through_a_gateway_has_its_history_purged_at_once(
+    own_database: Own, admin_token: str
+) -> None:
+    store = own_database[0]
+    async with _served(own_database, admin_token) as (gateway, tenant):
+        assert_no_errors(await gateway.execute(UPSERT_GONE, token=tenant.app_token))
+        user = await store.users.find_one({"appId": tenant.app_id, "externalUserId": "gone"})
+        assert user is not None
+        past = {"appId": tenant.app_id, "userId": user["_id"]}
+        await store.history.insert_many([{**past, "_id": ObjectId(), "kind": "UPDATED"} for _ in range(PURGE_BATCH)])
+        assert_no_errors(await gateway.execute(DELETE_GONE, token=tenant.app_token))
+        assert await _soon(store, past) == 0  # not a minute later
+
+
+async def test_a_user_merged_through_a_gateway_has_its_history_moved_at_once(
+    own_database: Own, admin_token: str
+) -> None:
+    store = own_database[0]
+    async with _served(own_database, admin_token) as (gateway, tenant):
+        await _user_id(gateway, tenant, store, {"externalUserId": "keeper"})
+        source = await _user_id(gateway, tenant, store, {"emails": ["lead@example.com"]})
+        await _past(store, tenant, source, PURGE_BATCH + 5)
+        await _merge(gateway, tenant, {"externalUserId": "keeper"}, {"email": "lead@example.com"})
+        assert await _soon(store, {"appId": tenant.app_id, "userId": source}) == 0  # not a minute later
 
 
 UPSERT_GONE = 'mutation { upsertUser(input: {externalUserId: "gone"}) { user { id } } }'

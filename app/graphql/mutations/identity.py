@@ -87,6 +87,7 @@ class IdentityMutations:
             box=context.box,
             claims=context.principal.claims,
         )
+        context.wake_dispatcher()  # a lead absorbed: its history moves in the background
         return PersonalizePayload(
             user=User.of(result.user), installation=Installation.of(result.installation), user_errors=[]
         )
@@ -144,4 +145,5 @@ class IdentityMutations:
             source.to_domain(("source",)),
             strategy,
         )
+        context.wake_dispatcher()  # the source's history moves in the background
         return UserPayload.of(document, [])
