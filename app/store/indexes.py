@@ -5,7 +5,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
-from app.store import outbox, registry, users, webhooks
+from app.store import outbox, purges, registry, users, webhooks
 from app.store.client import Document, Store
 
 # Identifier uniqueness lives in the identifier registry (app/store/registry.py), keyed by
@@ -89,6 +89,8 @@ async def ensure_indexes(store: Store) -> None:
     )
     # _id is "<appId>:<name>", so a category is unique per app without a second unique index.
     await store.preference_categories.create_indexes([IndexModel([("appId", ASCENDING)], name="app")])
+    # A merge repoints the history moves still due to its source (app/store/purges.py).
+    await purges.collection(store).create_indexes([IndexModel([("to", ASCENDING)], name="move_to", sparse=True)])
     await _drop_retired(outbox.events(store), outbox.RETIRED_INDEXES)
     await _drop_retired(webhooks.deliveries(store), webhooks.RETIRED_DELIVERY_INDEXES)
     await webhooks.ensure_indexes(store)

@@ -148,6 +148,15 @@ async def _device_gains_a_token(gateway: Gateway, tenant: Tenant) -> None:
     await register(gateway, tenant, "plan-device", pushToken="t" * 64)
 
 
+async def _merge(gateway: Gateway, tenant: Tenant) -> None:
+    await _user(gateway, tenant, "plan-keeper")
+    lead = await gateway.data(UPSERT, {"input": {"emails": ["plan-lead@example.com"]}}, token=tenant.app_token)
+    assert lead["upsertUser"]["userErrors"] == []
+    merge = 'mutation { mergeUsers(target: {externalUserId: "plan-keeper"}, source: {email: "plan-lead@example.com"}) '
+    merged = await gateway.data(merge + "{ userErrors { code } } }", token=tenant.app_token)
+    assert merged["mergeUsers"]["userErrors"] == []
+
+
 # name → (request, collections whose commands the request must have sent, so the case
 # really covers its shape)
 CASES: dict[str, tuple[Request, set[str]]] = {
@@ -164,6 +173,8 @@ CASES: dict[str, tuple[Request, set[str]]] = {
     "idempotency record": (_idempotent, {"idempotency_keys"}),
     "session by _id": (_session, {"sessions", "users"}),
     "a device gains a push token": (_device_gains_a_token, {"installations", "users"}),
+    # The moves still due to the source are found by their target (the sparse move_to index).
+    "a merge": (_merge, {"users", "pending_purges"}),
 }
 
 
