@@ -154,7 +154,7 @@ async def _merge(store: Store, size: int) -> list[str]:
     await _seed_history(store, "app_m", f"new_source_{size}", size)
     await purges.collection(store).insert_one(
         {
-            "_id": purges.purge_id_of_move("app_m", f"new_source_{size}"),
+            "_id": purges.purge_id(purges.HISTORY_MOVE, ["app_m", f"new_source_{size}"]),
             "target": purges.HISTORY_MOVE,
             "owner": ["app_m", f"new_source_{size}"],
             "to": "new_t",

@@ -40,21 +40,24 @@ Document = dict[str, Any]
 
 PURGE_BATCH = 200  # documents per delete command: one short hold of the store's write lock
 
-# What a purge may name: the collection, the owner's fields, and the order its index keeps.
+# What a purge may delete: a collection, named by its owner's fields, read in its index's order.
 Target = Literal["history", "webhook_deliveries"]
-_OWNER_FIELDS: dict[str, tuple[str, ...]] = {"history": ("appId", "userId"), "webhook_deliveries": ("endpointId",)}
-_ORDER: dict[str, str] = {"history": "_id", "webhook_deliveries": "seq"}
-
-
-HISTORY_MOVE = "history_move"
+HISTORY_MOVE = "history_move"  # a record that moves a source user's history instead
+_OWNER_FIELDS: dict[str, tuple[str, ...]] = {
+    "history": ("appId", "userId"),
+    "webhook_deliveries": ("endpointId",),
+    HISTORY_MOVE: ("appId", "userId"),
+}
+_ORDER: dict[str, str] = {"history": "_id", "webhook_deliveries": "seq", HISTORY_MOVE: "_id"}
 
 
 def collection(store: Store) -> AsyncCollection[Document]:
     return store.db["pending_purges"]
 
 
-def purge_id(target: Target, owner: Sequence[str]) -> str:
-    return "|".join((target, *owner))
+def purge_id(kind: str, owner: Sequence[str]) -> str:
+    """A record's ``_id``: its kind (a target or ``HISTORY_MOVE``) and its owner."""
+    return "|".join((kind, *owner))
 
 
 async def schedule(unit: UnitOfWork, target: Target, owner: Sequence[str], now: datetime) -> None:
@@ -74,7 +77,7 @@ async def schedule_history_move(unit: UnitOfWork, app_id: str, source_id: str, t
     for move in await pending.to_list():
         await unit.update_one(collection(unit.store), {"_id": move["_id"]}, {"$set": {"to": target_id}})
     document = {
-        "_id": purge_id_of_move(app_id, source_id),
+        "_id": purge_id(HISTORY_MOVE, [app_id, source_id]),
         "target": HISTORY_MOVE,
         "owner": [app_id, source_id],
         "to": target_id,
@@ -83,13 +86,9 @@ async def schedule_history_move(unit: UnitOfWork, app_id: str, source_id: str, t
     await unit.replace_one(collection(unit.store), {"_id": document["_id"]}, document, upsert=True)
 
 
-def purge_id_of_move(app_id: str, source_id: str) -> str:
-    return "|".join((HISTORY_MOVE, app_id, source_id))
-
-
 async def cancel_history_move(unit: UnitOfWork, app_id: str, source_id: str) -> None:
     """The source's events are erased instead of moved (its target is being erased)."""
-    await unit.delete_many(collection(unit.store), {"_id": purge_id_of_move(app_id, source_id)})
+    await unit.delete_many(collection(unit.store), {"_id": purge_id(HISTORY_MOVE, [app_id, source_id])})
 
 
 async def is_scheduled(store: Store, target: Target, owner: Sequence[str], session: Session | None = None) -> bool:
@@ -104,8 +103,8 @@ async def due(store: Store, limit: int) -> list[Document]:
 
 
 def selector(purge: Mapping[str, Any]) -> Document:
-    """The documents a stored purge names. Only the targets above are known, and the owner's
-    values must be strings: a purge record never becomes an operator."""
+    """The documents a stored purge (or history move) names. Only the kinds above are known,
+    and the owner's values must be strings: a purge record never becomes an operator."""
     target = purge.get("target")
     owner = purge.get("owner")
     if target not in _OWNER_FIELDS or not isinstance(owner, list):
@@ -147,11 +146,7 @@ async def delete_ids(documents: AsyncCollection[Document], ids: Sequence[Any]) -
 
 
 async def _move_batch(store: Store, move: Mapping[str, Any]) -> tuple[int, bool]:
-    owner = move.get("owner")
-    if not isinstance(owner, list) or len(owner) != 2 or not all(isinstance(value, str) for value in owner):
-        raise ValueError(f"malformed history move {move.get('_id')!r}")
-    app_id, source_id = owner
-    found = await ids_in_order(store.history, {"appId": app_id, "userId": source_id}, "_id", PURGE_BATCH)
+    found = await ids_in_order(store.history, selector(move), _ORDER[HISTORY_MOVE], PURGE_BATCH)
 
     async def work(unit: UnitOfWork) -> int | None:
         # Touching the record makes this batch conflict with an erasure that deletes it, and

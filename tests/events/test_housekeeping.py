@@ -367,7 +367,7 @@ async def test_processes_moving_at_once_move_each_event_once(own_database: Own) 
     store, _, _ = own_database
     count = 2 * PURGE_BATCH + 10
     await store.history.insert_many([{"_id": ObjectId(), "appId": "app_mv", "userId": "source"} for _ in range(count)])
-    record = {"_id": purges.purge_id_of_move("app_mv", "source"), "target": purges.HISTORY_MOVE}
+    record = {"_id": purges.purge_id(purges.HISTORY_MOVE, ["app_mv", "source"]), "target": purges.HISTORY_MOVE}
     await purges.collection(store).insert_one({**record, "owner": ["app_mv", "source"], "to": "target"})
     moving = (await purges.due(store, 1))[0]
 
