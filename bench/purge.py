@@ -1,5 +1,5 @@
-"""What deleting an owner's past costs the store's other writers: retention, an erased user's
-history, a deleted endpoint's deliveries.
+"""What deleting (or rewriting) an owner's past costs the store's other writers: retention, an
+erased user's history, a merged user's history, an endpoint's deliveries redelivered.
 
 ``profile-gateway store`` runs the embedded store (SQLite engine, the default) as its own
 process. For each size, the same documents are deleted twice, side by side in one run, while
@@ -7,7 +7,8 @@ a writer updates one document every 10 ms and records how long each update took:
 
 - ``one command``: what the gateway sent before housekeeping, one ``delete_many`` with the
   owner's selector (``occurredAt`` before the cutoff for retention, ``userId`` for history),
-  or for a merge one ``update_many`` giving the source's history to the target;
+  for a merge one ``update_many`` giving the source's history to the target, and for a
+  redelivery one ``update_many`` making the endpoint's deliveries since a time pending;
 - ``housekeeping``: ``app/domain/housekeeping.py``, round after round until nothing is left,
   with the dispatcher's pause between rounds.
 
@@ -29,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.domain.housekeeping import Housekeeping
-from app.store import history, outbox, purges
+from app.store import history, outbox, purges, redeliveries, webhooks
 from app.store.client import Store
 from bench.scale import embedded_store_process
 
@@ -169,6 +170,46 @@ async def _merge(store: Store, size: int) -> list[str]:
     ]
 
 
+def _deliveries(endpoint_id: str, count: int) -> list[dict[str, Any]]:
+    occurred = datetime.now(UTC) - timedelta(hours=1)
+    return [
+        {
+            "_id": webhooks.delivery_id(endpoint_id, seq),
+            "endpointId": endpoint_id,
+            "seq": seq,
+            "status": webhooks.SUCCEEDED,
+            "occurredAt": occurred,
+        }
+        for seq in range(1, count + 1)
+    ]
+
+
+async def _redelivery(store: Store, size: int) -> list[str]:
+    """An endpoint's deliveries of the last day, made pending again."""
+    since = datetime.now(UTC) - timedelta(days=1)
+    await _insert(store, "webhook_deliveries", _deliveries(f"old_ep_{size}", size))
+    pending = {"$set": {"status": webhooks.PENDING, "attempts": 0}}
+    selector = {"endpointId": f"old_ep_{size}", "occurredAt": {"$gte": since}}
+    before = await _under_writer(store, lambda: webhooks.deliveries(store).update_many(selector, pending))
+    endpoint_id = f"new_ep_{size}"
+    await _insert(store, "webhook_deliveries", _deliveries(endpoint_id, size))
+
+    async def walk() -> None:
+        walked = await redeliveries.schedule(store, "app_r", endpoint_id, since, datetime.now(UTC))
+        if walked is not None:
+            await redeliveries.run_batch(store, walked, datetime.now(UTC))  # the call's own batch
+            await _housekeeping_until_done(store)
+
+    after = await _under_writer(store, walk)
+    left = {"endpointId": endpoint_id, "status": {"$ne": webhooks.PENDING}}
+    if await webhooks.deliveries(store).count_documents(left):
+        raise SystemExit("housekeeping left deliveries of a redelivery behind")
+    return [
+        _row(f"an endpoint's {size:,} deliveries, redelivered", "one command", before),
+        _row(f"an endpoint's {size:,} deliveries, redelivered", "housekeeping", after),
+    ]
+
+
 def _row(what: str, how: str, measured: tuple[float, float, float]) -> str:
     elapsed, longest, median = measured
     return f"| {what} | {how} | {elapsed:.2f} | {longest:,.0f} | {median:.1f} |"
@@ -204,8 +245,10 @@ async def main() -> None:
         print("\n| deleted | how | seconds | writer's longest update (ms) | writer's median update (ms) |")
         print("|---|---|---:|---:|---:|")
         for size in sorted(int(size) for size in args.sizes.split(",")):
-            for row in [*await _retention(store, size), *await _erasure(store, size), *await _merge(store, size)]:
-                print(row, flush=True)
+            cases = (_retention, _erasure, _merge, _redelivery)
+            for case in cases:
+                for row in await case(store, size):
+                    print(row, flush=True)
         await _idle_pass(store, sorted(int(size) for size in args.idle_sizes.split(",")))
 
 

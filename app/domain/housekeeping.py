@@ -1,14 +1,16 @@
-"""Housekeeping: pending purges and retention, in bounded rounds beside webhook delivery.
+"""Housekeeping: pending purges, redeliveries and retention, in bounded rounds beside webhook
+delivery.
 
 The dispatcher (``app/domain/webhooks_dispatcher.py``) calls ``Housekeeping.run`` at the start
-of each of its rounds. A round deletes at most ``ROUND_BUDGET`` documents, in batches of
-``PURGE_BATCH`` (one short delete command each), so neither the dispatcher's deliveries nor
-the store's other writers wait long behind it; work left over is taken up by the next round.
+of each of its rounds. A round touches at most ``ROUND_BUDGET`` documents, in batches of
+``PURGE_BATCH`` (one short command each), so neither the dispatcher's deliveries nor the
+store's other writers wait long behind it; work left over is taken up by the next round.
 
 - Pending purges (an erased user's history, a deleted endpoint's deliveries, and a merged
-  user's history moving to the user that absorbed it) are looked for
-  every ``PURGE_CHECK_EVERY``, and at once when this process scheduled one (``wake``). Another
-  process's purge, or one interrupted by a crash, is finished within that minute.
+  user's history moving to the user that absorbed it) and webhook redeliveries (an endpoint's
+  deliveries since a time made pending again) are looked for every ``PURGE_CHECK_EVERY``, and
+  at once when this process scheduled one (``wake``). Another process's, or one interrupted by
+  a crash, is finished within that minute.
 - Retention (``PROFILE_GATEWAY_CHANGE_EVENT_RETENTION_DAYS``) walks every app's change events
   and every endpoint's deliveries, oldest first, every ``RETENTION_EVERY``: at most
   ``OWNERS_PER_ROUND`` owners a round, the first pass ``RETENTION_FIRST_AFTER`` after the
@@ -23,7 +25,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.store import purges, retention
+from app.domain import clock
+from app.store import purges, redeliveries, retention
 from app.store.client import Store
 from app.store.purges import PURGE_BATCH
 
@@ -43,23 +46,26 @@ class Housekeeping:
     retention_days: int
     round_budget: int = ROUND_BUDGET
     first_retention_after: timedelta = RETENTION_FIRST_AFTER
-    _purges_due_at: datetime | None = None  # None: due now
+    _pending_due_at: datetime | None = None  # purges and redeliveries; None: due now
     _retention_due_at: datetime | None = None  # None: set by the first round
     _retention_left: list[retention.Owner] | None = None  # owners the current pass has not trimmed yet
 
     def wake(self) -> None:
-        """Look for pending purges in the next round (this process has just scheduled one)."""
-        self._purges_due_at = None
+        """Look for pending purges and redeliveries in the next round (this process has just
+        scheduled one)."""
+        self._pending_due_at = None
 
     async def run(self, now: datetime) -> int:
-        """Whatever is due, within one round's budget; returns the documents deleted."""
+        """Whatever is due, within one round's budget; returns the documents touched."""
         budget = self.round_budget
         if self._retention_due_at is None:
             self._retention_due_at = now + self.first_retention_after
-        if self._purges_due_at is None or now >= self._purges_due_at:
-            deleted, finished = await self._purge(budget)
+        if self._pending_due_at is None or now >= self._pending_due_at:
+            deleted, purged_all = await self._purge(budget)
             budget -= deleted
-            self._purges_due_at = now + PURGE_CHECK_EVERY if finished else None
+            read, redelivered_all = await self._redeliver(budget) if budget > 0 else (0, False)
+            budget -= read
+            self._pending_due_at = now + PURGE_CHECK_EVERY if purged_all and redelivered_all else None
         if budget > 0 and now >= self._retention_due_at:
             deleted, finished = await self._retain(now - timedelta(days=self.retention_days), budget)
             budget -= deleted
@@ -82,6 +88,24 @@ class Housekeeping:
                     break
                 deleted += count
         return deleted, len(due) < _PURGES_PER_READ
+
+    async def _redeliver(self, budget: int) -> tuple[int, bool]:
+        """Walk redeliveries until the budget is spent (deliveries read); whether none is left."""
+        due = await redeliveries.due(self.store, _PURGES_PER_READ)
+        read = 0
+        for walk in due:
+            rest: redeliveries.Document | None = walk
+            while rest is not None:
+                if read >= budget:
+                    return read, False
+                try:
+                    batch = await redeliveries.run_batch(self.store, rest, clock.now())
+                except ValueError:  # a record this version does not know: left for the one that does
+                    log.warning("redelivery %r skipped: not understood", walk.get("_id"))
+                    break
+                read += batch.read
+                rest = batch.rest
+        return read, len(due) < _PURGES_PER_READ
 
     async def _retain(self, older_than: datetime, budget: int) -> tuple[int, bool]:
         """Trim owners until the budget or the round's owners are spent; whether the pass has

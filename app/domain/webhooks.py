@@ -1,4 +1,4 @@
-"""Webhook endpoints of an app: create, change, rotate the secret, delete, replay.
+"""Webhook endpoints of an app: create, change, rotate the secret, delete, redeliver.
 
 Secrets are ``whsec_<base64 of 24 random bytes>`` (Standard Webhooks), stored encrypted
 with the master key and shown only when created or rotated. After a rotation the previous
@@ -11,7 +11,7 @@ import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.crypto import SecretBox
@@ -19,7 +19,7 @@ from app.domain import change_feed, clock
 from app.domain.errors import DomainError, ErrorCode, not_found
 from app.domain.paging import check_page_size
 from app.domain.webhook_urls import UrlPolicy
-from app.store import outbox, unit_of_work, webhooks
+from app.store import outbox, redeliveries, unit_of_work, webhooks
 from app.store.client import Store
 from app.store.unit_of_work import UnitOfWork
 
@@ -161,10 +161,31 @@ async def delete(store: Store, app_id: str, endpoint_id: str) -> str:
     return endpoint_id
 
 
-async def redeliver(store: Store, app_id: str, endpoint_id: str, since: datetime) -> int:
-    """Deliver again every event (still retained) sent to the endpoint since ``since``."""
+REDELIVERY_BATCH = redeliveries.REDELIVERY_BATCH
+
+
+@dataclass(slots=True)
+class Redelivery:
+    count: int  # deliveries made pending again before the call answered
+    running: Document | None  # the walk housekeeping goes on with, or None: every delivery is done
+
+
+async def redeliver(store: Store, app_id: str, endpoint_id: str, since: datetime) -> Redelivery:
+    """Deliver again every event (still retained) sent to the endpoint since ``since``: the
+    first batch now, the rest in the background (``app/store/redeliveries.py``)."""
     await get(store, app_id, endpoint_id, ("endpointId",))
-    return await webhooks.replay(store, endpoint_id, since, clock.now())
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # the same instant the store would read it as
+    now = clock.now()
+    walk = await redeliveries.schedule(store, app_id, endpoint_id, since, now)
+    if walk is None:
+        return Redelivery(0, None)
+    batch = await redeliveries.run_batch(store, walk, now)
+    return Redelivery(batch.queued, batch.rest)
+
+
+async def running_redelivery(store: Store, endpoint_id: str) -> Document | None:
+    return await redeliveries.of_endpoint(store, endpoint_id)
 
 
 @dataclass(slots=True)

@@ -34,6 +34,11 @@ def deliveries(store: Store) -> AsyncCollection[Document]:
     return store.db["webhook_deliveries"]
 
 
+def redeliveries(store: Store) -> AsyncCollection[Document]:
+    """Redeliveries still walking an endpoint's deliveries (``app/store/redeliveries.py``)."""
+    return store.db["webhook_redeliveries"]
+
+
 # Retention trims each endpoint's oldest deliveries in seq order (app/store/retention.py).
 RETIRED_DELIVERY_INDEXES = ("occurred",)
 
@@ -78,10 +83,12 @@ async def update_endpoint(store: Store, app_id: str, endpoint_id: str, changes: 
 
 async def delete_endpoint(unit: UnitOfWork, app_id: str, endpoint_id: str, now: datetime) -> bool:
     """The endpoint goes, and the purge of its deliveries is due, in one unit of work (its
-    deliveries can be as many as its past: housekeeping deletes them in batches)."""
+    deliveries can be as many as its past: housekeeping deletes them in batches); a
+    redelivery still walking them goes too."""
     deleted = await unit.delete_many(endpoints(unit.store), {"_id": endpoint_id, "appId": app_id})
     if deleted:
         await purges.schedule(unit, "webhook_deliveries", [endpoint_id], now)
+        await unit.delete_many(redeliveries(unit.store), {"_id": endpoint_id})
     return bool(deleted)
 
 
@@ -163,12 +170,3 @@ async def page(store: Store, endpoint_id: str, after_seq: int, first: int, statu
     if status is not None:
         query["status"] = status
     return await deliveries(store).find(query).sort("seq", ASCENDING).limit(first + 1).to_list()
-
-
-async def replay(store: Store, endpoint_id: str, since: datetime, now: datetime) -> int:
-    """Make every delivery of the endpoint since ``since`` pending and due again."""
-    result = await deliveries(store).update_many(
-        {"endpointId": endpoint_id, "occurredAt": {"$gte": since}},
-        {"$set": {"status": PENDING, "attempts": 0, "nextAttemptAt": now, "leaseUntil": now}},
-    )
-    return result.modified_count

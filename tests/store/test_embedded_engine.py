@@ -28,7 +28,7 @@ from pymongo.errors import DuplicateKeyError
 from app.domain.attributes import AttributeType, TypedValue
 from app.domain.channel_specs import ChannelType
 from app.domain.segments import AttributeCondition, UserFilter, compile_filter
-from app.store import indexes, outbox, purges, webhooks
+from app.store import indexes, outbox, purges, redeliveries, webhooks
 from app.store.client import Store
 from app.store.embedded_engine import (
     DECLARED_SCALAR_FIELDS,
@@ -644,3 +644,29 @@ async def test_a_collection_read_per_app_is_read_through_its_app_index(tmp_path:
         found = [doc["name"] async for doc in categories.find(query, sort=[("name", 1)])]
         assert found == sorted(f"c{n:02d}" for n in range(70) if n % 7 in (3, 5))
         assert EQUALITY_TWIN_PREFIX in await _plan(categories, query, {"name": 1})
+
+
+async def test_a_redeliverys_reads_go_through_the_endpoints_index_in_seq_order(tmp_path: Path) -> None:
+    """A redelivery reads the endpoint's newest delivery, then walks its deliveries after a
+    cursor (app/store/redeliveries.py): both through the (endpointId, seq) twin, never sorting
+    the endpoint's deliveries."""
+    async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
+        store = Store(client=client, db=client["db"])
+        await indexes.ensure_indexes(store)
+        now = datetime.now(UTC)
+        await webhooks.deliveries(store).insert_many(
+            [
+                {"_id": webhooks.delivery_id(endpoint, n), "endpointId": endpoint, "seq": n, "occurredAt": now}
+                for endpoint in ("e", "f")
+                for n in range(1, 40)
+            ]
+        )
+        newest = await _plan(webhooks.deliveries(store), {"endpointId": "e"}, {"seq": -1})
+        walk = await _plan(webhooks.deliveries(store), {"endpointId": "e", "seq": {"$gt": 10, "$lte": 30}}, {"seq": 1})
+        for plan in (newest, walk):
+            assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
+        walked = await redeliveries.schedule(store, "a", "e", now, now)
+        assert walked is not None and walked["upTo"] == 39
+        batch = await redeliveries.run_batch(store, walked, now)
+        assert (batch.queued, batch.read, batch.rest) == (39, 39, None)
+        assert await webhooks.deliveries(store).count_documents({"endpointId": "f", "status": "PENDING"}) == 0

@@ -247,6 +247,32 @@ async def test_every_read_of_a_housekeeping_round_uses_an_index(
     assert not scans, "collection scans in winning plans:\n" + "\n".join(scans)
 
 
+@on_mongodb
+async def test_every_read_of_a_redelivery_uses_an_index(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog, runtime: Runtime
+) -> None:
+    """redeliverWebhookEvents: the endpoint's newest delivery, the record's upsert, a batch
+    of the walk (the call's and housekeeping's)."""
+    endpoint_id, _ = await create_endpoint(gateway, tenant, "http://127.0.0.1:9/plan-redeliver")
+    await _user(gateway, tenant, "plan-redelivered")  # an event to fan out and attempt
+    deliverer = Dispatcher(store, runtime.box, runtime.settings)
+    async with DelivererClient(deliverer):
+        await deliverer.run_once()
+    redeliver = "mutation($id: ID!) { redeliverWebhookEvents(endpointId: $id, since: 0) { count } }"
+    with command_log.capturing() as commands:
+        assert (await gateway.data(redeliver, {"id": endpoint_id}, token=tenant.app_token))["redeliverWebhookEvents"]
+        await Housekeeping(store, 36_500).run(clock.now())
+    reads = [command for command in commands if next(iter(command)) in EXPLAINABLE]
+    touched = {str(command[next(iter(command))]) for command in reads}
+    assert {"webhook_deliveries", "webhook_redeliveries"} <= touched, touched
+    scans = [
+        f"{next(iter(command))} {command[next(iter(command))]}: {stage}"
+        for command in reads
+        for stage in _scans(await _explain(store, command))
+    ]
+    assert not scans, "collection scans in winning plans:\n" + "\n".join(scans)
+
+
 # The shapes of MongoDB 8's explain output the check reads: classic and slot-based
 # find plans, and an aggregate whose first stage is the cursor.
 CLASSIC = {"queryPlanner": {"winningPlan": {"stage": "FETCH", "inputStage": {"stage": "COLLSCAN"}}}}

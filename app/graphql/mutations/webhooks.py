@@ -21,6 +21,7 @@ from app.graphql.types.webhooks import (
     UpdateWebhookEndpointInput,
     WebhookEndpoint,
     WebhookEndpointPayload,
+    WebhookRedelivery,
 )
 
 
@@ -126,7 +127,9 @@ class WebhookMutations:
 
     @mutation(
         scopes=APP,
-        description="Send again every event delivered to the endpoint since `since` (still retained).",
+        description="Send again every event delivered to the endpoint since `since` (still retained): up to "
+        f"{webhooks.REDELIVERY_BATCH} deliveries are scheduled before the call answers, the rest in the background "
+        "(`redelivery`). Asked again while one runs, it starts over from the earlier of the two times.",
         failed=_no_redelivery,
         codes=(ErrorCode.NOT_FOUND,),
     )
@@ -138,6 +141,8 @@ class WebhookMutations:
     ) -> RedeliverWebhookEventsPayload:
         context = info.context
         app_id = app_id_of(info)
-        count = await webhooks.redeliver(context.store, app_id, str(endpoint_id), since)
-        context.wake_dispatcher()
-        return RedeliverWebhookEventsPayload(count=count, user_errors=[])
+        redelivery = await webhooks.redeliver(context.store, app_id, str(endpoint_id), since)
+        context.wake_dispatcher()  # the first batch is due now; housekeeping walks the rest
+        return RedeliverWebhookEventsPayload(
+            count=redelivery.count, redelivery=WebhookRedelivery.of(redelivery.running), user_errors=[]
+        )

@@ -11,6 +11,7 @@ from strawberry.relay import PageInfo
 
 from app.domain import webhooks
 from app.domain.errors import DomainError
+from app.domain.webhooks import REDELIVERY_BATCH
 from app.graphql.access import Info
 from app.graphql.enums import described_enum
 from app.graphql.errors import UserError, user_errors
@@ -72,6 +73,22 @@ class WebhookDeliveryConnection:
     @strawberry.field(description="The deliveries of this page.")
     def nodes(self) -> list[WebhookDelivery]:
         return [edge.node for edge in self.edges]
+
+
+@strawberry.type(
+    description="A redelivery still running: the endpoint's deliveries are walked oldest first, "
+    f"{REDELIVERY_BATCH} at a time, in the background."
+)
+class WebhookRedelivery:
+    since: datetime = strawberry.field(description="Deliveries of events at or after this time are sent again.")
+    requested_at: datetime = strawberry.field(description="When it was asked for (last asked, if asked twice).")
+    scheduled: int = strawberry.field(description="Deliveries scheduled to be sent again so far.")
+
+    @classmethod
+    def of(cls, document: dict[str, Any] | None) -> WebhookRedelivery | None:
+        if document is None:
+            return None
+        return cls(since=document["since"], requested_at=document["requestedAt"], scheduled=document.get("queued", 0))
 
 
 @strawberry.type(description="A URL that receives the app's change events, signed (Standard Webhooks).")
@@ -140,6 +157,10 @@ class WebhookEndpoint:
         )
         return WebhookDeliveryConnection(edges=edges, page_info=page_info, user_errors=[])
 
+    @strawberry.field(description="The redelivery still running (redeliverWebhookEvents), or null.")
+    async def redelivery(self, info: Info) -> WebhookRedelivery | None:
+        return WebhookRedelivery.of(await webhooks.running_redelivery(info.context.store, self.document["_id"]))
+
 
 @strawberry.type(description="An endpoint and, after create or rotate, its new secret (shown this once).")
 class WebhookEndpointPayload:
@@ -156,9 +177,14 @@ class DeleteWebhookEndpointPayload:
     user_errors: list[UserError] = strawberry.field(description="Why nothing was deleted (NOT_FOUND).")
 
 
-@strawberry.type(description="How many deliveries were scheduled again.")
+@strawberry.type(description="How many deliveries were scheduled again, and whether more follow.")
 class RedeliverWebhookEventsPayload:
-    count: int = strawberry.field(description="Deliveries scheduled to be sent again.")
+    count: int = strawberry.field(description="Deliveries scheduled to be sent again before the call answered.")
+    redelivery: WebhookRedelivery | None = strawberry.field(
+        default=None,
+        description="Null when `count` is every delivery since `since`; otherwise the redelivery that goes on "
+        "in the background (also `WebhookEndpoint.redelivery`).",
+    )
     user_errors: list[UserError] = strawberry.field(description="Why nothing was scheduled (NOT_FOUND).")
 
 
