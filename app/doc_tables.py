@@ -31,6 +31,7 @@ LIMIT_MEANINGS: dict[str, str] = {
     "MAX_EMAILS_PER_USER": "Emails per user",
     "MAX_PHONES_PER_USER": "Phones per user",
     "MAX_CHANNELS_PER_USER": "Channels per user",
+    "MAX_INSTALLATIONS_PER_USER": "Installations per user (personalize, merges)",
     "MAX_NAME_LENGTH": "Characters in a standard text attribute (given name, surname, ...)",
     "MAX_EXTERNAL_USER_ID_LENGTH": "Characters in an `externalUserId`",
     "MAX_DOCUMENT_BYTES": "Bytes in a user's stored profile",

@@ -18,6 +18,10 @@ MAX_TAG_LENGTH: Final = 64
 MAX_EMAILS_PER_USER: Final = 10
 MAX_PHONES_PER_USER: Final = 10
 MAX_CHANNELS_PER_USER: Final = 50
+# A person's devices. An end user's own token may personalize any number of anonymous
+# installations into its profile; this bounds every read of a user's installations and push
+# channels, and every merge and erasure of the user.
+MAX_INSTALLATIONS_PER_USER: Final = 100
 MAX_NAME_LENGTH: Final = 256  # standard text attributes
 MAX_EXTERNAL_USER_ID_LENGTH: Final = 256
 MAX_DOCUMENT_BYTES: Final = 256 * 1024  # a user's stored document, well under MongoDB's 16 MiB

@@ -175,6 +175,7 @@ async def personalize(
                 await insert_user(unit, match)
                 history.record(unit, app_id, match["_id"], EventKind.CREATED, actor, None, user=match)
             target = match
+            await installations.check_room(store, app_id, target["_id"], 1, ("pushRegistrationId",), session)
             await leave_user(unit, actor, installation, target["_id"], now)
             moved_from = current["_id"]
         updated = _with_identity(target, wanted, patch, keep_as_lead, now, derived)

@@ -29,6 +29,13 @@ async def find_by_id(store: Store, app_id: str, installation_id: str) -> Documen
 ONE_BATCH = 100_000
 
 
+async def count_held(store: Store, app_id: str, user_id: str, limit: int, session: Session | None = None) -> int:
+    """How many installations the user holds, counting no further than ``limit`` (a bounded
+    range of the user's index, whatever the user holds)."""
+    cursor = store.installations.find({"appId": app_id, "userId": user_id}, {"_id": 1}, session=session)
+    return len(await cursor.limit(limit).to_list())
+
+
 async def find_by_user_ids(store: Store, app_id: str, user_ids: Sequence[str]) -> list[list[Document]]:
     """Each user's installations, in the order of ``user_ids``: one round trip, for DataLoaders."""
     grouped: dict[str, list[Document]] = {user_id: [] for user_id in user_ids}

@@ -8,7 +8,7 @@ import strawberry
 
 from app.auth.principal import Scope
 from app.domain import identity as identity_ops
-from app.domain import merge
+from app.domain import limits, merge
 from app.domain import personalize as personalize_ops
 from app.domain.errors import ErrorCode
 from app.graphql.access import Info
@@ -38,7 +38,9 @@ class IdentityMutations:
         "keepAsLead. `attributes` replace existing values. "
         "An installation personalized with another identity fails (ALREADY_PERSONALIZED) unless "
         "forceDepersonalize. User tokens may personalize only with their own externalUserId, and "
-        "with the emails and phones they carry as signed claims.",
+        "with the emails and phones they carry as signed claims. A user holds at most "
+        f"{limits.MAX_INSTALLATIONS_PER_USER} installations: one more is LIMIT_EXCEEDED (depersonalize "
+        "those no longer in use).",
     )
     async def personalize(
         self,
@@ -122,8 +124,9 @@ class IdentityMutations:
         description="The target absorbs the source: identifiers, channels, tags and installations "
         "are united, attribute conflicts follow the strategy, and the source becomes a tombstone "
         "whose old id resolves to the target. Users with different externalUserIds are never "
-        "merged (CONFLICTING_IDENTITIES). The source's history moves to the target in the "
-        "background, within seconds.",
+        "merged (CONFLICTING_IDENTITIES), nor into more than "
+        f"{limits.MAX_INSTALLATIONS_PER_USER} installations (LIMIT_EXCEEDED). The source's history "
+        "moves to the target in the background, within seconds.",
     )
     async def merge_users(
         self,
