@@ -189,11 +189,10 @@ async def absorb(
     if await installations.move_all(unit, app_id, source["_id"], target["_id"], now):
         devices_changed(unit, app_id, target["_id"])  # the source keeps only its redirect
     await step("installations_moved")
-    # Redirect chains stay one hop long; the history follows the person (and is erased with it):
-    # as long as the source's past, it moves in batches after the commit (app/store/purges.py).
-    await unit.update_many(
-        store.users, {"appId": app_id, "mergedInto": source["_id"]}, {"$set": {"mergedInto": target["_id"]}}
-    )
+    # The history follows the person (and is erased with it), and the tombstones that redirected
+    # to the source come to redirect to the target: as many as the source's past and the users
+    # it absorbed, so both move in batches after the commit (app/store/purges.py); until then a
+    # look-up of such a tombstone takes one more hop.
     await purges.schedule_history_move(unit, app_id, source["_id"], target["_id"], now)
     await sessions.revoke_for_user(unit, app_id, source["_id"])
     history.record(

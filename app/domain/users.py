@@ -431,14 +431,18 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
         unit.touches(user_id)
         await registry.release_user(unit, app_id, user_id)
         await unit.delete_many(store.users, {"appId": app_id, "_id": user_id})
-        # Tombstones of users merged into this one would otherwise still resolve to it; what of
-        # their history has not moved to it yet is erased with its own.
-        absorbed = await users_store.merged_into(store, app_id, user_id, unit.session)
-        await unit.delete_many(store.users, {"appId": app_id, "mergedInto": user_id})
-        await purges.schedule(unit, "history", [app_id, user_id], clock.now())
-        for tombstone_id in absorbed:
-            await purges.cancel_history_move(unit, app_id, tombstone_id)
-            await purges.schedule(unit, "history", [app_id, tombstone_id], clock.now())
+        # Its history and the tombstones that redirect to it (as many as its past and the users
+        # it absorbed) are purged in batches after the commit; a tombstone left meanwhile
+        # resolves to no one. Users it absorbed whose past has not moved to it yet (few: moves
+        # run within seconds) are erased with it: their history and their own tombstones.
+        now = clock.now()
+        await purges.schedule(unit, "history", [app_id, user_id], now)
+        await purges.schedule(unit, "users", [app_id, user_id], now)
+        for move in await purges.moves_to(store, user_id, unit.session):
+            absorbed = str(move["owner"][1])
+            await purges.cancel_history_move(unit, app_id, absorbed)
+            await purges.schedule(unit, "history", [app_id, absorbed], now)
+            await purges.schedule(unit, "users", [app_id, absorbed], now)
         await unit.delete_many(store.sessions, {"appId": app_id, "userId": user_id})
         await registry.release_installations(unit, app_id, user_id)
         await unit.delete_many(store.installations, {"appId": app_id, "userId": user_id})

@@ -10,12 +10,15 @@ being due), and housekeeping deletes what the purge names ``PURGE_BATCH`` docume
 time (``app/domain/housekeeping.py``).
 
 Nothing waiting for a purge can be read: deliveries are read per endpoint and history per
-user, and neither owner exists any more.
+user, and neither owner exists any more; a tombstone that redirects to an erased user resolves
+to no one.
 
-A merge's history moves the same way (``schedule_history_move``): the absorbed user's events
-are given to the user that absorbed it in batches, each batch a transaction that also touches
-the move's record, so a batch and an erasure that removes the record never both commit
-(no event moves to an erased user after its purge).
+A merge's history moves the same way (``schedule_history_move``): the absorbed user's events,
+then the tombstones that redirected to it, are given to the user that absorbed it in batches,
+each batch a transaction that also touches the move's record, so a batch and an erasure that
+removes the record never both commit (no event moves to an erased user after its purge).
+Until a move is done a look-up of an older tombstone takes one more hop (reads follow up to
+``MAX_REDIRECTS``, ``app/domain/users.py``).
 
 Each batch is a read of up to ``PURGE_BATCH`` ids in an indexed order (the owner's own index)
 and one ``delete`` command of point deletes by ``_id``: a ``delete_many`` with the same
@@ -41,14 +44,16 @@ Document = dict[str, Any]
 PURGE_BATCH = 200  # documents per delete command: one short hold of the store's write lock
 
 # What a purge may delete: a collection, named by its owner's fields, read in its index's order.
-Target = Literal["history", "webhook_deliveries"]
-HISTORY_MOVE = "history_move"  # a record that moves a source user's history instead
+# In `users` only tombstones: a purge's selector names `mergedInto`, which no live user has.
+Target = Literal["history", "webhook_deliveries", "users"]
+HISTORY_MOVE = "history_move"  # a record that moves a source user's history (and tombstones) instead
 _OWNER_FIELDS: dict[str, tuple[str, ...]] = {
     "history": ("appId", "userId"),
     "webhook_deliveries": ("endpointId",),
+    "users": ("appId", "mergedInto"),
     HISTORY_MOVE: ("appId", "userId"),
 }
-_ORDER: dict[str, str] = {"history": "_id", "webhook_deliveries": "seq", HISTORY_MOVE: "_id"}
+_ORDER: dict[str, str] = {"history": "_id", "webhook_deliveries": "seq", "users": "_id", HISTORY_MOVE: "_id"}
 
 
 def collection(store: Store) -> AsyncCollection[Document]:
@@ -71,10 +76,10 @@ async def schedule(unit: UnitOfWork, target: Target, owner: Sequence[str], now: 
 
 
 async def schedule_history_move(unit: UnitOfWork, app_id: str, source_id: str, target_id: str, now: datetime) -> None:
-    """In the merge's unit of work: the source's events become the target's, in batches.
-    Moves still due to the source (it had absorbed users itself) now go to the target."""
-    pending = collection(unit.store).find({"target": HISTORY_MOVE, "to": source_id}, {"_id": 1}, session=unit.session)
-    for move in await pending.to_list():
+    """In the merge's unit of work: the source's events, and the tombstones that redirected to
+    it, become the target's, in batches. Moves still due to the source (it had absorbed users
+    itself) now go to the target."""
+    for move in await moves_to(unit.store, source_id, unit.session):
         await unit.update_one(collection(unit.store), {"_id": move["_id"]}, {"$set": {"to": target_id}})
     document = {
         "_id": purge_id(HISTORY_MOVE, [app_id, source_id]),
@@ -84,6 +89,13 @@ async def schedule_history_move(unit: UnitOfWork, app_id: str, source_id: str, t
         "scheduledAt": now,
     }
     await unit.replace_one(collection(unit.store), {"_id": document["_id"]}, document, upsert=True)
+
+
+async def moves_to(store: Store, user_id: str, session: Session | None = None) -> list[Document]:
+    """The moves still due to ``user_id`` (through the sparse ``move_to`` index): as many as the
+    users it absorbed whose past has not moved yet, which housekeeping keeps few."""
+    pending = collection(store).find({"target": HISTORY_MOVE, "to": user_id}, {"owner": 1}, session=session)
+    return await pending.to_list()
 
 
 async def cancel_history_move(unit: UnitOfWork, app_id: str, source_id: str) -> None:
@@ -146,7 +158,15 @@ async def delete_ids(documents: AsyncCollection[Document], ids: Sequence[Any]) -
 
 
 async def _move_batch(store: Store, move: Mapping[str, Any]) -> tuple[int, bool]:
-    found = await ids_in_order(store.history, selector(move), _ORDER[HISTORY_MOVE], PURGE_BATCH)
+    """The source's history first, then the tombstones that redirected to it."""
+    owner = selector(move)
+    events = await ids_in_order(store.history, owner, _ORDER[HISTORY_MOVE], PURGE_BATCH)
+    redirected = {"appId": owner["appId"], "mergedInto": owner["userId"]}
+    tombstones = (
+        await ids_in_order(store.users, redirected, "_id", PURGE_BATCH - len(events))
+        if len(events) < PURGE_BATCH
+        else []
+    )
 
     async def work(unit: UnitOfWork) -> int | None:
         # Touching the record makes this batch conflict with an erasure that deletes it, and
@@ -154,15 +174,21 @@ async def _move_batch(store: Store, move: Mapping[str, Any]) -> tuple[int, bool]
         current = await unit.find_one_and_update(collection(store), {"_id": move["_id"]}, {"$inc": {"batches": 1}})
         if current is None or not isinstance(current.get("to"), str):
             return None
-        # By _id alone (a point update on either engine): an event read above is the source's, or
-        # has moved on to this move's target since, and the target is the one to give it to.
-        selectors = [{"_id": event_id} for event_id in found]
-        return await unit.update_each(store.history, selectors, {"$set": {"userId": current["to"]}})
+        moved = 0
+        if events:
+            # By _id alone (a point update on either engine): an event read above is the source's,
+            # or has moved on to this move's target since, and the target is the one to give it to.
+            selectors = [{"_id": event_id} for event_id in events]
+            moved += await unit.update_each(store.history, selectors, {"$set": {"userId": current["to"]}})
+        if tombstones:
+            selectors = [{"_id": tombstone_id, **redirected} for tombstone_id in tombstones]
+            moved += await unit.update_each(store.users, selectors, {"$set": {"mergedInto": current["to"]}})
+        return moved
 
     moved = await unit_of_work.run(store, work)
     if moved is None:
         return 0, True  # cancelled meanwhile: the erasure purges what is left
-    if len(found) < PURGE_BATCH:
+    if len(events) + len(tombstones) < PURGE_BATCH:
         await collection(store).delete_one({"_id": move["_id"]})
         return moved, True
     return moved, False

@@ -153,12 +153,6 @@ async def exists(store: Store, app_id: str, user_id: str, session: Session | Non
     return await store.users.find_one({"appId": app_id, "_id": user_id}, {"_id": 1}, session=session) is not None
 
 
-async def merged_into(store: Store, app_id: str, user_id: str, session: Session | None = None) -> list[str]:
-    """The ids of the tombstones that redirect to ``user_id`` (chains are one hop long)."""
-    found = store.users.find({"appId": app_id, "mergedInto": user_id}, {"_id": 1}, session=session)
-    return [str(tombstone["_id"]) async for tombstone in found]
-
-
 async def has_data_left(store: Store, app_id: str, user_id: str, session: Session | None = None) -> bool:
     """Whether installations, sessions or history still name the user (history whose purge is
     due is not left: its erasure has committed)."""

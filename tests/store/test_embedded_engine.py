@@ -537,8 +537,8 @@ async def test_a_users_history_is_read_newest_first_in_index_order(tmp_path: Pat
 
 
 async def test_housekeepings_reads_take_each_owners_oldest_through_its_index(tmp_path: Path) -> None:
-    """Purges and retention read an owner's oldest documents (an erased user's history, an
-    endpoint's deliveries, an app's change events): through the owner's own index, in its
+    """Purges and retention read an owner's oldest documents (an erased user's history and
+    tombstones, an endpoint's deliveries, an app's change events): through the owner's own index, in its
     order, never sorting all of them (app/store/purges.py, app/store/retention.py)."""
     async with MongoecoClient(EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))) as client:
         store = Store(client=client, db=client["db"])
@@ -554,8 +554,13 @@ async def test_housekeepings_reads_take_each_owners_oldest_through_its_index(tmp
         await outbox.events(store).insert_many(
             [{"_id": outbox.entry_id("a", n), "appId": "a", "seq": n, "occurredAt": now} for n in range(1, 40)]
         )
+        await store.users.insert_many(
+            [{"_id": f"t{n:02d}", "appId": "a", "mergedInto": f"u{n % 2}"} for n in range(40)]
+            + [{"_id": f"live{n:02d}", "appId": "a"} for n in range(10)]
+        )
         reads = [
             (store.history, {"appId": "a", "userId": "u1"}, {"_id": 1}),
+            (store.users, {"appId": "a", "mergedInto": "u1"}, {"_id": 1}),  # tombstones to repoint or purge
             (webhooks.deliveries(store), {"endpointId": "e"}, {"seq": 1}),
             (outbox.events(store), outbox.numbered_after("a", 0), {"_id": 1}),
         ]

@@ -224,8 +224,8 @@ async def test_every_read_of_a_webhook_dispatch_round_uses_an_index(
 async def test_every_read_of_a_housekeeping_round_uses_an_index(
     gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog, runtime: Runtime
 ) -> None:
-    """Housekeeping runs in every gateway process: pending purges (an erased user's history, a
-    deleted endpoint's deliveries) and retention (each app's events, each endpoint's deliveries).
+    """Housekeeping runs in every gateway process: pending purges (an erased user's history and
+    tombstones, a deleted endpoint's deliveries) and retention (each app's events, each endpoint's deliveries).
     Its deletes are by ``_id`` (asserted in tests/events/test_housekeeping.py)."""
     endpoint_id, _ = await create_endpoint(gateway, tenant, "http://127.0.0.1:9/plan-purge")
     await _user(gateway, tenant, "plan-erased")
@@ -240,7 +240,7 @@ async def test_every_read_of_a_housekeeping_round_uses_an_index(
         await Housekeeping(store, 36_500, first_retention_after=timedelta(0)).run(clock.now())  # reads, no deletes
     reads = [command for command in commands if "find" in command]
     touched = {str(command["find"]) for command in reads}
-    assert {"pending_purges", "history", "webhook_deliveries", "outbox_counters", "outbox"} <= touched, touched
+    assert {"pending_purges", "history", "users", "webhook_deliveries", "outbox_counters", "outbox"} <= touched, touched
     scans = [
         f"find {command['find']}: {stage}" for command in reads for stage in _scans(await _explain(store, command))
     ]

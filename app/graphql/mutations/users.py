@@ -120,8 +120,8 @@ class UserMutations:
         codes=USER_REF_CODES,
         description=(
             "Erase a user and everything personal about it, history included: nothing of it can be"
-            " read once this returns; its history is deleted from the store in the background,"
-            " within seconds."
+            " read once this returns; its history, and the redirects of users merged into it, are"
+            " deleted from the store in the background, within seconds."
         ),
     )
     async def delete_user(
