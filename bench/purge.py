@@ -1,12 +1,14 @@
 """What deleting (or rewriting) an owner's past costs the store's other writers: retention, an
-erased user's history, a merged user's history, an endpoint's deliveries redelivered.
+erased user's history and tombstones, a merged user's history, an endpoint's deliveries
+redelivered.
 
 ``profile-gateway store`` runs the embedded store (SQLite engine, the default) as its own
 process. For each size, the same documents are deleted twice, side by side in one run, while
 a writer updates one document every 10 ms and records how long each update took:
 
 - ``one command``: what the gateway sent before housekeeping, one ``delete_many`` with the
-  owner's selector (``occurredAt`` before the cutoff for retention, ``userId`` for history),
+  owner's selector (``occurredAt`` before the cutoff for retention, ``userId`` for history,
+  ``mergedInto`` for tombstones),
   for a merge one ``update_many`` giving the source's history to the target, and for a
   redelivery one ``update_many`` making the endpoint's deliveries since a time pending;
 - ``housekeeping``: ``app/domain/housekeeping.py``, round after round until nothing is left,
@@ -147,6 +149,27 @@ async def _erasure(store: Store, size: int) -> list[str]:
     ]
 
 
+async def _tombstones(store: Store, size: int) -> list[str]:
+    """An erased user's tombstones (the users it absorbed: one per login on a fresh lead)."""
+    for name in (f"old_{size}", f"new_{size}"):
+        tombstones = [{"_id": f"{name}_t{n}", "appId": "app_t", "mergedInto": name} for n in range(size)]
+        await _insert(store, "users", tombstones)
+    before = await _under_writer(
+        store, lambda: store.users.delete_many({"appId": "app_t", "mergedInto": f"old_{size}"})
+    )
+    owner = ["app_t", f"new_{size}"]
+    await purges.collection(store).insert_one(
+        {"_id": purges.purge_id("users", owner), "target": "users", "owner": owner}
+    )
+    after = await _under_writer(store, lambda: _housekeeping_until_done(store))
+    if await store.users.count_documents({"appId": "app_t"}):
+        raise SystemExit("housekeeping left an erased user's tombstones")
+    return [
+        _row(f"an erased user's {size:,} tombstones", "one command", before),
+        _row(f"an erased user's {size:,} tombstones", "housekeeping", after),
+    ]
+
+
 async def _merge(store: Store, size: int) -> list[str]:
     """A merged user's history moving to the user that absorbed it."""
     await _seed_history(store, "app_m", f"old_source_{size}", size)
@@ -245,7 +268,7 @@ async def main() -> None:
         print("\n| deleted | how | seconds | writer's longest update (ms) | writer's median update (ms) |")
         print("|---|---|---:|---:|---:|")
         for size in sorted(int(size) for size in args.sizes.split(",")):
-            cases = (_retention, _erasure, _merge, _redelivery)
+            cases = (_retention, _erasure, _tombstones, _merge, _redelivery)
             for case in cases:
                 for row in await case(store, size):
                     print(row, flush=True)

@@ -86,5 +86,5 @@ def test_the_purge_benchmark_deletes_everything_both_ways_at_every_size() -> Non
         for line in finished.stdout.splitlines()
         if line.startswith(("| retention", "| an erased", "| a merged", "| an endpoint's"))
     ]
-    assert [row.split(" | ")[1] for row in rows] == ["one command", "housekeeping"] * 4, finished.stdout
+    assert [row.split(" | ")[1] for row in rows] == ["one command", "housekeeping"] * 5, finished.stdout
     assert "| 50 |" in finished.stdout and "| 100 |" in finished.stdout, finished.stdout
