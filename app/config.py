@@ -142,7 +142,9 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "Token bucket refill per app, shared by every gateway process on the store; 0 turns the limit off. "
-            "Over it: HTTP 429 with `Retry-After`."
+            "Over it: HTTP 429 with `Retry-After`. An app's backend (app tokens) and its end users (user and "
+            "session tokens, X-App-Id alone) each have a bucket of this size, so end users never spend the "
+            "backend's."
         ),
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="Bucket size: requests an app may send at once.")
@@ -155,6 +157,17 @@ class Settings(BaseSettings):
             "round trip per that many (1: one per request). N processes may together exceed a full burst "
             "by N * (lease - 1) requests, never the rate over time."
         ),
+    )
+    anonymous_limit_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "Requests with only X-App-Id (an installation's first registration) per client address, app and "
+            "minute, beside the app's end-user bucket; 0 turns the limit off. Over it: HTTP 429."
+        ),
+    )
+    anonymous_burst: int = Field(
+        default=20, ge=1, description="Requests with only X-App-Id a client address may send at once, per app."
     )
     # Failed authentications per client address (ASGI `client` host); 0 turns the limit off.
     auth_failure_limit_per_minute: int = Field(

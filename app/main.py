@@ -120,6 +120,11 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
                 if settings.rate_limit_per_second > 0
                 else None
             )
+            anonymous = (
+                RateLimiter(store, "anonymous", settings.anonymous_limit_per_minute / 60, settings.anonymous_burst)
+                if settings.anonymous_limit_per_minute > 0
+                else None
+            )
             auth_failures = (
                 RateLimiter(
                     store, "auth-failures", settings.auth_failure_limit_per_minute / 60, settings.auth_failure_burst
@@ -146,7 +151,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             graphql.endpoint = GraphQLOverHttp(
                 AuthFailureLimit(
                     Authentication(
-                        AppRateLimit(IdempotencyHook(view, idempotent), limiter),
+                        AppRateLimit(IdempotencyHook(view, idempotent), limiter, anonymous),
                         settings,
                         store,
                         box,

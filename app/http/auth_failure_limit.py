@@ -9,15 +9,9 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.errors import send_error
-from app.http.rate_limit import RateLimiter
+from app.http.rate_limit import RateLimiter, client_address
 
 ADDRESS_LIMITED = "too many failed authentications from this address; retry later"
-
-
-def client_address(scope: Scope) -> str | None:
-    """The key of the limit: the ASGI ``client`` host (HTTP and websockets alike)."""
-    client = scope.get("client")
-    return client[0] if client and client[0] else None
 
 
 class AuthFailureLimit:

@@ -1,4 +1,5 @@
-"""Rate limits: a token bucket per key (an app id; a client address for failed authentications), in the store.
+"""Rate limits: a token bucket per key (an app's backend, an app's end users, an address without
+credentials, an address's failed authentications), in the store.
 
 The buckets live in the store (app/store/rate_limits.py), so N gateway replicas enforce
 one limit between them; each take is one round trip keyed by ``_id``. An empty bucket
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from pymongo.errors import PyMongoError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.auth.principal import Principal
+from app.auth.principal import Scope as AuthScope
 from app.http.errors import send_error
 from app.http.rate_lease import Leases
 from app.store import rate_limits
@@ -122,27 +125,61 @@ class RateLimiter:
         return str(max(1, math.ceil(seconds)))
 
 
-class AppRateLimit:
-    """ASGI middleware: one token per request from the authenticated principal's app (429 when
-    none is left). Runs after authentication, which leaves the principal in the scope state."""
+def client_address(scope: Scope) -> str | None:
+    """The key of a per-address limit: the ASGI ``client`` host (HTTP and websockets alike;
+    behind a proxy, run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips``)."""
+    client = scope.get("client")
+    return client[0] if client and client[0] else None
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter | None) -> None:
+
+def app_bucket(principal: Principal | None) -> str | None:
+    """The app bucket a request spends: the app's own (its backend, app tokens), or its end
+    users' (user and session tokens, X-App-Id alone). Anyone holding the public app id is an
+    end user, so end users can never spend the backend's budget. None: no app (admin)."""
+    if principal is None or principal.app_id is None:
+        return None
+    if principal.scope is AuthScope.APP:
+        return principal.app_id
+    return f"{principal.app_id}|end-users"
+
+
+class AppRateLimit:
+    """ASGI middleware: one token per request from the principal's app bucket (429 when none is
+    left), and for a caller with only X-App-Id one from its address's bucket first. Runs after
+    authentication, which leaves the principal in the scope state."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter | None, anonymous: RateLimiter | None = None) -> None:
         self.app = app
         self.limiter = limiter
+        self.anonymous = anonymous
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
-        app_id = getattr(state.get("principal"), "app_id", None)
-        if self.limiter is not None and app_id is not None:
-            wait = await self.limiter.acquire(app_id)
+        principal: Principal | None = state.get("principal")
+        address = client_address(scope)
+        anonymous = principal is not None and principal.scope is AuthScope.ANONYMOUS
+        if self.anonymous is not None and anonymous and address is not None and principal is not None:
+            # One address registering installations without end cannot drain its app's end users' bucket.
+            wait = await self.anonymous.acquire(f"{principal.app_id}|{address}")
             if wait is not None:
-                await send_error(
-                    send,
-                    429,
-                    "rate limit exceeded for this app; retry later",
-                    code="RATE_LIMITED",
-                    request_id=state.get("request_id"),
-                    headers={"retry-after": RateLimiter.retry_after_header(wait)},
-                )
+                await _refuse(send, state, "too many requests without credentials from this address", wait)
+                return
+        bucket = app_bucket(principal)
+        if self.limiter is not None and bucket is not None:
+            wait = await self.limiter.acquire(bucket)
+            if wait is not None:
+                await _refuse(send, state, "rate limit exceeded for this app", wait)
                 return
         await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, state: dict[str, object], reason: str, wait: float) -> None:
+    request_id = state.get("request_id")
+    await send_error(
+        send,
+        429,
+        f"{reason}; retry later",
+        code="RATE_LIMITED",
+        request_id=request_id if isinstance(request_id, str) else None,
+        headers={"retry-after": RateLimiter.retry_after_header(wait)},
+    )

@@ -26,8 +26,8 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
 from app.graphql.context import Context
-from app.http.auth_failure_limit import ADDRESS_LIMITED, client_address
-from app.http.rate_limit import RateLimiter
+from app.http.auth_failure_limit import ADDRESS_LIMITED
+from app.http.rate_limit import RateLimiter, app_bucket, client_address
 
 CLOSE_FORBIDDEN = 4403
 APP_LIMITED = "rate limit exceeded for this app; retry later"
@@ -52,9 +52,9 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limiter: RateLimiter | None = getattr(self.view, "rate_limiter", None)
-        app_id = self.context.principal.app_id
-        if self.connection_acknowledged and limiter is not None and app_id is not None:
-            wait = await limiter.acquire(app_id)
+        bucket = app_bucket(self.context.principal)
+        if self.connection_acknowledged and limiter is not None and bucket is not None:
+            wait = await limiter.acquire(bucket)
             if wait is not None:
                 retry_after = int(RateLimiter.retry_after_header(wait))
                 await self._refuse(message, APP_LIMITED, {"code": "RATE_LIMITED", "retryAfter": retry_after})

@@ -25,9 +25,8 @@ from app.crypto import SecretBox
 from app.graphql.context import Context, build_loaders
 from app.graphql.schema import Schema
 from app.graphql.subscriptions import RECHECK_SECONDS, Connection, SocketContext, expiry_of
-from app.http.auth_failure_limit import client_address
 from app.http.graphql_view import GraphQLView
-from app.http.rate_limit import RateLimiter
+from app.http.rate_limit import RateLimiter, client_address
 from app.http.subscription_protocol import LimitedTransportWS
 from app.store.client import Store
 from app.store.outbox_watch import OutboxWatch

@@ -1,0 +1,109 @@
+"""End users cannot spend their app's backend budget, and one address without credentials cannot
+spend its app's end users' budget.
+
+The attack: the app id is public (it ships in every copy of the mobile app). Before, every
+request of an app drew on one bucket, so anyone holding the app id could send requests with
+only X-App-Id (or with the session tokens those return) until the app's own backend got 429 for
+every call. Now the app's backend (app tokens) and its end users (user and session tokens,
+X-App-Id alone) have a bucket each, and requests with only X-App-Id also spend a bucket of their
+client address."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import new_tenant
+from tests.helpers import Gateway, Tenant
+from tests.identity_ops import SAVE, session_headers
+
+ME = "query { me { id } }"
+APP_BURST = 3  # tokens of each app bucket; no token comes back during a test
+ANONYMOUS_BURST = 2
+
+
+@pytest.fixture(scope="module")
+async def limited(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Starlette]:
+    limited = settings.model_copy(
+        update={
+            "data_dir": tmp_path_factory.mktemp("end-users"),
+            "rate_limit_per_second": 0.01,
+            "rate_limit_burst": APP_BURST,
+            "rate_limit_lease": 1,
+            "anonymous_limit_per_minute": 1,
+            "anonymous_burst": ANONYMOUS_BURST,
+        }
+    )
+    application = create_app(limited)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@contextlib.asynccontextmanager
+async def from_address(app: Starlette, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(address, 40_000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://gateway.test") as client:
+        yield client
+
+
+async def _tenant(app: Starlette, admin_token: str) -> Tenant:
+    async with from_address(app, "10.9.0.1") as client:
+        return await new_tenant(Gateway(client), admin_token)
+
+
+async def _register(client: httpx.AsyncClient, tenant: Tenant, prid: str) -> httpx.Response:
+    variables = {"input": {"pushRegistrationId": prid, "platform": "IOS"}}
+    return await client.post(
+        "/graphql", json={"query": SAVE, "variables": variables}, headers={"x-app-id": tenant.app_id}
+    )
+
+
+async def test_end_users_cannot_spend_the_backends_budget(limited: Starlette, admin_token: str) -> None:
+    tenant = await _tenant(limited, admin_token)
+    sessions = []
+    for number in range(APP_BURST):  # each from its own address: the end users' bucket is the app's
+        async with from_address(limited, f"10.1.0.{number + 1}") as client:
+            registered = await _register(client, tenant, f"budget-{number}")
+            assert registered.status_code == 200, registered.text
+            sessions.append(registered.json()["data"]["saveInstallation"]["sessionToken"])
+    async with from_address(limited, "10.1.0.9") as client:
+        spent = await Gateway(client).post(ME, headers=session_headers(sessions[0]))
+        assert spent.status_code == 429 and spent.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert "for this app" in spent.json()["errors"][0]["message"]
+        # The app's backend still has its whole budget.
+        for _ in range(APP_BURST):
+            assert (await Gateway(client).post(ME, token=tenant.app_token)).status_code == 200
+        assert (await Gateway(client).post(ME, token=tenant.app_token)).status_code == 429
+
+
+async def test_one_address_without_credentials_cannot_spend_the_end_users_budget(
+    limited: Starlette, admin_token: str
+) -> None:
+    tenant = await _tenant(limited, admin_token)
+    async with from_address(limited, "10.2.0.1") as attacker:
+        answers = await asyncio.gather(*(_register(attacker, tenant, f"flood-{n}") for n in range(12)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] * ANONYMOUS_BURST + [429] * (12 - ANONYMOUS_BURST)
+    refused = next(answer for answer in answers if answer.status_code == 429)
+    assert "without credentials from this address" in refused.json()["errors"][0]["message"]
+    assert int(refused.headers["retry-after"]) >= 1
+    # Another device of the app registers: the flood spent its own address's bucket only.
+    async with from_address(limited, "10.2.0.2") as device:
+        assert (await _register(device, tenant, "a-real-device")).status_code == 200
+
+
+async def test_limits_per_app_stay_apart(limited: Starlette, admin_token: str) -> None:
+    first = await _tenant(limited, admin_token)
+    second = await _tenant(limited, admin_token)
+    async with from_address(limited, "10.3.0.1") as client:
+        for number in range(ANONYMOUS_BURST):
+            assert (await _register(client, first, f"apart-{number}")).status_code == 200
+        assert (await _register(client, first, "apart-over")).status_code == 429
+        assert (await _register(client, second, "apart-other-app")).status_code == 200
