@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import warnings
 
 import pytest
 from pymongo.errors import PyMongoError
@@ -12,9 +10,9 @@ from pymongo.errors import PyMongoError
 from app.auth.rechecks import CredentialRechecks
 from app.config import Settings
 from app.crypto import SecretBox
-from app.store.client import Store, connect
+from app.store.client import Store
 from tests.commands import CommandLog
-from tests.helpers import Gateway, Tenant
+from tests.helpers import Gateway, Tenant, unreachable_store
 from tests.identity_ops import register_anonymous
 
 
@@ -34,20 +32,9 @@ async def test_one_read_per_credential_per_interval(
 
 
 async def test_a_failed_read_is_not_kept(tenant: Tenant, settings: Settings, box: SecretBox) -> None:
-    unreachable = connect("mongodb://127.0.0.1:9/?directConnection=true", "db", timeout_ms=200)
-    rechecks = CredentialRechecks(settings, unreachable, box, interval=60.0)
-    try:
+    async with unreachable_store() as unreachable:
+        rechecks = CredentialRechecks(settings, unreachable, box, interval=60.0)
         for _ in range(2):  # the second call reads again rather than answering the first's failure
             with pytest.raises(PyMongoError):
                 await rechecks.still_valid({"x-session-token": "some-session"})
         assert len(rechecks._checks) == 0
-    finally:
-        await unreachable.close()
-        # A connection attempt the driver's monitor had under way is collected here, not as a
-        # ResourceWarning in whichever test runs next: its task may need a few turns of the loop
-        # to let go of the socket after close() (one gc.collect() right away once missed it).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            for _ in range(5):
-                await asyncio.sleep(0.05)
-                gc.collect()

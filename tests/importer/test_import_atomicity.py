@@ -26,7 +26,7 @@ from app.store.client import Store, open_store
 from app.store.errors import StoreUnreachable
 from tests.conftest import new_tenant
 from tests.domain.test_write_atomicity import Steps, hooked
-from tests.helpers import Gateway
+from tests.helpers import UNREACHABLE_URI, Gateway, collect_dropped_sockets
 from tests.importer.test_import import _new_app
 
 ROWS = 6
@@ -117,13 +117,16 @@ def test_an_unreachable_store_ends_the_import_with_the_resume_command(tmp_path: 
     source = tmp_path / "users.ndjson"
     _write_records(source, 3)
     settings = Settings(
-        mongodb_uri="mongodb://127.0.0.1:9/?directConnection=true",  # the discard port: nothing answers
+        mongodb_uri=UNREACHABLE_URI,
         store_timeout_ms=300,
         master_key=SecretStr(Fernet.generate_key().decode()),
         admin_secret=SecretStr("x" * 48),
     )
     console = Console(record=True, width=200)
-    code = run_command(settings, "app_x", source, Options(batch_size=2), console)
+    try:
+        code = run_command(settings, "app_x", source, Options(batch_size=2), console)
+    finally:
+        collect_dropped_sockets()  # its own loop has ended: the driver's dropped sockets go now
     output = console.export_text()
     assert code == EXIT_STORE_UNAVAILABLE
     assert "--resume" in output and "Traceback" not in output

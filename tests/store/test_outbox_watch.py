@@ -9,10 +9,10 @@ import pytest
 from pymongo.errors import PyMongoError
 
 from app.store import outbox
-from app.store.client import Store, connect
+from app.store.client import Store
 from app.store.outbox_watch import OutboxWatch
 from tests.commands import CommandLog
-from tests.helpers import Gateway, Tenant
+from tests.helpers import Gateway, Tenant, unreachable_store
 from tests.identity_ops import UPSERT
 
 INTERVAL = 0.05
@@ -97,17 +97,16 @@ async def test_a_failed_poll_answers_nothing_new_and_the_waiters_carry_on(
     """A store that does not answer (stalled behind a long transaction on the embedded store,
     or gone): the waiters get no events, at their own positions, and one warning is logged,
     rather than every subscription of the app ending on one failed read."""
-    unreachable = connect("mongodb://127.0.0.1:9/?directConnection=true", "db", timeout_ms=200)
-    watch = OutboxWatch(unreachable, INTERVAL)
-    try:
-        with caplog.at_level(logging.WARNING, logger="app.store.outbox_watch"):
-            pages = await asyncio.gather(watch.next_page(tenant.app_id, 3), watch.next_page(tenant.app_id, 7))
-        assert [(page.entries, page.last_seq, page.more) for page in pages] == [([], 3, False), ([], 7, False)]
-        warnings = [record.getMessage() for record in caplog.records]
-        assert warnings == ["outbox poll failed; trying again at the next one"]
-    finally:
-        await watch.close()
-        await unreachable.close()
+    async with unreachable_store() as unreachable:
+        watch = OutboxWatch(unreachable, INTERVAL)
+        try:
+            with caplog.at_level(logging.WARNING, logger="app.store.outbox_watch"):
+                pages = await asyncio.gather(watch.next_page(tenant.app_id, 3), watch.next_page(tenant.app_id, 7))
+            assert [(page.entries, page.last_seq, page.more) for page in pages] == [([], 3, False), ([], 7, False)]
+            warnings = [record.getMessage() for record in caplog.records]
+            assert warnings == ["outbox poll failed; trying again at the next one"]
+        finally:
+            await watch.close()
 
 
 async def test_reads_at_once_at_one_position_are_shared_for_an_interval(
@@ -128,11 +127,10 @@ async def test_reads_at_once_at_one_position_are_shared_for_an_interval(
 
 
 async def test_close_after_a_failed_read_does_not_raise(tenant: Tenant) -> None:
-    unreachable = connect("mongodb://127.0.0.1:9/?directConnection=true", "db", timeout_ms=200)
-    watch = OutboxWatch(unreachable, 10.0)
-    try:
-        with pytest.raises(PyMongoError):
-            await watch.page_now(tenant.app_id, 0)
-    finally:
-        await watch.close()  # the failed read is still kept for the interval
-        await unreachable.close()
+    async with unreachable_store() as unreachable:
+        watch = OutboxWatch(unreachable, 10.0)
+        try:
+            with pytest.raises(PyMongoError):
+                await watch.page_now(tenant.app_id, 0)
+        finally:
+            await watch.close()  # the failed read is still kept for the interval
