@@ -184,8 +184,9 @@ async def redeliver(store: Store, app_id: str, endpoint_id: str, since: datetime
     return Redelivery(batch.queued, batch.rest)
 
 
-async def running_redelivery(store: Store, endpoint_id: str) -> Document | None:
-    return await redeliveries.of_endpoint(store, endpoint_id)
+async def running_redeliveries(store: Store, app_id: str, endpoint_ids: Sequence[str]) -> list[Document | None]:
+    """Each endpoint's redelivery still running (None when none), in order: one read."""
+    return await redeliveries.of_endpoints(store, app_id, endpoint_ids)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from app.auth.principal import Principal
 from app.config import Settings
 from app.crypto import SecretBox
-from app.domain import categories, history, installations, users
+from app.domain import categories, history, installations, users, webhooks
 from app.store.client import Store
 
 Document = dict[str, Any]
@@ -31,6 +31,7 @@ class Loaders:
     installation_by_push_registration_id: DataLoader[str, Document | None]
     categories_by_app: DataLoader[str, list[Document]]  # preference categories, by app id
     history_pages: DataLoader[HistoryKey, HistoryPage]
+    redelivery_by_endpoint_id: DataLoader[str, Document | None]  # a webhook redelivery still running
 
 
 def build_loaders(store: Store, app_id: str | None) -> Loaders:
@@ -63,6 +64,11 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
                 found[(user_id, first, after)] = page
         return [found[key] for key in keys]
 
+    async def load_redeliveries(endpoint_ids: list[str]) -> list[Document | None]:
+        if app_id is None:
+            return [None] * len(endpoint_ids)
+        return await webhooks.running_redeliveries(store, app_id, endpoint_ids)
+
     return Loaders(
         user_by_id=DataLoader(load_fn=load_users),
         installations_by_user_id=DataLoader(load_fn=load_installations),
@@ -71,6 +77,7 @@ def build_loaders(store: Store, app_id: str | None) -> Loaders:
         # A page of users is at most 100; a bound keeps one aggregate's $unionWith branches
         # well under MongoDB's 1,000 pipeline stages when aliases list more users.
         history_pages=DataLoader(load_fn=load_history, max_batch_size=100),
+        redelivery_by_endpoint_id=DataLoader(load_fn=load_redeliveries),
     )
 
 

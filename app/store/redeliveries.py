@@ -21,7 +21,7 @@ that is a second attempt, which at-least-once delivery allows.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +57,15 @@ async def schedule(store: Store, app_id: str, endpoint_id: str, since: datetime,
 
 async def of_endpoint(store: Store, endpoint_id: str) -> Document | None:
     return await redeliveries(store).find_one({"_id": endpoint_id})
+
+
+async def of_endpoints(store: Store, app_id: str, endpoint_ids: Sequence[str]) -> list[Document | None]:
+    """The app's redeliveries of these endpoints, in their order (None for none): one read by ``_id``."""
+    found = {
+        document["_id"]: document
+        async for document in redeliveries(store).find({"_id": {"$in": list(endpoint_ids)}, "appId": app_id})
+    }
+    return [found.get(endpoint_id) for endpoint_id in endpoint_ids]
 
 
 async def due(store: Store, limit: int) -> list[Document]:

@@ -211,3 +211,22 @@ async def test_a_redelivery_record_this_version_does_not_understand_is_skipped(
     assert await _pending(store, "ep_fine") == 3
     assert [walk["_id"] for walk in await redeliveries.due(store, 5)] == ["ep_bad"]
     assert "redelivery 'ep_bad' skipped" in caplog.text
+
+
+async def test_listing_endpoints_with_their_redeliveries_is_one_read_of_them(
+    gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog
+) -> None:
+    walking = []
+    for name in ("one", "two", "three"):
+        endpoint_id = await _disabled_endpoint(gateway, tenant, f"http://127.0.0.1:9/list-{name}")
+        await webhook_store.deliveries(store).insert_many(_deliveries(endpoint_id, 0, REDELIVERY_BATCH + 1))
+        answer = await gateway.data(REDELIVER, {"id": endpoint_id, "since": SINCE.isoformat()}, token=tenant.app_token)
+        assert answer["redeliverWebhookEvents"]["redelivery"] is not None
+        walking.append(endpoint_id)
+    with command_log.capturing() as sent:
+        listed = (await gateway.data(ENDPOINTS, token=tenant.app_token))["webhookEndpoints"]
+    assert {item["id"]: item["redelivery"] for item in listed} == {
+        endpoint_id: {"scheduled": REDELIVERY_BATCH} for endpoint_id in walking
+    }
+    reads = [command for command in sent if command.get("find") == "webhook_redeliveries"]
+    assert len(reads) == 1, reads

@@ -159,7 +159,7 @@ class WebhookEndpoint:
 
     @strawberry.field(description="The redelivery still running (redeliverWebhookEvents), or null.")
     async def redelivery(self, info: Info) -> WebhookRedelivery | None:
-        return WebhookRedelivery.of(await webhooks.running_redelivery(info.context.store, self.document["_id"]))
+        return WebhookRedelivery.of(await info.context.loaders.redelivery_by_endpoint_id.load(self.document["_id"]))
 
 
 @strawberry.type(description="An endpoint and, after create or rotate, its new secret (shown this once).")
