@@ -22,8 +22,10 @@ Every step is idempotent, so several processes running it at once delete each do
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from app.domain import clock
 from app.store import purges, redeliveries, retention
@@ -38,6 +40,7 @@ RETENTION_EVERY = timedelta(minutes=10)
 RETENTION_FIRST_AFTER = timedelta(minutes=1)
 OWNERS_PER_ROUND = 50  # reads of an owner's oldest entry: a pass over many apps spans rounds
 _PURGES_PER_READ = 20
+Record = Mapping[str, Any]  # a pending purge or a redelivery, as stored
 
 
 @dataclass(slots=True)
@@ -73,39 +76,23 @@ class Housekeeping:
         return self.round_budget - budget
 
     async def _purge(self, budget: int) -> tuple[int, bool]:
-        """Run pending purges until the budget is spent; whether none is left."""
-        due = await purges.due(self.store, _PURGES_PER_READ)
-        deleted = 0
-        for purge in due:
-            finished = False
-            while not finished:
-                if deleted >= budget:
-                    return deleted, False
-                try:
-                    count, finished = await purges.run_batch(self.store, purge)
-                except ValueError:  # a record this version does not know: left for the one that does
-                    log.warning("pending purge %r skipped: not understood", purge.get("_id"))
-                    break
-                deleted += count
-        return deleted, len(due) < _PURGES_PER_READ
+        """Run pending purges until the budget is spent (documents deleted or moved); whether
+        none is left."""
+
+        async def batch(purge: Record) -> tuple[int, Record | None]:
+            count, finished = await purges.run_batch(self.store, purge)
+            return count, None if finished else purge
+
+        return await _work_through(await purges.due(self.store, _PURGES_PER_READ), batch, budget, "pending purge")
 
     async def _redeliver(self, budget: int) -> tuple[int, bool]:
         """Walk redeliveries until the budget is spent (deliveries read); whether none is left."""
-        due = await redeliveries.due(self.store, _PURGES_PER_READ)
-        read = 0
-        for walk in due:
-            rest: redeliveries.Document | None = walk
-            while rest is not None:
-                if read >= budget:
-                    return read, False
-                try:
-                    batch = await redeliveries.run_batch(self.store, rest, clock.now())
-                except ValueError:  # a record this version does not know: left for the one that does
-                    log.warning("redelivery %r skipped: not understood", walk.get("_id"))
-                    break
-                read += batch.read
-                rest = batch.rest
-        return read, len(due) < _PURGES_PER_READ
+
+        async def batch(walk: Record) -> tuple[int, Record | None]:
+            done = await redeliveries.run_batch(self.store, walk, clock.now())
+            return done.read, done.rest
+
+        return await _work_through(await redeliveries.due(self.store, _PURGES_PER_READ), batch, budget, "redelivery")
 
     async def _retain(self, older_than: datetime, budget: int) -> tuple[int, bool]:
         """Trim owners until the budget or the round's owners are spent; whether the pass has
@@ -123,3 +110,23 @@ class Housekeeping:
                 self._retention_left.pop()
         self._retention_left = None
         return deleted, True
+
+
+async def _work_through(
+    due: Sequence[Record], batch: Callable[[Record], Awaitable[tuple[int, Record | None]]], budget: int, kind: str
+) -> tuple[int, bool]:
+    """Run each record's batches (each returns its cost and the record to go on with, or None
+    when it is done) until the budget is spent; whether every record due was read and done."""
+    spent = 0
+    for record in due:
+        current: Record | None = record
+        while current is not None:
+            if spent >= budget:
+                return spent, False
+            try:
+                cost, current = await batch(current)
+            except ValueError:  # a record this version does not know: left for the one that does
+                log.warning("%s %r skipped: not understood", kind, record.get("_id"))
+                break
+            spent += cost
+    return spent, len(due) < _PURGES_PER_READ
