@@ -17,7 +17,6 @@ find_by_id = installations_store.find_by_id
 find_by_user_ids = installations_store.find_by_user_ids
 find_by_push_registration_ids = installations_store.find_by_push_registration_ids
 move_all = installations_store.move_all
-count_held = installations_store.count_held
 
 
 async def get(
@@ -33,6 +32,12 @@ async def get(
     return document
 
 
+async def count_held(store: Store, app_id: str, user_id: str, session: Session | None) -> int:
+    """The user's installations, counted no further than one past the limit (a bounded read,
+    however many a user stored before the limit holds)."""
+    return await installations_store.count_held(store, app_id, user_id, limits.MAX_INSTALLATIONS_PER_USER + 1, session)
+
+
 async def check_room(
     store: Store, app_id: str, user_id: str, arriving: int, path: Field, session: Session | None
 ) -> None:
@@ -42,8 +47,7 @@ async def check_room(
     limit = limits.MAX_INSTALLATIONS_PER_USER
     if arriving == 0:
         return  # nothing arrives: a user stored over the limit before it existed keeps what it has
-    held = await installations_store.count_held(store, app_id, user_id, limit + 1, session)
-    if held + arriving > limit:
+    if await count_held(store, app_id, user_id, session) + arriving > limit:
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED,
             f"the user would hold more than {limit} installations; depersonalize those no longer in use first",

@@ -167,9 +167,7 @@ async def absorb(
     store = unit.store
     check_mergeable(target, source, path)
     app_id: str = target["appId"]
-    arriving = await installations.count_held(
-        store, app_id, source["_id"], limits.MAX_INSTALLATIONS_PER_USER + 1, unit.session
-    )
+    arriving = await installations.count_held(store, app_id, source["_id"], unit.session)
     await installations.check_room(store, app_id, target["_id"], arriving, path, unit.session)
     merged = merged_document(target, source, strategy, path)
     merged["updatedAt"] = now

@@ -436,13 +436,11 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
         # resolves to no one. Users it absorbed whose past has not moved to it yet (few: moves
         # run within seconds) are erased with it: their history and their own tombstones.
         now = clock.now()
-        await purges.schedule(unit, "history", [app_id, user_id], now)
-        await purges.schedule(unit, "users", [app_id, user_id], now)
+        await purges.schedule_user_erasure(unit, app_id, user_id, now)
         for move in await purges.moves_to(store, user_id, unit.session):
             absorbed = str(move["owner"][1])
             await purges.cancel_history_move(unit, app_id, absorbed)
-            await purges.schedule(unit, "history", [app_id, absorbed], now)
-            await purges.schedule(unit, "users", [app_id, absorbed], now)
+            await purges.schedule_user_erasure(unit, app_id, absorbed, now)
         await unit.delete_many(store.sessions, {"appId": app_id, "userId": user_id})
         await registry.release_installations(unit, app_id, user_id)
         await unit.delete_many(store.installations, {"appId": app_id, "userId": user_id})

@@ -75,6 +75,13 @@ async def schedule(unit: UnitOfWork, target: Target, owner: Sequence[str], now: 
     await unit.replace_one(collection(unit.store), {"_id": document["_id"]}, document, upsert=True)
 
 
+async def schedule_user_erasure(unit: UnitOfWork, app_id: str, user_id: str, now: datetime) -> None:
+    """What an erased user leaves behind, purged after the unit: its history, and the tombstones
+    that still redirect to it."""
+    await schedule(unit, "history", [app_id, user_id], now)
+    await schedule(unit, "users", [app_id, user_id], now)
+
+
 async def schedule_history_move(unit: UnitOfWork, app_id: str, source_id: str, target_id: str, now: datetime) -> None:
     """In the merge's unit of work: the source's events, and the tombstones that redirected to
     it, become the target's, in batches. Moves still due to the source (it had absorbed users
