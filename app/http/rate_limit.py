@@ -143,6 +143,16 @@ def app_bucket(principal: Principal | None) -> str | None:
     return f"{principal.app_id}|end-users"
 
 
+def address_bucket(principal: Principal | None, scope: Scope) -> str | None:
+    """The bucket a request with only X-App-Id also spends: its app's and client address's
+    (one address registering installations without end cannot drain the end users' bucket).
+    None for any other caller, or when the server reports no address."""
+    if principal is None or principal.scope is not AuthScope.ANONYMOUS:
+        return None
+    address = client_address(scope)
+    return None if address is None else f"{principal.app_id}|{address}"
+
+
 class AppRateLimit:
     """ASGI middleware: one token per request from the principal's app bucket (429 when none is
     left), and for a caller with only X-App-Id one from its address's bucket first. Runs after
@@ -156,11 +166,8 @@ class AppRateLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
         principal: Principal | None = state.get("principal")
-        address = client_address(scope)
-        anonymous = principal is not None and principal.scope is AuthScope.ANONYMOUS
-        if self.anonymous is not None and anonymous and address is not None and principal is not None:
-            # One address registering installations without end cannot drain its app's end users' bucket.
-            wait = await self.anonymous.acquire(f"{principal.app_id}|{address}")
+        if self.anonymous is not None and (address := address_bucket(principal, scope)) is not None:
+            wait = await self.anonymous.acquire(address)
             if wait is not None:
                 await _refuse(send, state, "too many requests without credentials from this address", wait)
                 return

@@ -55,10 +55,6 @@ async def schedule(store: Store, app_id: str, endpoint_id: str, since: datetime,
     return found
 
 
-async def of_endpoint(store: Store, endpoint_id: str) -> Document | None:
-    return await redeliveries(store).find_one({"_id": endpoint_id})
-
-
 async def of_endpoints(store: Store, app_id: str, endpoint_ids: Sequence[str]) -> list[Document | None]:
     """The app's redeliveries of these endpoints, in their order (None for none): one read by ``_id``."""
     found = {

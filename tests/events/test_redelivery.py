@@ -61,6 +61,11 @@ async def _disabled_endpoint(gateway: Gateway, tenant: Tenant, url: str) -> str:
     return endpoint_id
 
 
+async def _walk_of(store: Store, endpoint_id: str) -> dict[str, Any] | None:
+    """The endpoint's redelivery record, or None once its walk is done."""
+    return await webhook_store.redeliveries(store).find_one({"_id": endpoint_id})
+
+
 async def _pending(store: Store, endpoint_id: str) -> int:
     return await webhook_store.deliveries(store).count_documents({"endpointId": endpoint_id, "status": "PENDING"})
 
@@ -109,7 +114,7 @@ async def test_a_short_redelivery_is_done_when_the_call_answers(gateway: Gateway
     answer = await gateway.data(REDELIVER, {"id": endpoint_id, "since": naive}, token=tenant.app_token)
     assert answer["redeliverWebhookEvents"] == {"count": 4, "redelivery": None, "userErrors": []}
     assert await _pending(store, endpoint_id) == 4
-    assert await redeliveries.of_endpoint(store, endpoint_id) is None
+    assert await _walk_of(store, endpoint_id) is None
 
 
 async def test_an_endpoint_without_deliveries_has_nothing_to_redeliver(gateway: Gateway, tenant: Tenant) -> None:
@@ -127,7 +132,7 @@ async def test_a_served_gateway_walks_the_rest_at_once(own_database: Own, admin_
         answer = await gateway.data(REDELIVER, {"id": endpoint_id, "since": SINCE.isoformat()}, token=tenant.app_token)
         assert answer["redeliverWebhookEvents"]["redelivery"] is not None
         for _ in range(100):  # the call woke the dispatcher: not a minute later
-            if await redeliveries.of_endpoint(store, endpoint_id) is None:
+            if await _walk_of(store, endpoint_id) is None:
                 break
             await asyncio.sleep(0.05)
         assert await _pending(store, endpoint_id) == recent
@@ -179,7 +184,7 @@ async def test_asking_again_while_a_walk_runs_starts_over_from_the_earlier_time(
     # The first call's walk goes no further: it neither moves the new cursor nor ends the walk.
     stale = await redeliveries.run_batch(store, batch.rest, clock.now())
     assert stale.rest is None
-    assert (await redeliveries.of_endpoint(store, "ep_again") or {}).get("cursor") == 0
+    assert (await _walk_of(store, "ep_again") or {}).get("cursor") == 0
     # Asked for a later time now, the earlier one holds.
     third = await redeliveries.schedule(store, "app_r", "ep_again", later, clock.now())
     assert third is not None and third["since"] == earlier
@@ -196,7 +201,7 @@ async def test_deleting_the_endpoint_ends_its_redelivery(gateway: Gateway, tenan
     assert (await gateway.data(delete, {"id": endpoint_id}, token=tenant.app_token))["deleteWebhookEndpoint"] == {
         "userErrors": []
     }
-    assert await redeliveries.of_endpoint(store, endpoint_id) is None
+    assert await _walk_of(store, endpoint_id) is None
 
 
 async def test_a_redelivery_record_this_version_does_not_understand_is_skipped(
