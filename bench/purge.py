@@ -126,10 +126,7 @@ async def _retention(store: Store, size: int) -> list[str]:
     after = await _under_writer(store, lambda: _housekeeping_until_done(store))
     if await outbox.events(store).count_documents({"occurredAt": {"$lt": cutoff}}):
         raise SystemExit("housekeeping left change events past retention")
-    return [
-        _row(f"retention, {size:,} events past it", "one command", before),
-        _row(f"retention, {size:,} events past it", "housekeeping", after),
-    ]
+    return _both_ways(f"retention, {size:,} events past it", before, after)
 
 
 async def _erasure(store: Store, size: int) -> list[str]:
@@ -143,10 +140,7 @@ async def _erasure(store: Store, size: int) -> list[str]:
     after = await _under_writer(store, lambda: _housekeeping_until_done(store))
     if await store.history.count_documents({"appId": "app_h"}):
         raise SystemExit("housekeeping left an erased user's history")
-    return [
-        _row(f"an erased user's {size:,} events", "one command", before),
-        _row(f"an erased user's {size:,} events", "housekeeping", after),
-    ]
+    return _both_ways(f"an erased user's {size:,} events", before, after)
 
 
 async def _tombstones(store: Store, size: int) -> list[str]:
@@ -164,10 +158,7 @@ async def _tombstones(store: Store, size: int) -> list[str]:
     after = await _under_writer(store, lambda: _housekeeping_until_done(store))
     if await store.users.count_documents({"appId": "app_t"}):
         raise SystemExit("housekeeping left an erased user's tombstones")
-    return [
-        _row(f"an erased user's {size:,} tombstones", "one command", before),
-        _row(f"an erased user's {size:,} tombstones", "housekeeping", after),
-    ]
+    return _both_ways(f"an erased user's {size:,} tombstones", before, after)
 
 
 async def _merge(store: Store, size: int) -> list[str]:
@@ -187,10 +178,7 @@ async def _merge(store: Store, size: int) -> list[str]:
     after = await _under_writer(store, lambda: _housekeeping_until_done(store))
     if await store.history.count_documents({"appId": "app_m", "userId": f"new_source_{size}"}):
         raise SystemExit("housekeeping left a merged user's history behind")
-    return [
-        _row(f"a merged user's {size:,} events, moved", "one command", before),
-        _row(f"a merged user's {size:,} events, moved", "housekeeping", after),
-    ]
+    return _both_ways(f"a merged user's {size:,} events, moved", before, after)
 
 
 def _deliveries(endpoint_id: str, count: int) -> list[dict[str, Any]]:
@@ -227,10 +215,12 @@ async def _redelivery(store: Store, size: int) -> list[str]:
     left = {"endpointId": endpoint_id, "status": {"$ne": webhooks.PENDING}}
     if await webhooks.deliveries(store).count_documents(left):
         raise SystemExit("housekeeping left deliveries of a redelivery behind")
-    return [
-        _row(f"an endpoint's {size:,} deliveries, redelivered", "one command", before),
-        _row(f"an endpoint's {size:,} deliveries, redelivered", "housekeeping", after),
-    ]
+    return _both_ways(f"an endpoint's {size:,} deliveries, redelivered", before, after)
+
+
+def _both_ways(what: str, before: tuple[float, float, float], after: tuple[float, float, float]) -> list[str]:
+    """The rows of one case: one command, then housekeeping."""
+    return [_row(what, "one command", before), _row(what, "housekeeping", after)]
 
 
 def _row(what: str, how: str, measured: tuple[float, float, float]) -> str:
