@@ -182,6 +182,7 @@ def serve(
             port=port,
             log_level=log_level,
             log_config=None,  # keep the JSON handler configured above
+            access_log=False,  # Observe logs every request, with its id; uvicorn's line would repeat it
             lifespan="on",
             # On SIGTERM stop accepting, let in-flight requests finish (bounded), then close the store.
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from starlette.requests import Request
@@ -22,63 +23,78 @@ HistoryKey = tuple[str, int, str | None]
 HistoryPage = tuple[list[Document], bool]
 
 
-@dataclass(slots=True)
 class Loaders:
-    """Batch look-ups that a list could repeat; created fresh for every request."""
+    """Batch look-ups that a list could repeat, for one request. Each DataLoader is made on
+    first use: most requests use one of them or none."""
 
-    user_by_id: DataLoader[str, Document | None]
-    installations_by_user_id: DataLoader[str, list[Document]]
-    installation_by_push_registration_id: DataLoader[str, Document | None]
-    categories_by_app: DataLoader[str, list[Document]]  # preference categories, by app id
-    history_pages: DataLoader[HistoryKey, HistoryPage]
-    redelivery_by_endpoint_id: DataLoader[str, Document | None]  # a webhook redelivery still running
+    def __init__(self, store: Store, app_id: str | None) -> None:
+        self.store = store
+        self.app_id = app_id
 
+    @cached_property
+    def user_by_id(self) -> DataLoader[str, Document | None]:
+        async def load(ids: list[str]) -> list[Document | None]:
+            if self.app_id is None:
+                return [None] * len(ids)
+            return await users.find_users_by_ids(self.store, self.app_id, ids)
 
-def build_loaders(store: Store, app_id: str | None) -> Loaders:
-    async def load_users(ids: list[str]) -> list[Document | None]:
-        if app_id is None:
-            return [None] * len(ids)
-        return await users.find_users_by_ids(store, app_id, ids)
+        return DataLoader(load_fn=load)
 
-    async def load_installations(user_ids: list[str]) -> list[list[Document]]:
-        if app_id is None:
-            return [[] for _ in user_ids]
-        return await installations.find_by_user_ids(store, app_id, user_ids)
+    @cached_property
+    def installations_by_user_id(self) -> DataLoader[str, list[Document]]:
+        async def load(user_ids: list[str]) -> list[list[Document]]:
+            if self.app_id is None:
+                return [[] for _ in user_ids]
+            return await installations.find_by_user_ids(self.store, self.app_id, user_ids)
 
-    async def load_installations_by_registration(registrations: list[str]) -> list[Document | None]:
-        if app_id is None:
-            return [None] * len(registrations)
-        return await installations.find_by_push_registration_ids(store, app_id, registrations)
+        return DataLoader(load_fn=load)
 
-    async def load_categories(app_ids: list[str]) -> list[list[Document]]:
-        return await categories.categories_of_apps(store, app_ids)
+    @cached_property
+    def installation_by_push_registration_id(self) -> DataLoader[str, Document | None]:
+        async def load(registrations: list[str]) -> list[Document | None]:
+            if self.app_id is None:
+                return [None] * len(registrations)
+            return await installations.find_by_push_registration_ids(self.store, self.app_id, registrations)
 
-    async def load_history(keys: list[HistoryKey]) -> list[HistoryPage]:
-        if app_id is None:
-            return [([], False) for _ in keys]
-        # One round trip per distinct (first, after); a list of users asks with one of them.
-        found: dict[HistoryKey, HistoryPage] = {}
-        for first, after in dict.fromkeys((key[1], key[2]) for key in keys):
-            user_ids = [key[0] for key in keys if key[1:] == (first, after)]
-            for user_id, page in zip(user_ids, await history.pages(store, app_id, user_ids, first, after), strict=True):
-                found[(user_id, first, after)] = page
-        return [found[key] for key in keys]
+        return DataLoader(load_fn=load)
 
-    async def load_redeliveries(endpoint_ids: list[str]) -> list[Document | None]:
-        if app_id is None:
-            return [None] * len(endpoint_ids)
-        return await webhooks.running_redeliveries(store, app_id, endpoint_ids)
+    @cached_property
+    def categories_by_app(self) -> DataLoader[str, list[Document]]:
+        """Preference categories, by app id."""
 
-    return Loaders(
-        user_by_id=DataLoader(load_fn=load_users),
-        installations_by_user_id=DataLoader(load_fn=load_installations),
-        installation_by_push_registration_id=DataLoader(load_fn=load_installations_by_registration),
-        categories_by_app=DataLoader(load_fn=load_categories),
+        async def load(app_ids: list[str]) -> list[list[Document]]:
+            return await categories.categories_of_apps(self.store, app_ids)
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def history_pages(self) -> DataLoader[HistoryKey, HistoryPage]:
+        async def load(keys: list[HistoryKey]) -> list[HistoryPage]:
+            if self.app_id is None:
+                return [([], False) for _ in keys]
+            # One round trip per distinct (first, after); a list of users asks with one of them.
+            found: dict[HistoryKey, HistoryPage] = {}
+            for first, after in dict.fromkeys((key[1], key[2]) for key in keys):
+                user_ids = [key[0] for key in keys if key[1:] == (first, after)]
+                pages = await history.pages(self.store, self.app_id, user_ids, first, after)
+                for user_id, page in zip(user_ids, pages, strict=True):
+                    found[(user_id, first, after)] = page
+            return [found[key] for key in keys]
+
         # A page of users is at most 100; a bound keeps one aggregate's $unionWith branches
         # well under MongoDB's 1,000 pipeline stages when aliases list more users.
-        history_pages=DataLoader(load_fn=load_history, max_batch_size=100),
-        redelivery_by_endpoint_id=DataLoader(load_fn=load_redeliveries),
-    )
+        return DataLoader(load_fn=load, max_batch_size=100)
+
+    @cached_property
+    def redelivery_by_endpoint_id(self) -> DataLoader[str, Document | None]:
+        """A webhook endpoint's redelivery still running."""
+
+        async def load(endpoint_ids: list[str]) -> list[Document | None]:
+            if self.app_id is None:
+                return [None] * len(endpoint_ids)
+            return await webhooks.running_redeliveries(self.store, self.app_id, endpoint_ids)
+
+        return DataLoader(load_fn=load)
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ from app.domain import users
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.events import USER_DELETED, USER_MERGED, global_user_id
 from app.graphql.access import Info, names_caller, owned_user
-from app.graphql.context import Context, build_loaders
+from app.graphql.context import Context, Loaders
 from app.graphql.errors import ClientError
 from app.graphql.ids import decode_any
 from app.graphql.inputs.refs import UserRef
@@ -173,7 +173,7 @@ async def _changes(context: Context, connection: Connection, app_id: str, user_i
             if entry["type"] == USER_DELETED:
                 yield UserChange(type=entry["type"], user=None)
                 return
-            context.loaders = build_loaders(context.store, app_id)  # fresh reads for every change
+            context.loaders = Loaders(context.store, app_id)  # fresh reads for every change
             fresh = await context.loaders.user_by_id.load(_raw_id(watched))
             yield UserChange(type=entry["type"], user=User.of(fresh) if fresh else None)
 

@@ -38,8 +38,7 @@ class Authentication:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.setdefault("state", {})
         request_id = state.get("request_id")
-        params = QueryParams(scope.get("query_string", b""))
-        if scope["method"] == "GET" and "query" not in params and "extensions" not in params:
+        if scope["method"] == "GET" and _names_no_operation(scope):
             if not self.graphiql:  # switched off (production)
                 await send_error(send, 404, "Not Found", code="NOT_FOUND", request_id=request_id)
                 return
@@ -70,3 +69,9 @@ class Authentication:
             await send_error(send, 500, MASKED_MESSAGE, code="INTERNAL_SERVER_ERROR", request_id=request_id)
             return
         await self.app(scope, receive, send)
+
+
+def _names_no_operation(scope: Scope) -> bool:
+    """A GET with neither ``query`` nor ``extensions``: a browser asking for GraphiQL."""
+    params = QueryParams(scope.get("query_string", b""))
+    return "query" not in params and "extensions" not in params

@@ -22,7 +22,7 @@ from app.auth.principal import Principal
 from app.auth.principal import Scope as Role
 from app.config import Settings
 from app.crypto import SecretBox
-from app.graphql.context import Context, build_loaders
+from app.graphql.context import Context, Loaders
 from app.graphql.errors import ClientError
 from app.graphql.execution import HTTP_OPERATIONS, OperationRunner
 from app.graphql.limits.guards import OPERATION_NAME_REQUIRED
@@ -234,6 +234,6 @@ class GraphQLView(GraphQL[Context, None]):
             box=self.box,
             principal=principal,
             request_id=request.state.request_id,
-            loaders=build_loaders(self.store, principal.app_id),
+            loaders=Loaders(self.store, principal.app_id),
             wake_dispatcher=self.wake_dispatcher,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # GraphiQL's page runs an inline bootstrap script and inline styles; everything else it
@@ -27,6 +26,7 @@ class SecurityHeaders:
         }
         if hsts:  # only behind TLS, i.e. in production
             self.headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        self.raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,9 +35,12 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    headers.setdefault(name, value)
+                # One pass over what the response set (ASGI header names are lower-case); a
+                # header the response chose itself is kept.
+                raw = list(message.get("headers", ()))
+                chosen = {name for name, _ in raw}
+                raw.extend(pair for pair in self.raw if pair[0] not in chosen)
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -93,10 +93,7 @@ class Observe:
             },
         )
         if self.metrics is not None:
-            self.metrics.requests.labels(operation, str(status)).inc()
-            self.metrics.request_seconds.labels(operation).observe(seconds)
-            for code in codes:
-                self.metrics.errors.labels(code).inc()
+            self.metrics.observe_request(operation, status, seconds, codes)
 
 
 def _route_label(scope: Scope) -> str:

@@ -22,7 +22,7 @@ from app.auth.rechecks import CredentialRechecks
 from app.auth.tokens import InvalidToken
 from app.config import Settings
 from app.crypto import SecretBox
-from app.graphql.context import Context, build_loaders
+from app.graphql.context import Context, Loaders
 from app.graphql.schema import Schema
 from app.graphql.subscriptions import RECHECK_SECONDS, Connection, SocketContext, expiry_of
 from app.http.graphql_view import GraphQLView
@@ -101,7 +101,7 @@ class SubscriptionView(GraphQLView):
         loop = asyncio.get_running_loop()
         websocket.state.connection = Connection(principal, expiry_of(headers), headers, checked_at=loop.time())
         context.principal = principal
-        context.loaders = build_loaders(self.store, app_id)
+        context.loaders = Loaders(self.store, app_id)
 
     async def _count_failure(self, websocket: WebSocket) -> None:
         """A refused credential costs the address a token, as an HTTP 401 does."""
