@@ -49,6 +49,19 @@ def test_the_scale_benchmark_measures_every_shape() -> None:
     assert any(line.startswith("| gateway CPU ≤ 1 ms per cached simple read |") for line in targets), finished.stdout
 
 
+def test_the_calls_benchmark_counts_each_application_answering_alike() -> None:
+    finished = _run("bench.calls", "--users", "50", "--calls", "20", "--rounds", "2")
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    rows = [line.split(" | ") for line in finished.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row[0] for row in rows[1:]] == [
+        "| the gateway",
+        "| bare Strawberry (bench/bare_strawberry.py)",
+        "| minimal endpoint (bench/minimal.py)",
+    ], finished.stdout
+    counted = [float(row[1].replace(",", "")) for row in rows[1:]]
+    assert counted[0] > counted[2] > 0, finished.stdout  # the gateway does more than a bare endpoint
+
+
 def test_the_import_benchmark_imports_every_row() -> None:
     finished = _run("bench.import_rows", "--rows", "120")
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]

@@ -22,6 +22,7 @@ from app.graphql.mutations.installations import InstallationMutations
 from app.graphql.mutations.preferences import PreferenceMutations
 from app.graphql.mutations.users import UserMutations
 from app.graphql.mutations.webhooks import WebhookMutations
+from app.graphql.names import MemoizedNames
 from app.graphql.queries.apps import AppQueries
 from app.graphql.queries.attributes import AttributeQueries
 from app.graphql.queries.change_events import ChangeEventQueries
@@ -111,6 +112,7 @@ def build_schema(
         scalar_overrides=SCALAR_OVERRIDES,  # DateTime also takes epoch milliseconds
         config=StrawberryConfig(
             auto_camel_case=True,
+            name_converter=MemoizedNames(),
             disable_field_suggestions=not limits.field_suggestions,
             # Off by default: a batch would multiply every per-request limit.
             batching_config=({"max_operations": max_batch_operations} if max_batch_operations > 0 else None),
