@@ -39,7 +39,7 @@ class SecurityHeaders:
                 # header the response chose itself is kept.
                 raw = list(message.get("headers", ()))
                 chosen = {name for name, _ in raw}
-                raw.extend(pair for pair in self.raw if pair[0] not in chosen)
+                raw += [pair for pair in self.raw if pair[0] not in chosen]
                 message["headers"] = raw
             await send(message)
 
