@@ -169,6 +169,19 @@ class Settings(BaseSettings):
     anonymous_burst: int = Field(
         default=20, ge=1, description="Requests with only X-App-Id a client address may send at once, per app."
     )
+    end_user_limit_per_second: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "Requests per second of one end user (a user token's externalUserId, a session token's anonymous "
+            "user), beside the end users' shared bucket, so that one user cannot spend the others' budget; 0 "
+            "turns the limit off. Kept in each gateway process's memory, with no store round trip: behind N "
+            "processes one user may send up to N times this. Over it: HTTP 429."
+        ),
+    )
+    end_user_burst: int = Field(
+        default=30, ge=1, description="Requests one end user may send at once, per gateway process."
+    )
     # Failed authentications per client address (ASGI `client` host); 0 turns the limit off.
     auth_failure_limit_per_minute: int = Field(
         default=60,

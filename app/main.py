@@ -36,6 +36,7 @@ from app.http.headers import SecurityHeaders
 from app.http.idempotency import Idempotency
 from app.http.idempotency_hook import IdempotencyHook
 from app.http.json_errors import JsonErrorBodies
+from app.http.local_buckets import LocalBuckets
 from app.http.observe import Observe
 from app.http.rate_limit import AppRateLimit, RateLimiter
 from app.http.slow_clients import BodyReadTimeout
@@ -132,8 +133,21 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
                 if settings.auth_failure_limit_per_minute > 0
                 else None
             )
+            # One end user's own bucket, in this process's memory: no round trip per request.
+            end_users = (
+                LocalBuckets(settings.end_user_limit_per_second, settings.end_user_burst)
+                if settings.end_user_limit_per_second > 0
+                else None
+            )
             live.endpoint = SubscriptionView(
-                schema, settings, store, box, outbox_watch=polls, rate_limiter=limiter, auth_failures=auth_failures
+                schema,
+                settings,
+                store,
+                box,
+                outbox_watch=polls,
+                rate_limiter=limiter,
+                auth_failures=auth_failures,
+                end_users=end_users,
             )
             if dispatcher is not None:
                 delivering = asyncio.create_task(dispatcher.run())
@@ -151,7 +165,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             graphql.endpoint = GraphQLOverHttp(
                 AuthFailureLimit(
                     Authentication(
-                        AppRateLimit(IdempotencyHook(view, idempotent), limiter, anonymous),
+                        AppRateLimit(IdempotencyHook(view, idempotent), limiter, anonymous, end_users),
                         settings,
                         store,
                         box,

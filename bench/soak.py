@@ -182,7 +182,9 @@ async def setup(http: httpx.AsyncClient, data_dir: Path) -> Credentials:
 def start_server(port: int, data_dir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",  # the soak measures the gateway, not the limiter
+        # The soak measures the gateway, not the limiters.
+        "PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+        "PROFILE_GATEWAY_END_USER_LIMIT_PER_SECOND": "0",
         "PROFILE_GATEWAY_GRAPHIQL": "false",
     }
     command = ["-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]

@@ -1,5 +1,6 @@
 """Rate limits: a token bucket per key (an app's backend, an app's end users, an address without
-credentials, an address's failed authentications), in the store.
+credentials, an address's failed authentications), in the store; and one per end user, in each
+process's memory (app/http/local_buckets.py).
 
 The buckets live in the store (app/store/rate_limits.py), so N gateway replicas enforce
 one limit between them; each take is one round trip keyed by ``_id``. An empty bucket
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.auth.principal import Principal
 from app.auth.principal import Scope as AuthScope
 from app.http.errors import send_error
+from app.http.local_buckets import LocalBuckets
 from app.http.rate_lease import Leases
 from app.store import rate_limits
 from app.store.client import Store
@@ -143,6 +145,19 @@ def app_bucket(principal: Principal | None) -> str | None:
     return f"{principal.app_id}|end-users"
 
 
+def end_user_bucket(principal: Principal | None) -> str | None:
+    """One end user's own bucket: a user token's externalUserId, or a session token's anonymous
+    user, within the app. None for app tokens, X-App-Id alone and admin. Kept in memory only, so
+    the externalUserId is never written to the store as a key."""
+    if principal is None or principal.app_id is None:
+        return None
+    if principal.scope is AuthScope.USER:
+        return f"{principal.app_id}|user|{principal.external_user_id}"
+    if principal.scope is AuthScope.SESSION:
+        return f"{principal.app_id}|session|{principal.user_id}"
+    return None
+
+
 def address_bucket(principal: Principal | None, scope: Scope) -> str | None:
     """The bucket a request with only X-App-Id also spends: its app's and client address's
     (one address registering installations without end cannot drain the end users' bucket).
@@ -155,13 +170,21 @@ def address_bucket(principal: Principal | None, scope: Scope) -> str | None:
 
 class AppRateLimit:
     """ASGI middleware: one token per request from the principal's app bucket (429 when none is
-    left), and for a caller with only X-App-Id one from its address's bucket first. Runs after
-    authentication, which leaves the principal in the scope state."""
+    left); before it, for a caller with only X-App-Id one from its address's bucket, and for an
+    end user one from that user's own bucket (so one user cannot spend the others' budget).
+    Runs after authentication, which leaves the principal in the scope state."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter | None, anonymous: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: RateLimiter | None,
+        anonymous: RateLimiter | None = None,
+        end_users: LocalBuckets | None = None,
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.anonymous = anonymous
+        self.end_users = end_users
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
@@ -170,6 +193,11 @@ class AppRateLimit:
             wait = await self.anonymous.acquire(address)
             if wait is not None:
                 await _refuse(send, state, "too many requests without credentials from this address", wait)
+                return
+        if self.end_users is not None and (user := end_user_bucket(principal)) is not None:
+            wait = self.end_users.acquire(user)  # from memory: no round trip
+            if wait is not None:
+                await _refuse(send, state, "too many requests from this user", wait)
                 return
         bucket = app_bucket(principal)
         if self.limiter is not None and bucket is not None:

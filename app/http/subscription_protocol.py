@@ -27,10 +27,12 @@ from strawberry.utils.operation import get_operation_type
 
 from app.graphql.context import Context
 from app.http.auth_failure_limit import ADDRESS_LIMITED
-from app.http.rate_limit import RateLimiter, app_bucket, client_address
+from app.http.local_buckets import LocalBuckets
+from app.http.rate_limit import RateLimiter, app_bucket, client_address, end_user_bucket
 
 CLOSE_FORBIDDEN = 4403
 APP_LIMITED = "rate limit exceeded for this app; retry later"
+USER_LIMITED = "too many requests from this user; retry later"
 SUBSCRIPTIONS_ONLY = "this socket carries subscriptions; send queries and mutations over HTTP (POST /graphql)"
 
 
@@ -51,6 +53,14 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_connection_init(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        end_users: LocalBuckets | None = getattr(self.view, "end_users", None)
+        user = end_user_bucket(self.context.principal)
+        if self.connection_acknowledged and end_users is not None and user is not None:
+            wait = end_users.acquire(user)
+            if wait is not None:
+                retry_after = int(RateLimiter.retry_after_header(wait))
+                await self._refuse(message, USER_LIMITED, {"code": "RATE_LIMITED", "retryAfter": retry_after})
+                return
         limiter: RateLimiter | None = getattr(self.view, "rate_limiter", None)
         bucket = app_bucket(self.context.principal)
         if self.connection_acknowledged and limiter is not None and bucket is not None:

@@ -26,6 +26,7 @@ from app.graphql.context import Context, Loaders
 from app.graphql.schema import Schema
 from app.graphql.subscriptions import RECHECK_SECONDS, Connection, SocketContext, expiry_of
 from app.http.graphql_view import GraphQLView
+from app.http.local_buckets import LocalBuckets
 from app.http.rate_limit import RateLimiter, client_address
 from app.http.subscription_protocol import LimitedTransportWS
 from app.store.client import Store
@@ -47,6 +48,7 @@ class SubscriptionView(GraphQLView):
         outbox_watch: OutboxWatch,
         rate_limiter: RateLimiter | None = None,
         auth_failures: RateLimiter | None = None,
+        end_users: LocalBuckets | None = None,
     ) -> None:
         """The limiters are the ones HTTP uses (None: off), so both paths share one budget;
         ``outbox_watch`` gives every subscription of the process its app's shared polls."""
@@ -57,6 +59,7 @@ class SubscriptionView(GraphQLView):
         self.connections_per_app: dict[str, int] = {}
         self.rate_limiter = rate_limiter
         self.auth_failures = auth_failures
+        self.end_users = end_users
         self.connection_init_wait_timeout = timedelta(seconds=settings.subscription_init_timeout_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -6,7 +6,12 @@ request of an app drew on one bucket, so anyone holding the app id could send re
 only X-App-Id (or with the session tokens those return) until the app's own backend got 429 for
 every call. Now the app's backend (app tokens) and its end users (user and session tokens,
 X-App-Id alone) have a bucket each, and requests with only X-App-Id also spend a bucket of their
-client address."""
+client address.
+
+The next attack: one end user (a user token taken out of the app, or a session token) sending as
+fast as it can spent the end users' shared bucket alone, and every other user of the app got 429.
+Now each end user also spends a bucket of its own, kept in each process's memory, before the
+shared one."""
 
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ from tests.identity_ops import SAVE, session_headers
 ME = "query { me { id } }"
 APP_BURST = 3  # tokens of each app bucket; no token comes back during a test
 ANONYMOUS_BURST = 2
+SHARED_BURST = 10  # the end users' shared bucket of the per-user tests
+USER_BURST = 3  # one end user's own bucket
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +114,57 @@ async def test_limits_per_app_stay_apart(limited: Starlette, admin_token: str) -
             assert (await _register(client, first, f"apart-{number}")).status_code == 200
         assert (await _register(client, first, "apart-over")).status_code == 429
         assert (await _register(client, second, "apart-other-app")).status_code == 200
+
+
+@pytest.fixture(scope="module")
+async def per_user(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Starlette]:
+    limited = settings.model_copy(
+        update={
+            "data_dir": tmp_path_factory.mktemp("per-user"),
+            "rate_limit_per_second": 0.01,
+            "rate_limit_burst": SHARED_BURST,
+            "rate_limit_lease": 1,
+            "end_user_limit_per_second": 0.01,
+            "end_user_burst": USER_BURST,
+        }
+    )
+    application = create_app(limited)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _flood(client: httpx.AsyncClient, headers: dict[str, str], requests: int) -> list[httpx.Response]:
+    return await asyncio.gather(
+        *(client.post("/graphql", json={"query": ME}, headers=headers) for _ in range(requests))
+    )
+
+
+async def test_one_user_token_cannot_spend_the_other_end_users_budget(per_user: Starlette, admin_token: str) -> None:
+    tenant = await _tenant(per_user, admin_token)
+    async with from_address(per_user, "10.4.0.1") as client:
+        flood = await _flood(client, {"authorization": f"Bearer {tenant.user_token('greedy')}"}, 12)
+        assert sorted(answer.status_code for answer in flood) == [200] * USER_BURST + [429] * (12 - USER_BURST)
+        refused = next(answer for answer in flood if answer.status_code == 429)
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert "from this user" in refused.json()["errors"][0]["message"]
+        assert int(refused.headers["retry-after"]) >= 1
+        # Another user of the app, from the same address, still gets through: the refused
+        # requests spent nothing of the shared bucket.
+        for number in range(SHARED_BURST - USER_BURST):
+            other = await Gateway(client).post(ME, token=tenant.user_token(f"other-{number}"))
+            assert other.status_code == 200, other.text
+        assert (await Gateway(client).post(ME, token=tenant.user_token("one-too-many"))).status_code == 429
+
+
+async def test_one_session_cannot_spend_the_other_end_users_budget(per_user: Starlette, admin_token: str) -> None:
+    tenant = await _tenant(per_user, admin_token)
+    async with from_address(per_user, "10.5.0.1") as client:
+        first = await _register(client, tenant, "session-one")
+        second = await _register(client, tenant, "session-two")
+        tokens = [answer.json()["data"]["saveInstallation"]["sessionToken"] for answer in (first, second)]
+        flood = await _flood(client, session_headers(tokens[0]), 12)
+        assert sorted(answer.status_code for answer in flood) == [200] * USER_BURST + [429] * (12 - USER_BURST)
+        assert (await Gateway(client).post(ME, headers=session_headers(tokens[1]))).status_code == 200
+        # The app's backend has its own bucket and no per-user one.
+        for _ in range(USER_BURST + 1):
+            assert (await Gateway(client).post(ME, token=tenant.app_token)).status_code == 200

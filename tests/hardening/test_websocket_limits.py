@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection
 
 from app.config import Settings
 from app.http.auth_failure_limit import ADDRESS_LIMITED
+from app.http.subscription_protocol import USER_LIMITED
 from app.main import create_app
 from tests.commands import CommandLog
 from tests.hardening.test_auth_failure_limit import BURST, ME, tenant_of, unknown_key_token
@@ -30,6 +31,7 @@ from tests.helpers import Gateway, Tenant
 from tests.serving import served_on_loopback
 
 RATE_BURST = 3  # requests an app may send at once; no token comes back during a test
+USER_BURST = 2  # requests one end user may send at once
 PROBE_SECONDS = 5.0  # generous on a shared machine: without a bound the probe would wait on the handshakes
 INIT_TIMEOUT = 1.0
 WATCH = "subscription { userChanges { type } }"
@@ -51,6 +53,9 @@ async def limited_app(
             "auth_failure_burst": BURST,
             "rate_limit_per_second": 0.01,
             "rate_limit_burst": RATE_BURST,
+            "rate_limit_lease": 1,
+            "end_user_limit_per_second": 0.01,
+            "end_user_burst": USER_BURST,
             "subscription_init_timeout_seconds": INIT_TIMEOUT,
         }
     )
@@ -161,6 +166,32 @@ async def test_every_subscribe_spends_the_apps_rate(limited_app: Starlette, base
         # The subscriptions spent the budget HTTP requests of the app draw on.
         async with http_from(base_url, "127.0.0.6") as http:
             assert_json_error(await http.post(ME, token=tenant.app_token), 429, "RATE_LIMITED")
+    finally:
+        await socket.close()
+
+
+async def test_one_end_users_subscribes_cannot_spend_the_other_end_users_budget(
+    limited_app: Starlette, base_url: str, admin_token: str
+) -> None:
+    tenant: Tenant = await tenant_of(limited_app, admin_token)
+    socket = await connect_from(base_url, "127.0.0.9", bearer(tenant.user_token("greedy")))
+    try:
+        assert (await receive(socket))["type"] == "connection_ack"
+        for number in range(RATE_BURST):
+            payload = {"query": WATCH}
+            await socket.send(json.dumps({"id": str(number), "type": "subscribe", "payload": payload}))
+        answers: dict[str, list[dict[str, Any]]] = {}
+        last = str(RATE_BURST - 1)
+        while len(answers.get(last, [])) == 0:
+            message = await receive(socket)
+            answers.setdefault(message["id"], []).append(message)
+        refused = answers[last][0]
+        assert refused["type"] == "error", refused
+        assert refused["payload"][0]["message"] == USER_LIMITED
+        assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # The end users' shared bucket kept a token for another user.
+        async with http_from(base_url, "127.0.0.10") as http:
+            assert (await http.post(ME, token=tenant.user_token("patient"))).status_code == 200
     finally:
         await socket.close()
 
