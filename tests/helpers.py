@@ -127,3 +127,13 @@ async def unreachable_store(timeout_ms: int = 200) -> AsyncIterator[Store]:
         for _ in range(5):
             await asyncio.sleep(0.05)
             collect_dropped_sockets()
+
+
+class FakeClock:
+    """A monotonic clock a test moves by hand (``clock.now += seconds``)."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now

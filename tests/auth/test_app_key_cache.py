@@ -18,20 +18,12 @@ from app.domain import definitions
 from app.store.client import Store
 from app.store.ttl_cache import MISSING, TtlCache
 from tests.commands import CommandLog
-from tests.helpers import Gateway, Tenant
+from tests.helpers import FakeClock, Gateway, Tenant
 from tests.identity_ops import register_anonymous
 
 REVOKE = "mutation($a: ID!, $k: ID!) { revokeAppKey(appId: $a, keyId: $k) { userErrors { code } } }"
 ME_APP = "query { users(first: 1) { nodes { id } } }"
 DELAY = 0.5
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _replica(store: Store, seconds: float = DELAY) -> Store:
@@ -123,7 +115,7 @@ async def test_an_unknown_app_id_is_remembered_briefly(
 
 
 def test_misses_expire_sooner_than_hits() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     cache: TtlCache[str] = TtlCache(5.0, 8, negative_seconds=1.0, clock=clock)
     cache.put("known", "secret", cache.generation())
     cache.put("unknown", None, cache.generation())

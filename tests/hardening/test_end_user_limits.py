@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -36,20 +37,21 @@ SHARED_BURST = 10  # the end users' shared bucket of the per-user tests
 USER_BURST = 3  # one end user's own bucket
 
 
+@contextlib.asynccontextmanager
+async def _started(settings: Settings, data_dir: Path, **limits: float) -> AsyncIterator[Starlette]:
+    """A gateway whose shared buckets take one token per request and refill too slowly to matter
+    during a test, with ``limits`` on top."""
+    update = {"data_dir": data_dir, "rate_limit_per_second": 0.01, "rate_limit_lease": 1, **limits}
+    application = create_app(settings.model_copy(update=update))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
 @pytest.fixture(scope="module")
 async def limited(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Starlette]:
-    limited = settings.model_copy(
-        update={
-            "data_dir": tmp_path_factory.mktemp("end-users"),
-            "rate_limit_per_second": 0.01,
-            "rate_limit_burst": APP_BURST,
-            "rate_limit_lease": 1,
-            "anonymous_limit_per_minute": 1,
-            "anonymous_burst": ANONYMOUS_BURST,
-        }
-    )
-    application = create_app(limited)
-    async with application.router.lifespan_context(application):
+    data_dir = tmp_path_factory.mktemp("end-users")
+    limits = {"rate_limit_burst": APP_BURST, "anonymous_limit_per_minute": 1, "anonymous_burst": ANONYMOUS_BURST}
+    async with _started(settings, data_dir, **limits) as application:
         yield application
 
 
@@ -118,18 +120,9 @@ async def test_limits_per_app_stay_apart(limited: Starlette, admin_token: str) -
 
 @pytest.fixture(scope="module")
 async def per_user(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Starlette]:
-    limited = settings.model_copy(
-        update={
-            "data_dir": tmp_path_factory.mktemp("per-user"),
-            "rate_limit_per_second": 0.01,
-            "rate_limit_burst": SHARED_BURST,
-            "rate_limit_lease": 1,
-            "end_user_limit_per_second": 0.01,
-            "end_user_burst": USER_BURST,
-        }
-    )
-    application = create_app(limited)
-    async with application.router.lifespan_context(application):
+    data_dir = tmp_path_factory.mktemp("per-user")
+    limits = {"rate_limit_burst": SHARED_BURST, "end_user_limit_per_second": 0.01, "end_user_burst": USER_BURST}
+    async with _started(settings, data_dir, **limits) as application:
         yield application
 
 

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from app.http.local_buckets import LocalBuckets
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import FakeClock
 
 
 def test_a_key_spends_its_burst_then_waits_for_the_rate() -> None:
-    clock = Clock()
+    clock = FakeClock()
     buckets = LocalBuckets(rate_per_second=2, burst=3, clock=clock)
     assert [buckets.acquire("user") for _ in range(3)] == [None, None, None]
     assert buckets.acquire("user") == pytest.approx(0.5)
@@ -28,7 +21,7 @@ def test_a_key_spends_its_burst_then_waits_for_the_rate() -> None:
 
 
 def test_an_idle_key_refills_up_to_its_burst_only() -> None:
-    clock = Clock()
+    clock = FakeClock()
     buckets = LocalBuckets(rate_per_second=1, burst=2, clock=clock)
     buckets.acquire("user")
     clock.now += 3600
@@ -36,7 +29,7 @@ def test_an_idle_key_refills_up_to_its_burst_only() -> None:
 
 
 def test_memory_is_bounded_by_the_least_recently_used_key() -> None:
-    clock = Clock()
+    clock = FakeClock()
     buckets = LocalBuckets(rate_per_second=0.001, burst=1, clock=clock, max_keys=2)
     assert buckets.acquire("first") is None
     assert buckets.acquire("second") is None

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from app.http.rate_lease import LEASE_SECONDS, Leases
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import FakeClock
 
 
 def test_a_quiet_key_takes_one_token_at_a_time() -> None:
