@@ -49,7 +49,11 @@ class GraphQLOverHttp:
             )
             return
         scope = dict(scope)
-        scope["headers"] = [_normalised(name, value) for name, value in scope["headers"]]
+        content_type = headers.get(b"content-type")
+        if content_type is not None and _normalised(content_type) != content_type:
+            scope["headers"] = [
+                (name, _normalised(value) if name == b"content-type" else value) for name, value in scope["headers"]
+            ]
         if scope["method"] == "GET":
             scope["query_string"] = _without_empty_parameters(scope.get("query_string", b""))
         operation = scope["method"] == "POST" or any(
@@ -89,13 +93,10 @@ class GraphQLOverHttp:
         await self.app(scope, receive, uncacheable_send)
 
 
-def _normalised(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+def _normalised(content_type: bytes) -> bytes:
     """Content-Type's media type lower-cased (its parameters kept as sent)."""
-    if name != b"content-type":
-        return name, value
-    text = value.decode("latin-1")
-    bare, separator, parameters = text.partition(";")
-    return name, (media_type(bare) + separator + parameters).encode("latin-1")
+    bare, separator, parameters = content_type.decode("latin-1").partition(";")
+    return (media_type(bare) + separator + parameters).encode("latin-1")
 
 
 def _without_empty_parameters(query_string: bytes) -> bytes:

@@ -186,25 +186,33 @@ class GraphQLView(GraphQL[Context, None]):
         return result
 
     async def get_sub_response(self, request: Request | Any) -> Response:
-        sub_response = await super().get_sub_response(request)
-        sub_response.headers["content-type"] = request.scope.get("state", {}).get("media_type", APPLICATION_JSON)
+        """What resolvers may set on the answer (status, headers); its media type is the one
+        negotiated (GraphQLOverHttp). Strawberry's own builds the same through header edits."""
+        sub_response = Response()
+        sub_response.status_code = None  # type: ignore[assignment]  # unset, as Strawberry's
+        sub_response.raw_headers = []  # not the empty body's content-length
+        sub_response.media_type = request.scope.get("state", {}).get("media_type", APPLICATION_JSON)
         return sub_response
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
         """With application/graphql-response+json, a request error (nothing was executed) is a
-        4xx without a `data` entry; legacy application/json keeps 200 and `"data": null`."""
-        negotiated = sub_response.headers.get("content-type", APPLICATION_JSON)
-        del sub_response.headers["content-type"]  # Strawberry would append it to its own
+        4xx without a `data` entry; legacy application/json keeps 200 and `"data": null`. The
+        response is Strawberry's (its body, the sub-response's status, headers and background)
+        built in one step."""
+        negotiated = sub_response.media_type or APPLICATION_JSON
         if negotiated == GRAPHQL_RESPONSE_JSON and isinstance(response_data, dict):
             status = request_error_status(response_data)
             if status is not None:
                 response_data = {key: value for key, value in response_data.items() if key != "data"}  # type: ignore[assignment]
                 if not sub_response.status_code or sub_response.status_code < 400:
                     sub_response.status_code = status
-        response = super().create_response(response_data, sub_response)
-        response.headers["content-type"] = negotiated
+        response = Response(
+            self.encode_json(response_data), status_code=sub_response.status_code or 200, media_type=negotiated
+        )
+        response.raw_headers.extend(sub_response.raw_headers)
+        response.background = sub_response.background
         return response
 
     @property

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -22,9 +22,12 @@ MAX_OPERATION_NAME = 100
 
 
 def request_id_from(scope: Scope) -> str:
-    """The caller's X-Request-Id when it is well-formed, else a new one."""
-    given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-    return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+    """The caller's X-Request-Id when it is well-formed, else a new one (32 random hex digits)."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            return given if REQUEST_ID.match(given) else secrets.token_hex(16)
+    return secrets.token_hex(16)
 
 
 class Observe:
@@ -76,24 +79,31 @@ class Observe:
         codes = [str(code) for code in state.get("error_codes", ()) or ()]  # type: ignore[attr-defined]
         if status >= 400 and not codes:
             codes = [STATUS_CODES.get(status, "ERROR")]
-        principal = state.get("principal")
-        log.info(
-            "request",
-            extra={
-                "request_id": state.get("request_id"),
-                "method": scope["method"],
-                "path": scope["path"],  # never the query string: GET variables can be personal data
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "app_id": getattr(principal, "app_id", None),
-                "scope": str(getattr(principal, "scope", "")) or None,
-                "operation": operation,
-                "operation_name": _short(state.get("operation_name")),
-                "error_codes": codes or None,
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # the line's fields are not built when it is not written
+            _log_line(scope, state, status, seconds, operation, codes)
         if self.metrics is not None:
             self.metrics.observe_request(operation, status, seconds, codes)
+
+
+def _log_line(
+    scope: Scope, state: dict[str, object], status: int, seconds: float, operation: str, codes: list[str]
+) -> None:
+    principal = state.get("principal")
+    log.info(
+        "request",
+        extra={
+            "request_id": state.get("request_id"),
+            "method": scope["method"],
+            "path": scope["path"],  # never the query string: GET variables can be personal data
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "app_id": getattr(principal, "app_id", None),
+            "scope": str(getattr(principal, "scope", "")) or None,
+            "operation": operation,
+            "operation_name": _short(state.get("operation_name")),
+            "error_codes": codes or None,
+        },
+    )
 
 
 def _route_label(scope: Scope) -> str:
