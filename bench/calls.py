@@ -4,14 +4,14 @@
 
 CPU time on a shared virtual machine moves by up to 2x within an hour (bench/README.md), so a
 change of a few per cent in the gateway's own work cannot be seen in it. The number of Python
-function calls a request makes is the same in every run of the same code and libraries. This
-benchmark starts ``profile-gateway store`` with ``--users`` seeded users (as bench/scale.py does) and
+function calls a request makes moves by a handful between runs (the event loop's scheduling), not
+with the host's speed. This benchmark starts ``profile-gateway store`` with ``--users`` seeded users (as bench/scale.py does) and
 calls three ASGI applications in this process, without an HTTP server, each answering
 ``user(by: {id}) { id }`` with the same one look-up: the gateway (an app token whose key is
 cached), bench/bare_strawberry.py and bench/minimal.py. Per application it prints the Python
 calls per request (``cProfile``'s count, generators' and coroutines' resumptions included) and
 the CPU per request over ``--rounds`` alternating rounds, each with the gateway's divided by it.
-The first column moves only when code does; the second shows what the count costs today.
+The first column moves with the code; the second shows what the count costs today.
 """
 
 from __future__ import annotations
