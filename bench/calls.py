@@ -5,8 +5,9 @@
 CPU time on a shared virtual machine moves by up to 2x within an hour (bench/README.md), so a
 change of a few per cent in the gateway's own work cannot be seen in it. The number of Python
 function calls a request makes moves by a handful between runs (the event loop's scheduling), not
-with the host's speed. This benchmark starts ``profile-gateway store`` with ``--users`` seeded users (as bench/scale.py does) and
-calls three ASGI applications in this process, without an HTTP server, each answering
+with the host's speed. This benchmark starts ``profile-gateway store`` with ``--users`` seeded
+users (as bench/scale.py does) and calls three ASGI applications in this process, without an HTTP
+server, each answering
 ``user(by: {id}) { id }`` with the same one look-up: the gateway (an app token whose key is
 cached), bench/bare_strawberry.py and bench/minimal.py. Per application it prints the Python
 calls per request (``cProfile``'s count, generators' and coroutines' resumptions included) and
