@@ -168,6 +168,28 @@ def address_bucket(principal: Principal | None, scope: Scope) -> str | None:
     return None if address is None else f"{principal.app_id}|{address}"
 
 
+USER_LIMITED = "too many requests from this user"
+APP_LIMITED = "rate limit exceeded for this app"
+
+
+async def spend_request(
+    principal: Principal | None, limiter: RateLimiter | None, end_users: LocalBuckets | None
+) -> tuple[str, float] | None:
+    """Spend one request of ``principal``, over HTTP or a websocket: from its end user's own
+    bucket first (in memory, so a refused user spends nothing shared), then from its app's
+    bucket. The refusal's reason and seconds to wait, or None when allowed."""
+    if end_users is not None and (user := end_user_bucket(principal)) is not None:
+        wait = end_users.acquire(user)
+        if wait is not None:
+            return USER_LIMITED, wait
+    bucket = app_bucket(principal)
+    if limiter is not None and bucket is not None:
+        wait = await limiter.acquire(bucket)
+        if wait is not None:
+            return APP_LIMITED, wait
+    return None
+
+
 class AppRateLimit:
     """ASGI middleware: one token per request from the principal's app bucket (429 when none is
     left); before it, for a caller with only X-App-Id one from its address's bucket, and for an
@@ -194,17 +216,10 @@ class AppRateLimit:
             if wait is not None:
                 await _refuse(send, state, "too many requests without credentials from this address", wait)
                 return
-        if self.end_users is not None and (user := end_user_bucket(principal)) is not None:
-            wait = self.end_users.acquire(user)  # from memory: no round trip
-            if wait is not None:
-                await _refuse(send, state, "too many requests from this user", wait)
-                return
-        bucket = app_bucket(principal)
-        if self.limiter is not None and bucket is not None:
-            wait = await self.limiter.acquire(bucket)
-            if wait is not None:
-                await _refuse(send, state, "rate limit exceeded for this app", wait)
-                return
+        refusal = await spend_request(principal, self.limiter, self.end_users)
+        if refusal is not None:
+            await _refuse(send, state, *refusal)
+            return
         await self.app(scope, receive, send)
 
 

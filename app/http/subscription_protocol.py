@@ -26,13 +26,13 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
 from app.graphql.context import Context
+from app.http import rate_limit
 from app.http.auth_failure_limit import ADDRESS_LIMITED
 from app.http.local_buckets import LocalBuckets
-from app.http.rate_limit import RateLimiter, app_bucket, client_address, end_user_bucket
+from app.http.rate_limit import RateLimiter, client_address, spend_request
 
 CLOSE_FORBIDDEN = 4403
-APP_LIMITED = "rate limit exceeded for this app; retry later"
-USER_LIMITED = "too many requests from this user; retry later"
+USER_LIMITED = f"{rate_limit.USER_LIMITED}; retry later"  # as the HTTP refusal words it
 SUBSCRIPTIONS_ONLY = "this socket carries subscriptions; send queries and mutations over HTTP (POST /graphql)"
 
 
@@ -53,21 +53,15 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_connection_init(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        end_users: LocalBuckets | None = getattr(self.view, "end_users", None)
-        user = end_user_bucket(self.context.principal)
-        if self.connection_acknowledged and end_users is not None and user is not None:
-            wait = end_users.acquire(user)
-            if wait is not None:
+        if self.connection_acknowledged:
+            limiter: RateLimiter | None = getattr(self.view, "rate_limiter", None)
+            end_users: LocalBuckets | None = getattr(self.view, "end_users", None)
+            refusal = await spend_request(self.context.principal, limiter, end_users)
+            if refusal is not None:
+                reason, wait = refusal
                 retry_after = int(RateLimiter.retry_after_header(wait))
-                await self._refuse(message, USER_LIMITED, {"code": "RATE_LIMITED", "retryAfter": retry_after})
-                return
-        limiter: RateLimiter | None = getattr(self.view, "rate_limiter", None)
-        bucket = app_bucket(self.context.principal)
-        if self.connection_acknowledged and limiter is not None and bucket is not None:
-            wait = await limiter.acquire(bucket)
-            if wait is not None:
-                retry_after = int(RateLimiter.retry_after_header(wait))
-                await self._refuse(message, APP_LIMITED, {"code": "RATE_LIMITED", "retryAfter": retry_after})
+                extensions = {"code": "RATE_LIMITED", "retryAfter": retry_after}
+                await self._refuse(message, f"{reason}; retry later", extensions)
                 return
         if self.connection_acknowledged and self._operation_type(message) not in (None, OperationType.SUBSCRIPTION):
             await self._refuse(message, SUBSCRIPTIONS_ONLY, {"code": "BAD_REQUEST"})
