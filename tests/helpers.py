@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import gc
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from app.auth import tokens
 from app.domain import clock
 from app.domain.housekeeping import Housekeeping
 from app.store import purges
+from app.store import webhooks as webhook_store
 from app.store.client import Store, connect
 
 
@@ -137,3 +139,20 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def succeeded_deliveries(app_id: str, endpoint_id: str, occurred_at: Sequence[datetime]) -> list[dict[str, Any]]:
+    """Delivered webhook deliveries of one endpoint, written straight to the store: ``seq`` 1, 2, ...,
+    one per time of its event."""
+    return [
+        {
+            "_id": webhook_store.delivery_id(endpoint_id, seq),
+            "appId": app_id,
+            "endpointId": endpoint_id,
+            "seq": seq,
+            "status": "SUCCEEDED",
+            "attempts": 1,
+            "occurredAt": when,
+        }
+        for seq, when in enumerate(occurred_at, start=1)
+    ]

@@ -31,7 +31,7 @@ from tests.commands import CommandLog
 from tests.conftest import new_tenant
 from tests.events.test_dispatcher_cost import own_database
 from tests.events.test_webhooks import runtime
-from tests.helpers import Gateway, Tenant, assert_no_errors, purge_now
+from tests.helpers import Gateway, Tenant, assert_no_errors, purge_now, succeeded_deliveries
 from tests.identity_ops import MERGE, UPSERT
 
 __all__ = ["own_database", "runtime"]  # fixtures
@@ -41,17 +41,7 @@ NOW = timedelta(0)  # retention's first pass in the first round
 
 
 def _deliveries(endpoint_id: str, count: int, occurred_at: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "_id": webhook_store.delivery_id(endpoint_id, seq),
-            "appId": "app_h",
-            "endpointId": endpoint_id,
-            "seq": seq,
-            "status": "SUCCEEDED",
-            "occurredAt": occurred_at,
-        }
-        for seq in range(1, count + 1)
-    ]
+    return succeeded_deliveries("app_h", endpoint_id, [occurred_at] * count)
 
 
 def _entries(app_id: str, ages_in_days: list[float]) -> list[dict[str, Any]]:

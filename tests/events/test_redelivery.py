@@ -21,7 +21,7 @@ from app.store.redeliveries import REDELIVERY_BATCH
 from tests.commands import CommandLog
 from tests.events.test_housekeeping import Own, _served, own_database, runtime
 from tests.events.test_webhooks import create_endpoint
-from tests.helpers import Gateway, Tenant
+from tests.helpers import Gateway, Tenant, succeeded_deliveries
 
 __all__ = ["own_database", "runtime"]  # fixtures
 
@@ -37,19 +37,9 @@ SINCE = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def _deliveries(endpoint_id: str, old: int, recent: int) -> list[dict[str, Any]]:
-    """``old`` delivered before SINCE, then ``recent`` at or after it, all SUCCEEDED."""
-    return [
-        {
-            "_id": webhook_store.delivery_id(endpoint_id, seq),
-            "appId": "app_r",
-            "endpointId": endpoint_id,
-            "seq": seq,
-            "status": "SUCCEEDED",
-            "attempts": 1,
-            "occurredAt": SINCE + timedelta(minutes=seq - old - 1),
-        }
-        for seq in range(1, old + recent + 1)
-    ]
+    """``old`` delivered before SINCE, then ``recent`` at or after it."""
+    times = [SINCE + timedelta(minutes=seq - old - 1) for seq in range(1, old + recent + 1)]
+    return succeeded_deliveries("app_r", endpoint_id, times)
 
 
 async def _disabled_endpoint(gateway: Gateway, tenant: Tenant, url: str) -> str:
