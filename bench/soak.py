@@ -182,9 +182,11 @@ async def setup(http: httpx.AsyncClient, data_dir: Path) -> Credentials:
 def start_server(port: int, data_dir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        # The soak measures the gateway, not the limiters.
+        # The soak measures the gateway, not the limiters. Its simulated devices all send from
+        # 127.0.0.1, so the limit per client address of X-App-Id alone would refuse them as one.
         "PROFILE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
         "PROFILE_GATEWAY_END_USER_LIMIT_PER_SECOND": "0",
+        "PROFILE_GATEWAY_ANONYMOUS_LIMIT_PER_MINUTE": "0",
         "PROFILE_GATEWAY_GRAPHIQL": "false",
     }
     command = ["-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
