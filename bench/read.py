@@ -2,9 +2,10 @@
 
     python -m bench.read [--users 60] [--duration 8] [--concurrency 16]
 
-Starts the gateway (``profile-gateway serve``: one uvicorn worker, embedded store in a
-temporary directory), seeds an app with users, starts bench/minimal.py (Starlette +
-PyMongo) on the same store, checks that both answer the same JSON, then drives each
+Starts the embedded store as its own process (``profile-gateway store`` on a temporary data
+directory, so that neither endpoint hosts it), the gateway on it (``profile-gateway serve``: one
+uvicorn worker), seeds an app with users, starts bench/minimal.py (Starlette + PyMongo) on the
+same store, checks that both answer the same JSON, then drives each
 with concurrent httpx clients and prints requests/s, p50/p99 latency and the ratio
 gateway/minimal per scenario. ``--gateway-env NAME=VALUE`` sets gateway settings (e.g.
 ``PROFILE_GATEWAY_QUERY_CACHE_SIZE=0`` to measure without the parse/validation caches).
@@ -30,6 +31,7 @@ from typing import Any
 import httpx
 
 from app.auth import tokens
+from app.store.store_address import running_store_uri
 
 USER_FIELDS = (
     "id externalUserId type givenName emails tags createdAt version "
@@ -101,6 +103,16 @@ async def wait_until_up(url: str, seconds: float = 30) -> None:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.1)
+
+
+async def wait_for_store(data_dir: Path, process: subprocess.Popen[bytes], seconds: float = 60) -> str:
+    """The connection string the store process writes into its data directory once it serves."""
+    deadline = time.monotonic() + seconds
+    while (uri := running_store_uri(data_dir)) is None:
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit("the store process did not start")
+        await asyncio.sleep(0.1)
+    return uri
 
 
 async def graphql(client: httpx.AsyncClient, url: str, token: str, query: str, variables: dict[str, Any]) -> Any:
@@ -182,10 +194,9 @@ def summary(latencies: list[float], seconds: float) -> tuple[float, float, float
 
 async def run(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-read-"))
-    gateway_port, minimal_port, store_port = free_port(), free_port(), free_port()
+    gateway_port, minimal_port = free_port(), free_port()
     gateway_env = {
         **os.environ,
-        "PROFILE_GATEWAY_EMBEDDED_PORT": str(store_port),
         "PROFILE_GATEWAY_GRAPHIQL": "false",
         # The per-app rate limit would answer most of the load with 429s; the minimal
         # endpoint has none.
@@ -193,16 +204,15 @@ async def run(args: argparse.Namespace) -> None:
     }
     gateway_env.update(dict(item.split("=", 1) for item in args.gateway_env))
     gateway_env.pop("MONGODB_URI", None)
-    serve = ["-m", "app.cli", "serve", "--port", str(gateway_port), "--data-dir", str(data_dir)]
-    processes = [start([*serve, "--log-level", "warning"], gateway_env)]
+    processes = [start(["-m", "app.cli", "store", "--data-dir", str(data_dir)], gateway_env)]
     try:
+        store_uri = await wait_for_store(data_dir, processes[0])
+        serve = ["-m", "app.cli", "serve", "--port", str(gateway_port), "--data-dir", str(data_dir)]
+        processes.append(start([*serve, "--log-level", "warning"], gateway_env))
         gateway = f"http://127.0.0.1:{gateway_port}"
         await wait_until_up(f"{gateway}/readyz")
         token = await seed(gateway, data_dir, args.users)
-        minimal_env = {
-            **os.environ,
-            "BENCH_STORE_URI": f"mongodb://127.0.0.1:{store_port}/?directConnection=true",
-        }
+        minimal_env = {**os.environ, "BENCH_STORE_URI": store_uri}
         uvicorn = ["-m", "uvicorn", "bench.minimal:app", "--port", str(minimal_port)]
         processes.append(start([*uvicorn, "--log-level", "warning"], minimal_env))
         minimal = f"http://127.0.0.1:{minimal_port}"
@@ -247,9 +257,13 @@ async def run(args: argparse.Namespace) -> None:
             ratio = rates["gateway"] / rates["minimal"]
             print(f"{scenario.name:32} {'ratio':8} {ratio:8.2f}   (gateway/minimal, req/s)")
     finally:
-        for process in reversed(processes):
+        for process in reversed(processes):  # the store last, after the endpoints on it
             process.terminate()
-            process.wait(timeout=15)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def main() -> None:

@@ -109,3 +109,10 @@ def test_the_soak_passes_its_own_criterion_from_one_address() -> None:
     finished = _run("bench.soak", "--duration", "8", "--clients", "8")
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-2000:]
     assert "errors          0" in finished.stdout, finished.stdout
+
+
+def test_the_read_benchmark_compares_both_scenarios_on_a_store_process() -> None:
+    finished = _run("bench.read", "--users", "50", "--duration", "1", "--concurrency", "2", "--rounds", "2")
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    ratios = [line.split()[-3] for line in finished.stdout.splitlines() if "(gateway/minimal, req/s)" in line]
+    assert len(ratios) == 2 and all(float(ratio) > 0 for ratio in ratios), finished.stdout
