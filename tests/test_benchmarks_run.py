@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.scale import SHAPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,3 +118,21 @@ def test_the_read_benchmark_compares_both_scenarios_on_a_store_process() -> None
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
     ratios = [line.split()[-3] for line in finished.stdout.splitlines() if "(gateway/minimal, req/s)" in line]
     assert len(ratios) == 2 and all(float(ratio) > 0 for ratio in ratios), finished.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "printed"),
+    [
+        (
+            ("bench.events", "--mutations", "10", "--rounds", "1", "--events", "20", "--users", "3"),
+            "dispatcher: 20 events",
+        ),
+        (("bench.hot_path", "--requests", "5", "--rounds", "1"), "users(first: 50)"),
+        (("bench.registry", "--sizes", "50", "--rounds", "2", "--compare-sizes", "50"), "| registry | insert |"),
+    ],
+    ids=["events", "hot_path", "registry"],
+)
+def test_the_other_benchmarks_run_end_to_end(arguments: tuple[str, ...], printed: str) -> None:
+    finished = _run(*arguments)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    assert printed in finished.stdout, finished.stdout
