@@ -17,6 +17,7 @@ is busy enough to spend them (app/http/rate_lease.py): then one round trip pays 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import time
@@ -127,11 +128,31 @@ class RateLimiter:
         return str(max(1, math.ceil(seconds)))
 
 
+IPV6_LIMIT_PREFIX = 64  # the block one host or one site's subnet chooses its addresses in
+
+
 def client_address(scope: Scope) -> str | None:
-    """The key of a per-address limit: the ASGI ``client`` host (HTTP and websockets alike;
+    """The key of a per-address limit, from the ASGI ``client`` host (HTTP and websockets alike;
     behind a proxy, run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips``)."""
     client = scope.get("client")
-    return client[0] if client and client[0] else None
+    return address_key(client[0]) if client and client[0] else None
+
+
+def address_key(host: str) -> str:
+    """An IPv4 address as it is; an IPv6 address as its /64 network, since a host may pick any
+    address of its /64 at will (privacy addresses, a routed prefix) and each would otherwise
+    start a bucket of its own; an IPv4 client seen on a dual-stack socket (``::ffff:a.b.c.d``)
+    as that IPv4 address; anything else (a Unix socket's name) as given."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    network = ipaddress.IPv6Network((int(address), IPV6_LIMIT_PREFIX), strict=False)  # int(): no zone id
+    return str(network)
 
 
 def app_bucket(principal: Principal | None) -> str | None:

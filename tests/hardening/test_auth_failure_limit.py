@@ -88,6 +88,19 @@ async def test_another_address_is_not_limited_by_one_that_is(limited_app: Starle
         assert_json_error(await neighbour.post(ME, token=unknown_key_token()), 401, "UNAUTHENTICATED")
 
 
+async def test_one_ipv6_host_cannot_rotate_its_address_past_the_limit(limited_app: Starlette, admin_token: str) -> None:
+    # A host picks any address of its /64 at will (privacy addresses, a routed prefix): each
+    # guess from a new one would otherwise start a bucket of its own.
+    tenant = await tenant_of(limited_app, admin_token)
+    for number in range(BURST):
+        async with client_at(limited_app, f"2001:db8:aa:1::{number + 1:x}") as attacker:
+            assert_json_error(await attacker.post(ME, token=unknown_key_token()), 401, "UNAUTHENTICATED")
+    async with client_at(limited_app, "2001:db8:aa:1:ffff:1234:5678:9abc") as attacker:
+        assert_json_error(await attacker.post(ME, token=unknown_key_token()), 429, "RATE_LIMITED")
+    async with client_at(limited_app, "2001:db8:aa:2::1") as neighbour:  # the next /64: another network
+        assert (await neighbour.post(ME, token=tenant.app_token)).status_code == 200
+
+
 async def test_successful_authentications_do_not_count(limited_app: Starlette, admin_token: str) -> None:
     tenant = await tenant_of(limited_app, admin_token)
     async with client_at(limited_app, "192.0.2.30") as client:

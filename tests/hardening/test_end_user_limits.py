@@ -108,6 +108,24 @@ async def test_one_address_without_credentials_cannot_spend_the_end_users_budget
         assert (await _register(device, tenant, "a-real-device")).status_code == 200
 
 
+async def test_one_ipv6_host_cannot_rotate_its_address_past_the_limit(limited: Starlette, admin_token: str) -> None:
+    tenant = await _tenant(limited, admin_token)
+
+    async def register_from(address: str, at: Tenant = tenant) -> int:
+        async with from_address(limited, address) as device:
+            return (await _register(device, at, f"rotating-{address}")).status_code
+
+    addresses = [f"2001:db8:bb:7::{number + 1:x}" for number in range(12)]  # one /64, a new address each
+    statuses = sorted(await asyncio.gather(*(register_from(address) for address in addresses)))
+    assert statuses == [200] * ANONYMOUS_BURST + [429] * (12 - ANONYMOUS_BURST)
+    assert await register_from("2001:db8:bb:8::1") == 200  # the next /64: another network
+    # An IPv4 client seen on a dual-stack socket (::ffff:a.b.c.d) is that IPv4 address: one bucket
+    # (another app, whose end users' bucket is still full).
+    other = await _tenant(limited, admin_token)
+    written = ["::ffff:10.2.7.1" if n % 2 else "10.2.7.1" for n in range(ANONYMOUS_BURST + 1)]
+    assert [await register_from(address, other) for address in written] == [200] * ANONYMOUS_BURST + [429]
+
+
 async def test_limits_per_app_stay_apart(limited: Starlette, admin_token: str) -> None:
     first = await _tenant(limited, admin_token)
     second = await _tenant(limited, admin_token)
