@@ -210,6 +210,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Registered persisted queries expire from the store this long after their last look-up.",
     )
+    persisted_queries_registrations_per_hour: int = Field(
+        default=100,
+        ge=0,
+        description=(
+            "Persisted query texts an app's backend, and apart from it the app's end users, may register per hour "
+            "(a full hour's worth at once), shared by every replica; over it the operation still runs and its text "
+            "is not kept. Bounds what holders of the public app id can store. 0 turns the budget off."
+        ),
+    )
 
     # Request limits (docs/reference/request-limits.md).
     max_query_fragments: int = Field(default=50, ge=0, description="Fragment definitions per GraphQL document.")

@@ -151,8 +151,24 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             )
             if dispatcher is not None:
                 delivering = asyncio.create_task(dispatcher.run())
+            registrations = (
+                RateLimiter(
+                    store,
+                    "persisted-queries",
+                    settings.persisted_queries_registrations_per_hour / 3600,
+                    settings.persisted_queries_registrations_per_hour,
+                )
+                if settings.persisted_queries_registrations_per_hour > 0
+                else None
+            )
             view = GraphQLView(
-                schema, settings, store, box, persisted, wake_dispatcher=dispatcher.wake if dispatcher else None
+                schema,
+                settings,
+                store,
+                box,
+                persisted,
+                wake_dispatcher=dispatcher.wake if dispatcher else None,
+                registrations=registrations,
             )
             idempotent = Idempotency(
                 store,

@@ -89,6 +89,11 @@ class PersistedQueries:
         _verify(query, digest)
         return query, digest
 
+    def knows(self, digest: str) -> bool:
+        """Whether this process holds ``digest``'s text already (so registering it again would
+        only repeat a store write)."""
+        return digest in self._registered
+
     async def register(self, digest: str, query: str) -> None:
         if len(query) > MAX_REGISTERED_LENGTH:
             return

@@ -3,6 +3,7 @@ and a typed context built from the principal the authentication middleware found
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +34,11 @@ from app.http.errors import STATUS_CODES, send_error
 from app.http.graphiql import local_graphiql_html
 from app.http.json_body import JsonLimitExceeded, JsonLimits, decode_request_json
 from app.http.media_types import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON
+from app.http.rate_limit import RateLimiter, app_bucket
 from app.http.request_errors import request_error_status
 from app.store.client import Store
+
+log = logging.getLogger("app.http")
 
 
 def json_limits_of(settings: Settings) -> JsonLimits:
@@ -84,7 +88,9 @@ class GraphQLView(GraphQL[Context, None]):
         box: SecretBox,
         persisted: PersistedQueries | None = None,
         wake_dispatcher: Callable[[], None] | None = None,
+        registrations: RateLimiter | None = None,
     ) -> None:
+        """``registrations``: the budget of persisted query texts per app side (None: unbounded)."""
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.runner = OperationRunner(schema, QueryLimits.from_settings(settings), introspection=settings.introspection)
         self.wake_dispatcher = wake_dispatcher or (lambda: None)
@@ -92,6 +98,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.store = store
         self.box = box
         self.persisted = persisted or PersistedQueries(enabled=False, cache_size=1)
+        self.registrations = registrations
         self.json_limits = json_limits_of(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -178,12 +185,26 @@ class GraphQLView(GraphQL[Context, None]):
                 raise SubscriptionOverHttp from error
             raise HTTPException(400, error.as_http_error_reason(method)) from error
         if to_register is not None and query is not None and result.data is not None:
-            await self.persisted.register(to_register, query)
+            await self._register(to_register, query, context.principal)
         if result.data is None and any(
             (error.extensions or {}).get("code") == OPERATION_NAME_REQUIRED for error in result.errors or ()
         ):
             sub_response.status_code = 400  # a request error: nothing was run
         return result
+
+    async def _register(self, digest: str, query: str, principal: Principal) -> None:
+        """Keep a text that ran under its hash, once, within the registrant's budget: an app's
+        backend and its end users each have their own (``app_bucket``), so holders of the public
+        app id cannot fill the store with texts nor spend the backend's. Over it, the operation
+        has run all the same; its text is not kept."""
+        if self.persisted.knows(digest):
+            return  # a client that sends the text with every hash costs no write
+        if self.registrations is not None:
+            wait = await self.registrations.acquire(app_bucket(principal) or "admin")
+            if wait is not None:
+                log.info("persisted query not registered: the registration budget is spent")
+                return
+        await self.persisted.register(digest, query)
 
     async def get_sub_response(self, request: Request | Any) -> Response:
         """What resolvers may set on the answer (status, headers); its media type is the one
