@@ -142,9 +142,9 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "Token bucket refill per app, shared by every gateway process on the store; 0 turns the limit off. "
-            "Over it: HTTP 429 with `Retry-After`. An app's backend (app tokens) and its end users (user and "
-            "session tokens, X-App-Id alone) each have a bucket of this size, so end users never spend the "
-            "backend's."
+            "Over it: HTTP 429 with `Retry-After`. An app's backend (app tokens), its end users (user and "
+            "session tokens) and its first registrations (X-App-Id alone) each have a bucket of this size, so "
+            "holders of the public app id never spend the backend's nor the registered users'."
         ),
     )
     rate_limit_burst: int = Field(default=100, ge=1, description="Bucket size: requests an app may send at once.")

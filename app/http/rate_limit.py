@@ -156,13 +156,17 @@ def address_key(host: str) -> str:
 
 
 def app_bucket(principal: Principal | None) -> str | None:
-    """The app bucket a request spends: the app's own (its backend, app tokens), or its end
-    users' (user and session tokens, X-App-Id alone). Anyone holding the public app id is an
-    end user, so end users can never spend the backend's budget. None: no app (admin)."""
+    """The app bucket a request spends: the app's own (its backend, app tokens), its end users'
+    (user and session tokens), or its first registrations' (X-App-Id alone). Anyone holding the
+    public app id can send the last kind from as many addresses as they have, so it spends
+    neither the backend's budget nor that of the users already registered or signed in.
+    None: no app (admin)."""
     if principal is None or principal.app_id is None:
         return None
     if principal.scope is AuthScope.APP:
         return principal.app_id
+    if principal.scope is AuthScope.ANONYMOUS:
+        return f"{principal.app_id}|registrations"
     return f"{principal.app_id}|end-users"
 
 
@@ -180,8 +184,8 @@ def end_user_bucket(principal: Principal | None) -> str | None:
 
 
 def address_bucket(principal: Principal | None, scope: Scope) -> str | None:
-    """The bucket a request with only X-App-Id also spends: its app's and client address's
-    (one address registering installations without end cannot drain the end users' bucket).
+    """The bucket a request with only X-App-Id also spends: its app's and client address's (one
+    address registering installations without end cannot drain the app's registrations bucket).
     None for any other caller, or when the server reports no address."""
     if principal is None or principal.scope is not AuthScope.ANONYMOUS:
         return None

@@ -4,9 +4,12 @@ spend its app's end users' budget.
 The attack: the app id is public (it ships in every copy of the mobile app). Before, every
 request of an app drew on one bucket, so anyone holding the app id could send requests with
 only X-App-Id (or with the session tokens those return) until the app's own backend got 429 for
-every call. Now the app's backend (app tokens) and its end users (user and session tokens,
-X-App-Id alone) have a bucket each, and requests with only X-App-Id also spend a bucket of their
-client address.
+every call. Now the app's backend (app tokens) and its end users have a bucket each, and
+requests with only X-App-Id also spend a bucket of their client address.
+
+Then: with many addresses (a botnet, or the 65,536 /64 networks of one IPv6 /48), first
+registrations spent the end users' shared bucket, and every user already registered or signed
+in got 429. Now requests with only X-App-Id spend a bucket of the app's own for them.
 
 The next attack: one end user (a user token taken out of the app, or a session token) sending as
 fast as it can spent the end users' shared bucket alone, and every other user of the app got 429.
@@ -76,14 +79,13 @@ async def _register(client: httpx.AsyncClient, tenant: Tenant, prid: str) -> htt
 
 async def test_end_users_cannot_spend_the_backends_budget(limited: Starlette, admin_token: str) -> None:
     tenant = await _tenant(limited, admin_token)
-    sessions = []
-    for number in range(APP_BURST):  # each from its own address: the end users' bucket is the app's
-        async with from_address(limited, f"10.1.0.{number + 1}") as client:
-            registered = await _register(client, tenant, f"budget-{number}")
-            assert registered.status_code == 200, registered.text
-            sessions.append(registered.json()["data"]["saveInstallation"]["sessionToken"])
-    async with from_address(limited, "10.1.0.9") as client:
-        spent = await Gateway(client).post(ME, headers=session_headers(sessions[0]))
+    async with from_address(limited, "10.1.0.1") as client:
+        registered = await _register(client, tenant, "budget")
+        assert registered.status_code == 200, registered.text
+        session = session_headers(registered.json()["data"]["saveInstallation"]["sessionToken"])
+        for _ in range(APP_BURST):  # the end users' bucket
+            assert (await Gateway(client).post(ME, headers=session)).status_code == 200
+        spent = await Gateway(client).post(ME, headers=session)
         assert spent.status_code == 429 and spent.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert "for this app" in spent.json()["errors"][0]["message"]
         # The app's backend still has its whole budget.
@@ -124,6 +126,32 @@ async def test_one_ipv6_host_cannot_rotate_its_address_past_the_limit(limited: S
     other = await _tenant(limited, admin_token)
     written = ["::ffff:10.2.7.1" if n % 2 else "10.2.7.1" for n in range(ANONYMOUS_BURST + 1)]
     assert [await register_from(address, other) for address in written] == [200] * ANONYMOUS_BURST + [429]
+
+
+async def test_registrations_from_many_addresses_cannot_lock_out_the_apps_users(
+    limited: Starlette, admin_token: str
+) -> None:
+    # A flood of first registrations from more addresses than any per-address limit holds
+    # spends a bucket of the app's own; signed-in users and existing sessions keep theirs.
+    tenant = await _tenant(limited, admin_token)
+    async with from_address(limited, "10.5.0.1") as device:
+        registered = await _register(device, tenant, "before-the-flood")
+        session = session_headers(registered.json()["data"]["saveInstallation"]["sessionToken"])
+
+    async def register_from(number: int) -> httpx.Response:
+        async with from_address(limited, f"10.6.{number}.1") as client:
+            return await _register(client, tenant, f"flood-from-{number}")
+
+    flood = await asyncio.gather(*(register_from(number) for number in range(12)))
+    statuses = sorted(answer.status_code for answer in flood)
+    assert statuses == [200] * (APP_BURST - 1) + [429] * (12 - APP_BURST + 1)  # one went before
+    refused = next(answer for answer in flood if answer.status_code == 429)
+    assert "for this app" in refused.json()["errors"][0]["message"]
+    async with from_address(limited, "10.5.0.2") as client:
+        assert (await Gateway(client).post(ME, headers=session)).status_code == 200
+        user = {"authorization": f"Bearer {tenant.user_token('signed-in')}"}
+        assert (await client.post("/graphql", json={"query": ME}, headers=user)).status_code == 200
+        assert (await Gateway(client).post(ME, token=tenant.app_token)).status_code == 200
 
 
 async def test_limits_per_app_stay_apart(limited: Starlette, admin_token: str) -> None:
