@@ -214,9 +214,10 @@ class Settings(BaseSettings):
         default=100,
         ge=0,
         description=(
-            "Persisted query texts an app's backend, and apart from it the app's end users, may register per hour "
-            "(a full hour's worth at once), shared by every replica; over it the operation still runs and its text "
-            "is not kept. Bounds what holders of the public app id can store. 0 turns the budget off."
+            "Persisted query texts each side of an app's rate limits (its backend, its end users, its first "
+            "registrations) may register per hour (a full hour's worth at once), shared by every replica; over it "
+            "the operation still runs and its text is not kept. Bounds what holders of the public app id can "
+            "store. 0 turns the budget off."
         ),
     )
 

@@ -193,10 +193,10 @@ class GraphQLView(GraphQL[Context, None]):
         return result
 
     async def _register(self, digest: str, query: str, principal: Principal) -> None:
-        """Keep a text that ran under its hash, once, within the registrant's budget: an app's
-        backend and its end users each have their own (``app_bucket``), so holders of the public
-        app id cannot fill the store with texts nor spend the backend's. Over it, the operation
-        has run all the same; its text is not kept."""
+        """Keep a text that ran under its hash, once, within the registrant's budget: each side of
+        an app's rate limits has its own (``app_bucket``), so holders of the public app id cannot
+        fill the store with texts nor spend the backend's. Over it, the operation has run all the
+        same; its text is not kept."""
         if self.persisted.knows(digest):
             return  # a client that sends the text with every hash costs no write
         if self.registrations is not None:
