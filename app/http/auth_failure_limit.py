@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.http.errors import send_error
-from app.http.rate_limit import RateLimiter, client_address
+from app.http.rate_limit import RateLimiter, Refusal, client_address, refuse
 
-ADDRESS_LIMITED = "too many failed authentications from this address; retry later"
+FAILURES_LIMITED = "too many failed authentications from this address"
+ADDRESS_LIMITED = f"{FAILURES_LIMITED}; retry later"  # as a websocket's close reason words it
 
 
 class AuthFailureLimit:
@@ -26,14 +26,7 @@ class AuthFailureLimit:
             return
         wait = self.limiter.blocked(address)
         if wait is not None:
-            await send_error(
-                send,
-                429,
-                ADDRESS_LIMITED,
-                code="RATE_LIMITED",
-                request_id=scope.get("state", {}).get("request_id"),
-                headers={"retry-after": RateLimiter.retry_after_header(wait)},
-            )
+            await refuse(send, scope.setdefault("state", {}), Refusal("auth-failures", FAILURES_LIMITED, wait))
             return
         limiter = self.limiter
 

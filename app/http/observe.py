@@ -79,14 +79,22 @@ class Observe:
         codes = [str(code) for code in state.get("error_codes", ()) or ()]  # type: ignore[attr-defined]
         if status >= 400 and not codes:
             codes = [STATUS_CODES.get(status, "ERROR")]
+        limited_by = state.get("limited_by")  # set by a rate limit's refusal (app/http/rate_limit.py)
+        limit = limited_by if isinstance(limited_by, str) else None
         if log.isEnabledFor(logging.INFO):  # the line's fields are not built when it is not written
-            _log_line(scope, state, status, seconds, operation, codes)
+            _log_line(scope, state, status, seconds, operation, codes, limit)
         if self.metrics is not None:
-            self.metrics.observe_request(operation, status, seconds, codes)
+            self.metrics.observe_request(operation, status, seconds, codes, limit)
 
 
 def _log_line(
-    scope: Scope, state: dict[str, object], status: int, seconds: float, operation: str, codes: list[str]
+    scope: Scope,
+    state: dict[str, object],
+    status: int,
+    seconds: float,
+    operation: str,
+    codes: list[str],
+    limited_by: str | None,
 ) -> None:
     principal = state.get("principal")
     log.info(
@@ -102,6 +110,7 @@ def _log_line(
             "operation": operation,
             "operation_name": _short(state.get("operation_name")),
             "error_codes": codes or None,
+            "limited_by": limited_by,
         },
     )
 

@@ -22,6 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from pymongo.errors import PyMongoError
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -195,23 +196,43 @@ def address_bucket(principal: Principal | None, scope: Scope) -> str | None:
 
 USER_LIMITED = "too many requests from this user"
 APP_LIMITED = "rate limit exceeded for this app"
+ADDRESS_LIMITED = "too many requests without credentials from this address"
+
+
+class Refusal(NamedTuple):
+    """A request a limit refused: which limit (a metric label and a log field: ``user``,
+    ``backend``, ``end-users``, ``registrations``, ``address`` or ``auth-failures``), the
+    reason the client reads, and the seconds until it may retry."""
+
+    limit: str
+    reason: str
+    wait: float
+
+
+def _app_limit(principal: Principal | None) -> str:
+    """The name of the app bucket ``principal`` spends (as ``app_bucket`` keys it)."""
+    if principal is not None and principal.scope is AuthScope.APP:
+        return "backend"
+    if principal is not None and principal.scope is AuthScope.ANONYMOUS:
+        return "registrations"
+    return "end-users"
 
 
 async def spend_request(
     principal: Principal | None, limiter: RateLimiter | None, end_users: LocalBuckets | None
-) -> tuple[str, float] | None:
+) -> Refusal | None:
     """Spend one request of ``principal``, over HTTP or a websocket: from its end user's own
     bucket first (in memory, so a refused user spends nothing shared), then from its app's
-    bucket. The refusal's reason and seconds to wait, or None when allowed."""
+    bucket. The refusal, or None when allowed."""
     if end_users is not None and (user := end_user_bucket(principal)) is not None:
         wait = end_users.acquire(user)
         if wait is not None:
-            return USER_LIMITED, wait
+            return Refusal("user", USER_LIMITED, wait)
     bucket = app_bucket(principal)
     if limiter is not None and bucket is not None:
         wait = await limiter.acquire(bucket)
         if wait is not None:
-            return APP_LIMITED, wait
+            return Refusal(_app_limit(principal), APP_LIMITED, wait)
     return None
 
 
@@ -239,22 +260,25 @@ class AppRateLimit:
         if self.anonymous is not None and (address := address_bucket(principal, scope)) is not None:
             wait = await self.anonymous.acquire(address)
             if wait is not None:
-                await _refuse(send, state, "too many requests without credentials from this address", wait)
+                await refuse(send, state, Refusal("address", ADDRESS_LIMITED, wait))
                 return
         refusal = await spend_request(principal, self.limiter, self.end_users)
         if refusal is not None:
-            await _refuse(send, state, *refusal)
+            await refuse(send, state, refusal)
             return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, state: dict[str, object], reason: str, wait: float) -> None:
+async def refuse(send: Send, state: dict[str, object], refusal: Refusal) -> None:
+    """HTTP 429 with ``Retry-After``; the limit is left in the request's state for its log line
+    and metrics (app/http/observe.py)."""
+    state["limited_by"] = refusal.limit
     request_id = state.get("request_id")
     await send_error(
         send,
         429,
-        f"{reason}; retry later",
+        f"{refusal.reason}; retry later",
         code="RATE_LIMITED",
         request_id=request_id if isinstance(request_id, str) else None,
-        headers={"retry-after": RateLimiter.retry_after_header(wait)},
+        headers={"retry-after": RateLimiter.retry_after_header(refusal.wait)},
     )

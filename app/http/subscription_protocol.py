@@ -58,10 +58,9 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             end_users: LocalBuckets | None = getattr(self.view, "end_users", None)
             refusal = await spend_request(self.context.principal, limiter, end_users)
             if refusal is not None:
-                reason, wait = refusal
-                retry_after = int(RateLimiter.retry_after_header(wait))
+                retry_after = int(RateLimiter.retry_after_header(refusal.wait))
                 extensions = {"code": "RATE_LIMITED", "retryAfter": retry_after}
-                await self._refuse(message, f"{reason}; retry later", extensions)
+                await self._refuse(message, f"{refusal.reason}; retry later", extensions)
                 return
         if self.connection_acknowledged and self._operation_type(message) not in (None, OperationType.SUBSCRIPTION):
             await self._refuse(message, SUBSCRIPTIONS_ONLY, {"code": "BAD_REQUEST"})

@@ -38,6 +38,13 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "profile_gateway_rate_limited",
+            "HTTP requests refused with 429 by the limit that refused them: user, backend, end-users, "
+            "registrations, address or auth-failures.",
+            ["limit"],
+            registry=self.registry,
+        )
         self.store_seconds = Histogram(
             "profile_gateway_store_command_seconds",
             "Store command latency by command.",
@@ -51,8 +58,11 @@ class Metrics:
         self._request_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self._error_children: dict[str, Counter] = {}
 
-    def observe_request(self, operation: str, status: int, seconds: float, error_codes: list[str]) -> None:
-        """One answered request: its count, latency and error codes (operation: a bounded label)."""
+    def observe_request(
+        self, operation: str, status: int, seconds: float, error_codes: list[str], limited_by: str | None = None
+    ) -> None:
+        """One answered request: its count, latency, error codes and the limit that refused it, if
+        one did (operation and limit: bounded labels)."""
         children = self._request_children.get((operation, status))
         if children is None:
             children = (self.requests.labels(operation, str(status)), self.request_seconds.labels(operation))
@@ -64,6 +74,8 @@ class Metrics:
             if counter is None:
                 counter = self._error_children[code] = self.errors.labels(code)
             counter.inc()
+        if limited_by is not None:
+            self.rate_limited.labels(limited_by).inc()  # a refusal: not the hot path
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -76,6 +76,8 @@ async def test_failed_authentications_turn_into_429_for_every_credential(
         assert sum(sent.values()) == 0  # refused before the key look-up
         # Once limited, the address is refused whatever it sends, a valid token included.
         assert_json_error(await attacker.post(ME, token=tenant.app_token), 429, "RATE_LIMITED")
+        metrics = (await attacker.client.get("/metrics")).text
+        assert 'profile_gateway_rate_limited_total{limit="auth-failures"}' in metrics  # which limit, for operators
 
 
 async def test_another_address_is_not_limited_by_one_that_is(limited_app: Starlette, admin_token: str) -> None:

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -207,3 +210,36 @@ async def test_one_session_cannot_spend_the_other_end_users_budget(per_user: Sta
         # The app's backend has its own bucket and no per-user one.
         for _ in range(USER_BURST + 1):
             assert (await Gateway(client).post(ME, token=tenant.app_token)).status_code == 200
+
+
+async def _refusals(app: Starlette) -> Counter[str]:
+    """The gateway's count of 429s by the limit that refused them, read from /metrics."""
+    async with from_address(app, "10.8.0.1") as client:
+        text = (await client.get("/metrics")).text
+    found = re.findall(r'^profile_gateway_rate_limited_total\{limit="([a-z-]+)"\} ([0-9.]+)$', text, re.MULTILINE)
+    return Counter({limit: int(float(value)) for limit, value in found})
+
+
+async def test_operators_see_which_limit_refused(
+    limited: Starlette, per_user: Starlette, admin_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant, busy = await _tenant(limited, admin_token), await _tenant(per_user, admin_token)
+    before, before_users = await _refusals(limited), await _refusals(per_user)
+    caplog.set_level(logging.INFO, logger="app.http")
+    async with from_address(limited, "10.7.0.1") as client:
+        for number in range(ANONYMOUS_BURST + 1):  # the last: this address's bucket
+            await _register(client, tenant, f"seen-{number}")
+        for _ in range(APP_BURST + 1):  # the last: the backend's bucket
+            await Gateway(client).post(ME, token=tenant.app_token)
+    async with from_address(per_user, "10.7.0.2") as client:
+        await _flood(client, {"authorization": f"Bearer {busy.user_token('seen')}"}, USER_BURST + 1)
+    refused = (await _refusals(limited)) - before
+    refused_users = (await _refusals(per_user)) - before_users
+    assert refused == Counter({"address": 1, "backend": 1})
+    assert refused_users == Counter({"user": 1})
+    lines = [record for record in caplog.records if record.name == "app.http" and record.getMessage() == "request"]
+    assert [vars(line)["limited_by"] for line in lines if vars(line)["status"] == 429] == [
+        "address",
+        "backend",
+        "user",
+    ]
