@@ -17,6 +17,7 @@ is busy enough to spend them (app/http/rate_lease.py): then one round trip pays 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import math
@@ -139,6 +140,7 @@ def client_address(scope: Scope) -> str | None:
     return address_key(client[0]) if client and client[0] else None
 
 
+@functools.lru_cache(maxsize=4096)  # every request's address is keyed (AuthFailureLimit): parse each once
 def address_key(host: str) -> str:
     """An IPv4 address as it is; an IPv6 address as its /64 network, since a host may pick any
     address of its /64 at will (privacy addresses, a routed prefix) and each would otherwise
