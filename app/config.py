@@ -297,7 +297,20 @@ class Settings(BaseSettings):
         default_factory=list, description="Private-network targets (CIDRs) webhooks may reach; others are refused."
     )
     subscription_max_connections_per_app: int = Field(
-        default=100, ge=1, description="Open graphql-transport-ws connections per app."
+        default=100,
+        ge=1,
+        description=(
+            "Open graphql-transport-ws connections per gateway process for an app's backend (app tokens), and as "
+            "many again for its end users (user and session tokens)."
+        ),
+    )
+    subscription_max_connections_per_user: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Open graphql-transport-ws connections per gateway process of one end user (a user token's "
+            "externalUserId, a session token's anonymous user)."
+        ),
     )
     subscription_max_per_connection: int = Field(default=10, ge=1, description="Subscriptions per connection.")
     subscription_init_timeout_seconds: float = Field(

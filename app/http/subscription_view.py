@@ -8,6 +8,8 @@ subscription itself (app/graphql/subscriptions.py) re-checks the connection on e
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +19,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth.authenticate import authenticate
+from app.auth.principal import Principal
 from app.auth.principal import Scope as Role
 from app.auth.rechecks import CredentialRechecks
 from app.auth.tokens import InvalidToken
@@ -27,10 +30,12 @@ from app.graphql.schema import Schema
 from app.graphql.subscriptions import RECHECK_SECONDS, Connection, SocketContext, expiry_of
 from app.http.graphql_view import GraphQLView
 from app.http.local_buckets import LocalBuckets
-from app.http.rate_limit import RateLimiter, client_address
+from app.http.rate_limit import RateLimiter, app_bucket, client_address, end_user_bucket
 from app.http.subscription_protocol import LimitedTransportWS
 from app.store.client import Store
 from app.store.outbox_watch import OutboxWatch
+
+log = logging.getLogger("app.http")
 
 
 class SubscriptionView(GraphQLView):
@@ -56,7 +61,10 @@ class SubscriptionView(GraphQLView):
         self.outbox_watch = outbox_watch
         self.rechecks = CredentialRechecks(settings, store, box, RECHECK_SECONDS)
         self.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
-        self.connections_per_app: dict[str, int] = {}
+        # Open connections per side of an app (its backend, its end users: ``app_bucket``) and per
+        # end user (``end_user_bucket``), so neither one user nor the end users together can take
+        # every place of the app.
+        self.connections: Counter[str] = Counter()
         self.rate_limiter = rate_limiter
         self.auth_failures = auth_failures
         self.end_users = end_users
@@ -66,9 +74,10 @@ class SubscriptionView(GraphQLView):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            connection: Connection | None = scope.get("state", {}).get("connection")
-            if connection is not None and connection.principal.app_id is not None:
-                self.connections_per_app[connection.principal.app_id] -= 1
+            for key in scope.get("state", {}).get("connection_places", ()):
+                self.connections[key] -= 1
+                if self.connections[key] <= 0:
+                    del self.connections[key]
 
     async def get_context(self, request: Any, response: Any) -> SocketContext:
         request.state.request_id = getattr(request.state, "request_id", None) or "ws"
@@ -98,13 +107,29 @@ class SubscriptionView(GraphQLView):
         if principal.scope not in (Role.APP, Role.USER, Role.SESSION) or principal.app_id is None:
             raise ConnectionRejectionError()
         app_id = principal.app_id
-        if self.connections_per_app.get(app_id, 0) >= self.settings.subscription_max_connections_per_app:
-            raise ConnectionRejectionError({"message": "too many connections for this app"})
-        self.connections_per_app[app_id] = self.connections_per_app.get(app_id, 0) + 1
+        websocket.state.connection_places = self._take_places(principal)
         loop = asyncio.get_running_loop()
         websocket.state.connection = Connection(principal, expiry_of(headers), headers, checked_at=loop.time())
         context.principal = principal
         context.loaders = Loaders(self.store, app_id)
+
+    def _take_places(self, principal: Principal) -> tuple[str, ...]:
+        """The keys of the places this connection holds until it closes, or a refusal."""
+        side = app_bucket(principal)
+        user = end_user_bucket(principal)
+        reason = None
+        if side is not None and self.connections[side] >= self.settings.subscription_max_connections_per_app:
+            reason = "too many connections for this app"
+        elif user is not None and self.connections[user] >= self.settings.subscription_max_connections_per_user:
+            reason = "too many connections for this user"
+        if reason is not None:
+            # The client sees 4403 (graphql-transport-ws has no reason for a refused init); the log says which.
+            log.info("websocket refused: %s", reason, extra={"app_id": principal.app_id, "scope": str(principal.scope)})
+            raise ConnectionRejectionError({"message": reason})
+        places = tuple(key for key in (side, user) if key is not None)
+        for key in places:
+            self.connections[key] += 1
+        return places
 
     async def _count_failure(self, websocket: WebSocket) -> None:
         """A refused credential costs the address a token, as an HTTP 401 does."""

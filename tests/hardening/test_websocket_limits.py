@@ -32,6 +32,8 @@ from tests.serving import served_on_loopback
 
 RATE_BURST = 3  # requests an app may send at once; no token comes back during a test
 USER_BURST = 2  # requests one end user may send at once
+APP_PLACES = 3  # open connections of an app's end users (and as many for its backend)
+USER_PLACES = 2  # open connections of one end user
 PROBE_SECONDS = 5.0  # generous on a shared machine: without a bound the probe would wait on the handshakes
 INIT_TIMEOUT = 1.0
 WATCH = "subscription { userChanges { type } }"
@@ -57,6 +59,8 @@ async def limited_app(
             "end_user_limit_per_second": 0.01,
             "end_user_burst": USER_BURST,
             "subscription_init_timeout_seconds": INIT_TIMEOUT,
+            "subscription_max_connections_per_app": APP_PLACES,
+            "subscription_max_connections_per_user": USER_PLACES,
         }
     )
     application = create_app(configured, listeners=[commands])
@@ -256,3 +260,49 @@ async def test_queries_and_mutations_are_refused_over_the_socket(
         assert set(sent) <= {"findAndModify rate_limits"}  # nothing was read or written
     finally:
         await socket.close()
+
+
+@contextlib.asynccontextmanager
+async def opened(base_url: str, address: str, *tokens: str) -> AsyncIterator[list[ClientConnection]]:
+    """A connection per token, all at once, each acknowledged or refused; all closed after."""
+    sockets = await asyncio.gather(*(connect_from(base_url, address, bearer(token)) for token in tokens))
+    try:
+        yield list(sockets)
+    finally:
+        await asyncio.gather(*(socket.close() for socket in sockets))
+
+
+async def outcome(socket: ClientConnection) -> str:
+    """``ack``, or ``refused`` when the gateway closed the socket with 4403 instead."""
+    try:
+        return "ack" if (await receive(socket))["type"] == "connection_ack" else "other"
+    except websockets.ConnectionClosed as closed:
+        assert closed.rcvd is not None and closed.rcvd.code == 4403
+        return "refused"
+
+
+async def test_one_end_user_cannot_take_every_connection_of_the_app(
+    limited_app: Starlette, base_url: str, admin_token: str
+) -> None:
+    tenant: Tenant = await tenant_of(limited_app, admin_token)
+    greedy = tenant.user_token("greedy-sockets")
+    async with opened(base_url, "127.0.0.11", *[greedy] * 6) as sockets:
+        outcomes = sorted([await outcome(socket) for socket in sockets])
+        assert outcomes == ["ack"] * USER_PLACES + ["refused"] * (6 - USER_PLACES)
+        async with opened(base_url, "127.0.0.12", tenant.user_token("another-user")) as [other]:
+            assert await outcome(other) == "ack"
+
+
+async def test_end_users_cannot_take_the_backends_connections(
+    limited_app: Starlette, base_url: str, admin_token: str
+) -> None:
+    tenant: Tenant = await tenant_of(limited_app, admin_token)
+    users = [tenant.user_token(f"crowd-{number}") for number in range(APP_PLACES + 2)]
+    async with opened(base_url, "127.0.0.13", *users) as sockets:
+        outcomes = sorted([await outcome(socket) for socket in sockets])
+        assert outcomes == ["ack"] * APP_PLACES + ["refused"] * 2
+        async with opened(base_url, "127.0.0.14", tenant.app_token) as [backend]:
+            assert await outcome(backend) == "ack"
+    # Closed connections give their places back.
+    async with opened(base_url, "127.0.0.13", *users[:APP_PLACES]) as sockets:
+        assert [await outcome(socket) for socket in sockets] == ["ack"] * APP_PLACES
