@@ -148,6 +148,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
                 rate_limiter=limiter,
                 auth_failures=auth_failures,
                 end_users=end_users,
+                metrics=metrics,
             )
             if dispatcher is not None:
                 delivering = asyncio.create_task(dispatcher.run())

@@ -58,6 +58,9 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             end_users: LocalBuckets | None = getattr(self.view, "end_users", None)
             refusal = await spend_request(self.context.principal, limiter, end_users)
             if refusal is not None:
+                count_refusal = getattr(self.view, "count_refusal", None)
+                if count_refusal is not None:
+                    count_refusal(refusal.limit)
                 retry_after = int(RateLimiter.retry_after_header(refusal.wait))
                 extensions = {"code": "RATE_LIMITED", "retryAfter": retry_after}
                 await self._refuse(message, f"{refusal.reason}; retry later", extensions)

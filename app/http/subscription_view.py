@@ -32,6 +32,7 @@ from app.http.graphql_view import GraphQLView
 from app.http.local_buckets import LocalBuckets
 from app.http.rate_limit import RateLimiter, app_bucket, client_address, end_user_bucket
 from app.http.subscription_protocol import LimitedTransportWS
+from app.observability.metrics import Metrics
 from app.store.client import Store
 from app.store.outbox_watch import OutboxWatch
 
@@ -54,6 +55,7 @@ class SubscriptionView(GraphQLView):
         rate_limiter: RateLimiter | None = None,
         auth_failures: RateLimiter | None = None,
         end_users: LocalBuckets | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """The limiters are the ones HTTP uses (None: off), so both paths share one budget;
         ``outbox_watch`` gives every subscription of the process its app's shared polls."""
@@ -68,6 +70,7 @@ class SubscriptionView(GraphQLView):
         self.rate_limiter = rate_limiter
         self.auth_failures = auth_failures
         self.end_users = end_users
+        self.metrics = metrics
         self.connection_init_wait_timeout = timedelta(seconds=settings.subscription_init_timeout_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,19 +120,31 @@ class SubscriptionView(GraphQLView):
         """The keys of the places this connection holds until it closes, or a refusal."""
         side = app_bucket(principal)
         user = end_user_bucket(principal)
-        reason = None
+        refused = None
         if side is not None and self.connections[side] >= self.settings.subscription_max_connections_per_app:
-            reason = "too many connections for this app"
+            refused = ("connections-app", "too many connections for this app")
         elif user is not None and self.connections[user] >= self.settings.subscription_max_connections_per_user:
-            reason = "too many connections for this user"
-        if reason is not None:
-            # The client sees 4403 (graphql-transport-ws has no reason for a refused init); the log says which.
-            log.info("websocket refused: %s", reason, extra={"app_id": principal.app_id, "scope": str(principal.scope)})
+            refused = ("connections-user", "too many connections for this user")
+        if refused is not None:
+            limit, reason = refused
+            # The client sees 4403 (graphql-transport-ws has no reason for a refused init); the log
+            # and the metrics say which limit.
+            log.info(
+                "websocket refused: %s",
+                reason,
+                extra={"app_id": principal.app_id, "scope": str(principal.scope), "limited_by": limit},
+            )
+            self.count_refusal(limit)
             raise ConnectionRejectionError({"message": reason})
         places = tuple(key for key in (side, user) if key is not None)
         for key in places:
             self.connections[key] += 1
         return places
+
+    def count_refusal(self, limit: str) -> None:
+        """A connection or a subscribe refused by ``limit``, in the metric HTTP's 429s go to."""
+        if self.metrics is not None:
+            self.metrics.rate_limited.labels(limit).inc()
 
     async def _count_failure(self, websocket: WebSocket) -> None:
         """A refused credential costs the address a token, as an HTTP 401 does."""

@@ -40,8 +40,9 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "profile_gateway_rate_limited",
-            "HTTP requests refused with 429 by the limit that refused them: user, backend, end-users, "
-            "registrations, address or auth-failures.",
+            "Requests refused by a limit, by the limit that refused them: HTTP 429s (user, backend, end-users, "
+            "registrations, address, auth-failures), subscribes (user, backend, end-users) and websocket "
+            "connections (connections-app, connections-user).",
             ["limit"],
             registry=self.registry,
         )

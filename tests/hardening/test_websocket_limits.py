@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -193,6 +194,7 @@ async def test_one_end_users_subscribes_cannot_spend_the_other_end_users_budget(
         assert refused["type"] == "error", refused
         assert refused["payload"][0]["message"] == USER_LIMITED
         assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert await refusals_counted(base_url, "user") >= 1
         # The end users' shared bucket kept a token for another user.
         async with http_from(base_url, "127.0.0.10") as http:
             assert (await http.post(ME, token=tenant.user_token("patient"))).status_code == 200
@@ -281,14 +283,24 @@ async def outcome(socket: ClientConnection) -> str:
         return "refused"
 
 
+async def refusals_counted(base_url: str, limit: str) -> int:
+    """The gateway's count of refusals by ``limit`` so far, from /metrics."""
+    async with http_from(base_url, "127.0.0.30") as http:
+        text = (await http.client.get("/metrics")).text
+    found = re.search(rf'^profile_gateway_rate_limited_total\{{limit="{limit}"\}} ([0-9.]+)$', text, re.MULTILINE)
+    return int(float(found.group(1))) if found else 0
+
+
 async def test_one_end_user_cannot_take_every_connection_of_the_app(
     limited_app: Starlette, base_url: str, admin_token: str
 ) -> None:
     tenant: Tenant = await tenant_of(limited_app, admin_token)
     greedy = tenant.user_token("greedy-sockets")
+    counted = await refusals_counted(base_url, "connections-user")
     async with opened(base_url, "127.0.0.11", *[greedy] * 6) as sockets:
         outcomes = sorted([await outcome(socket) for socket in sockets])
         assert outcomes == ["ack"] * USER_PLACES + ["refused"] * (6 - USER_PLACES)
+        assert await refusals_counted(base_url, "connections-user") == counted + 6 - USER_PLACES
         async with opened(base_url, "127.0.0.12", tenant.user_token("another-user")) as [other]:
             assert await outcome(other) == "ack"
 
@@ -298,9 +310,11 @@ async def test_end_users_cannot_take_the_backends_connections(
 ) -> None:
     tenant: Tenant = await tenant_of(limited_app, admin_token)
     users = [tenant.user_token(f"crowd-{number}") for number in range(APP_PLACES + 2)]
+    counted = await refusals_counted(base_url, "connections-app")
     async with opened(base_url, "127.0.0.13", *users) as sockets:
         outcomes = sorted([await outcome(socket) for socket in sockets])
         assert outcomes == ["ack"] * APP_PLACES + ["refused"] * 2
+        assert await refusals_counted(base_url, "connections-app") == counted + 2
         async with opened(base_url, "127.0.0.14", tenant.app_token) as [backend]:
             assert await outcome(backend) == "ack"
     # Closed connections give their places back.
