@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.http.rate_limit import RateLimiter, Refusal, client_address, refuse
 
 FAILURES_LIMITED = "too many failed authentications from this address"
-ADDRESS_LIMITED = f"{FAILURES_LIMITED}; retry later"  # as a websocket's close reason words it
+ADDRESS_LIMITED = Refusal("auth-failures", FAILURES_LIMITED, 0).message  # a websocket's close reason
 
 
 class AuthFailureLimit:

@@ -200,7 +200,8 @@ class GraphQLView(GraphQL[Context, None]):
         if self.persisted.knows(digest):
             return  # a client that sends the text with every hash costs no write
         if self.registrations is not None:
-            wait = await self.registrations.acquire(app_bucket(principal) or "admin")
+            bucket = app_bucket(principal)
+            wait = await self.registrations.acquire(bucket.key if bucket is not None else "admin")
             if wait is not None:
                 log.info("persisted query not registered: the registration budget is spent")
                 return

@@ -158,7 +158,15 @@ def address_key(host: str) -> str:
     return str(network)
 
 
-def app_bucket(principal: Principal | None) -> str | None:
+class AppBucket(NamedTuple):
+    """The app bucket a request spends: which side of the app (``backend``, ``end-users`` or
+    ``registrations``, a metric label) and its key in the store."""
+
+    side: str
+    key: str
+
+
+def app_bucket(principal: Principal | None) -> AppBucket | None:
     """The app bucket a request spends: the app's own (its backend, app tokens), its end users'
     (user and session tokens), or its first registrations' (X-App-Id alone). Anyone holding the
     public app id can send the last kind from as many addresses as they have, so it spends
@@ -167,10 +175,9 @@ def app_bucket(principal: Principal | None) -> str | None:
     if principal is None or principal.app_id is None:
         return None
     if principal.scope is AuthScope.APP:
-        return principal.app_id
-    if principal.scope is AuthScope.ANONYMOUS:
-        return f"{principal.app_id}|registrations"
-    return f"{principal.app_id}|end-users"
+        return AppBucket("backend", principal.app_id)
+    side = "registrations" if principal.scope is AuthScope.ANONYMOUS else "end-users"
+    return AppBucket(side, f"{principal.app_id}|{side}")
 
 
 def end_user_bucket(principal: Principal | None) -> str | None:
@@ -210,14 +217,10 @@ class Refusal(NamedTuple):
     reason: str
     wait: float
 
-
-def _app_limit(principal: Principal | None) -> str:
-    """The name of the app bucket ``principal`` spends (as ``app_bucket`` keys it)."""
-    if principal is not None and principal.scope is AuthScope.APP:
-        return "backend"
-    if principal is not None and principal.scope is AuthScope.ANONYMOUS:
-        return "registrations"
-    return "end-users"
+    @property
+    def message(self) -> str:
+        """What the client reads, over HTTP and over a websocket alike."""
+        return f"{self.reason}; retry later"
 
 
 async def spend_request(
@@ -232,9 +235,9 @@ async def spend_request(
             return Refusal("user", USER_LIMITED, wait)
     bucket = app_bucket(principal)
     if limiter is not None and bucket is not None:
-        wait = await limiter.acquire(bucket)
+        wait = await limiter.acquire(bucket.key)
         if wait is not None:
-            return Refusal(_app_limit(principal), APP_LIMITED, wait)
+            return Refusal(bucket.side, APP_LIMITED, wait)
     return None
 
 
@@ -279,7 +282,7 @@ async def refuse(send: Send, state: dict[str, object], refusal: Refusal) -> None
     await send_error(
         send,
         429,
-        f"{refusal.reason}; retry later",
+        refusal.message,
         code="RATE_LIMITED",
         request_id=request_id if isinstance(request_id, str) else None,
         headers={"retry-after": RateLimiter.retry_after_header(refusal.wait)},

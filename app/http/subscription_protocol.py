@@ -29,10 +29,10 @@ from app.graphql.context import Context
 from app.http import rate_limit
 from app.http.auth_failure_limit import ADDRESS_LIMITED
 from app.http.local_buckets import LocalBuckets
-from app.http.rate_limit import RateLimiter, client_address, spend_request
+from app.http.rate_limit import RateLimiter, Refusal, client_address, spend_request
 
 CLOSE_FORBIDDEN = 4403
-USER_LIMITED = f"{rate_limit.USER_LIMITED}; retry later"  # as the HTTP refusal words it
+USER_LIMITED = Refusal("user", rate_limit.USER_LIMITED, 0).message  # as the HTTP refusal words it
 SUBSCRIPTIONS_ONLY = "this socket carries subscriptions; send queries and mutations over HTTP (POST /graphql)"
 
 
@@ -63,7 +63,7 @@ class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
                     count_refusal(refusal.limit)
                 retry_after = int(RateLimiter.retry_after_header(refusal.wait))
                 extensions = {"code": "RATE_LIMITED", "retryAfter": retry_after}
-                await self._refuse(message, f"{refusal.reason}; retry later", extensions)
+                await self._refuse(message, refusal.message, extensions)
                 return
         if self.connection_acknowledged and self._operation_type(message) not in (None, OperationType.SUBSCRIPTION):
             await self._refuse(message, SUBSCRIPTIONS_ONLY, {"code": "BAD_REQUEST"})

@@ -118,7 +118,8 @@ class SubscriptionView(GraphQLView):
 
     def _take_places(self, principal: Principal) -> tuple[str, ...]:
         """The keys of the places this connection holds until it closes, or a refusal."""
-        side = app_bucket(principal)
+        bucket = app_bucket(principal)
+        side = bucket.key if bucket is not None else None
         user = end_user_bucket(principal)
         refused = None
         if side is not None and self.connections[side] >= self.settings.subscription_max_connections_per_app:
@@ -144,7 +145,7 @@ class SubscriptionView(GraphQLView):
     def count_refusal(self, limit: str) -> None:
         """A connection or a subscribe refused by ``limit``, in the metric HTTP's 429s go to."""
         if self.metrics is not None:
-            self.metrics.rate_limited.labels(limit).inc()
+            self.metrics.refused(limit)
 
     async def _count_failure(self, websocket: WebSocket) -> None:
         """A refused credential costs the address a token, as an HTTP 401 does."""

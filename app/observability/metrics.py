@@ -76,7 +76,11 @@ class Metrics:
                 counter = self._error_children[code] = self.errors.labels(code)
             counter.inc()
         if limited_by is not None:
-            self.rate_limited.labels(limited_by).inc()  # a refusal: not the hot path
+            self.refused(limited_by)
+
+    def refused(self, limit: str) -> None:
+        """One request, subscribe or connection refused by ``limit`` (a refusal: not the hot path)."""
+        self.rate_limited.labels(limit).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
