@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -31,32 +31,30 @@ class Loaders:
         self.store = store
         self.app_id = app_id
 
-    @cached_property
-    def user_by_id(self) -> DataLoader[str, Document | None]:
-        async def load(ids: list[str]) -> list[Document | None]:
+    def _of_app[K, V](
+        self, find: Callable[[Store, str, list[K]], Awaitable[list[V]]], missing: Callable[[], V]
+    ) -> DataLoader[K, V]:
+        """A DataLoader of ``find`` within the request's app; without one (admin) every key is
+        ``missing()``."""
+
+        async def load(keys: list[K]) -> list[V]:
             if self.app_id is None:
-                return [None] * len(ids)
-            return await users.find_users_by_ids(self.store, self.app_id, ids)
+                return [missing() for _ in keys]
+            return await find(self.store, self.app_id, keys)
 
         return DataLoader(load_fn=load)
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[str, Document | None]:
+        return self._of_app(users.find_users_by_ids, lambda: None)
 
     @cached_property
     def installations_by_user_id(self) -> DataLoader[str, list[Document]]:
-        async def load(user_ids: list[str]) -> list[list[Document]]:
-            if self.app_id is None:
-                return [[] for _ in user_ids]
-            return await installations.find_by_user_ids(self.store, self.app_id, user_ids)
-
-        return DataLoader(load_fn=load)
+        return self._of_app(installations.find_by_user_ids, list)
 
     @cached_property
     def installation_by_push_registration_id(self) -> DataLoader[str, Document | None]:
-        async def load(registrations: list[str]) -> list[Document | None]:
-            if self.app_id is None:
-                return [None] * len(registrations)
-            return await installations.find_by_push_registration_ids(self.store, self.app_id, registrations)
-
-        return DataLoader(load_fn=load)
+        return self._of_app(installations.find_by_push_registration_ids, lambda: None)
 
     @cached_property
     def categories_by_app(self) -> DataLoader[str, list[Document]]:
@@ -88,13 +86,7 @@ class Loaders:
     @cached_property
     def redelivery_by_endpoint_id(self) -> DataLoader[str, Document | None]:
         """A webhook endpoint's redelivery still running."""
-
-        async def load(endpoint_ids: list[str]) -> list[Document | None]:
-            if self.app_id is None:
-                return [None] * len(endpoint_ids)
-            return await webhooks.running_redeliveries(self.store, self.app_id, endpoint_ids)
-
-        return DataLoader(load_fn=load)
+        return self._of_app(webhooks.running_redeliveries, lambda: None)
 
 
 @dataclass(slots=True)
