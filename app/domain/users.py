@@ -428,26 +428,32 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
         user_id = document["_id"] if document is not None else await _erased_user_id(unit, app_id, ref)
         if user_id is None:
             raise not_found("the user", ("by",))
-        unit.touches(user_id)
-        await registry.release_user(unit, app_id, user_id)
-        await unit.delete_many(store.users, {"appId": app_id, "_id": user_id})
-        # Its history and the tombstones that redirect to it (as many as its past and the users
-        # it absorbed) are purged in batches after the commit; a tombstone left meanwhile
-        # resolves to no one. Users it absorbed whose past has not moved to it yet (few: moves
-        # run within seconds) are erased with it: their history and their own tombstones.
-        now = clock.now()
-        await purges.schedule_user_erasure(unit, app_id, user_id, now)
-        for move in await purges.moves_to(store, user_id, unit.session):
-            absorbed = str(move["owner"][1])
-            await purges.cancel_history_move(unit, app_id, absorbed)
-            await purges.schedule_user_erasure(unit, app_id, absorbed, now)
-        await unit.delete_many(store.sessions, {"appId": app_id, "userId": user_id})
-        await registry.release_installations(unit, app_id, user_id)
-        await unit.delete_many(store.installations, {"appId": app_id, "userId": user_id})
-        history.record_deleted(unit, app_id, user_id, document)
+        await erase(unit, app_id, user_id, document)
         return user_id
 
     return await unit_of_work.run(store, work)
+
+
+async def erase(unit: UnitOfWork, app_id: str, user_id: str, document: Document | None) -> None:
+    """Stage the erasure of the user (``document``: as read in this unit, None when only its
+    data is left), its sessions and installations, and the purge of its history."""
+    unit.touches(user_id)
+    await registry.release_user(unit, app_id, user_id)
+    await unit.delete_many(unit.store.users, {"appId": app_id, "_id": user_id})
+    # Its history and the tombstones that redirect to it (as many as its past and the users
+    # it absorbed) are purged in batches after the commit; a tombstone left meanwhile
+    # resolves to no one. Users it absorbed whose past has not moved to it yet (few: moves
+    # run within seconds) are erased with it: their history and their own tombstones.
+    now = clock.now()
+    await purges.schedule_user_erasure(unit, app_id, user_id, now)
+    for move in await purges.moves_to(unit.store, user_id, unit.session):
+        absorbed = str(move["owner"][1])
+        await purges.cancel_history_move(unit, app_id, absorbed)
+        await purges.schedule_user_erasure(unit, app_id, absorbed, now)
+    await unit.delete_many(unit.store.sessions, {"appId": app_id, "userId": user_id})
+    await registry.release_installations(unit, app_id, user_id)
+    await unit.delete_many(unit.store.installations, {"appId": app_id, "userId": user_id})
+    history.record_deleted(unit, app_id, user_id, document)
 
 
 async def _erased_user_id(unit: UnitOfWork, app_id: str, ref: UserRef) -> str | None:
