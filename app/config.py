@@ -257,6 +257,16 @@ class Settings(BaseSettings):
     change_event_retention_days: int = Field(
         default=7, ge=1, description="How long the outbox keeps change events (changeEvents feed, redelivery)."
     )
+    anonymous_lead_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description=(
+            "Erase anonymous leads (no identifier, no contact data, no channel) that were neither"
+            " written nor seen on any device for this many days, with their installations, sessions"
+            " and history; housekeeping checks once a day. 0: keep them."
+        ),
+    )
     webhook_dispatcher: bool = Field(
         default=True,
         description="Deliver webhooks from the gateway process; off: run `profile-gateway deliver` on its own.",

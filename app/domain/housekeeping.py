@@ -15,6 +15,10 @@ store's other writers wait long behind it; work left over is taken up by the nex
   and every endpoint's deliveries, oldest first, every ``RETENTION_EVERY``: at most
   ``OWNERS_PER_ROUND`` owners a round, the first pass ``RETENTION_FIRST_AFTER`` after the
   process starts (a starting process delivers first).
+- Anonymous leads (``PROFILE_GATEWAY_ANONYMOUS_LEAD_RETENTION_DAYS``, off at 0): a pass over
+  every app's users, ``LEADS_PER_READ`` at a time, erases the idle anonymous leads
+  (``app/domain/lead_retention.py``), the first pass ``RETENTION_FIRST_AFTER`` after the
+  process starts, then one every ``LEAD_SWEEP_EVERY``.
 
 Every step is idempotent, so several processes running it at once delete each document once.
 """
@@ -27,8 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.domain import clock
-from app.store import purges, redeliveries, retention
+from app.domain import clock, lead_retention
+from app.store import apps, purges, redeliveries, retention
 from app.store.client import Store
 from app.store.purges import PURGE_BATCH
 
@@ -38,6 +42,7 @@ ROUND_BUDGET = 10 * PURGE_BATCH  # documents per round at most
 PURGE_CHECK_EVERY = timedelta(minutes=1)
 RETENTION_EVERY = timedelta(minutes=10)
 RETENTION_FIRST_AFTER = timedelta(minutes=1)
+LEAD_SWEEP_EVERY = timedelta(days=1)  # each pass reads every user of every app
 OWNERS_PER_ROUND = 50  # reads of an owner's oldest entry: a pass over many apps spans rounds
 _PURGES_PER_READ = 20
 Record = Mapping[str, Any]  # a pending purge or a redelivery, as stored
@@ -47,11 +52,14 @@ Record = Mapping[str, Any]  # a pending purge or a redelivery, as stored
 class Housekeeping:
     store: Store
     retention_days: int
+    lead_retention_days: int = 0  # 0: anonymous leads are kept
     round_budget: int = ROUND_BUDGET
     first_retention_after: timedelta = RETENTION_FIRST_AFTER
     _pending_due_at: datetime | None = None  # purges and redeliveries; None: due now
     _retention_due_at: datetime | None = None  # None: set by the first round
     _retention_left: list[retention.Owner] | None = None  # owners the current pass has not trimmed yet
+    _leads_due_at: datetime | None = None  # None: set by the first round
+    _lead_walk: LeadWalk | None = None  # the current pass over the apps' users
 
     def wake(self) -> None:
         """Look for pending purges and redeliveries in the next round (this process has just
@@ -73,6 +81,13 @@ class Housekeeping:
             deleted, finished = await self._retain(now - timedelta(days=self.retention_days), budget)
             budget -= deleted
             self._retention_due_at = now + RETENTION_EVERY if finished else now
+        if self.lead_retention_days > 0:
+            if self._leads_due_at is None:
+                self._leads_due_at = now + self.first_retention_after
+            if budget > 0 and now >= self._leads_due_at:
+                spent, finished = await self._sweep_leads(now - timedelta(days=self.lead_retention_days), budget)
+                budget -= spent
+                self._leads_due_at = now + LEAD_SWEEP_EVERY if finished else now
         return self.round_budget - budget
 
     async def _purge(self, budget: int) -> tuple[int, bool]:
@@ -110,6 +125,35 @@ class Housekeeping:
                 self._retention_left.pop()
         self._retention_left = None
         return deleted, True
+
+    async def _sweep_leads(self, idle_since: datetime, budget: int) -> tuple[int, bool]:
+        """Walk the apps' users until the budget is spent (users read and leads erased);
+        whether the pass has reached every app's last user."""
+        if self._lead_walk is None:
+            self._lead_walk = LeadWalk(list(reversed(await apps.ids(self.store))))
+        walk, spent = self._lead_walk, 0
+        while walk.apps_left:
+            if spent >= budget:
+                return spent, False
+            # Each erased lead costs its read and its erasure: a step stays within the budget
+            # even when every user it reads is erased.
+            limit = min(lead_retention.LEADS_PER_READ, max(1, (budget - spent) // 2))
+            step = await lead_retention.sweep_step(self.store, walk.apps_left[-1], walk.after_id, idle_since, limit)
+            spent += step.read + step.erased
+            walk.after_id = step.after_id
+            if step.after_id is None:
+                walk.apps_left.pop()
+        self._lead_walk = None
+        return spent, True
+
+
+@dataclass(slots=True)
+class LeadWalk:
+    """Where a pass over the apps' users stands: the apps left (the current one last) and
+    the last user read of the current one."""
+
+    apps_left: list[str]
+    after_id: str | None = None
 
 
 async def _work_through(

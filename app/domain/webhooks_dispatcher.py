@@ -88,7 +88,11 @@ class Dispatcher:
     _endpoints_found: bool = True  # the busy rate until a round finds none
 
     def __post_init__(self) -> None:
-        self.housekeeping = Housekeeping(self.store, self.settings.change_event_retention_days)
+        self.housekeeping = Housekeeping(
+            self.store,
+            self.settings.change_event_retention_days,
+            lead_retention_days=self.settings.anonymous_lead_retention_days,
+        )
 
     @property
     def policy(self) -> UrlPolicy:

@@ -51,6 +51,20 @@ async def find_by_user_ids(store: Store, app_id: str, user_ids: Sequence[str]) -
     return [grouped[user_id] for user_id in user_ids]
 
 
+async def last_seen_by_user(
+    store: Store, app_id: str, user_ids: Sequence[str], session: Session | None = None
+) -> dict[str, list[datetime | None]]:
+    """When each of these users' installations was last seen (``lastSeenAt``, None if never):
+    one read of their ids and times, through the (appId, userId) index."""
+    seen: dict[str, list[datetime | None]] = {user_id: [] for user_id in user_ids}
+    cursor = store.installations.find(
+        {"appId": app_id, "userId": {"$in": list(seen)}}, {"userId": 1, "lastSeenAt": 1}, session=session
+    ).batch_size(ONE_BATCH)
+    async for installation in cursor:
+        seen[installation["userId"]].append(installation.get("lastSeenAt"))
+    return seen
+
+
 async def find_by_push_registration_ids(
     store: Store, app_id: str, push_registration_ids: Sequence[str]
 ) -> list[Document | None]:

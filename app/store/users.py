@@ -198,6 +198,19 @@ async def page(
     return await store.users.find(page_query).sort("_id", 1).limit(first + 1).batch_size(first + 1).to_list()
 
 
+async def walk_page(
+    store: Store, app_id: str, after_id: str | None, limit: int, fields: Sequence[str]
+) -> list[Document]:
+    """Up to ``limit`` of the app's users after ``after_id`` in id order (merge tombstones
+    included), with ``_id`` and ``fields`` only: one step of a background walk over an app,
+    through the (appId, _id) index, as a page of ``users`` is read."""
+    query: Document = {"appId": app_id}
+    if after_id is not None:
+        query["_id"] = {"$gt": after_id}
+    projection = dict.fromkeys(fields, 1)
+    return await store.users.find(query, projection).sort("_id", 1).limit(limit).batch_size(limit).to_list()
+
+
 class WindowEnd(NamedTuple):
     end_id: str  # the last user of the window
     more_follow: bool  # whether any user of the app follows it

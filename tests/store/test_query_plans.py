@@ -225,7 +225,8 @@ async def test_every_read_of_a_housekeeping_round_uses_an_index(
     gateway: Gateway, tenant: Tenant, store: Store, command_log: CommandLog, runtime: Runtime
 ) -> None:
     """Housekeeping runs in every gateway process: pending purges (an erased user's history and
-    tombstones, a deleted endpoint's deliveries) and retention (each app's events, each endpoint's deliveries).
+    tombstones, a deleted endpoint's deliveries), retention (each app's events, each endpoint's deliveries)
+    and the walk over anonymous leads (the apps, each app's users in id order).
     Its deletes are by ``_id`` (asserted in tests/events/test_housekeeping.py)."""
     endpoint_id, _ = await create_endpoint(gateway, tenant, "http://127.0.0.1:9/plan-purge")
     await _user(gateway, tenant, "plan-erased")
@@ -237,10 +238,14 @@ async def test_every_read_of_a_housekeeping_round_uses_an_index(
     delete = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { userErrors { code } } }"
     assert (await gateway.data(delete, {"id": endpoint_id}, token=tenant.app_token))["deleteWebhookEndpoint"]
     with command_log.capturing() as commands:
-        await Housekeeping(store, 36_500, first_retention_after=timedelta(0)).run(clock.now())  # reads, no deletes
+        # Reads, no deletes: nothing is old enough; the lead walk reads the apps and a page of users.
+        await Housekeeping(store, 36_500, lead_retention_days=36_500, first_retention_after=timedelta(0)).run(
+            clock.now()
+        )
     reads = [command for command in commands if "find" in command]
     touched = {str(command["find"]) for command in reads}
-    assert {"pending_purges", "history", "users", "webhook_deliveries", "outbox_counters", "outbox"} <= touched, touched
+    expected = {"pending_purges", "history", "users", "webhook_deliveries", "outbox_counters", "outbox", "apps"}
+    assert expected <= touched, touched
     scans = [
         f"find {command['find']}: {stage}" for command in reads for stage in _scans(await _explain(store, command))
     ]

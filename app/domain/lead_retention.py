@@ -1,0 +1,105 @@
+"""Retention of anonymous leads (``PROFILE_GATEWAY_ANONYMOUS_LEAD_RETENTION_DAYS``; off by default).
+
+Every first registration with only the app id (``saveInstallation`` with ``X-App-Id``) creates
+an anonymous LEAD user, and anyone holding the public app id can make one. Nothing else removes
+a lead whose device never comes back: uninstalled apps, one-off visitors and registration
+floods stay for good. With a retention of N days, housekeeping erases every *idle anonymous
+lead*, a user who:
+
+- is a LEAD and not a merge tombstone;
+- holds no identifier and no contact data: no externalUserId, no emails or phones (verified or
+  not) and no channels, so no one can be told about the erasure and nothing identifies them;
+- was not written for N days (``updatedAt``: any attribute, tag or preference write, by the
+  backend or the device's session), and none of its installations was seen for N days
+  (``lastSeenAt``: every ``saveInstallation``).
+
+Its attributes, tags, installations, session tokens and history go, as with ``deleteUser``,
+and a ``user.deleted`` change event tells downstream systems. A customer, or a lead who left
+an email, is never erased by this rule.
+
+The walk costs no index beyond the ones pages of ``users`` use: per app, the users in id order
+(``LEADS_PER_READ`` at a time, only the rule's fields), the rule applied here, the candidates'
+installation times in one read. Each candidate is then erased in its own unit of work, which
+reads the user and its installations again and erases only if the rule still holds on what it
+read: a device seen, or a write, between the walk and the erasure keeps the user. On MongoDB
+a heartbeat committed during the erasure's transaction is a write conflict, and the retry
+reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.profile import Document, ProfileType
+from app.domain.users import erase
+from app.store import installations as installations_store
+from app.store import unit_of_work
+from app.store import users as users_store
+from app.store.client import Store
+from app.store.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+LEADS_PER_READ = 200  # users read per step of the walk (ids and the rule's fields)
+# Any of these, non-empty, makes a user known or reachable: never erased as an anonymous lead.
+IDENTIFYING_FIELDS = ("externalUserId", "emails", "phones", "unverifiedEmails", "unverifiedPhones", "channels")
+RULE_FIELDS = ("type", "mergedInto", "updatedAt", *IDENTIFYING_FIELDS)
+
+
+def is_idle_anonymous_lead(user: Document, installations_seen: Sequence[datetime | None], idle_since: datetime) -> bool:
+    """Whether the rule above erases ``user``, whose installations were last seen at
+    ``installations_seen``, when nothing since ``idle_since`` counts as idle."""
+    if user.get("type") != ProfileType.LEAD.value or "mergedInto" in user:
+        return False
+    if any(user.get(name) for name in IDENTIFYING_FIELDS):
+        return False
+    updated_at = user.get("updatedAt")
+    if not isinstance(updated_at, datetime) or updated_at >= idle_since:
+        return False
+    return all(seen is not None and seen < idle_since for seen in installations_seen)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the walk over an app's users."""
+
+    read: int  # users read
+    erased: int  # idle anonymous leads erased
+    after_id: str | None  # where the next step goes on; None: the app is done
+
+
+async def sweep_step(store: Store, app_id: str, after_id: str | None, idle_since: datetime, limit: int) -> Step:
+    """Read up to ``limit`` of the app's users after ``after_id`` and erase the idle anonymous
+    leads among them."""
+    users = await users_store.walk_page(store, app_id, after_id, limit, RULE_FIELDS)
+    candidates = [user for user in users if is_idle_anonymous_lead(user, (), idle_since)]
+    seen = await installations_store.last_seen_by_user(store, app_id, [user["_id"] for user in candidates])
+    erased = 0
+    for user in candidates:
+        if is_idle_anonymous_lead(user, seen[user["_id"]], idle_since) and await erase_if_idle(
+            store, app_id, user["_id"], idle_since
+        ):
+            erased += 1
+    if erased:
+        log.info("erased %d idle anonymous leads of app %s", erased, app_id)
+    return Step(len(users), erased, users[-1]["_id"] if len(users) == limit else None)
+
+
+async def erase_if_idle(store: Store, app_id: str, user_id: str, idle_since: datetime) -> bool:
+    """Erase the user, as one unit of work, if the rule holds on the user and installations
+    this unit reads; whether it did (False: gone already, or no longer idle)."""
+
+    async def work(unit: UnitOfWork) -> bool:
+        user = await users_store.find_by_id(store, app_id, user_id, unit.session)
+        if user is None:
+            return False
+        seen = await installations_store.last_seen_by_user(store, app_id, [user_id], unit.session)
+        if not is_idle_anonymous_lead(user, seen[user_id], idle_since):
+            return False
+        await erase(unit, app_id, user_id, user)
+        return True
+
+    return await unit_of_work.run(store, work)

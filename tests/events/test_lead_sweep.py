@@ -1,0 +1,85 @@
+"""Housekeeping's pass over anonymous leads: off unless a retention is set, then one pass over
+every app's users at a time, in rounds within the round's budget, a pass a day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.config import Settings
+from app.domain import clock, devices
+from app.domain.actor import Actor
+from app.domain.housekeeping import LEAD_SWEEP_EVERY, Housekeeping
+from app.domain.installation_data import InstallationData, Platform
+from app.domain.webhooks_dispatcher import Dispatcher
+from app.main import Runtime
+from app.store.client import Store
+from tests.commands import CommandLog
+from tests.events.test_dispatcher_cost import own_database
+from tests.events.test_webhooks import runtime
+
+__all__ = ["own_database", "runtime"]  # fixtures
+
+Own = tuple[Store, CommandLog, Settings]
+ANONYMOUS = Actor("anonymous")
+
+
+async def _leads(store: Store, app_id: str, count: int) -> None:
+    """An app and ``count`` anonymous leads, each registered by its device."""
+    await store.apps.insert_one({"_id": app_id, "name": app_id})
+    for number in range(count):
+        data = InstallationData(push_registration_id=f"{app_id}-device-{number}", platform=Platform.IOS)
+        await devices.save_installation(store, app_id, ANONYMOUS, data, may_update=False, issue_session=True)
+
+
+async def _users(store: Store) -> int:
+    return await store.users.count_documents({})
+
+
+async def test_leads_are_kept_unless_a_retention_is_set(own_database: Own) -> None:
+    store, _, _ = own_database
+    await _leads(store, "app_kept", 3)
+    much_later = clock.now() + timedelta(days=3650)
+    housekeeping = Housekeeping(store, 7, first_retention_after=timedelta(0))
+    await housekeeping.run(much_later)
+    await housekeeping.run(much_later + timedelta(days=1))
+    assert await _users(store) == 3
+
+
+async def test_a_pass_walks_every_app_in_rounds_within_the_budget(own_database: Own) -> None:
+    store, log, _ = own_database
+    await _leads(store, "app_a", 5)
+    await _leads(store, "app_b", 4)
+    now = clock.now()
+    # Change events are kept longer than the test spans, so the rounds are the walk's alone.
+    housekeeping = Housekeeping(
+        store, 36_500, lead_retention_days=30, round_budget=4, first_retention_after=timedelta(0)
+    )
+
+    # Just short of thirty days on, nothing is idle yet; the pass still reads every user, 4 a
+    # round at most, over several rounds.
+    first_pass = now + timedelta(days=30) - timedelta(seconds=1)
+    with log.capturing() as sent:
+        rounds = 0
+        while (touched := await housekeeping.run(first_pass)) > 0:
+            assert touched <= 4
+            rounds += 1
+    reads = [command for command in sent if command.get("find") == "users"]
+    assert all(command["limit"] <= 4 for command in reads), reads
+    assert rounds >= 3 and await _users(store) == 9
+
+    # The next pass waits a day; by then everyone has been idle for thirty days.
+    next_pass = first_pass + LEAD_SWEEP_EVERY
+    assert await housekeeping.run(next_pass - timedelta(seconds=1)) == 0
+    assert await _users(store) == 9
+    while (touched := await housekeeping.run(next_pass)) > 0:
+        assert touched <= 4  # reads and erasures together
+    assert await _users(store) == 0
+    assert await store.installations.count_documents({}) == 0
+    assert await store.sessions.count_documents({}) == 0
+
+
+async def test_the_dispatcher_runs_the_pass_with_the_configured_retention(own_database: Own, runtime: Runtime) -> None:
+    store, _, settings = own_database
+    dispatcher = Dispatcher(store, runtime.box, settings.model_copy(update={"anonymous_lead_retention_days": 30}))
+    assert dispatcher.housekeeping.lead_retention_days == 30
+    assert Dispatcher(store, runtime.box, settings).housekeeping.lead_retention_days == 0
