@@ -3,6 +3,7 @@ every app's users at a time, in rounds within the round's budget, a pass a day."
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from app.config import Settings
@@ -12,6 +13,7 @@ from app.domain.housekeeping import LEAD_SWEEP_EVERY, Housekeeping
 from app.domain.installation_data import InstallationData, Platform
 from app.domain.webhooks_dispatcher import Dispatcher
 from app.main import Runtime
+from app.store import outbox
 from app.store.client import Store
 from tests.commands import CommandLog
 from tests.events.test_dispatcher_cost import own_database
@@ -76,6 +78,19 @@ async def test_a_pass_walks_every_app_in_rounds_within_the_budget(own_database: 
     assert await _users(store) == 0
     assert await store.installations.count_documents({}) == 0
     assert await store.sessions.count_documents({}) == 0
+
+
+async def test_passes_of_several_processes_at_once_erase_each_lead_once(own_database: Own) -> None:
+    store, _, _ = own_database
+    await _leads(store, "app_c", 6)
+    later = clock.now() + timedelta(days=31)
+    sweepers = [
+        Housekeeping(store, 36_500, lead_retention_days=30, first_retention_after=timedelta(0)) for _ in range(3)
+    ]
+    await asyncio.gather(*(sweeper.run(later) for sweeper in sweepers))
+    assert await _users(store) == 0
+    deleted = await outbox.events(store).count_documents({"appId": "app_c", "type": "user.deleted"})
+    assert deleted == 6
 
 
 async def test_the_dispatcher_runs_the_pass_with_the_configured_retention(own_database: Own, runtime: Runtime) -> None:
