@@ -57,6 +57,8 @@ async def last_seen_by_user(
     """When each of these users' installations was last seen (``lastSeenAt``, None if never):
     one read of their ids and times, through the (appId, userId) index."""
     seen: dict[str, list[datetime | None]] = {user_id: [] for user_id in user_ids}
+    if not seen:
+        return seen  # an empty $in reads every installation on the embedded store
     cursor = store.installations.find(
         {"appId": app_id, "userId": {"$in": list(seen)}}, {"userId": 1, "lastSeenAt": 1}, session=session
     ).batch_size(ONE_BATCH)

@@ -67,6 +67,8 @@ async def test_a_pass_walks_every_app_in_rounds_within_the_budget(own_database: 
             rounds += 1
     reads = [command for command in sent if command.get("find") == "users"]
     assert all(command["limit"] <= 4 for command in reads), reads
+    # No candidate, no read of installations (an empty $in read all of them on the embedded store).
+    assert not [command for command in sent if command.get("find") == "installations"]
     assert rounds >= 3 and await _users(store) == 9
 
     # The next pass waits a day; by then everyone has been idle for thirty days.
