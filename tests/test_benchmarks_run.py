@@ -105,6 +105,14 @@ def test_the_purge_benchmark_deletes_everything_both_ways_at_every_size() -> Non
     assert "| 50 |" in finished.stdout and "| 100 |" in finished.stdout, finished.stdout
 
 
+def test_the_lead_sweep_benchmark_erases_every_lead_at_every_size() -> None:
+    finished = _run("bench.lead_sweep", "--sizes", "20,40", "--leads", "5")
+    assert finished.returncode == 0, finished.stderr[-2000:]  # it exits non-zero when a lead is left
+    rows = [line.split(" | ") for line in finished.stdout.splitlines() if line.startswith(("| 20 |", "| 40 |"))]
+    assert [row[2] for row in rows] == ["nothing idle", "every lead idle"] * 2, finished.stdout
+    assert "an erasure:" in finished.stdout, finished.stdout
+
+
 def test_the_soak_passes_its_own_criterion_from_one_address() -> None:
     # Every simulated device sends from 127.0.0.1, so a limit per client address (X-App-Id's)
     # refuses their first installs within seconds unless the soak turns it off like the others.

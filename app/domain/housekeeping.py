@@ -131,14 +131,14 @@ class Housekeeping:
         whether the pass has reached every app's last user."""
         if self._lead_walk is None:
             self._lead_walk = LeadWalk(list(reversed(await apps.ids(self.store))))
+        # A step of n users costs up to 2n (each read, and each erasure): the round takes full
+        # steps while the worst case fits in what is left of its budget, and at least one.
         walk, spent = self._lead_walk, 0
+        step_size = max(1, min(lead_retention.LEADS_PER_READ, self.round_budget // 2))
         while walk.apps_left:
-            if spent >= budget:
+            if spent > 0 and budget - spent < 2 * step_size:
                 return spent, False
-            # Each erased lead costs its read and its erasure: a step stays within the budget
-            # even when every user it reads is erased.
-            limit = min(lead_retention.LEADS_PER_READ, max(1, (budget - spent) // 2))
-            step = await lead_retention.sweep_step(self.store, walk.apps_left[-1], walk.after_id, idle_since, limit)
+            step = await lead_retention.sweep_step(self.store, walk.apps_left[-1], walk.after_id, idle_since, step_size)
             spent += step.read + step.erased
             walk.after_id = step.after_id
             if step.after_id is None:
