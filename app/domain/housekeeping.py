@@ -131,15 +131,18 @@ class Housekeeping:
         whether the pass has reached every app's last user."""
         if self._lead_walk is None:
             self._lead_walk = LeadWalk(list(reversed(await apps.ids(self.store))))
-        # A step of n users costs up to 2n (each read, and each erasure): the round takes full
-        # steps while the worst case fits in what is left of its budget, and at least one.
+        # A step reads up to n users and erases up to n / ERASURE_COST of them, so it costs up
+        # to 2n: the round takes full steps while that fits in what is left of its budget, and
+        # at least one.
         walk, spent = self._lead_walk, 0
         step_size = max(1, min(lead_retention.LEADS_PER_READ, self.round_budget // 2))
+        max_erased = max(1, step_size // lead_retention.ERASURE_COST)
         while walk.apps_left:
             if spent > 0 and budget - spent < 2 * step_size:
                 return spent, False
-            step = await lead_retention.sweep_step(self.store, walk.apps_left[-1], walk.after_id, idle_since, step_size)
-            spent += step.read + step.erased
+            app_id = walk.apps_left[-1]
+            step = await lead_retention.sweep_step(self.store, app_id, walk.after_id, idle_since, step_size, max_erased)
+            spent += step.read + lead_retention.ERASURE_COST * step.erased
             walk.after_id = step.after_id
             if step.after_id is None:
                 walk.apps_left.pop()

@@ -80,7 +80,8 @@ async def _later() -> datetime:
 async def _sweep(store: Store, tenant: Tenant, idle_since: datetime) -> int:
     erased, after = 0, None
     while True:
-        step = await sweep_step(store, tenant.app_id, after, idle_since, 2)  # several steps
+        # Steps of two users, one erasure each at most: a step may end before a candidate.
+        step = await sweep_step(store, tenant.app_id, after, idle_since, 2, 1)
         erased += step.erased
         if step.after_id is None:
             return erased

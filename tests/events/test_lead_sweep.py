@@ -49,34 +49,34 @@ async def test_leads_are_kept_unless_a_retention_is_set(own_database: Own) -> No
 
 async def test_a_pass_walks_every_app_in_rounds_within_the_budget(own_database: Own) -> None:
     store, log, _ = own_database
-    await _leads(store, "app_a", 5)
-    await _leads(store, "app_b", 4)
+    await _leads(store, "app_a", 15)
+    await _leads(store, "app_b", 12)
     now = clock.now()
     # Change events are kept longer than the test spans, so the rounds are the walk's alone.
     housekeeping = Housekeeping(
-        store, 36_500, lead_retention_days=30, round_budget=4, first_retention_after=timedelta(0)
+        store, 36_500, lead_retention_days=30, round_budget=20, first_retention_after=timedelta(0)
     )
 
-    # Just short of thirty days on, nothing is idle yet; the pass still reads every user, 4 a
-    # round at most, over several rounds.
+    # Just short of thirty days on, nothing is idle yet; the pass still reads every user, in
+    # steps of 10 (half the round's budget), over several rounds.
     first_pass = now + timedelta(days=30) - timedelta(seconds=1)
     with log.capturing() as sent:
         rounds = 0
         while (touched := await housekeeping.run(first_pass)) > 0:
-            assert touched <= 4
+            assert touched <= 20
             rounds += 1
     reads = [command for command in sent if command.get("find") == "users"]
-    assert all(command["limit"] <= 4 for command in reads), reads
+    assert all(command["limit"] == 10 for command in reads), reads
     # No candidate, no read of installations (an empty $in read all of them on the embedded store).
     assert not [command for command in sent if command.get("find") == "installations"]
-    assert rounds >= 3 and await _users(store) == 9
+    assert rounds >= 3 and await _users(store) == 27
 
     # The next pass waits a day; by then everyone has been idle for thirty days.
     next_pass = first_pass + LEAD_SWEEP_EVERY
     assert await housekeeping.run(next_pass - timedelta(seconds=1)) == 0
-    assert await _users(store) == 9
+    assert await _users(store) == 27
     while (touched := await housekeeping.run(next_pass)) > 0:
-        assert touched <= 4  # reads and erasures together
+        assert touched <= 20  # reads, and erasures at ten documents each
     assert await _users(store) == 0
     assert await store.installations.count_documents({}) == 0
     assert await store.sessions.count_documents({}) == 0
