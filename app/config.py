@@ -169,6 +169,17 @@ class Settings(BaseSettings):
     anonymous_burst: int = Field(
         default=20, ge=1, description="Requests with only X-App-Id a client address may send at once, per app."
     )
+    anonymous_network_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description=(
+            "Requests with only X-App-Id per IPv6 /48 network, app and minute, beside each address's (an "
+            "IPv6 client's /64) limit: one site holds 65,536 /64s. 0 turns the limit off. Over it: HTTP 429."
+        ),
+    )
+    anonymous_network_burst: int = Field(
+        default=100, ge=1, description="Requests with only X-App-Id an IPv6 /48 network may send at once, per app."
+    )
     end_user_limit_per_second: float = Field(
         default=10.0,
         ge=0,

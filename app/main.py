@@ -126,6 +126,16 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
                 if settings.anonymous_limit_per_minute > 0
                 else None
             )
+            networks = (
+                RateLimiter(
+                    store,
+                    "anonymous-network",
+                    settings.anonymous_network_limit_per_minute / 60,
+                    settings.anonymous_network_burst,
+                )
+                if settings.anonymous_network_limit_per_minute > 0
+                else None
+            )
             auth_failures = (
                 RateLimiter(
                     store, "auth-failures", settings.auth_failure_limit_per_minute / 60, settings.auth_failure_burst
@@ -182,7 +192,7 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
             graphql.endpoint = GraphQLOverHttp(
                 AuthFailureLimit(
                     Authentication(
-                        AppRateLimit(IdempotencyHook(view, idempotent), limiter, anonymous, end_users),
+                        AppRateLimit(IdempotencyHook(view, idempotent), limiter, anonymous, end_users, networks),
                         settings,
                         store,
                         box,

@@ -131,6 +131,7 @@ class RateLimiter:
 
 
 IPV6_LIMIT_PREFIX = 64  # the block one host or one site's subnet chooses its addresses in
+IPV6_NETWORK_PREFIX = 48  # a site's usual allocation: 65,536 /64s, each a fresh address bucket
 
 
 def client_address(scope: Scope) -> str | None:
@@ -156,6 +157,20 @@ def address_key(host: str) -> str:
         return str(address.ipv4_mapped)
     network = ipaddress.IPv6Network((int(address), IPV6_LIMIT_PREFIX), strict=False)  # int(): no zone id
     return str(network)
+
+
+@functools.lru_cache(maxsize=4096)
+def network_key(host: str) -> str | None:
+    """The /48 network of an IPv6 client, which one site (or one hosting customer) holds whole:
+    its 65,536 /64s would each start an address bucket of their own. None for an IPv4 client
+    (its address is its key already; a /24 is often a carrier's shared pool) or anything else."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv4Address) or address.ipv4_mapped is not None:
+        return None
+    return str(ipaddress.IPv6Network((int(address), IPV6_NETWORK_PREFIX), strict=False))
 
 
 class AppBucket(NamedTuple):
@@ -203,15 +218,26 @@ def address_bucket(principal: Principal | None, scope: Scope) -> str | None:
     return None if address is None else f"{principal.app_id}|{address}"
 
 
+def network_bucket(principal: Principal | None, scope: Scope) -> str | None:
+    """The bucket a request with only X-App-Id from an IPv6 client also spends: its app's and
+    its client's /48 network's. None for any other caller or client."""
+    if principal is None or principal.scope is not AuthScope.ANONYMOUS:
+        return None
+    client = scope.get("client")
+    network = network_key(client[0]) if client and client[0] else None
+    return None if network is None else f"{principal.app_id}|{network}"
+
+
 USER_LIMITED = "too many requests from this user"
 APP_LIMITED = "rate limit exceeded for this app"
 ADDRESS_LIMITED = "too many requests without credentials from this address"
+NETWORK_LIMITED = "too many requests without credentials from this network"
 
 
 class Refusal(NamedTuple):
     """A request a limit refused: which limit (a metric label and a log field: ``user``,
-    ``backend``, ``end-users``, ``registrations``, ``address`` or ``auth-failures``), the
-    reason the client reads, and the seconds until it may retry."""
+    ``backend``, ``end-users``, ``registrations``, ``address``, ``network`` or
+    ``auth-failures``), the reason the client reads, and the seconds until it may retry."""
 
     limit: str
     reason: str
@@ -243,9 +269,10 @@ async def spend_request(
 
 class AppRateLimit:
     """ASGI middleware: one token per request from the principal's app bucket (429 when none is
-    left); before it, for a caller with only X-App-Id one from its address's bucket, and for an
-    end user one from that user's own bucket (so one user cannot spend the others' budget).
-    Runs after authentication, which leaves the principal in the scope state."""
+    left); before it, for a caller with only X-App-Id one from its address's bucket and, for an
+    IPv6 client, one from its /48 network's, and for an end user one from that user's own bucket
+    (so one user cannot spend the others' budget). Runs after authentication, which leaves the
+    principal in the scope state."""
 
     def __init__(
         self,
@@ -253,11 +280,13 @@ class AppRateLimit:
         limiter: RateLimiter | None,
         anonymous: RateLimiter | None = None,
         end_users: LocalBuckets | None = None,
+        networks: RateLimiter | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.anonymous = anonymous
         self.end_users = end_users
+        self.networks = networks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
@@ -266,6 +295,11 @@ class AppRateLimit:
             wait = await self.anonymous.acquire(address)
             if wait is not None:
                 await refuse(send, state, Refusal("address", ADDRESS_LIMITED, wait))
+                return
+        if self.networks is not None and (network := network_bucket(principal, scope)) is not None:
+            wait = await self.networks.acquire(network)
+            if wait is not None:
+                await refuse(send, state, Refusal("network", NETWORK_LIMITED, wait))
                 return
         refusal = await spend_request(principal, self.limiter, self.end_users)
         if refusal is not None:

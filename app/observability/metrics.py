@@ -41,7 +41,7 @@ class Metrics:
         self.rate_limited = Counter(
             "profile_gateway_rate_limited",
             "Requests refused by a limit, by the limit that refused them: HTTP 429s (user, backend, end-users, "
-            "registrations, address, auth-failures), subscribes (user, backend, end-users) and websocket "
+            "registrations, address, network, auth-failures), subscribes (user, backend, end-users) and websocket "
             "connections (connections-app, connections-user).",
             ["limit"],
             registry=self.registry,
