@@ -12,20 +12,33 @@ from strawberry.utils.operation import get_first_operation
 def record_operation(
     request: object | None, document: DocumentNode | None, name: str | None, errors: Sequence[GraphQLError]
 ) -> None:
-    """Leave on ``request.state``: the operation's name, a label (its type and root fields, or
-    "invalid" when no operation could be chosen) and the codes of the errors it answered.
-    ``name``: the one requested, else the first operation's (as Strawberry reports it)."""
+    """Leave on ``request.state``: the operation's name, its type and root fields for the log
+    line (or "invalid" when no operation could be chosen), its metric label (``metric_label``)
+    and the codes of the errors it answered. ``name``: the one requested, else the first
+    operation's (as Strawberry reports it)."""
     if request is None:
         return
     state = getattr(request, "state")  # noqa: B009 (a Request or a WebSocket)
     state.operation_name = name
     operation = get_operation_ast(document, name) if document is not None else None
     if operation is None:
-        state.operation = "invalid"  # a parse or validation failure, or no such operation
+        state.operation = state.metric_operation = "invalid"  # a parse or validation failure, or no such operation
     else:
-        fields = {node.name.value for node in operation.selection_set.selections if isinstance(node, FieldNode)}
-        state.operation = f"{operation.operation.value} {','.join(sorted(fields)) or '-'}"
+        fields = sorted({node.name.value for node in operation.selection_set.selections if isinstance(node, FieldNode)})
+        state.operation = f"{operation.operation.value} {','.join(fields) or '-'}"
+        state.metric_operation = metric_label(operation.operation.value, fields)
     state.error_codes = [(error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for error in errors]
+
+
+def metric_label(operation_type: str, root_fields: Sequence[str]) -> str:
+    """The operation's label in metrics: its type and its root field, or ``(several)``. Any
+    caller holding the public app id chooses which root fields one operation combines, and each
+    set of them named a new series of the request counter and the latency histogram: one per
+    subset of the schema's root fields, without bound in a process's memory and on each scrape.
+    One root field each is bounded by the schema."""
+    if len(root_fields) == 1:
+        return f"{operation_type} {root_fields[0]}"
+    return f"{operation_type} {'(several)' if root_fields else '-'}"
 
 
 def reported_name(document: DocumentNode | None, requested: str | None) -> str | None:

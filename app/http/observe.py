@@ -73,9 +73,11 @@ class Observe:
             self._record(scope, state, status, time.perf_counter() - started_at)
 
     def _record(self, scope: Scope, state: dict[str, object], status: int, seconds: float) -> None:
-        # The label is the operation type and root fields (bounded by the schema), never the
-        # client-chosen operation name, so the metric's cardinality stays small.
+        # The metric's label is the operation type and its one root field, or "(several)"
+        # (app/graphql/record.py), never the client-chosen operation name nor the set of root
+        # fields, so the metric's cardinality stays bounded by the schema.
         operation = str(state.get("operation") or _route_label(scope))
+        metric_operation = str(state.get("metric_operation") or operation)
         codes = [str(code) for code in state.get("error_codes", ()) or ()]  # type: ignore[attr-defined]
         if status >= 400 and not codes:
             codes = [STATUS_CODES.get(status, "ERROR")]
@@ -84,7 +86,7 @@ class Observe:
         if log.isEnabledFor(logging.INFO):  # the line's fields are not built when it is not written
             _log_line(scope, state, status, seconds, operation, codes, limit)
         if self.metrics is not None:
-            self.metrics.observe_request(operation, status, seconds, codes, limit)
+            self.metrics.observe_request(metric_operation, status, seconds, codes, limit)
 
 
 def _log_line(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import re
 import sys
 
 import httpx
@@ -29,6 +31,31 @@ async def test_metrics_count_requests_latency_store_commands_and_errors(
     assert 'profile_gateway_request_seconds_count{operation="mutation upsertUser"}' in text
     assert 'profile_gateway_store_command_seconds_count{command="insert",outcome="ok"}' in text
     assert 'profile_gateway_errors_total{code="UNAUTHENTICATED"}' in text
+
+
+def _operation_labels(metrics: str) -> set[str]:
+    return set(re.findall(r'^profile_gateway_requests_total\{operation="([^"]*)"', metrics, re.MULTILINE))
+
+
+async def test_combining_root_fields_cannot_grow_the_metrics_without_bound(
+    http: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
+) -> None:
+    """The attack: the metric label was the operation's type and its set of root fields, and
+    the caller chooses which root fields one operation combines, so every subset named a new
+    series of the counter and the latency histogram (2^n of them for n root fields), held in
+    memory for good and sent on every scrape. Now several root fields are one label."""
+    roots = ["__typename", "me { __typename }", "preferenceCategories { __typename }"]
+    roots += ["attributeDefinitions { __typename }", "attributeSettings { __typename }"]
+    roots += ["webhookEndpoints { __typename }"]
+    before = _operation_labels((await http.get("/metrics")).text)
+    combinations = [c for size in (2, 3) for c in itertools.combinations(roots, size)][:20]
+    for combination in combinations:
+        assert (await gateway.post("{ " + " ".join(combination) + " }", token=tenant.app_token)).status_code == 200
+    added = _operation_labels((await http.get("/metrics")).text) - before
+    assert added <= {"query (several)"}, added
+    # A single root field keeps its own label, and the log line still names every root field.
+    await gateway.post("{ attributeSettings { __typename } }", token=tenant.app_token)
+    assert "query attributeSettings" in _operation_labels((await http.get("/metrics")).text)
 
 
 async def test_request_log_is_one_json_line_without_credentials_or_personal_data(
