@@ -29,6 +29,8 @@ cli = typer.Typer(help="Profile Gateway: a GraphQL service for end-user profiles
 console = Console(stderr=True, soft_wrap=True)  # paths and commands stay on one line, ready to copy
 apps_cli = typer.Typer(help="Apps (tenants) and their key ids.", no_args_is_help=True)
 cli.add_typer(apps_cli, name="apps")
+leads_cli = typer.Typer(help="Anonymous leads (ANONYMOUS_LEAD_RETENTION_DAYS).", no_args_is_help=True)
+cli.add_typer(leads_cli, name="leads")
 
 
 def _print_version(requested: bool) -> None:
@@ -335,6 +337,43 @@ def list_apps(
         # Plain lines, never truncated to the terminal's width: the ids are there to be copied.
         typer.echo(f"{app['_id']}  {app['name']}  (created {str(app['createdAt'])[:19]})  keys: {', '.join(key_ids)}")
     console.print(f"{len(found)} app(s).")
+
+
+@leads_cli.command("idle")
+def idle_leads(
+    days: Annotated[int, typer.Option(min=1, max=36_500, help="The retention to try: idle for this many days.")],
+    data_dir: Annotated[Path | None, typer.Option(help="Embedded store (ignored when MONGODB_URI is set).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per app instead of lines.")] = False,
+) -> None:
+    """Count, per app, the anonymous leads a retention of --days would erase now (reads only):
+    what to look at before setting PROFILE_GATEWAY_ANONYMOUS_LEAD_RETENTION_DAYS."""
+    import asyncio
+
+    from app.domain import clock
+    from app.domain.lead_retention import count_idle
+    from app.store.apps import ids
+    from app.store.client import open_store
+
+    settings = _settings(data_dir)
+    if settings.embedded:
+        _require_local_store(settings, "Counting idle leads")
+    idle_since = clock.now() - timedelta(days=days)
+
+    async def run() -> list[tuple[str, int, int]]:
+        store = open_store(settings)
+        try:
+            return [(app_id, *await count_idle(store, app_id, idle_since)) for app_id in await ids(store)]
+        finally:
+            await store.close()
+
+    counted = asyncio.run(run())
+    for app_id, idle, users in counted:
+        if as_json:
+            typer.echo(json.dumps({"appId": app_id, "idleLeads": idle, "users": users}))
+        else:
+            typer.echo(f"{app_id}  {idle} of {users} users are anonymous leads idle for {days} days")
+    if not as_json:
+        console.print(f"{sum(idle for _, idle, _ in counted)} idle anonymous lead(s) in {len(counted)} app(s).")
 
 
 @cli.command("import")

@@ -72,7 +72,15 @@ async def test_the_printed_commands_work_as_printed_and_apps_list_finds_the_app(
                 json={"query": 'mutation { createApp(name: "Listed") { app { id } key { id secret } } }'},
                 headers={"authorization": f"Bearer {minted.stdout.strip()}"},
             )
-        created = response.json()["data"]["createApp"]
+            created = response.json()["data"]["createApp"]
+            # An anonymous install: a lead that `leads idle` counts once it has been idle.
+            install = (
+                'mutation { saveInstallation(input: {pushRegistrationId: "d-1", platform: IOS}) { sessionToken } }'
+            )
+            registered = await client.post(
+                "/graphql", json={"query": install}, headers={"x-app-id": created["app"]["id"]}
+            )
+            assert registered.json()["data"]["saveInstallation"]["sessionToken"]
     finally:
         await _stop(process)
 
@@ -87,3 +95,9 @@ async def test_the_printed_commands_work_as_printed_and_apps_list_finds_the_app(
     plain = await asyncio.to_thread(_run, "apps", "list", "--data-dir", str(data_dir))
     assert plain.stdout.startswith(f"{created['app']['id']}  Listed  (created ")
     assert plain.stdout.rstrip().endswith(f"keys: {created['key']['id']}")
+    # What a lead retention would erase, read only: the lead registered a moment ago is not idle.
+    idle = await asyncio.to_thread(_run, "leads", "idle", "--days", "1", "--json", "--data-dir", str(data_dir))
+    assert idle.returncode == 0, idle.stderr
+    assert [json.loads(line) for line in idle.stdout.splitlines()] == [
+        {"appId": created["app"]["id"], "idleLeads": 0, "users": 1}
+    ]

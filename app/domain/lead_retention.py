@@ -81,11 +81,10 @@ async def sweep_step(
     """Read up to ``limit`` of the app's users after ``after_id`` and erase the idle anonymous
     leads among them, at most ``max_erased``: the step then ends before the next candidate."""
     users = await users_store.walk_page(store, app_id, after_id, limit, RULE_FIELDS)
-    candidates = {user["_id"] for user in users if is_idle_anonymous_lead(user, (), idle_since)}
-    seen = await installations_store.last_seen_by_user(store, app_id, sorted(candidates))
+    idle = await _idle_among(store, app_id, users, idle_since)
     erased = 0
     for index, user in enumerate(users):
-        if user["_id"] not in candidates or not is_idle_anonymous_lead(user, seen[user["_id"]], idle_since):
+        if user["_id"] not in idle:
             continue
         if erased == max_erased:  # the next step starts at this candidate
             _log_erased(erased, app_id)
@@ -94,6 +93,28 @@ async def sweep_step(
             erased += 1
     _log_erased(erased, app_id)
     return Step(len(users), erased, users[-1]["_id"] if len(users) == limit else None)
+
+
+async def _idle_among(store: Store, app_id: str, users: Sequence[Document], idle_since: datetime) -> set[str]:
+    """The ids of the idle anonymous leads among ``users`` (read with ``RULE_FIELDS``): the rule
+    on each user first, then on the candidates' installations, read at once."""
+    candidates = [user for user in users if is_idle_anonymous_lead(user, (), idle_since)]
+    seen = await installations_store.last_seen_by_user(store, app_id, [user["_id"] for user in candidates])
+    return {user["_id"] for user in candidates if is_idle_anonymous_lead(user, seen[user["_id"]], idle_since)}
+
+
+async def count_idle(store: Store, app_id: str, idle_since: datetime) -> tuple[int, int]:
+    """How many of the app's users the rule would erase now, and how many users the app has:
+    the same walk as a pass, without erasing (what an operator reads before turning it on)."""
+    idle = total = 0
+    after_id: str | None = None
+    while True:
+        users = await users_store.walk_page(store, app_id, after_id, LEADS_PER_READ, RULE_FIELDS)
+        idle += len(await _idle_among(store, app_id, users, idle_since))
+        total += len(users)
+        if len(users) < LEADS_PER_READ:
+            return idle, total
+        after_id = users[-1]["_id"]
 
 
 def _log_erased(erased: int, app_id: str) -> None:

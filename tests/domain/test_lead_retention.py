@@ -13,7 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.domain import clock
-from app.domain.lead_retention import IDENTIFYING_FIELDS, erase_if_idle, is_idle_anonymous_lead, sweep_step
+from app.domain.lead_retention import (
+    IDENTIFYING_FIELDS,
+    count_idle,
+    erase_if_idle,
+    is_idle_anonymous_lead,
+    sweep_step,
+)
 from app.graphql.ids import decode_id, encode_id
 from app.store import registry
 from app.store.client import Store
@@ -128,7 +134,9 @@ async def test_known_reachable_and_active_users_are_kept(gateway: Gateway, tenan
     )
     assert increment["updateCustomAttributes"]["userErrors"] == []
 
+    assert await count_idle(store, tenant.app_id, idle_since) == (1, 6)  # what an operator previews
     assert await _sweep(store, tenant, idle_since) == 1
+    assert await count_idle(store, tenant.app_id, idle_since) == (0, 5)
 
     kept = {str(user["_id"]) async for user in store.users.find({"appId": tenant.app_id}, {"_id": 1})}
     assert {customer, left_email, seen, written} <= kept
