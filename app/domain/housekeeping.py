@@ -18,7 +18,8 @@ store's other writers wait long behind it; work left over is taken up by the nex
 - Anonymous leads (``PROFILE_GATEWAY_ANONYMOUS_LEAD_RETENTION_DAYS``, off at 0): a pass over
   every app's users, ``LEADS_PER_READ`` at a time, erases the idle anonymous leads
   (``app/domain/lead_retention.py``), the first pass ``RETENTION_FIRST_AFTER`` after the
-  process starts, then one every ``LEAD_SWEEP_EVERY``.
+  process starts, then one every ``LEAD_SWEEP_EVERY``: of all the gateway processes, the one
+  that claims the period's pass in the store (``app/store/schedules.py``) runs it.
 
 Every step is idempotent, so several processes running it at once delete each document once.
 """
@@ -32,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.domain import clock, lead_retention
-from app.store import apps, purges, redeliveries, retention
+from app.store import apps, purges, redeliveries, retention, schedules
 from app.store.client import Store
 from app.store.purges import PURGE_BATCH
 
@@ -42,7 +43,9 @@ ROUND_BUDGET = 10 * PURGE_BATCH  # documents per round at most
 PURGE_CHECK_EVERY = timedelta(minutes=1)
 RETENTION_EVERY = timedelta(minutes=10)
 RETENTION_FIRST_AFTER = timedelta(minutes=1)
-LEAD_SWEEP_EVERY = timedelta(days=1)  # each pass reads every user of every app
+LEAD_SWEEP_EVERY = timedelta(days=1)  # each pass reads every user of every app: one process a day
+LEAD_SWEEP_JOB = "anonymous-lead-retention"  # its claim in app/store/schedules.py
+LEAD_CLAIM_RETRY = timedelta(hours=1)  # how often a process that did not claim the pass asks again
 OWNERS_PER_ROUND = 50  # reads of an owner's oldest entry: a pass over many apps spans rounds
 _PURGES_PER_READ = 20
 Record = Mapping[str, Any]  # a pending purge or a redelivery, as stored
@@ -85,10 +88,18 @@ class Housekeeping:
             if self._leads_due_at is None:
                 self._leads_due_at = now + self.first_retention_after
             if budget > 0 and now >= self._leads_due_at:
-                spent, finished = await self._sweep_leads(now - timedelta(days=self.lead_retention_days), budget)
-                budget -= spent
-                self._leads_due_at = now + LEAD_SWEEP_EVERY if finished else now
+                budget -= await self._leads(now, budget)
         return self.round_budget - budget
+
+    async def _leads(self, now: datetime, budget: int) -> int:
+        """Go on with this process's pass over the leads, or start one if this process claims
+        the period's (one process a period reads every user, not each of them)."""
+        if self._lead_walk is None and not await schedules.claim(self.store, LEAD_SWEEP_JOB, now, LEAD_SWEEP_EVERY):
+            self._leads_due_at = now + LEAD_CLAIM_RETRY
+            return 0
+        spent, finished = await self._sweep_leads(now - timedelta(days=self.lead_retention_days), budget)
+        self._leads_due_at = now + LEAD_SWEEP_EVERY if finished else now
+        return spent
 
     async def _purge(self, budget: int) -> tuple[int, bool]:
         """Run pending purges until the budget is spent (documents deleted or moved); whether

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from app.config import Settings
 from app.domain import clock, devices
 from app.domain.actor import Actor
 from app.domain.housekeeping import LEAD_SWEEP_EVERY, Housekeeping
 from app.domain.installation_data import InstallationData, Platform
+from app.domain.lead_retention import ERASURE_COST
 from app.domain.webhooks_dispatcher import Dispatcher
 from app.main import Runtime
-from app.store import outbox
+from app.store import outbox, schedules
 from app.store.client import Store
 from tests.commands import CommandLog
 from tests.events.test_dispatcher_cost import own_database
@@ -31,6 +33,11 @@ async def _leads(store: Store, app_id: str, count: int) -> None:
     for number in range(count):
         data = InstallationData(push_registration_id=f"{app_id}-device-{number}", platform=Platform.IOS)
         await devices.save_installation(store, app_id, ANONYMOUS, data, may_update=False, issue_session=True)
+
+
+def _walks(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pass's reads of users (the rule's fields, in id order)."""
+    return [command for command in sent if command.get("find") == "users" and "type" in command.get("projection", {})]
 
 
 async def _users(store: Store) -> int:
@@ -82,17 +89,40 @@ async def test_a_pass_walks_every_app_in_rounds_within_the_budget(own_database: 
     assert await store.sessions.count_documents({}) == 0
 
 
-async def test_passes_of_several_processes_at_once_erase_each_lead_once(own_database: Own) -> None:
-    store, _, _ = own_database
+async def test_of_several_processes_one_runs_each_days_pass(own_database: Own) -> None:
+    store, log, _ = own_database
     await _leads(store, "app_c", 6)
     later = clock.now() + timedelta(days=31)
     sweepers = [
         Housekeeping(store, 36_500, lead_retention_days=30, first_retention_after=timedelta(0)) for _ in range(3)
     ]
-    await asyncio.gather(*(sweeper.run(later) for sweeper in sweepers))
+    with log.capturing() as sent:
+        touched = await asyncio.gather(*(sweeper.run(later) for sweeper in sweepers))
+    assert sorted(touched) == [0, 0, 6 + 6 * ERASURE_COST]  # one read every user and erased the leads
+    walks = _walks(sent)
+    assert len(walks) == 1, walks  # the app's users, read by one process
     assert await _users(store) == 0
     deleted = await outbox.events(store).count_documents({"appId": "app_c", "type": "user.deleted"})
     assert deleted == 6
+    # The next day's pass goes to whichever process asks first once it is due.
+    await _leads(store, "app_d", 2)
+    next_day = later + LEAD_SWEEP_EVERY + timedelta(days=31)
+    with log.capturing() as sent:
+        for sweeper in sweepers:
+            await sweeper.run(next_day)
+    walks = _walks(sent)
+    assert sorted(walk["filter"]["appId"] for walk in walks) == ["app_c", "app_d"], walks  # one pass
+    assert await _users(store) == 0
+
+
+async def test_a_claim_is_taken_once_per_period(own_database: Own) -> None:
+    store, _, _ = own_database
+    now, day = clock.now(), timedelta(days=1)
+    assert await schedules.claim(store, "job", now, day)  # never ran: due
+    assert not await schedules.claim(store, "job", now, day)
+    assert not await schedules.claim(store, "job", now + day - timedelta(seconds=1), day)
+    assert await schedules.claim(store, "job", now + day, day)
+    assert await schedules.claim(store, "another job", now, day)
 
 
 async def test_the_dispatcher_runs_the_pass_with_the_configured_retention(own_database: Own, runtime: Runtime) -> None:
