@@ -40,6 +40,10 @@ EVENT_TYPES = (
 
 # History kinds (app/domain/history.EventKind values; by value, so that history can import
 # this module) and the change event type each becomes.
+# Why a user.deleted event's user was erased (its ``deletionReason``).
+DELETED_ON_REQUEST = "request"  # deleteUser
+DELETED_BY_RETENTION = "retention"  # an idle anonymous lead (app/domain/lead_retention.py)
+
 _TYPE_OF_KIND = {
     "CREATED": USER_CREATED,
     "UPDATED": USER_UPDATED,
@@ -106,6 +110,8 @@ def change_events(
         return [event(INSTALLATION_SAVED, changed)]
     if kind == "MERGED":
         return [event(USER_MERGED, changed, sourceUserId=global_user_id(str(details["sourceUserId"])))]
+    if kind == "DELETED":
+        return [event(USER_DELETED, changed, deletionReason=details.get("reason", DELETED_ON_REQUEST))]
     events = [event(_TYPE_OF_KIND[kind], changed)]
     if kind == "CREATED" and "installationId" in details:
         events.append(event(INSTALLATION_SAVED, ["installations"]))
@@ -117,6 +123,7 @@ def public_document(stored: Mapping[str, Any]) -> dict[str, Any]:
     without its store-only fields."""
     keys = ("id", "type", "occurredAt", "appId", "userId", "externalUserId", "version", "changed")
     body = {key: stored[key] for key in keys}
-    if "sourceUserId" in stored:
-        body["sourceUserId"] = stored["sourceUserId"]
+    for optional in ("sourceUserId", "deletionReason"):
+        if optional in stored:
+            body[optional] = stored[optional]
     return body

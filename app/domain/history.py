@@ -65,14 +65,15 @@ def record(
         unit.publish(user_id, change, stamped=user is not None)
 
 
-def record_deleted(unit: UnitOfWork, app_id: str, user_id: str, user: dict[str, Any] | None) -> None:
+def record_deleted(unit: UnitOfWork, app_id: str, user_id: str, user: dict[str, Any] | None, reason: str) -> None:
     """Stage ``user.deleted``: the erased profile has no history left, only this change event
-    (it names the user's last version and externalUserId, taken before the erasure)."""
+    (it names the user's last version and externalUserId, taken before the erasure, and why it
+    was erased: ``events.DELETED_ON_REQUEST`` or ``events.DELETED_BY_RETENTION``)."""
     for change in change_events.change_events(
         app_id=app_id,
         user_id=user_id,
         kind="DELETED",
-        details={},
+        details={"reason": reason},
         occurred_at=clock.now(),
         version=(user or {}).get("version"),
         external_user_id=(user or {}).get("externalUserId"),

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.domain.events import DELETED_BY_RETENTION
 from app.domain.profile import Document, ProfileType
 from app.domain.users import erase
 from app.store import installations as installations_store
@@ -133,7 +134,7 @@ async def erase_if_idle(store: Store, app_id: str, user_id: str, idle_since: dat
         seen = await installations_store.last_seen_by_user(store, app_id, [user_id], unit.session)
         if not is_idle_anonymous_lead(user, seen[user_id], idle_since):
             return False
-        await erase(unit, app_id, user_id, user)
+        await erase(unit, app_id, user_id, user, DELETED_BY_RETENTION)
         return True
 
     return await unit_of_work.run(store, work)

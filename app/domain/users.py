@@ -13,6 +13,7 @@ from app.domain.actor import Actor
 from app.domain.claims import Claims
 from app.domain.email_identifier import email_identifier
 from app.domain.errors import DomainError, DomainErrors, ErrorCode, not_found
+from app.domain.events import DELETED_ON_REQUEST
 from app.domain.history import EventKind
 from app.domain.identifiers import normalize_email, normalize_phone, normalize_tags
 from app.domain.profile import (
@@ -428,15 +429,16 @@ async def delete_user(store: Store, app_id: str, ref: UserRef) -> str:
         user_id = document["_id"] if document is not None else await _erased_user_id(unit, app_id, ref)
         if user_id is None:
             raise not_found("the user", ("by",))
-        await erase(unit, app_id, user_id, document)
+        await erase(unit, app_id, user_id, document, DELETED_ON_REQUEST)
         return user_id
 
     return await unit_of_work.run(store, work)
 
 
-async def erase(unit: UnitOfWork, app_id: str, user_id: str, document: Document | None) -> None:
+async def erase(unit: UnitOfWork, app_id: str, user_id: str, document: Document | None, reason: str) -> None:
     """Stage the erasure of the user (``document``: as read in this unit, None when only its
-    data is left), its sessions and installations, and the purge of its history."""
+    data is left), its sessions and installations, the purge of its history, and its
+    ``user.deleted`` event with ``reason``."""
     unit.touches(user_id)
     await registry.release_user(unit, app_id, user_id)
     await unit.delete_many(unit.store.users, {"appId": app_id, "_id": user_id})
@@ -453,7 +455,7 @@ async def erase(unit: UnitOfWork, app_id: str, user_id: str, document: Document 
     await unit.delete_many(unit.store.sessions, {"appId": app_id, "userId": user_id})
     await registry.release_installations(unit, app_id, user_id)
     await unit.delete_many(unit.store.installations, {"appId": app_id, "userId": user_id})
-    history.record_deleted(unit, app_id, user_id, document)
+    history.record_deleted(unit, app_id, user_id, document, reason)
 
 
 async def _erased_user_id(unit: UnitOfWork, app_id: str, ref: UserRef) -> str | None:

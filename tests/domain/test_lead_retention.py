@@ -109,7 +109,11 @@ async def test_an_idle_anonymous_lead_is_erased_with_its_device_session_and_hist
     assert await registry.collection(store).find_one({"appId": tenant.app_id, "userId": user_id}) is None
     assert (await gateway.post(ME, headers=session_headers(session))).status_code == 401
     last = (await feed(gateway, tenant))["edges"][-1]["node"]  # downstream systems are told
-    assert (last["type"], last["userId"]) == ("user.deleted", encode_id("User", user_id))
+    assert (last["type"], last["userId"], last["deletionReason"]) == (
+        "user.deleted",
+        encode_id("User", user_id),
+        "retention",
+    )
     # The device comes back: it registers anew, as a new anonymous lead.
     again, _ = await _anonymous(gateway, tenant, "idle-device")
     assert again != user_id

@@ -16,7 +16,7 @@ from tests.identity_ops import DEPERSONALIZE, MERGE, UPSERT, personalize, regist
 FEED = """
 query($after: String, $first: Int, $types: [String!]) {
   changeEvents(after: $after, first: $first, eventTypes: $types) {
-    edges { cursor node { id type occurredAt appId userId externalUserId version changed sourceUserId } }
+    edges { cursor node { id type occurredAt appId userId externalUserId version changed sourceUserId deletionReason } }
     nodes { id }
     pageInfo { hasNextPage endCursor }
     userErrors { code message field }
@@ -105,6 +105,7 @@ async def test_identity_changes_and_deletion(gateway: Gateway, tenant: Tenant) -
     assert merged["sourceUserId"] is not None and merged["sourceUserId"] != merged["userId"]
     deleted = events[-1]
     assert deleted["type"] == "user.deleted" and deleted["externalUserId"] == "alice"
+    assert deleted["deletionReason"] == "request" and merged["deletionReason"] is None
 
 
 async def test_concurrent_changes_each_carry_the_version_they_wrote(gateway: Gateway, tenant: Tenant) -> None:

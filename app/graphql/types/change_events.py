@@ -27,6 +27,13 @@ class ChangeEvent:
     source_user_id: strawberry.ID | None = strawberry.field(
         description="On user.merged: the global id of the user merged into this one."
     )
+    deletion_reason: str | None = strawberry.field(
+        description=(
+            "On user.deleted: why the user was erased. `request`: deleteUser; `retention`: an anonymous"
+            " lead idle for longer than the gateway's ANONYMOUS_LEAD_RETENTION_DAYS. Null on events"
+            " stored before this field."
+        )
+    )
 
     @classmethod
     def of(cls, entry: dict[str, Any]) -> ChangeEvent:
@@ -40,6 +47,7 @@ class ChangeEvent:
             version=entry.get("version"),
             changed=list(entry.get("changed", [])),
             source_user_id=strawberry.ID(entry["sourceUserId"]) if entry.get("sourceUserId") else None,
+            deletion_reason=entry.get("deletionReason"),
         )
 
 
