@@ -163,7 +163,7 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "Requests with only X-App-Id (an installation's first registration) per client address, app and "
-            "minute, beside the app's end-user bucket; 0 turns the limit off. Over it: HTTP 429."
+            "minute, beside the app's registrations bucket; 0 turns the limit off. Over it: HTTP 429."
         ),
     )
     anonymous_burst: int = Field(
