@@ -25,8 +25,9 @@ def record_operation(
         state.operation = state.metric_operation = "invalid"  # a parse or validation failure, or no such operation
     else:
         fields = sorted({node.name.value for node in operation.selection_set.selections if isinstance(node, FieldNode)})
-        state.operation = f"{operation.operation.value} {','.join(fields) or '-'}"
-        state.metric_operation = metric_label(operation.operation.value, fields)
+        kind = operation.operation.value
+        state.operation = f"{kind} {','.join(fields) or '-'}"
+        state.metric_operation = state.operation if len(fields) == 1 else metric_label(kind, fields)
     state.error_codes = [(error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for error in errors]
 
 
