@@ -149,5 +149,6 @@ class OperationRunner:
             hide_suggestions(errors)  # validation's (cached, so cut once) and execution's alike
         request_id = getattr(context, "request_id", None)
         shown = [present(error, request_id) for error in errors]
-        record_operation(getattr(context, "request", None), document, reported_name(document, operation_name), shown)
+        request = getattr(context, "request", None)
+        record_operation(request, document, reported_name(document, operation_name), shown, self.schema._schema)
         return ExecutionResult(data=data, errors=shown or None)

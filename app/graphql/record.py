@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from graphql import DocumentNode, FieldNode, GraphQLError, get_operation_ast
+from graphql import DocumentNode, FieldNode, GraphQLError, GraphQLSchema, get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.utils.operation import get_first_operation
 
+# Root fields every operation type has (introspection), beside the schema's own.
+_INTROSPECTION_FIELDS = frozenset({"__typename", "__schema", "__type"})
+
 
 def record_operation(
-    request: object | None, document: DocumentNode | None, name: str | None, errors: Sequence[GraphQLError]
+    request: object | None,
+    document: DocumentNode | None,
+    name: str | None,
+    errors: Sequence[GraphQLError],
+    schema: GraphQLSchema,
 ) -> None:
     """Leave on ``request.state``: the operation's name, its type and root fields for the log
     line (or "invalid" when no operation could be chosen), its metric label (``metric_label``)
@@ -27,7 +34,13 @@ def record_operation(
         fields = sorted({node.name.value for node in operation.selection_set.selections if isinstance(node, FieldNode)})
         kind = operation.operation.value
         state.operation = f"{kind} {','.join(fields) or '-'}"
-        state.metric_operation = state.operation if len(fields) == 1 else metric_label(kind, fields)
+        root = getattr(schema, f"{kind}_type", None)  # query_type, mutation_type, subscription_type
+        if root is None or not _INTROSPECTION_FIELDS.union(root.fields).issuperset(fields):
+            # A name the schema does not have (the operation failed validation) is the caller's
+            # choice: as a label, each would be a new series.
+            state.metric_operation = "invalid"
+        else:
+            state.metric_operation = state.operation if len(fields) == 1 else metric_label(kind, fields)
     state.error_codes = [(error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for error in errors]
 
 
@@ -62,4 +75,5 @@ class RecordOperation(SchemaExtension):
             execution.graphql_document,
             execution.operation_name,
             errors,
+            execution.schema._schema,
         )

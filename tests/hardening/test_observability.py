@@ -58,6 +58,19 @@ async def test_combining_root_fields_cannot_grow_the_metrics_without_bound(
     assert "query attributeSettings" in _operation_labels((await http.get("/metrics")).text)
 
 
+async def test_root_fields_the_schema_does_not_have_are_not_labels(
+    http: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
+) -> None:
+    """The attack: an operation that fails validation was still labelled by its root fields, so
+    any name a caller invented (`{ probe17 }`) made a new series; with only the public app id."""
+    before = _operation_labels((await http.get("/metrics")).text)
+    for number in range(20):
+        answer = await gateway.post(f"{{ probe{number} }}", headers={"x-app-id": tenant.app_id})
+        assert answer.status_code in (200, 400), answer.text
+    added = _operation_labels((await http.get("/metrics")).text) - before
+    assert added <= {"invalid"}, added
+
+
 async def test_request_log_is_one_json_line_without_credentials_or_personal_data(
     gateway: Gateway, tenant: Tenant, caplog: pytest.LogCaptureFixture
 ) -> None:
