@@ -33,6 +33,7 @@ from app.domain.actor import Actor
 from app.domain.housekeeping import Housekeeping
 from app.domain.installation_data import InstallationData, Platform
 from app.domain.users import new_user_id
+from app.store import schedules
 from app.store.client import Store
 from bench.purge import ROUND_PAUSE, Writer, _insert
 from bench.scale import embedded_store_process
@@ -84,6 +85,8 @@ async def _drain(store: Store) -> None:
 async def _pass(store: Store, now: datetime) -> Pass:
     """One pass of housekeeping at ``now``, round after round, under the writer."""
     await _drain(store)
+    # Each pass is a day's: the claim of the one before (at another ``now``) is forgotten.
+    await schedules.collection(store).delete_many({})
     timed = Timed()
     step, erase = lead_retention.sweep_step, lead_retention.erase_if_idle
 
