@@ -91,7 +91,8 @@ def create_app(settings: Settings, listeners: list[CommandListener] | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings, [*(listeners or []), *([metrics.store_listener] if metrics else [])])
         # Webhook delivery runs beside the requests, never inside one.
-        dispatcher = Dispatcher(store, box, settings) if settings.webhook_dispatcher else None
+        erased = metrics.erased_leads if metrics else None
+        dispatcher = Dispatcher(store, box, settings, on_leads_erased=erased) if settings.webhook_dispatcher else None
         delivering: asyncio.Task[None] | None = None
         polls = OutboxWatch(store, settings.subscription_poll_ms / 1000)
         try:

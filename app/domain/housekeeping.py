@@ -56,6 +56,7 @@ class Housekeeping:
     store: Store
     retention_days: int
     lead_retention_days: int = 0  # 0: anonymous leads are kept
+    on_leads_erased: Callable[[int], None] | None = None  # told how many leads each step erased (metrics)
     round_budget: int = ROUND_BUDGET
     first_retention_after: timedelta = RETENTION_FIRST_AFTER
     _pending_due_at: datetime | None = None  # purges and redeliveries; None: due now
@@ -154,6 +155,8 @@ class Housekeeping:
             app_id = walk.apps_left[-1]
             step = await lead_retention.sweep_step(self.store, app_id, walk.after_id, idle_since, step_size, max_erased)
             spent += step.read + lead_retention.ERASURE_COST * step.erased
+            if step.erased and self.on_leads_erased is not None:
+                self.on_leads_erased(step.erased)
             walk.after_id = step.after_id
             if step.after_id is None:
                 walk.apps_left.pop()

@@ -27,6 +27,7 @@ import logging
 import random
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,6 +82,7 @@ class Dispatcher:
     box: SecretBox
     settings: Settings
     client: httpx.AsyncClient | None = None
+    on_leads_erased: Callable[[int], None] | None = None  # told how many leads each erasing step erased
     owner: str = field(default_factory=lambda: f"dispatcher-{secrets.token_hex(6)}")
     housekeeping: Housekeeping = field(init=False)  # retention and pending purges, each round
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -92,6 +94,7 @@ class Dispatcher:
             self.store,
             self.settings.change_event_retention_days,
             lead_retention_days=self.settings.anonymous_lead_retention_days,
+            on_leads_erased=self.on_leads_erased,
         )
 
     @property

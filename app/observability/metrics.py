@@ -46,6 +46,11 @@ class Metrics:
             ["limit"],
             registry=self.registry,
         )
+        self.leads_erased = Counter(
+            "profile_gateway_anonymous_leads_erased",
+            "Idle anonymous leads erased by housekeeping (ANONYMOUS_LEAD_RETENTION_DAYS), by this process.",
+            registry=self.registry,
+        )
         self.store_seconds = Histogram(
             "profile_gateway_store_command_seconds",
             "Store command latency by command.",
@@ -81,6 +86,10 @@ class Metrics:
     def refused(self, limit: str) -> None:
         """One request, subscribe or connection refused by ``limit`` (a refusal: not the hot path)."""
         self.rate_limited.labels(limit).inc()
+
+    def erased_leads(self, count: int) -> None:
+        """``count`` idle anonymous leads erased by this process's housekeeping."""
+        self.leads_erased.inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,6 +15,7 @@ from app.domain.installation_data import InstallationData, Platform
 from app.domain.lead_retention import ERASURE_COST
 from app.domain.webhooks_dispatcher import Dispatcher
 from app.main import Runtime
+from app.observability.metrics import Metrics
 from app.store import outbox, schedules
 from app.store.client import Store
 from tests.commands import CommandLog
@@ -60,8 +61,14 @@ async def test_a_pass_walks_every_app_in_rounds_within_the_budget(own_database: 
     await _leads(store, "app_b", 12)
     now = clock.now()
     # Change events are kept longer than the test spans, so the rounds are the walk's alone.
+    erased: list[int] = []  # what the process's metrics are told
     housekeeping = Housekeeping(
-        store, 36_500, lead_retention_days=30, round_budget=20, first_retention_after=timedelta(0)
+        store,
+        36_500,
+        lead_retention_days=30,
+        round_budget=20,
+        first_retention_after=timedelta(0),
+        on_leads_erased=erased.append,
     )
 
     # Just short of thirty days on, nothing is idle yet; the pass still reads every user, in
@@ -85,6 +92,7 @@ async def test_a_pass_walks_every_app_in_rounds_within_the_budget(own_database: 
     while (touched := await housekeeping.run(next_pass)) > 0:
         assert touched <= 20  # reads, and erasures at ten documents each
     assert await _users(store) == 0
+    assert erased and sum(erased) == 27
     assert await store.installations.count_documents({}) == 0
     assert await store.sessions.count_documents({}) == 0
 
@@ -123,6 +131,13 @@ async def test_a_claim_is_taken_once_per_period(own_database: Own) -> None:
     assert not await schedules.claim(store, "job", now + day - timedelta(seconds=1), day)
     assert await schedules.claim(store, "job", now + day, day)
     assert await schedules.claim(store, "another job", now, day)
+
+
+def test_erased_leads_are_counted_in_the_metrics() -> None:
+    metrics = Metrics()
+    metrics.erased_leads(3)
+    metrics.erased_leads(2)
+    assert b"profile_gateway_anonymous_leads_erased_total 5.0" in metrics.render()
 
 
 async def test_the_dispatcher_runs_the_pass_with_the_configured_retention(own_database: Own, runtime: Runtime) -> None:
