@@ -275,7 +275,8 @@ class Settings(BaseSettings):
         description=(
             "Erase anonymous leads (no identifier, no contact data, no channel) that were neither"
             " written nor seen on any device for this many days, with their installations, sessions"
-            " and history; housekeeping checks once a day. 0: keep them."
+            " and history; housekeeping checks once a day. 0: keep them. An app may set its own"
+            " (updateApp settings.anonymousLeadRetentionDays)."
         ),
     )
     webhook_dispatcher: bool = Field(

@@ -9,15 +9,17 @@ from typing import Any
 
 from app.crypto import SecretBox
 from app.domain import clock
-from app.domain.app_settings import AppSettings, SettingsChange
+from app.domain.app_settings import AppSettings, SettingsChange, check_retention_days
 from app.domain.errors import DomainError, ErrorCode, not_found
 from app.domain.paging import check_page_size
+from app.domain.patch import UNSET
 from app.store import apps as apps_store
 from app.store import unit_of_work
 from app.store.client import Store
 from app.store.unit_of_work import UnitOfWork
 
 MAX_APP_NAME_LENGTH = 200
+RETENTION_PATH = ("settings", "anonymousLeadRetentionDays")
 MAX_ACTIVE_KEYS_PER_APP = 10
 
 
@@ -45,6 +47,8 @@ async def create_app(
         raise DomainError(
             ErrorCode.LIMIT_EXCEEDED, f"an app name has at most {MAX_APP_NAME_LENGTH} characters", ("name",)
         )
+    if settings is not None:
+        check_retention_days(settings.anonymous_lead_retention_days, RETENTION_PATH)
 
     async def work(unit: UnitOfWork) -> tuple[dict[str, Any], IssuedKey]:
         app: dict[str, Any] = {
@@ -67,11 +71,16 @@ async def get_app(store: Store, app_id: str) -> dict[str, Any] | None:
 
 async def update_app_settings(store: Store, app_id: str, change: SettingsChange) -> dict[str, Any]:
     """Change an app's settings; the app as stored afterwards."""
+    if change.anonymous_lead_retention_days is not UNSET:
+        check_retention_days(change.anonymous_lead_retention_days, RETENTION_PATH)
 
     async def work(unit: UnitOfWork) -> dict[str, Any]:
-        fields = change.stored()
-        if fields:
-            app = await unit.find_one_and_update(store.apps, {"_id": app_id}, {"$set": fields})
+        fields, removed = change.stored(), change.removed()
+        if fields or removed:
+            update: dict[str, Any] = {"$set": fields} if fields else {}
+            if removed:
+                update["$unset"] = dict.fromkeys(removed, "")
+            app = await unit.find_one_and_update(store.apps, {"_id": app_id}, update)
         else:
             app = await apps_store.find(store, app_id, unit.session)
         if app is None:

@@ -15,8 +15,9 @@ store's other writers wait long behind it; work left over is taken up by the nex
   and every endpoint's deliveries, oldest first, every ``RETENTION_EVERY``: at most
   ``OWNERS_PER_ROUND`` owners a round, the first pass ``RETENTION_FIRST_AFTER`` after the
   process starts (a starting process delivers first).
-- Anonymous leads (``PROFILE_GATEWAY_ANONYMOUS_LEAD_RETENTION_DAYS``, off at 0): a pass over
-  every app's users, ``LEADS_PER_READ`` at a time, erases the idle anonymous leads
+- Anonymous leads (``PROFILE_GATEWAY_ANONYMOUS_LEAD_RETENTION_DAYS``, off at 0, or an app's own
+  ``anonymousLeadRetentionDays``): a pass over the users of every app with a retention,
+  ``LEADS_PER_READ`` at a time, erases the idle anonymous leads
   (``app/domain/lead_retention.py``), the first pass ``RETENTION_FIRST_AFTER`` after the
   process starts, then one every ``LEAD_SWEEP_EVERY``: of all the gateway processes, the one
   that claims the period's pass in the store (``app/store/schedules.py``) runs it.
@@ -33,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.domain import clock, lead_retention
+from app.domain.app_settings import AppSettings
 from app.store import apps, purges, redeliveries, retention, schedules
 from app.store.client import Store
 from app.store.purges import PURGE_BATCH
@@ -55,7 +57,7 @@ Record = Mapping[str, Any]  # a pending purge or a redelivery, as stored
 class Housekeeping:
     store: Store
     retention_days: int
-    lead_retention_days: int = 0  # 0: anonymous leads are kept
+    lead_retention_days: int = 0  # the gateway's; an app's own setting wins (0: leads are kept)
     on_leads_erased: Callable[[int], None] | None = None  # told how many leads each step erased (metrics)
     round_budget: int = ROUND_BUDGET
     first_retention_after: timedelta = RETENTION_FIRST_AFTER
@@ -85,11 +87,11 @@ class Housekeeping:
             deleted, finished = await self._retain(now - timedelta(days=self.retention_days), budget)
             budget -= deleted
             self._retention_due_at = now + RETENTION_EVERY if finished else now
-        if self.lead_retention_days > 0:
-            if self._leads_due_at is None:
-                self._leads_due_at = now + self.first_retention_after
-            if budget > 0 and now >= self._leads_due_at:
-                budget -= await self._leads(now, budget)
+        # Every process takes part even with the gateway's retention off: an app may set its own.
+        if self._leads_due_at is None:
+            self._leads_due_at = now + self.first_retention_after
+        if budget > 0 and now >= self._leads_due_at:
+            budget -= await self._leads(now, budget)
         return self.round_budget - budget
 
     async def _leads(self, now: datetime, budget: int) -> int:
@@ -98,7 +100,7 @@ class Housekeeping:
         if self._lead_walk is None and not await schedules.claim(self.store, LEAD_SWEEP_JOB, now, LEAD_SWEEP_EVERY):
             self._leads_due_at = now + LEAD_CLAIM_RETRY
             return 0
-        spent, finished = await self._sweep_leads(now - timedelta(days=self.lead_retention_days), budget)
+        spent, finished = await self._sweep_leads(now, budget)
         self._leads_due_at = now + LEAD_SWEEP_EVERY if finished else now
         return spent
 
@@ -138,11 +140,16 @@ class Housekeeping:
         self._retention_left = None
         return deleted, True
 
-    async def _sweep_leads(self, idle_since: datetime, budget: int) -> tuple[int, bool]:
-        """Walk the apps' users until the budget is spent (users read and leads erased);
-        whether the pass has reached every app's last user."""
+    async def _sweep_leads(self, now: datetime, budget: int) -> tuple[int, bool]:
+        """Walk the users of the apps with a lead retention until the budget is spent (users read
+        and leads erased); whether the pass has reached every such app's last user."""
         if self._lead_walk is None:
-            self._lead_walk = LeadWalk(list(reversed(await apps.ids(self.store))))
+            retained = [
+                (str(app["_id"]), days)
+                for app in await apps.all_settings(self.store)
+                if (days := AppSettings.of(app).lead_retention_days(self.lead_retention_days)) > 0
+            ]
+            self._lead_walk = LeadWalk(list(reversed(retained)))
         # A step reads up to n users and erases up to n / ERASURE_COST of them, so it costs up
         # to 2n: the round takes full steps while that fits in what is left of its budget, and
         # at least one.
@@ -152,7 +159,8 @@ class Housekeeping:
         while walk.apps_left:
             if spent > 0 and budget - spent < 2 * step_size:
                 return spent, False
-            app_id = walk.apps_left[-1]
+            app_id, days = walk.apps_left[-1]
+            idle_since = now - timedelta(days=days)
             step = await lead_retention.sweep_step(self.store, app_id, walk.after_id, idle_since, step_size, max_erased)
             spent += step.read + lead_retention.ERASURE_COST * step.erased
             if step.erased and self.on_leads_erased is not None:
@@ -166,10 +174,10 @@ class Housekeeping:
 
 @dataclass(slots=True)
 class LeadWalk:
-    """Where a pass over the apps' users stands: the apps left (the current one last) and
-    the last user read of the current one."""
+    """Where a pass over the apps' users stands: the apps left with their retention in days
+    (the current one last) and the last user read of the current one."""
 
-    apps_left: list[str]
+    apps_left: list[tuple[str, int]]
     after_id: str | None = None
 
 

@@ -133,6 +133,30 @@ async def test_a_claim_is_taken_once_per_period(own_database: Own) -> None:
     assert await schedules.claim(store, "another job", now, day)
 
 
+async def test_an_apps_own_retention_wins_over_the_gateways(own_database: Own) -> None:
+    store, _, _ = own_database
+    await _leads(store, "app_own", 3)  # 30 days of its own, the gateway's off
+    await store.apps.update_one({"_id": "app_own"}, {"$set": {"settings.anonymousLeadRetentionDays": 30}})
+    await _leads(store, "app_default", 2)  # follows the gateway's
+    await _leads(store, "app_keeps", 2)  # 0: keeps its leads whatever the gateway's
+    await store.apps.update_one({"_id": "app_keeps"}, {"$set": {"settings.anonymousLeadRetentionDays": 0}})
+    later = clock.now() + timedelta(days=31)
+
+    async def users_of(app_id: str) -> int:
+        return await store.users.count_documents({"appId": app_id})
+
+    off = Housekeeping(store, 36_500, first_retention_after=timedelta(0))  # the gateway's retention off
+    while await off.run(later) > 0:
+        pass
+    assert [await users_of(app) for app in ("app_own", "app_default", "app_keeps")] == [0, 2, 2]
+
+    await schedules.collection(store).delete_many({})  # another day's pass
+    on = Housekeeping(store, 36_500, lead_retention_days=30, first_retention_after=timedelta(0))
+    while await on.run(later) > 0:
+        pass
+    assert [await users_of(app) for app in ("app_own", "app_default", "app_keeps")] == [0, 0, 2]
+
+
 def test_erased_leads_are_counted_in_the_metrics() -> None:
     metrics = Metrics()
     metrics.erased_leads(3)

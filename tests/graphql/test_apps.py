@@ -105,3 +105,48 @@ async def test_revoking_twice_keeps_the_first_time(gateway: Gateway, admin_token
     first = (await gateway.data(REVOKE, variables, token=admin_token))["revokeAppKey"]["key"]["revokedAt"]
     second = (await gateway.data(REVOKE, variables, token=admin_token))["revokeAppKey"]["key"]["revokedAt"]
     assert first == second
+
+
+APP_RETENTION = """
+mutation($name: String!, $settings: AppSettingsInput) {
+  createApp(name: $name, settings: $settings) {
+    app { id settings { anonymousLeadRetentionDays externalUserIdAsEmail } }
+    userErrors { code field }
+  }
+}
+"""
+UPDATE_RETENTION = """
+mutation($appId: ID!, $settings: AppSettingsInput!) {
+  updateApp(appId: $appId, settings: $settings) {
+    app { settings { anonymousLeadRetentionDays externalUserIdAsEmail } }
+    userErrors { code field }
+  }
+}
+"""
+
+
+async def test_an_app_may_set_its_own_lead_retention(gateway: Gateway, admin_token: str) -> None:
+    settings = {"anonymousLeadRetentionDays": 30}
+    created = (await gateway.data(APP_RETENTION, {"name": "kept 30", "settings": settings}, token=admin_token))[
+        "createApp"
+    ]
+    assert created["app"]["settings"] == {"anonymousLeadRetentionDays": 30, "externalUserIdAsEmail": True}
+    app_id = created["app"]["id"]
+
+    async def update(settings: dict[str, Any]) -> dict[str, Any]:
+        variables = {"appId": app_id, "settings": settings}
+        payload: dict[str, Any] = (await gateway.data(UPDATE_RETENTION, variables, token=admin_token))["updateApp"]
+        return payload
+
+    # Omitted: unchanged; 0: this app keeps its leads; null: the gateway's setting again.
+    assert (await update({"externalUserIdAsEmail": False}))["app"]["settings"]["anonymousLeadRetentionDays"] == 30
+    assert (await update({"anonymousLeadRetentionDays": 0}))["app"]["settings"]["anonymousLeadRetentionDays"] == 0
+    back = await update({"anonymousLeadRetentionDays": None})
+    assert back["app"]["settings"] == {"anonymousLeadRetentionDays": None, "externalUserIdAsEmail": False}
+    for days in (-1, 36_501):
+        refused = await update({"anonymousLeadRetentionDays": days})
+        assert refused["app"] is None
+        assert refused["userErrors"] == [{"code": "INVALID_INPUT", "field": ["settings", "anonymousLeadRetentionDays"]}]
+    bad_create = {"name": "never", "settings": {"anonymousLeadRetentionDays": -5}}
+    refused_create = (await gateway.data(APP_RETENTION, bad_create, token=admin_token))["createApp"]
+    assert refused_create["app"] is None and refused_create["userErrors"][0]["code"] == "INVALID_INPUT"

@@ -9,6 +9,7 @@ import strawberry
 from app.domain import apps
 from app.domain.app_settings import AppSettings, SettingsChange
 from app.domain.errors import ErrorCode
+from app.domain.patch import UNSET
 from app.graphql.access import Info
 from app.graphql.mutations.codes import INPUT_CODES
 from app.graphql.pipeline import ADMIN, mutation
@@ -39,14 +40,19 @@ class AppMutations:
     ) -> CreateAppPayload:
         context = info.context
         chosen = AppSettings()
-        if settings is not None and settings.external_user_id_as_email is not None:
-            chosen = AppSettings(external_user_id_as_email=settings.external_user_id_as_email)
+        if settings is not None:
+            as_email = settings.external_user_id_as_email
+            retention = settings.anonymous_lead_retention_days
+            chosen = AppSettings(
+                external_user_id_as_email=True if as_email is None else as_email,
+                anonymous_lead_retention_days=None if retention is None else retention.value,
+            )
         app, key = await apps.create_app(context.store, context.box, name, chosen)
         return CreateAppPayload(app=App.of(app), key=_issued(key), user_errors=[])
 
     @mutation(
         scopes=ADMIN,
-        codes=(ErrorCode.NOT_FOUND,),
+        codes=(ErrorCode.NOT_FOUND, ErrorCode.INVALID_INPUT),
         description="Change an app's settings (admin scope); settings not given keep their value.",
     )
     async def update_app(
@@ -55,7 +61,11 @@ class AppMutations:
         app_id: Annotated[strawberry.ID, strawberry.argument(description="The app to change.")],
         settings: Annotated[AppSettingsInput, strawberry.argument(description="The settings to change.")],
     ) -> AppPayload:
-        change = SettingsChange(external_user_id_as_email=settings.external_user_id_as_email)
+        retention = settings.anonymous_lead_retention_days
+        change = SettingsChange(
+            external_user_id_as_email=settings.external_user_id_as_email,
+            anonymous_lead_retention_days=UNSET if retention is None else retention.value,
+        )
         app = await apps.update_app_settings(info.context.store, app_id, change)
         return AppPayload(app=App.of(app), user_errors=[])
 

@@ -47,19 +47,34 @@ class AppSettings:
         description="An externalUserId that is a valid email address is also added as an email "
         "identifier of its user (true unless turned off)."
     )
+    anonymous_lead_retention_days: int | None = strawberry.field(
+        description="Days after which this app's idle anonymous leads (no identifier, no contact data, "
+        "not written nor seen on a device) are erased; 0 keeps them. Null: the gateway's "
+        "ANONYMOUS_LEAD_RETENTION_DAYS."
+    )
 
     @classmethod
     def of(cls, settings: StoredSettings) -> AppSettings:
-        return cls(external_user_id_as_email=settings.external_user_id_as_email)
+        return cls(
+            external_user_id_as_email=settings.external_user_id_as_email,
+            anonymous_lead_retention_days=settings.anonymous_lead_retention_days,
+        )
 
 
-@strawberry.input(description="Per-app settings to change; omitted or null fields keep their value.")
+@strawberry.input(
+    description="Per-app settings to change; omitted fields keep their value, and so do null ones unless a "
+    "field says what null means."
+)
 class AppSettingsInput:
     external_user_id_as_email: bool | None = strawberry.field(
         default=None,
         description="Also add an externalUserId that is a valid email address as an email identifier "
         "(default true). Who may claim it follows the identity rules: app tokens, and user tokens "
         "whose signed `email` claim is the same address.",
+    )
+    anonymous_lead_retention_days: strawberry.Maybe[int | None] = strawberry.field(
+        description="Erase this app's idle anonymous leads after this many days (0: keep them; at most "
+        "36500). Null: follow the gateway's ANONYMOUS_LEAD_RETENTION_DAYS again; omitted: unchanged.",
     )
 
 
