@@ -119,16 +119,27 @@ def collect_dropped_sockets() -> None:
 @contextlib.asynccontextmanager
 async def unreachable_store(timeout_ms: int = 200) -> AsyncIterator[Store]:
     """A client of a store that never answers, closed on the way out and its dropped sockets
-    collected: the cancelled monitor lets go of its socket a few turns of the loop after
-    ``close()``, so one collection right away can miss it (a full run once met it)."""
+    collected: the cancelled monitor lets go of its socket when its task ends, some turns of the
+    loop after ``close()`` (more under load), so the collection waits for the tasks this client
+    started to end (a fixed five turns once missed one in a full run under load)."""
+    existing = asyncio.all_tasks()
     store = connect(UNREACHABLE_URI, "db", timeout_ms=timeout_ms)
     try:
         yield store
     finally:
         await store.close()
+        monitors = [task for task in asyncio.all_tasks() - existing if _is_driver_task(task)]
+        if monitors:
+            await asyncio.wait(monitors, timeout=5)
         for _ in range(5):
             await asyncio.sleep(0.05)
             collect_dropped_sockets()
+
+
+def _is_driver_task(task: asyncio.Task[Any]) -> bool:
+    """Whether the task runs the driver's code (a monitor of a client's servers)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and "pymongo" in code.co_filename
 
 
 class FakeClock:
