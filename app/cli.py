@@ -341,39 +341,59 @@ def list_apps(
 
 @leads_cli.command("idle")
 def idle_leads(
-    days: Annotated[int, typer.Option(min=1, max=36_500, help="The retention to try: idle for this many days.")],
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=36_500, help="The retention to try; default: each app's own, else ANONYMOUS_LEAD_RETENTION_DAYS."
+        ),
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Embedded store (ignored when MONGODB_URI is set).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per app instead of lines.")] = False,
 ) -> None:
-    """Count, per app, the anonymous leads a retention of --days would erase now (reads only):
-    what to look at before setting PROFILE_GATEWAY_ANONYMOUS_LEAD_RETENTION_DAYS."""
+    """Count, per app, the anonymous leads a retention would erase now (reads only): --days, or
+    the retention in effect for each app. What to look at before setting one."""
     import asyncio
 
     from app.domain import clock
+    from app.domain.app_settings import AppSettings
     from app.domain.lead_retention import count_idle
-    from app.store.apps import ids
+    from app.store.apps import all_settings
     from app.store.client import open_store
 
     settings = _settings(data_dir)
     if settings.embedded:
         _require_local_store(settings, "Counting idle leads")
-    idle_since = clock.now() - timedelta(days=days)
+    now = clock.now()
 
-    async def run() -> list[tuple[str, int, int]]:
+    async def run() -> list[tuple[str, int, int, int]]:
         store = open_store(settings)
+        counted: list[tuple[str, int, int, int]] = []
         try:
-            return [(app_id, *await count_idle(store, app_id, idle_since)) for app_id in await ids(store)]
+            for app in await all_settings(store):
+                retention = days
+                if retention is None:
+                    retention = AppSettings.of(app).lead_retention_days(settings.anonymous_lead_retention_days)
+                if retention == 0:
+                    counted.append((str(app["_id"]), 0, 0, 0))  # its leads are kept: nothing to read
+                    continue
+                idle, users = await count_idle(store, str(app["_id"]), now - timedelta(days=retention))
+                counted.append((str(app["_id"]), retention, idle, users))
+            return counted
         finally:
             await store.close()
 
     counted = asyncio.run(run())
-    for app_id, idle, users in counted:
+    for app_id, retention, idle, users in counted:
         if as_json:
-            typer.echo(json.dumps({"appId": app_id, "idleLeads": idle, "users": users}))
+            line = {"appId": app_id, "retentionDays": retention, "idleLeads": idle, "users": users}
+            typer.echo(json.dumps(line))
+        elif retention == 0:
+            typer.echo(f"{app_id}  keeps its anonymous leads (no retention)")
         else:
-            typer.echo(f"{app_id}  {idle} of {users} users are anonymous leads idle for {days} days")
+            typer.echo(f"{app_id}  {idle} of {users} users are anonymous leads idle for {retention} days")
     if not as_json:
-        console.print(f"{sum(idle for _, idle, _ in counted)} idle anonymous lead(s) in {len(counted)} app(s).")
+        total = sum(idle for _, _, idle, _ in counted)
+        console.print(f"{total} idle anonymous lead(s) in {len(counted)} app(s).")
 
 
 @cli.command("import")

@@ -99,5 +99,9 @@ async def test_the_printed_commands_work_as_printed_and_apps_list_finds_the_app(
     idle = await asyncio.to_thread(_run, "leads", "idle", "--days", "1", "--json", "--data-dir", str(data_dir))
     assert idle.returncode == 0, idle.stderr
     assert [json.loads(line) for line in idle.stdout.splitlines()] == [
-        {"appId": created["app"]["id"], "idleLeads": 0, "users": 1}
+        {"appId": created["app"]["id"], "retentionDays": 1, "idleLeads": 0, "users": 1}
     ]
+    # Without --days: each app's own retention, else the gateway's (off by default: kept, not read).
+    kept = await asyncio.to_thread(_run, "leads", "idle", "--data-dir", str(data_dir))
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.startswith(f"{created['app']['id']}  keeps its anonymous leads"), kept.stdout

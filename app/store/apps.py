@@ -28,8 +28,3 @@ async def find_active_key(store: Store, key_id: str) -> Document | None:
 async def all_settings(store: Store) -> list[Document]:
     """Every app's id and settings, in id order: what a background walk over the apps reads."""
     return [app async for app in store.apps.find({}, {"_id": 1, "settings": 1}).sort("_id", 1)]
-
-
-async def ids(store: Store) -> list[str]:
-    """Every app's id, in id order (ids only): what a background walk over the apps visits."""
-    return [str(app["_id"]) async for app in store.apps.find({}, {"_id": 1}).sort("_id", 1)]
