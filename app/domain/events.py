@@ -38,12 +38,12 @@ EVENT_TYPES = (
     CHANNEL_REMOVED,
 )
 
-# History kinds (app/domain/history.EventKind values; by value, so that history can import
-# this module) and the change event type each becomes.
 # Why a user.deleted event's user was erased (its ``deletionReason``).
 DELETED_ON_REQUEST = "request"  # deleteUser
 DELETED_BY_RETENTION = "retention"  # an idle anonymous lead (app/domain/lead_retention.py)
 
+# History kinds (app/domain/history.EventKind values; by value, so that history can import
+# this module) and the change event type each becomes.
 _TYPE_OF_KIND = {
     "CREATED": USER_CREATED,
     "UPDATED": USER_UPDATED,

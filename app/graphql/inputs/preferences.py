@@ -7,7 +7,7 @@ import strawberry
 from app.domain.categories import CategoryInput
 from app.domain.channel_specs import ChannelType as DomainChannelType
 from app.domain.preferences import CategoryChoice, PreferencesPatch
-from app.graphql.inputs.users import _maybe
+from app.graphql.inputs import maybe
 from app.graphql.types.channels import ChannelType
 
 
@@ -28,10 +28,10 @@ class CategoryPreferenceInput:
     )
 
     def to_domain(self) -> CategoryChoice:
-        channels = _maybe(self.channels)
+        channels = maybe(self.channels)
         return CategoryChoice(
             category=self.category,
-            opted_in=_maybe(self.opted_in),
+            opted_in=maybe(self.opted_in),
             channels=[(DomainChannelType(item.type), item.opted_in) for item in channels]
             if isinstance(channels, list)
             else channels,
@@ -50,10 +50,10 @@ class PreferencesInput:
     )
 
     def to_domain(self) -> PreferencesPatch:
-        types = _maybe(self.opted_out_channel_types)
+        types = maybe(self.opted_out_channel_types)
         return PreferencesPatch(
-            language=_maybe(self.language),
-            timezone=_maybe(self.timezone),
+            language=maybe(self.language),
+            timezone=maybe(self.timezone),
             opted_out_channel_types=[DomainChannelType(kind) for kind in types] if isinstance(types, list) else types,
             categories=[item.to_domain() for item in self.categories or []],
         )

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import strawberry
 
-from app.domain.patch import UNSET
 from app.domain.profile import UserPatch as DomainUserPatch
+from app.graphql.inputs import maybe
 from app.graphql.inputs.attributes import CustomAttributeInput
 from app.graphql.inputs.channels import ChannelInput
-
-
-def _maybe(value: Any) -> Any:
-    """strawberry.Maybe (None = omitted, Some(x) = given, x may be null) to the domain's UNSET/None."""
-    return UNSET if value is None else value.value
 
 
 @strawberry.input(description="Changes to a user. Omitted fields are left alone; an explicit null removes.")
@@ -47,18 +41,18 @@ class UserPatch:
 
     def to_domain(self) -> DomainUserPatch:
         return DomainUserPatch(
-            external_user_id=_maybe(self.external_user_id),
-            given_name=_maybe(self.given_name if self.given_name is not None else self.first_name),
-            surname=_maybe(self.surname if self.surname is not None else self.last_name),
-            middle_name=_maybe(self.middle_name),
-            gender=_maybe(self.gender),
-            birthday=_maybe(self.birthday),
-            signed_up_at=_maybe(self.signed_up_at),
-            preferred_language=_maybe(self.preferred_language),
-            timezone=_maybe(self.timezone),
-            emails=_maybe(self.emails),
-            phones=_maybe(self.phones),
-            tags=_maybe(self.tags),
+            external_user_id=maybe(self.external_user_id),
+            given_name=maybe(self.given_name if self.given_name is not None else self.first_name),
+            surname=maybe(self.surname if self.surname is not None else self.last_name),
+            middle_name=maybe(self.middle_name),
+            gender=maybe(self.gender),
+            birthday=maybe(self.birthday),
+            signed_up_at=maybe(self.signed_up_at),
+            preferred_language=maybe(self.preferred_language),
+            timezone=maybe(self.timezone),
+            emails=maybe(self.emails),
+            phones=maybe(self.phones),
+            tags=maybe(self.tags),
             custom_attributes=[(item.key, item.value.to_domain()) for item in self.custom_attributes or []],
             channels=[item.to_domain() for item in self.channels] if self.channels else None,
         )

@@ -9,8 +9,8 @@ import strawberry
 from app.domain import apps
 from app.domain.app_settings import AppSettings, SettingsChange
 from app.domain.errors import ErrorCode
-from app.domain.patch import UNSET
 from app.graphql.access import Info
+from app.graphql.inputs import maybe
 from app.graphql.mutations.codes import INPUT_CODES
 from app.graphql.pipeline import ADMIN, mutation
 from app.graphql.types.apps import App, AppKey, AppKeyPayload, AppPayload, AppSettingsInput, CreateAppPayload
@@ -61,10 +61,9 @@ class AppMutations:
         app_id: Annotated[strawberry.ID, strawberry.argument(description="The app to change.")],
         settings: Annotated[AppSettingsInput, strawberry.argument(description="The settings to change.")],
     ) -> AppPayload:
-        retention = settings.anonymous_lead_retention_days
         change = SettingsChange(
             external_user_id_as_email=settings.external_user_id_as_email,
-            anonymous_lead_retention_days=UNSET if retention is None else retention.value,
+            anonymous_lead_retention_days=maybe(settings.anonymous_lead_retention_days),
         )
         app = await apps.update_app_settings(info.context.store, app_id, change)
         return AppPayload(app=App.of(app), user_errors=[])
