@@ -141,22 +141,31 @@ def client_address(scope: Scope) -> str | None:
     return address_key(client[0]) if client and client[0] else None
 
 
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The client's IP address (an IPv4 client seen on a dual-stack socket, ``::ffff:a.b.c.d``,
+    as that IPv4 address), or None for anything else (a Unix socket's name)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _ipv6_network(address: ipaddress.IPv6Address, prefix: int) -> str:
+    return str(ipaddress.IPv6Network((int(address), prefix), strict=False))  # int(): no zone id
+
+
 @functools.lru_cache(maxsize=4096)  # every request's address is keyed (AuthFailureLimit): parse each once
 def address_key(host: str) -> str:
     """An IPv4 address as it is; an IPv6 address as its /64 network, since a host may pick any
     address of its /64 at will (privacy addresses, a routed prefix) and each would otherwise
-    start a bucket of its own; an IPv4 client seen on a dual-stack socket (``::ffff:a.b.c.d``)
-    as that IPv4 address; anything else (a Unix socket's name) as given."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+    start a bucket of its own; anything else (a Unix socket's name) as given."""
+    address = _ip(host)
+    if address is None:
         return host
-    if isinstance(address, ipaddress.IPv4Address):
-        return str(address)
-    if address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    network = ipaddress.IPv6Network((int(address), IPV6_LIMIT_PREFIX), strict=False)  # int(): no zone id
-    return str(network)
+    return str(address) if isinstance(address, ipaddress.IPv4Address) else _ipv6_network(address, IPV6_LIMIT_PREFIX)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -164,13 +173,8 @@ def network_key(host: str) -> str | None:
     """The /48 network of an IPv6 client, which one site (or one hosting customer) holds whole:
     its 65,536 /64s would each start an address bucket of their own. None for an IPv4 client
     (its address is its key already; a /24 is often a carrier's shared pool) or anything else."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv4Address) or address.ipv4_mapped is not None:
-        return None
-    return str(ipaddress.IPv6Network((int(address), IPV6_NETWORK_PREFIX), strict=False))
+    address = _ip(host)
+    return _ipv6_network(address, IPV6_NETWORK_PREFIX) if isinstance(address, ipaddress.IPv6Address) else None
 
 
 class AppBucket(NamedTuple):
@@ -208,24 +212,16 @@ def end_user_bucket(principal: Principal | None) -> str | None:
     return None
 
 
-def address_bucket(principal: Principal | None, scope: Scope) -> str | None:
-    """The bucket a request with only X-App-Id also spends: its app's and client address's (one
-    address registering installations without end cannot drain the app's registrations bucket).
-    None for any other caller, or when the server reports no address."""
-    if principal is None or principal.scope is not AuthScope.ANONYMOUS:
-        return None
-    address = client_address(scope)
-    return None if address is None else f"{principal.app_id}|{address}"
-
-
-def network_bucket(principal: Principal | None, scope: Scope) -> str | None:
-    """The bucket a request with only X-App-Id from an IPv6 client also spends: its app's and
-    its client's /48 network's. None for any other caller or client."""
+def anonymous_bucket(principal: Principal | None, scope: Scope, key_of: Callable[[str], str | None]) -> str | None:
+    """A bucket a request with only X-App-Id also spends: its app's and its client's, keyed by
+    ``key_of`` the client host (``address_key``: one address registering installations without
+    end cannot drain the app's registrations bucket; ``network_key``: nor can one IPv6 site).
+    None for any other caller, or when the key has nothing to say of the client."""
     if principal is None or principal.scope is not AuthScope.ANONYMOUS:
         return None
     client = scope.get("client")
-    network = network_key(client[0]) if client and client[0] else None
-    return None if network is None else f"{principal.app_id}|{network}"
+    key = key_of(client[0]) if client and client[0] else None
+    return None if key is None else f"{principal.app_id}|{key}"
 
 
 USER_LIMITED = "too many requests from this user"
@@ -284,23 +280,27 @@ class AppRateLimit:
     ) -> None:
         self.app = app
         self.limiter = limiter
-        self.anonymous = anonymous
         self.end_users = end_users
-        self.networks = networks
+        # The limits on requests with only X-App-Id, each with its key of the client host and
+        # the limit and reason of its refusals: per address, then per IPv6 /48.
+        self.anonymous_limits = [
+            (limiter, key_of, limit, reason)
+            for limiter, key_of, limit, reason in (
+                (anonymous, address_key, "address", ADDRESS_LIMITED),
+                (networks, network_key, "network", NETWORK_LIMITED),
+            )
+            if limiter is not None
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
         principal: Principal | None = state.get("principal")
-        if self.anonymous is not None and (address := address_bucket(principal, scope)) is not None:
-            wait = await self.anonymous.acquire(address)
-            if wait is not None:
-                await refuse(send, state, Refusal("address", ADDRESS_LIMITED, wait))
-                return
-        if self.networks is not None and (network := network_bucket(principal, scope)) is not None:
-            wait = await self.networks.acquire(network)
-            if wait is not None:
-                await refuse(send, state, Refusal("network", NETWORK_LIMITED, wait))
-                return
+        for limiter, key_of, limit, reason in self.anonymous_limits:
+            if (bucket := anonymous_bucket(principal, scope, key_of)) is not None:
+                wait = await limiter.acquire(bucket)
+                if wait is not None:
+                    await refuse(send, state, Refusal(limit, reason, wait))
+                    return
         refusal = await spend_request(principal, self.limiter, self.end_users)
         if refusal is not None:
             await refuse(send, state, refusal)
