@@ -355,9 +355,7 @@ def idle_leads(
     import asyncio
 
     from app.domain import clock
-    from app.domain.app_settings import AppSettings
-    from app.domain.lead_retention import count_idle
-    from app.store.apps import all_settings
+    from app.domain.lead_retention import count_idle, retention_by_app
     from app.store.client import open_store
 
     settings = _settings(data_dir)
@@ -369,15 +367,13 @@ def idle_leads(
         store = open_store(settings)
         counted: list[tuple[str, int, int, int]] = []
         try:
-            for app in await all_settings(store):
-                retention = days
-                if retention is None:
-                    retention = AppSettings.of(app).lead_retention_days(settings.anonymous_lead_retention_days)
+            for app_id, in_effect in await retention_by_app(store, settings.anonymous_lead_retention_days):
+                retention = in_effect if days is None else days
                 if retention == 0:
-                    counted.append((str(app["_id"]), 0, 0, 0))  # its leads are kept: nothing to read
+                    counted.append((app_id, 0, 0, 0))  # its leads are kept: nothing to read
                     continue
-                idle, users = await count_idle(store, str(app["_id"]), now - timedelta(days=retention))
-                counted.append((str(app["_id"]), retention, idle, users))
+                idle, users = await count_idle(store, app_id, now - timedelta(days=retention))
+                counted.append((app_id, retention, idle, users))
             return counted
         finally:
             await store.close()

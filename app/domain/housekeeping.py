@@ -34,8 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.domain import clock, lead_retention
-from app.domain.app_settings import AppSettings
-from app.store import apps, purges, redeliveries, retention, schedules
+from app.store import purges, redeliveries, retention, schedules
 from app.store.client import Store
 from app.store.purges import PURGE_BATCH
 
@@ -144,12 +143,8 @@ class Housekeeping:
         """Walk the users of the apps with a lead retention until the budget is spent (users read
         and leads erased); whether the pass has reached every such app's last user."""
         if self._lead_walk is None:
-            retained = [
-                (str(app["_id"]), days)
-                for app in await apps.all_settings(self.store)
-                if (days := AppSettings.of(app).lead_retention_days(self.lead_retention_days)) > 0
-            ]
-            self._lead_walk = LeadWalk(list(reversed(retained)))
+            retained = await lead_retention.retention_by_app(self.store, self.lead_retention_days)
+            self._lead_walk = LeadWalk([(app_id, days) for app_id, days in reversed(retained) if days > 0])
         # A step reads up to n users and erases up to n / ERASURE_COST of them, so it costs up
         # to 2n: the round takes full steps while that fits in what is left of its budget, and
         # at least one.

@@ -33,9 +33,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.domain.app_settings import AppSettings
 from app.domain.events import DELETED_BY_RETENTION
 from app.domain.profile import Document, ProfileType
 from app.domain.users import erase
+from app.store import apps as apps_store
 from app.store import installations as installations_store
 from app.store import unit_of_work
 from app.store import users as users_store
@@ -116,6 +118,15 @@ async def count_idle(store: Store, app_id: str, idle_since: datetime) -> tuple[i
         if len(users) < LEADS_PER_READ:
             return idle, total
         after_id = users[-1]["_id"]
+
+
+async def retention_by_app(store: Store, gateway_days: int) -> list[tuple[str, int]]:
+    """Every app, in id order, with the retention in effect for it: its own, else the
+    gateway's ``gateway_days`` (0: its leads are kept)."""
+    return [
+        (str(app["_id"]), AppSettings.of(app).lead_retention_days(gateway_days))
+        for app in await apps_store.all_settings(store)
+    ]
 
 
 def _log_erased(erased: int, app_id: str) -> None:
