@@ -454,6 +454,10 @@ class EmbeddedSQLiteEngine(SQLiteEngine):
     def _translate_query_plan_with_multikey(
         self, db_name: str, coll_name: str, plan: QueryNode
     ) -> tuple[str, list[object]]:
+        if isinstance(plan, InCondition) and plan.field in DECLARED_SCALAR_FIELDS and not plan.values:
+            # An empty $in matches nothing (MongoDB's answer too); mongoeco read every document of
+            # the collection to find that out (370 ms at 10,000 installations).
+            return "0", []
         if (
             isinstance(plan, InCondition)
             and plan.field in DECLARED_SCALAR_FIELDS

@@ -58,7 +58,7 @@ async def last_seen_by_user(
     one read of their ids and times, through the (appId, userId) index."""
     seen: dict[str, list[datetime | None]] = {user_id: [] for user_id in user_ids}
     if not seen:
-        return seen  # an empty $in reads every installation on the embedded store
+        return seen  # nothing to look up: no round trip
     cursor = store.installations.find(
         {"appId": app_id, "userId": {"$in": list(seen)}}, {"userId": 1, "lastSeenAt": 1}, session=session
     ).batch_size(ONE_BATCH)

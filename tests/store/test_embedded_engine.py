@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from bson import Decimal128, ObjectId
 from mongoeco import AsyncMongoClient as MongoecoClient
+from mongoeco.core.query_plan import compile_filter as compile_mongo_filter
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.engines.sqlite_query import value_expression_sql
 from mongoeco.errors import DuplicateKeyError as MongoecoDuplicateKeyError
@@ -675,3 +676,18 @@ async def test_a_redeliverys_reads_go_through_the_endpoints_index_in_seq_order(t
         batch = await redeliveries.run_batch(store, walked, now)
         assert (batch.queued, batch.read, batch.rest) == (39, 39, None)
         assert await webhooks.deliveries(store).count_documents({"endpointId": "f", "status": "PENDING"}) == 0
+
+
+async def test_an_empty_in_matches_nothing_without_reading_the_collection(tmp_path: Path) -> None:
+    """A look-up of no users' installations (``{userId: {$in: []}}``) read every document of
+    the collection to find nothing: 370 ms at 10,000 installations. It compiles to a constant
+    false now, which SQLite answers without reading a row."""
+    engine = EmbeddedSQLiteEngine(str(tmp_path / "store.sqlite"))
+    async with MongoecoClient(engine) as client:
+        installations = client["db"]["installations"]
+        await installations.insert_many([{"_id": f"i{n}", "appId": "app", "userId": f"u{n}"} for n in range(50)])
+        plan = compile_mongo_filter({"userId": {"$in": []}})
+        assert engine._translate_query_plan_with_multikey("db", "installations", plan) == ("0", [])
+        assert await installations.find({"appId": "app", "userId": {"$in": []}}).to_list() == []
+        # Non-empty ones keep finding what they name.
+        assert len(await installations.find({"appId": "app", "userId": {"$in": ["u3", "u9"]}}).to_list()) == 2
