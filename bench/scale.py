@@ -3,7 +3,8 @@
     python -m bench.scale [--sizes 1000,10000,50000] [--calls 20] [--write-calls 20]
                           [--growth-rounds 5] [--growth-calls 10]
                           [--clients 8] [--write-seconds 10] [--write-rounds 3]
-                          [--floor-rounds 4] [--floor-calls 300] [--engine sqlite]
+                          [--floor-rounds 4] [--floor-calls 300] [--floor-client light[,httpx]]
+                          [--engine sqlite]
 
 For each size, in a fresh temporary data directory: starts ``profile-gateway store`` (the
 embedded store as its own process) and creates an app through it; seeds that many users
@@ -19,8 +20,10 @@ CPU per ``user(by: {id})`` (a cached simple read) is compared with that of two b
 making the same one look-up on the same store: bench/minimal.py (Starlette + PyMongo, no
 GraphQL) and bench/bare_strawberry.py (a one-field Strawberry schema with Strawberry's
 parser and validation caches), in ``--floor-rounds`` rounds of ``--floor-calls`` requests
-that alternate the three; a second table gives each one's CPU and the gateway's divided by
-it. A line after each
+that alternate the three, sent by bench/loopback.py's light client (httpx, which costs this
+host more CPU per request than the servers it measures, moved their figures: see that module);
+a second table gives each one's CPU, the gateway's divided by it, and the load generator's
+own CPU per request. A line after each
 table gives the machine's speed on a fixed piece of pure-Python work, since the same code
 measures differently as a shared machine's speed changes. Every size's store and gateway stay
 up until the end: the judged shapes (``bench/scale_targets.py``) are then sent to the smallest
@@ -51,7 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +77,7 @@ from app.store.client import Store, connect
 from app.store.embedded_engine import EmbeddedSQLiteEngine
 from app.store.store_address import running_store_uri
 from app.store.users import with_channel_types
+from bench.loopback import KeepAliveClient, encode_post
 from bench.read import free_port
 from bench.scale_targets import LOOK_UPS, WRITES, Growth, Measured, print_growth, print_targets
 
@@ -361,43 +365,81 @@ FloorRow = tuple[str, str, str]  # endpoint, CPU ms per call, the gateway's CPU 
 
 async def _cpu_floor(
     client: httpx.AsyncClient,
-    token: str,
-    users: int,
+    rig: Rig,
     args: argparse.Namespace,
-    gateway: psutil.Process,
     baselines: list[tuple[Baseline, psutil.Process, str]],
     measured: Measured,
 ) -> list[FloorRow]:
     """The gateway's CPU per ``user(by: {id})`` against each baseline's for the same look-up,
     in rounds that alternate them (so a change in the machine's speed hits all alike): per
     endpoint, its CPU and the gateway's divided by it, each as the median (range) over the
-    rounds. Every baseline is first checked to answer what the gateway answers."""
+    rounds, and last the load generator's own CPU per request. Every baseline is first checked
+    to answer what the gateway answers."""
     shape = next(shape for shape in SHAPES if shape.name == "user(by: {id})")
-    expected = (await _send(client, shape, 0, users, token))[2]
+    expected = (await _send(client, shape, 0, rig.users, rig.token))[2]
     for baseline, _, url in baselines:
-        answered = (await client.post(url, json={"query": shape.query, "variables": shape.variables(0, users)})).json()
+        variables = shape.variables(0, rig.users)
+        answered = (await client.post(url, json={"query": shape.query, "variables": variables})).json()
         assert answered == expected, f"{baseline.name} answers {answered}, the gateway {expected}"
-    gateway_cpu: list[float] = []
-    cpu: list[list[float]] = [[] for _ in baselines]
+    targets = [(rig.gateway, f"http://127.0.0.1:{rig.port}/graphql", {"authorization": f"Bearer {rig.token}"})]
+    targets += [(process, url, {}) for _, process, url in baselines]
+    bodies = [
+        json.dumps({"query": shape.query, "variables": shape.variables(call, rig.users)}).encode()
+        for call in range(args.floor_calls)
+    ]
+    clients = args.floor_client.split(",")
+    cpu: dict[str, list[list[float]]] = {
+        name: [[] for _ in targets] for name in clients
+    }  # by load generator, then endpoint
+    generator: dict[str, list[float]] = {name: [] for name in clients}
     for _ in range(args.floor_rounds):
-        before = _cpu(gateway)
-        for call in range(args.floor_calls):
-            await _send(client, shape, call, users, token)
-        gateway_cpu.append((_cpu(gateway) - before) / args.floor_calls * 1000)
-        for index, (_, process, url) in enumerate(baselines):
-            before = _cpu(process)
-            for call in range(args.floor_calls):
-                await client.post(url, json={"query": shape.query, "variables": shape.variables(call, users)})
-            cpu[index].append((_cpu(process) - before) / args.floor_calls * 1000)
+        for name in clients:
+            for index, (process, url, headers) in enumerate(targets):
+                before, mine = _cpu(process), time.process_time()
+                await FLOOR_CLIENTS[name](client, url, headers, bodies)
+                cpu[name][index].append((_cpu(process) - before) / len(bodies) * 1000)
+                generator[name].append((time.process_time() - mine) / len(bodies) * 1000)
     rows: list[FloorRow] = []
-    for (baseline, _, _), theirs in zip(baselines, cpu, strict=True):
-        ratios = [ours / base for ours, base in zip(gateway_cpu, theirs, strict=True) if base > 0]
-        rows.append((baseline.name, _spread(theirs), _spread(ratios) if ratios else "n/a"))
-        if ratios:
-            measured.cpu_ratios[baseline.module] = statistics.median(ratios)
-    rows.append(("the gateway", _spread(gateway_cpu), "1"))
-    measured.gateway_cpu_ms = statistics.median(gateway_cpu)
+    for name in clients:  # the first is the one judged
+        label = "" if name == clients[0] else f"with {name}: "
+        gateway_cpu = cpu[name][0]
+        for (baseline, _, _), theirs in zip(baselines, cpu[name][1:], strict=True):
+            ratios = [ours / base for ours, base in zip(gateway_cpu, theirs, strict=True) if base > 0]
+            rows.append((label + baseline.name, _spread(theirs), _spread(ratios) if ratios else "n/a"))
+            if ratios and not label:
+                measured.cpu_ratios[baseline.module] = statistics.median(ratios)
+        rows.append((label + "the gateway", _spread(gateway_cpu), "1"))
+        rows.append((f"(the load generator, {name}: this process)", _spread(generator[name]), ""))
+    measured.gateway_cpu_ms = statistics.median(cpu[clients[0]][0])
     return rows
+
+
+async def _light_round(_: httpx.AsyncClient, url: str, headers: dict[str, str], bodies: list[bytes]) -> None:
+    """``bodies`` POSTed to ``url`` one after another by bench/loopback.py's client, encoded
+    before the round starts."""
+    port, _slash, path = url.removeprefix("http://127.0.0.1:").partition("/")
+    requests = [encode_post(f"/{path}", body, {"content-type": "application/json", **headers}) for body in bodies]
+    connection = await KeepAliveClient.connect(int(port))
+    try:
+        for request in requests:
+            status, answer = await connection.send(request)
+            if status != 200 or b'"errors"' in answer:
+                raise AssertionError(f"{url} answered {status}: {answer[:200]!r}")
+    finally:
+        await connection.close()
+
+
+async def _httpx_round(client: httpx.AsyncClient, url: str, headers: dict[str, str], bodies: list[bytes]) -> None:
+    for body in bodies:
+        response = await client.post(url, content=body, headers={"content-type": "application/json", **headers})
+        if response.status_code != 200 or b'"errors"' in response.content:
+            raise AssertionError(f"{url} answered {response.status_code}: {response.content[:200]!r}")
+
+
+FLOOR_CLIENTS: dict[str, Callable[[httpx.AsyncClient, str, dict[str, str], list[bytes]], Awaitable[None]]] = {
+    "light": _light_round,
+    "httpx": _httpx_round,
+}
 
 
 async def _wait_started(
@@ -581,7 +623,7 @@ async def measure_size(rig: Rig, args: argparse.Namespace) -> tuple[list[Row], l
                 rig.started.append(process)
                 await _wait_started(url, process, log, any_answer=True, name=baseline.name)
                 baselines.append((baseline, psutil.Process(process.pid), url))
-            floor = await _cpu_floor(client, token, users, args, gateway, baselines, measured)
+            floor = await _cpu_floor(client, rig, args, baselines, measured)
             for _ in baselines:  # not needed for the interleaved rounds
                 _stop(rig.started.pop())
     return rows, floor, measured
@@ -645,9 +687,17 @@ async def main() -> None:
     parser.add_argument("--write-rounds", type=int, default=3, help="rounds of the write-throughput phase")
     parser.add_argument("--floor-calls", type=int, default=300, help="requests per target and round")
     parser.add_argument(
+        "--floor-client",
+        default="light",
+        help="the CPU rounds' load generators, comma-separated, alternating in each round, the first judged: "
+        "light (bench/loopback.py) or httpx (as before 2026-12-05)",
+    )
+    parser.add_argument(
         "--floor-rounds", type=int, default=4, help="rounds of user(by: {id}) against the baselines (0: none)"
     )
     args = parser.parse_args()
+    if unknown := set(args.floor_client.split(",")) - set(FLOOR_CLIENTS):
+        parser.error(f"--floor-client: unknown {', '.join(sorted(unknown))}; known: {', '.join(FLOOR_CLIENTS)}")
     # Stopped from outside (SIGTERM), still stop the store and gateway processes started here.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"Embedded store ({args.engine}) in its own process; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
