@@ -417,16 +417,29 @@ async def _cpu_floor(
 async def _light_round(_: httpx.AsyncClient, url: str, headers: dict[str, str], bodies: list[bytes]) -> None:
     """``bodies`` POSTed to ``url`` one after another by bench/loopback.py's client, encoded
     before the round starts."""
+    await _light_connections(url, headers, bodies, 1)
+
+
+async def _light_concurrent_round(_: httpx.AsyncClient, url: str, headers: dict[str, str], bodies: list[bytes]) -> None:
+    """The same on 4 connections at once: the server is never idle between two requests."""
+    await _light_connections(url, headers, bodies, 4)
+
+
+async def _light_connections(url: str, headers: dict[str, str], bodies: list[bytes], connections: int) -> None:
     port, _slash, path = url.removeprefix("http://127.0.0.1:").partition("/")
     requests = [encode_post(f"/{path}", body, {"content-type": "application/json", **headers}) for body in bodies]
-    connection = await KeepAliveClient.connect(int(port))
-    try:
-        for request in requests:
-            status, answer = await connection.send(request)
-            if status != 200 or b'"errors"' in answer:
-                raise AssertionError(f"{url} answered {status}: {answer[:200]!r}")
-    finally:
-        await connection.close()
+
+    async def one(share: list[bytes]) -> None:
+        connection = await KeepAliveClient.connect(int(port))
+        try:
+            for request in share:
+                status, answer = await connection.send(request)
+                if status != 200 or b'"errors"' in answer:
+                    raise AssertionError(f"{url} answered {status}: {answer[:200]!r}")
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(one(requests[number::connections]) for number in range(connections)))
 
 
 async def _httpx_round(client: httpx.AsyncClient, url: str, headers: dict[str, str], bodies: list[bytes]) -> None:
@@ -438,6 +451,7 @@ async def _httpx_round(client: httpx.AsyncClient, url: str, headers: dict[str, s
 
 FLOOR_CLIENTS: dict[str, Callable[[httpx.AsyncClient, str, dict[str, str], list[bytes]], Awaitable[None]]] = {
     "light": _light_round,
+    "light4": _light_concurrent_round,
     "httpx": _httpx_round,
 }
 
@@ -690,7 +704,7 @@ async def main() -> None:
         "--floor-client",
         default="light",
         help="the CPU rounds' load generators, comma-separated, alternating in each round, the first judged: "
-        "light (bench/loopback.py) or httpx (as before 2026-12-05)",
+        "light (bench/loopback.py), light4 (the same on 4 connections at once) or httpx (as before 2026-12-05)",
     )
     parser.add_argument(
         "--floor-rounds", type=int, default=4, help="rounds of user(by: {id}) against the baselines (0: none)"
