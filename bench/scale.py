@@ -171,6 +171,12 @@ def _cpu(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def _main_thread_cpu(process: psutil.Process) -> float:
+    """The CPU of the thread that runs the event loop (the process's first), without the
+    driver's and the event loop's worker threads."""
+    return float(sum(thread.user_time + thread.system_time for thread in process.threads() if thread.id == process.pid))
+
+
 def _users(app_id: str, start: int, stop: int) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     documents = []
@@ -392,13 +398,16 @@ async def _cpu_floor(
         name: [[] for _ in targets] for name in clients
     }  # by load generator, then endpoint
     generator: dict[str, list[float]] = {name: [] for name in clients}
+    main_thread: dict[str, list[float]] = {name: [] for name in clients}  # the gateway's
     for _ in range(args.floor_rounds):
         for name in clients:
             for index, (process, url, headers) in enumerate(targets):
-                before, mine = _cpu(process), time.process_time()
+                before, mine, thread = _cpu(process), time.process_time(), _main_thread_cpu(process)
                 await FLOOR_CLIENTS[name](client, url, headers, bodies)
                 cpu[name][index].append((_cpu(process) - before) / len(bodies) * 1000)
                 generator[name].append((time.process_time() - mine) / len(bodies) * 1000)
+                if index == 0:
+                    main_thread[name].append((_main_thread_cpu(process) - thread) / len(bodies) * 1000)
     rows: list[FloorRow] = []
     for name in clients:  # the first is the one judged
         label = "" if name == clients[0] else f"with {name}: "
@@ -409,6 +418,7 @@ async def _cpu_floor(
             if ratios and not label:
                 measured.cpu_ratios[baseline.module] = statistics.median(ratios)
         rows.append((label + "the gateway", _spread(gateway_cpu), "1"))
+        rows.append((f"({label}the gateway's event-loop thread alone)", _spread(main_thread[name]), ""))
         rows.append((f"(the load generator, {name}: this process)", _spread(generator[name]), ""))
     measured.gateway_cpu_ms = statistics.median(cpu[clients[0]][0])
     return rows

@@ -40,7 +40,9 @@ def test_the_scale_benchmark_measures_every_shape() -> None:
     assert ["minimal endpoint" in row[0] for row in floor] == [True, False, False], finished.stdout
     assert "bare Strawberry" in floor[1][0] and "the gateway" in floor[2][0], finished.stdout
     assert all(float(row[1].split()[0]) > 0 for row in floor), finished.stdout  # each one's CPU was read
-    generator = lines[endpoints + 5].split(" | ")  # bench/loopback.py's client, its own CPU read too
+    thread = lines[endpoints + 5].split(" | ")  # CPU read per thread as well
+    assert thread[0] == "| (the gateway's event-loop thread alone)" and float(thread[1].split()[0]) > 0
+    generator = lines[endpoints + 6].split(" | ")  # bench/loopback.py's client, its own CPU read too
     assert generator[0] == "| (the load generator, light: this process)" and float(generator[1].split()[0]) > 0
     assert "machine speed" in finished.stdout
     growth = lines.index("### Growth, 100 against 200 users, 2 interleaved rounds")
