@@ -3,7 +3,7 @@
     python -m bench.scale [--sizes 1000,10000,50000] [--calls 20] [--write-calls 20]
                           [--growth-rounds 5] [--growth-calls 10]
                           [--clients 8] [--write-seconds 10] [--write-rounds 3]
-                          [--floor-rounds 4] [--floor-calls 300] [--floor-client light[,httpx]]
+                          [--floor-rounds 6] [--floor-calls 300] [--floor-client light[,light4,httpx]]
                           [--engine sqlite]
 
 For each size, in a fresh temporary data directory: starts ``profile-gateway store`` (the
@@ -717,7 +717,7 @@ async def main() -> None:
         "light (bench/loopback.py), light4 (the same on 4 connections at once) or httpx (as before 2026-12-05)",
     )
     parser.add_argument(
-        "--floor-rounds", type=int, default=4, help="rounds of user(by: {id}) against the baselines (0: none)"
+        "--floor-rounds", type=int, default=6, help="rounds of user(by: {id}) against the baselines (0: none)"
     )
     args = parser.parse_args()
     if unknown := set(args.floor_client.split(",")) - set(FLOOR_CLIENTS):
