@@ -20,7 +20,9 @@ store's other writers wait long behind it; work left over is taken up by the nex
   ``LEADS_PER_READ`` at a time, erases the idle anonymous leads
   (``app/domain/lead_retention.py``), the first pass ``RETENTION_FIRST_AFTER`` after the
   process starts, then one every ``LEAD_SWEEP_EVERY``: of all the gateway processes, the one
-  that claims the period's pass in the store (``app/store/schedules.py``) runs it.
+  that claims the period's pass in the store (``app/store/schedules.py``) runs it, saving where
+  it stands after each round. If that process dies, another takes the pass over from there once
+  its lease (``LEAD_PASS_LEASE``) has lapsed, when it next asks (``LEAD_CLAIM_RETRY``).
 
 Every step is idempotent, so several processes running it at once delete each document once.
 """
@@ -47,6 +49,7 @@ RETENTION_FIRST_AFTER = timedelta(minutes=1)
 LEAD_SWEEP_EVERY = timedelta(days=1)  # each pass reads every user of every app: one process a day
 LEAD_SWEEP_JOB = "anonymous-lead-retention"  # its claim in app/store/schedules.py
 LEAD_CLAIM_RETRY = timedelta(hours=1)  # how often a process that did not claim the pass asks again
+LEAD_PASS_LEASE = timedelta(minutes=10)  # renewed every round of the pass; lapsed, the pass is another's
 OWNERS_PER_ROUND = 50  # reads of an owner's oldest entry: a pass over many apps spans rounds
 _PURGES_PER_READ = 20
 Record = Mapping[str, Any]  # a pending purge or a redelivery, as stored
@@ -95,12 +98,28 @@ class Housekeeping:
 
     async def _leads(self, now: datetime, budget: int) -> int:
         """Go on with this process's pass over the leads, or start one if this process claims
-        the period's (one process a period reads every user, not each of them)."""
-        if self._lead_walk is None and not await schedules.claim(self.store, LEAD_SWEEP_JOB, now, LEAD_SWEEP_EVERY):
+        the period's (one process a period reads every user, not each of them), or take over
+        one that a process left unfinished."""
+        if self._lead_walk is None:
+            lease = await schedules.claim(
+                self.store, LEAD_SWEEP_JOB, now, LEAD_SWEEP_EVERY, LEAD_PASS_LEASE
+            ) or await schedules.take_over(self.store, LEAD_SWEEP_JOB, now, LEAD_PASS_LEASE)
+            if lease is None:
+                self._leads_due_at = now + LEAD_CLAIM_RETRY
+                return 0
+            self._lead_walk = LeadWalk.resumed(lease)
+        walk = self._lead_walk
+        spent, finished = await self._sweep_leads(walk, now, budget)
+        if finished:
+            self._lead_walk = None
+            await schedules.finish(self.store, LEAD_SWEEP_JOB, walk.owner)
+            self._leads_due_at = now + LEAD_SWEEP_EVERY
+        elif await schedules.save(self.store, LEAD_SWEEP_JOB, walk.owner, walk.progress(), now, LEAD_PASS_LEASE):
+            self._leads_due_at = now
+        else:  # this process stalled past its lease and another took the pass over
+            log.warning("the anonymous-lead pass was taken over by another process; this one stops")
+            self._lead_walk = None
             self._leads_due_at = now + LEAD_CLAIM_RETRY
-            return 0
-        spent, finished = await self._sweep_leads(now, budget)
-        self._leads_due_at = now + LEAD_SWEEP_EVERY if finished else now
         return spent
 
     async def _purge(self, budget: int) -> tuple[int, bool]:
@@ -139,16 +158,16 @@ class Housekeeping:
         self._retention_left = None
         return deleted, True
 
-    async def _sweep_leads(self, now: datetime, budget: int) -> tuple[int, bool]:
+    async def _sweep_leads(self, walk: LeadWalk, now: datetime, budget: int) -> tuple[int, bool]:
         """Walk the users of the apps with a lead retention until the budget is spent (users read
         and leads erased); whether the pass has reached every such app's last user."""
-        if self._lead_walk is None:
+        if walk.apps_left is None:  # a new pass: the apps and their retention as they are now
             retained = await lead_retention.retention_by_app(self.store, self.lead_retention_days)
-            self._lead_walk = LeadWalk([(app_id, days) for app_id, days in reversed(retained) if days > 0])
+            walk.apps_left = [(app_id, days) for app_id, days in reversed(retained) if days > 0]
         # A step reads up to n users and erases up to n / ERASURE_COST of them, so it costs up
         # to 2n: the round takes full steps while that fits in what is left of its budget, and
         # at least one.
-        walk, spent = self._lead_walk, 0
+        spent = 0
         step_size = max(1, min(lead_retention.LEADS_PER_READ, self.round_budget // 2))
         max_erased = max(1, step_size // lead_retention.ERASURE_COST)
         while walk.apps_left:
@@ -163,17 +182,30 @@ class Housekeeping:
             walk.after_id = step.after_id
             if step.after_id is None:
                 walk.apps_left.pop()
-        self._lead_walk = None
         return spent, True
 
 
 @dataclass(slots=True)
 class LeadWalk:
     """Where a pass over the apps' users stands: the apps left with their retention in days
-    (the current one last) and the last user read of the current one."""
+    (the current one last; None until the pass has listed them) and the last user read of the
+    current one; ``owner`` is this process's lease on the pass (app/store/schedules.py)."""
 
-    apps_left: list[tuple[str, int]]
+    owner: str
+    apps_left: list[tuple[str, int]] | None = None
     after_id: str | None = None
+
+    @classmethod
+    def resumed(cls, lease: schedules.Lease) -> LeadWalk:
+        """The walk from where the lease's progress says the pass stood (a new one if empty)."""
+        apps = lease.progress.get("apps")
+        listed = None if apps is None else [(str(app_id), int(days)) for app_id, days in apps]
+        return cls(lease.owner, listed, lease.progress.get("afterId"))
+
+    def progress(self) -> dict[str, Any]:
+        """What the store keeps of the walk, for a process that takes the pass over."""
+        apps = None if self.apps_left is None else [[app_id, days] for app_id, days in self.apps_left]
+        return {"apps": apps, "afterId": self.after_id}
 
 
 async def _work_through(

@@ -10,7 +10,13 @@ from typing import Any
 from app.config import Settings
 from app.domain import clock, devices
 from app.domain.actor import Actor
-from app.domain.housekeeping import LEAD_SWEEP_EVERY, Housekeeping
+from app.domain.housekeeping import (
+    LEAD_CLAIM_RETRY,
+    LEAD_PASS_LEASE,
+    LEAD_SWEEP_EVERY,
+    LEAD_SWEEP_JOB,
+    Housekeeping,
+)
 from app.domain.installation_data import InstallationData, Platform
 from app.domain.lead_retention import ERASURE_COST
 from app.domain.webhooks_dispatcher import Dispatcher
@@ -125,12 +131,71 @@ async def test_of_several_processes_one_runs_each_days_pass(own_database: Own) -
 
 async def test_a_claim_is_taken_once_per_period(own_database: Own) -> None:
     store, _, _ = own_database
-    now, day = clock.now(), timedelta(days=1)
-    assert await schedules.claim(store, "job", now, day)  # never ran: due
-    assert not await schedules.claim(store, "job", now, day)
-    assert not await schedules.claim(store, "job", now + day - timedelta(seconds=1), day)
-    assert await schedules.claim(store, "job", now + day, day)
-    assert await schedules.claim(store, "another job", now, day)
+    now, day, lease = clock.now(), timedelta(days=1), timedelta(minutes=10)
+    assert await schedules.claim(store, "job", now, day, lease)  # never ran: due
+    assert not await schedules.claim(store, "job", now, day, lease)
+    assert not await schedules.claim(store, "job", now + day - timedelta(seconds=1), day, lease)
+    assert await schedules.claim(store, "job", now + day, day, lease)
+    assert await schedules.claim(store, "another job", now, day, lease)
+
+
+async def test_a_run_left_unfinished_is_taken_over_once_its_lease_lapses(own_database: Own) -> None:
+    store, _, _ = own_database
+    now, day, lease = clock.now(), timedelta(days=1), timedelta(minutes=10)
+    first = await schedules.claim(store, "job", now, day, lease)
+    assert first is not None and first.progress == {}
+    assert await schedules.save(store, "job", first.owner, {"afterId": "u7"}, now, lease)
+    assert await schedules.take_over(store, "job", now + lease - timedelta(seconds=1), lease) is None  # still held
+    second = await schedules.take_over(store, "job", now + lease, lease)
+    assert second is not None and second.progress == {"afterId": "u7"} and second.owner != first.owner
+    assert await schedules.take_over(store, "job", now + lease, lease) is None  # taken once
+    # The first owner, back from a stall, no longer holds the run.
+    assert not await schedules.save(store, "job", first.owner, {"afterId": "u9"}, now + lease, lease)
+    await schedules.finish(store, "job", second.owner)
+    assert await schedules.take_over(store, "job", now + 2 * day, lease) is None  # nothing left to take over
+
+
+async def test_a_pass_whose_process_died_is_finished_by_another_the_same_day(own_database: Own) -> None:
+    store, log, _ = own_database
+    await _leads(store, "app_e", 30)
+    later = clock.now() + timedelta(days=31)
+
+    def sweeper() -> Housekeeping:
+        return Housekeeping(store, 36_500, lead_retention_days=30, round_budget=20, first_retention_after=timedelta(0))
+
+    async def job() -> dict[str, Any]:
+        found = await schedules.collection(store).find_one({"_id": LEAD_SWEEP_JOB})
+        assert found is not None
+        return found
+
+    dying, other = sweeper(), sweeper()
+    assert await dying.run(later) > 0  # one round of the pass, then the process stops answering
+    stood = (await job())["progress"]
+    assert stood["apps"] == [["app_e", 30]] and stood["afterId"] is not None
+    assert 0 < await _users(store) < 30
+    # While its lease holds, nobody else runs the pass (the erased leads' purges may run).
+    with log.capturing() as sent:
+        await other.run(later + LEAD_PASS_LEASE - timedelta(seconds=1))
+    assert not _walks(sent)
+    # Asking again an hour later, the lease lapsed, another process goes on from where it stood,
+    # the same day rather than at the next day's pass.
+    resumed_at = later + LEAD_PASS_LEASE - timedelta(seconds=1) + LEAD_CLAIM_RETRY
+    assert resumed_at < later + LEAD_SWEEP_EVERY
+    with log.capturing() as sent:
+        await other.run(resumed_at)
+    assert _walks(sent)[0]["filter"]["_id"] == {"$gt": stood["afterId"]}
+    owner = (await job())["owner"]
+    # The first process, back from its stall, walks one more step, finds on saving that the
+    # pass is no longer its own, and stops; what it saved is not overwritten.
+    with log.capturing() as sent:
+        await dying.run(resumed_at)
+        await dying.run(resumed_at)
+    assert len(_walks(sent)) == 1
+    assert (await job())["owner"] == owner
+    while await other.run(resumed_at) > 0:
+        pass
+    assert await _users(store) == 0
+    assert "progress" not in await job()  # finished: nothing left to take over
 
 
 async def test_an_apps_own_retention_wins_over_the_gateways(own_database: Own) -> None:
