@@ -115,7 +115,9 @@ def print_targets(runs: list[Measured], growth: Growth | None = None) -> None:
     if measured:
         cpu = " / ".join(f"{run.gateway_cpu_ms:.2f}" for run in measured)
         sizes = " / ".join(f"{run.users:,}" for run in measured)
-        held = all((run.gateway_cpu_ms or 0.0) <= MAX_GATEWAY_CPU_MS for run in measured)
+        # Judged as printed, to 0.01 ms: CPU times advance in 10 ms ticks, so 0.30 s over 300
+        # calls can come out as 1.0000000000000024 ms.
+        held = all(round(run.gateway_cpu_ms or 0.0, 2) <= MAX_GATEWAY_CPU_MS for run in measured)
         target = f"gateway CPU ≤ {MAX_GATEWAY_CPU_MS:g} ms per cached simple read"
         print(f"| {target} | {cpu} ms at {sizes} users | {_verdict(held)} |")
         for baseline in measured[0].cpu_ratios:

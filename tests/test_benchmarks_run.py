@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.scale import SHAPES
+from bench.scale_targets import Measured, print_targets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,3 +149,11 @@ def test_the_other_benchmarks_run_end_to_end(arguments: tuple[str, ...], printed
     finished = _run(*arguments)
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
     assert printed in finished.stdout, finished.stdout
+
+
+def test_the_cpu_target_is_judged_on_the_figure_as_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    at_the_limit = (12.64 - 12.34) / 300 * 1000  # 0.30 s of CPU over 300 calls: 1.0000000000000024
+    print_targets([Measured(1000, gateway_cpu_ms=at_the_limit)])
+    assert "| 1.00 ms at 1,000 users | **yes** |" in capsys.readouterr().out
+    print_targets([Measured(1000, gateway_cpu_ms=1.01)])
+    assert "| 1.01 ms at 1,000 users | **no** |" in capsys.readouterr().out
