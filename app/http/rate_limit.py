@@ -284,20 +284,20 @@ class AppRateLimit:
         # The limits on requests with only X-App-Id, each with its key of the client host and
         # the limit and reason of its refusals: per address, then per IPv6 /48.
         self.anonymous_limits = [
-            (limiter, key_of, limit, reason)
-            for limiter, key_of, limit, reason in (
+            (bucket_limiter, key_of, limit, reason)
+            for bucket_limiter, key_of, limit, reason in (
                 (anonymous, address_key, "address", ADDRESS_LIMITED),
                 (networks, network_key, "network", NETWORK_LIMITED),
             )
-            if limiter is not None
+            if bucket_limiter is not None
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
         principal: Principal | None = state.get("principal")
-        for limiter, key_of, limit, reason in self.anonymous_limits:
+        for bucket_limiter, key_of, limit, reason in self.anonymous_limits:
             if (bucket := anonymous_bucket(principal, scope, key_of)) is not None:
-                wait = await limiter.acquire(bucket)
+                wait = await bucket_limiter.acquire(bucket)
                 if wait is not None:
                     await refuse(send, state, Refusal(limit, reason, wait))
                     return
